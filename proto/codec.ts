@@ -94,8 +94,12 @@ export class Writer {
 export class Reader {
   private offset = 0;
   private readonly view: DataView;
+  private readonly buf: Uint8Array;
+  private readonly what: string;
 
-  constructor(private readonly buf: Uint8Array, private readonly what = 'message') {
+  constructor(buf: Uint8Array, what = 'message') {
+    this.buf = buf;
+    this.what = what;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 

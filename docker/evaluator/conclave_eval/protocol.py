@@ -1,0 +1,65 @@
+"""Frames between worker and supervisor, and the capture file the host reads. Stdlib only.
+
+Frame: u32 LE json length, u32 LE payload length, json (utf-8), payload bytes.
+Capture file: b"CCAP1\\n", u32 LE header length, header json {"meta", "tensors": [{name, shape, offset,
+length}]}, then the float32 little-endian data blob.
+"""
+import json
+import os
+import struct
+
+MAX_JSON = 1 << 20
+
+
+def send_frame(fd, msg, payload=b''):
+    head = json.dumps(msg, separators=(',', ':')).encode()
+    data = struct.pack('<II', len(head), len(payload)) + head + payload
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class FrameReader:
+    """Incremental parser: feed() bytes, frames() yields complete (msg, payload) pairs."""
+
+    def __init__(self, max_payload):
+        self.buf = bytearray()
+        self.max_payload = max_payload
+
+    def feed(self, chunk):
+        self.buf += chunk
+
+    def frames(self):
+        while len(self.buf) >= 8:
+            hl, pl = struct.unpack_from('<II', self.buf, 0)
+            if hl > MAX_JSON or pl > self.max_payload:
+                raise ValueError('frame too large: json %d payload %d' % (hl, pl))
+            if len(self.buf) < 8 + hl + pl:
+                return
+            msg = json.loads(bytes(self.buf[8:8 + hl]))
+            payload = bytes(self.buf[8 + hl:8 + hl + pl])
+            del self.buf[:8 + hl + pl]
+            if not isinstance(msg, dict):
+                raise ValueError('frame is not a JSON object')
+            yield msg, payload
+
+
+def write_capture_file(path, meta, tensors):
+    """tensors: list of (name, shape, bytes). Written with O_EXCL|O_NOFOLLOW: never through a link."""
+    entries, offset = [], 0
+    for name, shape, data in tensors:
+        entries.append({'name': name, 'shape': shape, 'offset': offset, 'length': len(data)})
+        offset += len(data)
+    head = json.dumps({'meta': meta, 'tensors': entries}, separators=(',', ':')).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(b'CCAP1\n' + struct.pack('<I', len(head)) + head)
+        for _, _, data in tensors:
+            f.write(data)
+
+
+def write_json_file(path, obj):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(obj, f, separators=(',', ':'))

@@ -1,0 +1,132 @@
+// The /v1 routes of the validator API, over a NodeView (what the running validator exposes).
+import { decodeSignedScoreReport, scoreReportHash } from '../../proto/score-report.ts';
+import { fromHex, sha256Hex } from '../../proto/codec.ts';
+import type { Sr25519Signer } from '../../proto/signer.ts';
+import type { NodeMetrics } from '../metrics.ts';
+import type { DivergenceRecord, ValidatorStore } from '../validator-store.ts';
+import { ApiServer, HttpError, intParam, pathInt, type ApiServerOptions } from './server.ts';
+import { DIVERGENCE_DOMAIN, canonicalJson, signDocument } from './signed-summary.ts';
+
+export interface NodeView {
+  store: ValidatorStore;
+  signer: Sr25519Signer;
+  netuid: number;
+  metrics: NodeMetrics;
+  health(): Promise<{ ok: boolean } & Record<string, unknown>>;
+}
+
+export interface DivergenceSummary {
+  validator: string;
+  netuid: number;
+  window: number;
+  runs: number;
+  top1Agreement: number | null;
+  meanSpearman: number | null;
+  meanTopKOverlap: number | null;
+  /** sha256 of the canonical JSON of `records` (newest first) served alongside */
+  recordsSha256: string;
+  generatedAt: number;
+}
+
+const mean = (xs: (number | null)[]): number | null => {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+
+export function summariseDivergence(records: DivergenceRecord[], validator: string, netuid: number, window: number, now = Date.now()): DivergenceSummary {
+  // a re-armed duplicate of a run counts once (the newest record wins)
+  const seen = new Set<number>();
+  const uniq = records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
+  return {
+    validator,
+    netuid,
+    window,
+    runs: uniq.length,
+    top1Agreement: uniq.length ? uniq.filter((r) => r.top1Agree).length / uniq.length : null,
+    meanSpearman: mean(uniq.map((r) => r.spearman)),
+    meanTopKOverlap: mean(uniq.map((r) => r.topKOverlap)),
+    recordsSha256: sha256Hex(canonicalJson(uniq)),
+    generatedAt: now,
+  };
+}
+
+export function reportView(hotkey: string, signedHex: string) {
+  try {
+    const signed = decodeSignedScoreReport(fromHex(signedHex, undefined, 'signed report'));
+    return { hotkey, reportHash: scoreReportHash(signed.report), signedHex, signature: signed.signature, report: signed.report };
+  } catch (err) {
+    return { hotkey, signedHex, error: `undecodable: ${(err as Error).message}` };
+  }
+}
+
+export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
+  const api = new ApiServer({ ...opts, metrics: opts.metrics ?? view.metrics });
+  const { store } = view;
+
+  api.route('/healthz', async () => {
+    const h = await view.health();
+    return { status: h.ok ? 200 : 503, body: h };
+  });
+
+  api.route('/metrics', () => ({ status: 200, body: view.metrics.registry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' }));
+
+  api.route('/v1/runs', async ({ url }) => {
+    const limit = intParam(url, 'limit', 20, 1, 100);
+    const beforeRaw = url.searchParams.get('before');
+    const before = beforeRaw === null ? undefined : intParam(url, 'before', 0, 0, Number.MAX_SAFE_INTEGER);
+    const runs = await store.listRuns(limit, before);
+    return {
+      status: 200,
+      body: {
+        runs: runs.map((r) => ({
+          runId: r.runId, netuid: r.netuid, mode: r.mode, phase: r.phase, rosterHash: r.rosterHash, policyHash: r.policyHash,
+          winner: r.decision?.winner ?? null, quorumMet: r.decision?.quorumMet ?? null, certified: Boolean(r.certificateHex),
+          weights: r.weights?.result ?? null, updatedAt: r.updatedAt,
+        })),
+        next: runs.length === limit ? runs[runs.length - 1].runId : null,
+      },
+    };
+  });
+
+  api.route('/v1/runs/:runId', async ({ params }) => {
+    const r = await store.getRun(pathInt(params.runId, 'runId'));
+    if (!r) throw new HttpError(404, `run ${params.runId} not known to this validator`);
+    return { status: 200, body: r };
+  });
+
+  api.route('/v1/runs/:runId/reports', async ({ params }) => {
+    const runId = pathInt(params.runId, 'runId');
+    const run = await store.getRun(runId);
+    const reports = await store.listReportBytes(runId);
+    if (!run && reports.length === 0) throw new HttpError(404, `run ${runId} not known to this validator`);
+    return {
+      status: 200,
+      body: { runId, verdicts: run?.verdicts ?? [], certificateHex: run?.certificateHex ?? null, reports: reports.map((x) => reportView(x.hotkey, x.hex)) },
+    };
+  });
+
+  api.route('/v1/consensus/scores/:runId', async ({ params }) => {
+    const runId = pathInt(params.runId, 'runId');
+    const mine = (await store.listReportBytes(runId)).find((x) => x.hotkey === view.signer.hotkey);
+    if (!mine) throw new HttpError(404, `this validator has no report for run ${runId}`);
+    return { status: 200, body: reportView(mine.hotkey, mine.hex) };
+  });
+
+  api.route('/v1/consensus/divergence', async ({ url }) => {
+    const window = intParam(url, 'window', 50, 1, 500);
+    const records = await store.listDivergence(window);
+    const body = summariseDivergence(records, view.signer.hotkey, view.netuid, window);
+    const seen = new Set<number>();
+    const uniq = records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
+    return { status: 200, body: { summary: signDocument(DIVERGENCE_DOMAIN, body, view.signer), records: uniq } };
+  });
+
+  api.route('/v1/evaluations/:codeSha256', async ({ params }) => {
+    if (!/^[0-9a-f]{64}$/.test(params.codeSha256)) throw new HttpError(400, 'codeSha256 must be 64 lowercase hex characters');
+    const evals = await store.listEvaluations(params.codeSha256);
+    if (evals.length === 0) throw new HttpError(404, `no evaluation of ${params.codeSha256} on this validator`);
+    return { status: 200, body: { codeSha256: params.codeSha256, evaluations: evals } };
+  });
+
+  return api;
+}

@@ -1,0 +1,79 @@
+// Commitment formats (pure).
+//
+// Miner commitment (what a miner puts in Commitments.set_commitment):  `<sha256 hex of the code>:<url>`
+//   - exactly 64 lowercase hex chars, one ':', then an absolute http:// or https:// URL without whitespace,
+//     at most 1024 chars; anything else is malformed and that miner is skipped with the reason.
+// Score-hash commitment (what a Conclave validator commits):  `conclave/v1:<runId>:<sha256 hex>`
+//   - runId in decimal without leading zeros (a block number); at most 12 + 16 + 1 + 64 = 93 bytes,
+//     which fits one `Raw` field of the commitments pallet (Raw0..Raw128).
+import { hexToU8a } from '@polkadot/util';
+
+export const SCORE_COMMITMENT_PREFIX = 'conclave/v1:';
+export const MAX_RAW_FIELD = 128;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export type Parsed<T> = ({ ok: true } & T) | { ok: false; reason: string };
+
+export function parseMinerCommitment(text: string): Parsed<{ sha256: string; url: string }> {
+  const i = text.indexOf(':');
+  if (i < 0) return { ok: false, reason: 'commitment is not "<sha256 hex>:<url>" (no ":")' };
+  const sha256 = text.slice(0, i);
+  const url = text.slice(i + 1);
+  if (!HEX64.test(sha256)) return { ok: false, reason: `commitment hash "${sha256.slice(0, 80)}" is not 64 lowercase hex characters` };
+  if (url.length === 0 || url.length > 1024) return { ok: false, reason: 'commitment url is empty or longer than 1024 characters' };
+  if (/\s/.test(url)) return { ok: false, reason: 'commitment url contains whitespace' };
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { ok: false, reason: `commitment url "${url.slice(0, 200)}" is not an absolute URL` };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, reason: `commitment url scheme ${u.protocol} is not http(s)` };
+  return { ok: true, sha256, url };
+}
+
+export function formatScoreCommitment(runId: number, sha256Hex: string): string {
+  if (!Number.isSafeInteger(runId) || runId < 0) throw new Error(`runId must be a non-negative safe integer, got ${runId}`);
+  if (!HEX64.test(sha256Hex)) throw new Error('score hash must be 64 lowercase hex characters');
+  return `${SCORE_COMMITMENT_PREFIX}${runId}:${sha256Hex}`;
+}
+
+export function parseScoreCommitment(text: string): Parsed<{ runId: number; sha256: string }> {
+  if (!text.startsWith(SCORE_COMMITMENT_PREFIX)) return { ok: false, reason: 'not a conclave/v1 score commitment' };
+  const m = /^(0|[1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(text.slice(SCORE_COMMITMENT_PREFIX.length));
+  if (!m) return { ok: false, reason: 'score commitment is not "conclave/v1:<runId>:<sha256 hex>"' };
+  const runId = Number(m[1]);
+  if (!Number.isSafeInteger(runId)) return { ok: false, reason: 'score commitment runId is out of range' };
+  return { ok: true, runId, sha256: m[2] };
+}
+
+/**
+ * Commitment text from CommitmentInfo.fields (as `toJSON()`: [{ Raw12: '0x..' }, ...]): the UTF-8 of the
+ * Raw and BigRaw fields, concatenated in order. Hash-only or timelocked fields carry no text and are refused.
+ */
+export function commitmentText(fields: unknown): Parsed<{ text: string }> {
+  if (!Array.isArray(fields) || fields.length === 0) return { ok: false, reason: 'commitment has no fields' };
+  const parts: Uint8Array[] = [];
+  for (const f of fields) {
+    const [kind, value] = Object.entries((f ?? {}) as Record<string, unknown>)[0] ?? [];
+    const k = (kind ?? '').toLowerCase();
+    if (!(k.startsWith('raw') || k === 'bigraw') || typeof value !== 'string') return { ok: false, reason: `commitment field ${kind ?? '?'} is not raw text` };
+    parts.push(hexToU8a(value));
+  }
+  const total = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) total.set(p, o), (o += p.length);
+  try {
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(total) };
+  } catch {
+    return { ok: false, reason: 'commitment is not valid UTF-8' };
+  }
+}
+
+/** Raw field(s) for a text commitment: one RawN field when it fits (<= 128 bytes), else refused. */
+export function rawCommitmentFields(text: string): { [k: string]: string }[] {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > MAX_RAW_FIELD) throw new Error(`commitment is ${bytes.length} bytes; a Raw field holds at most ${MAX_RAW_FIELD}`);
+  return [{ [`Raw${bytes.length}`]: '0x' + Buffer.from(bytes).toString('hex') }];
+}
+

@@ -1,0 +1,241 @@
+// `conclave mesh`: a standalone mesh member driven over a JSON-lines control channel
+// (commands on stdin, events and replies on stdout). Used for debugging and by test/p2p.
+import { createInterface } from 'node:readline';
+import { parseFlags, requireFlag, UsageError, type Command } from '../cli-kit.ts';
+import { Mesh, type MeshEvent } from '../p2p/mesh.ts';
+import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import { fromHex, sha256Hex } from '../../proto/codec.ts';
+import { encodeSignedScoreReport, signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
+import type { ValidatorInfo } from '../p2p/admission.ts';
+
+const help = `Usage: conclave mesh --hotkey-seed HEX --node-seed HEX [options]
+
+Run one P2P mesh member (libp2p: TCP, noise, yamux, gossipsub, kad-dht /conclave/kad/1.0.0) and drive it
+over a JSON-lines control channel: one command per line on stdin, one event or reply per line on stdout.
+The member admits peers only when they present a binding record signed by a hotkey in the validator set.
+
+Options:
+  --netuid N            subnet id the mesh serves (default 1)
+  --listen MADDR        listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
+  --bootstrap MADDR     bootstrap multiaddr, repeatable (with or without /p2p/<peer id>)
+  --hotkey-seed HEX     32-byte sr25519 mini-secret of the validator hotkey (64 hex chars)
+  --node-seed HEX       32-byte ed25519 seed of the node key / libp2p identity (64 hex chars)
+  --validators JSON     validator set: [{"hotkey":SS58,"stake":"rao","axon":{"ip","port"}}] or @FILE (default: empty)
+  --run N               current run id (block number of the epoch start); omit to disable run pinning
+  --heartbeat-ms N      gossipsub heartbeat (default 700)
+  --maintain-ms N       reconnect / re-announce loop period (default 5000)
+  --grace-ms N          admission grace for a connected peer without binding (default 10000)
+  --strike-limit N      invalid messages before a peer is disconnected and banned (default 5)
+  --announce-ms N       binding re-announce period (default 60000)
+  --publish-wait-ms N   how long a publish waits for admitted subscribers before reporting "queued" (default 5000)
+  --no-dht              do not run the Kademlia DHT
+
+Control commands (stdin, one JSON object per line; "id" is echoed in the reply):
+  {"cmd":"report","runId":N,"tag":"x"}          sign and publish a synthetic score report
+  {"cmd":"report","forge":true}                 publish a report with a corrupted sr25519 signature (testing)
+  {"cmd":"consensus","hex":"..."}               publish an opaque consensus payload for the current run
+  {"cmd":"set-validators","validators":[...]}   replace the validator set
+  {"cmd":"set-run","runId":N}                   set the current run
+  {"cmd":"block","peers":[PEER_ID...]} / {"cmd":"unblock"}   simulate / heal a partition
+  {"cmd":"dial","addr":MADDR}  {"cmd":"sync"}  {"cmd":"fetch","hash":H}  {"cmd":"peers"}  {"cmd":"metrics"}  {"cmd":"stop"}
+
+Events (stdout): ready {peerId, multiaddrs, hotkey}, report {hash, validator, runId, tag, via, from},
+  consensus {hash, hex, runId, signer, via}, admitted, refused, dropped, banned, reply {id, ok, ...}.
+
+Examples:
+  conclave mesh --hotkey-seed $(openssl rand -hex 32) --node-seed $(openssl rand -hex 32) --run 100
+  conclave mesh --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --validators @validators.json --run 100
+`;
+
+function out(obj: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+}
+
+function int(v: string | undefined, flag: string, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseValidators(value: unknown): ValidatorInfo[] {
+  if (!Array.isArray(value)) throw new UsageError('validators: expected a JSON array of {"hotkey","stake"}');
+  return value.map((v, i) => {
+    if (!v || typeof v.hotkey !== 'string') throw new UsageError(`validators[${i}]: missing "hotkey" (SS58)`);
+    let stake: bigint;
+    try {
+      stake = BigInt(v.stake ?? 0);
+    } catch {
+      throw new UsageError(`validators[${i}]: "stake" must be an integer amount of rao`);
+    }
+    return { hotkey: v.hotkey, stake, axon: v.axon };
+  });
+}
+
+async function readValidators(arg: string | undefined): Promise<ValidatorInfo[]> {
+  if (!arg) return [];
+  let text = arg;
+  if (arg.startsWith('@')) {
+    const { readFile } = await import('node:fs/promises');
+    text = await readFile(arg.slice(1), 'utf8');
+  }
+  try {
+    return parseValidators(JSON.parse(text));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--validators: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function syntheticReport(hotkey: Sr25519Signer, netuid: number, runId: number, tag: string): ScoreReport {
+  return {
+    version: 1, netuid, runId,
+    rosterHash: sha256Hex(`roster:${runId}`),
+    policyHash: sha256Hex('policy'),
+    hardwareClass: 'cpu-test',
+    validatorHotkey: hotkey.hotkey,
+    entries: [{ uid: 0, minerHotkey: hotkey.hotkey, codeSha256: sha256Hex(`code:${tag}`), score: 1000 + (parseInt(sha256Hex(tag).slice(0, 4), 16) % 1000), status: 'scored' }],
+    issuedAt: Date.now(),
+  };
+}
+
+const command: Command = {
+  name: 'mesh',
+  help,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      netuid: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      bootstrap: { type: 'string', multiple: true },
+      'hotkey-seed': { type: 'string' },
+      'node-seed': { type: 'string' },
+      validators: { type: 'string' },
+      run: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'maintain-ms': { type: 'string' },
+      'grace-ms': { type: 'string' },
+      'strike-limit': { type: 'string' },
+      'announce-ms': { type: 'string' },
+      'publish-wait-ms': { type: 'string' },
+      'no-dht': { type: 'boolean' },
+    }, false);
+    await cryptoReady();
+    let hotkey: Sr25519Signer;
+    let nodeSeed: Uint8Array;
+    try {
+      hotkey = sr25519SignerFromSeed(fromHex(requireFlag(values['hotkey-seed'], 'hotkey-seed'), 32, '--hotkey-seed'));
+      nodeSeed = fromHex(requireFlag(values['node-seed'], 'node-seed'), 32, '--node-seed');
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`${(err as Error).message} (generate one with: openssl rand -hex 32)`);
+    }
+    const netuid = int(values.netuid, 'netuid', 1)!;
+    const validators = await readValidators(values.validators);
+    const mesh = new Mesh({
+      netuid,
+      hotkey,
+      nodeKeySeed: nodeSeed,
+      listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: values.bootstrap ?? [],
+      dht: !values['no-dht'],
+      heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
+      maintainMs: int(values['maintain-ms'], 'maintain-ms'),
+      admissionGraceMs: int(values['grace-ms'], 'grace-ms'),
+      strikeLimit: int(values['strike-limit'], 'strike-limit'),
+      bindingAnnounceMs: int(values['announce-ms'], 'announce-ms'),
+      publishWaitMs: int(values['publish-wait-ms'], 'publish-wait-ms'),
+    });
+    mesh.setValidatorSet(validators);
+    const run = int(values.run, 'run');
+    if (run !== undefined) mesh.setCurrentRun(run);
+    mesh.onReport((m) => out({
+      event: 'report', hash: m.hash, validator: m.signed.report.validatorHotkey, runId: m.runId,
+      code: m.signed.report.entries[0]?.codeSha256, via: m.via, from: m.fromPeer,
+    }));
+    mesh.onConsensus((m) => out({ event: 'consensus', hash: m.hash, hex: Buffer.from(m.payload).toString('hex'), runId: m.runId, signer: m.signerHotkey, via: m.via }));
+    mesh.onEvent((e: MeshEvent) => out({ event: e.type, ...e, type: undefined }));
+    await mesh.start();
+    out({ event: 'ready', peerId: mesh.peerId, multiaddrs: mesh.multiaddrs(), hotkey: hotkey.hotkey });
+
+    let stopping: Promise<void> | null = null;
+    const stop = () => (stopping ??= mesh.stop().catch(() => {}));
+    process.once('SIGTERM', () => { void stop().then(() => process.exit(0)); });
+    process.once('SIGINT', () => { void stop().then(() => process.exit(0)); });
+
+    const handle = async (cmd: Record<string, any>): Promise<Record<string, unknown>> => {
+      switch (cmd.cmd) {
+        case 'report': {
+          const runId = cmd.runId ?? mesh.metrics().run.current ?? 0;
+          const tag = String(cmd.tag ?? `${hotkey.hotkey}:${Date.now()}`);
+          const signed = signScoreReport(syntheticReport(hotkey, netuid, runId, tag), hotkey);
+          if (cmd.forge) {
+            const sig = fromHex(signed.signature, 64);
+            sig[0] ^= 0xff;
+            const bytes = encodeSignedScoreReport({ ...signed, signature: Buffer.from(sig).toString('hex') });
+            const recipients = await mesh.publishRaw('report', mesh.envelope('report', runId, bytes));
+            return { ok: true, recipients, hash: sha256Hex(bytes) };
+          }
+          const bytes = encodeSignedScoreReport(signed);
+          const r = await mesh.publishReport(bytes);
+          return { ok: true, ...r, code: signed.report.entries[0].codeSha256 };
+        }
+        case 'consensus': {
+          const r = await mesh.publishConsensus(fromHex(String(cmd.hex ?? ''), undefined, 'hex'), cmd.runId);
+          return { ok: true, ...r };
+        }
+        case 'set-validators':
+          mesh.setValidatorSet(parseValidators(cmd.validators));
+          return { ok: true };
+        case 'set-run':
+          mesh.setCurrentRun(Number(cmd.runId));
+          return { ok: true };
+        case 'block':
+          mesh.block(cmd.peers ?? []);
+          return { ok: true };
+        case 'unblock':
+          mesh.unblock(cmd.peers);
+          return { ok: true };
+        case 'dial':
+          await mesh.dial(String(cmd.addr));
+          return { ok: true };
+        case 'sync':
+          return { ok: true, fetched: await mesh.syncRun() };
+        case 'fetch': {
+          const b = await mesh.fetch(String(cmd.hash));
+          return { ok: true, found: b !== null, hex: b ? Buffer.from(b).toString('hex') : null };
+        }
+        case 'peers':
+          return { ok: true, peers: mesh.peers() };
+        case 'metrics':
+          return { ok: true, metrics: mesh.metrics() };
+        case 'stop':
+          await stop();
+          return { ok: true };
+        default:
+          return { ok: false, error: `unknown command ${JSON.stringify(cmd.cmd)}; see conclave mesh --help` };
+      }
+    };
+
+    const rl = createInterface({ input: process.stdin });
+    for await (const line of rl) {
+      if (!line.trim()) continue;
+      let cmd: Record<string, any>;
+      try {
+        cmd = JSON.parse(line);
+      } catch (err) {
+        out({ event: 'reply', ok: false, error: `not JSON: ${(err as Error).message}` });
+        continue;
+      }
+      try {
+        out({ event: 'reply', id: cmd.id, ...(await handle(cmd)) });
+      } catch (err) {
+        out({ event: 'reply', id: cmd.id, ok: false, error: (err as Error).message });
+      }
+      if (cmd.cmd === 'stop') break;
+    }
+    await stop();
+    return 0;
+  },
+};
+
+export default command;

@@ -1,0 +1,385 @@
+// Validator configuration: one schema (key, type, default, env var, doc, check) drives
+// loading, environment overrides, validation, the redacted log view and validator.example.toml.
+//
+// Rules:
+// - every key has a default, so an empty file is a valid (shadow-mode, local-devchain) config;
+// - an environment variable overrides the file (CONCLAVE_NETUID=7 beats chain.netuid);
+// - secrets are never values in this file: only paths to files (keys ending in `_file`), read at
+//   use, never logged;
+// - a bad config is refused with the key and the reason (ConfigError.problems lists all of them).
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isIP } from 'node:net';
+import { parse as parseToml } from 'smol-toml';
+
+export type Mode = 'owner' | 'shadow' | 'decentralized';
+
+export interface DockerHost {
+  /** unix:///var/run/docker.sock or tcp://host:2376 */
+  url: string;
+  /** Concurrent evaluations on this host (GPUs, or CPU slots on a CPU host). */
+  gpus: number;
+  /** TLS material for tcp hosts: paths only (secrets live in files). */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface NodeConfig {
+  chain: { endpoint: string; netuid: number };
+  wallet: { name: string; hotkey: string; path: string; passwordFile: string };
+  node: { dataDir: string; mode: Mode; logLevel: 'debug' | 'info' | 'warn' | 'error' };
+  p2p: { listen: string; bootstrap: string[]; announceAxon: boolean };
+  sandbox: { dockerHosts: DockerHost[]; hardwareClass: string; evaluationTimeoutS: number };
+  consensus: {
+    burnUid: number;
+    burnRate: number;
+    dethroneMargin: number;
+    quorum: number;
+    minStake: bigint;
+    commitWindowBlocks: number;
+    revealWindowBlocks: number;
+    consensusTimeoutS: number;
+    viewTimeoutS: number;
+  };
+  owner: { hotkey: string };
+  intake: { maxSubmissionBytes: number; fetchTimeoutS: number; devAllowLoopbackOrigins: string[] };
+  api: { listen: string; rateLimitPerMinute: number; maxResponseBytes: number; cors: string };
+  dev: { fault: string };
+}
+
+export class ConfigError extends Error {
+  readonly problems: { key: string; reason: string }[];
+  constructor(problems: { key: string; reason: string }[]) {
+    super(`invalid config:\n${problems.map((p) => `  ${p.key}: ${p.reason}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'string[]' | 'bigint' | 'hosts';
+
+interface KeyDef {
+  /** section.key in the TOML file */
+  key: string;
+  /** path in NodeConfig */
+  path: [string, string];
+  kind: Kind;
+  env: string;
+  def: unknown;
+  doc: string;
+  /** returns a reason when the (typed) value is unacceptable */
+  check?: (v: any) => string | undefined;
+}
+
+const ENDPOINT_NAMES: Record<string, string> = {
+  finney: 'wss://entrypoint-finney.opentensor.ai:443',
+  test: 'wss://test.finney.opentensor.ai:443',
+  local: 'ws://127.0.0.1:9944',
+};
+
+const MODES: Mode[] = ['owner', 'shadow', 'decentralized'];
+
+const between = (lo: number, hi: number) => (v: number) =>
+  v >= lo && v <= hi ? undefined : `must be between ${lo} and ${hi}, got ${v}`;
+const positive = (v: number) => (v > 0 ? undefined : `must be > 0, got ${v}`);
+
+export const SCHEMA: KeyDef[] = [
+  { key: 'chain.endpoint', path: ['chain', 'endpoint'], kind: 'string', env: 'CONCLAVE_CHAIN_ENDPOINT', def: 'local',
+    doc: 'Subtensor WebSocket endpoint: finney, test, local (ws://127.0.0.1:9944) or any ws:// / wss:// URL.',
+    check: (v: string) => (ENDPOINT_NAMES[v] || /^wss?:\/\/[^\s]+$/.test(v) ? undefined : 'must be finney, test, local or a ws:// or wss:// URL') },
+  { key: 'chain.netuid', path: ['chain', 'netuid'], kind: 'int', env: 'CONCLAVE_NETUID', def: 1,
+    doc: 'Subnet id.', check: between(0, 65535) },
+  { key: 'wallet.name', path: ['wallet', 'name'], kind: 'string', env: 'CONCLAVE_WALLET', def: 'default',
+    doc: 'Bittensor wallet name (folder under wallet.path).', check: (v: string) => (/^[\w.-]+$/.test(v) ? undefined : 'letters, digits, . _ - only') },
+  { key: 'wallet.hotkey', path: ['wallet', 'hotkey'], kind: 'string', env: 'CONCLAVE_HOTKEY', def: 'default',
+    doc: 'Hotkey name inside the wallet (file <path>/<name>/hotkeys/<hotkey>).', check: (v: string) => (/^[\w.-]+$/.test(v) ? undefined : 'letters, digits, . _ - only') },
+  { key: 'wallet.path', path: ['wallet', 'path'], kind: 'string', env: 'CONCLAVE_WALLET_PATH', def: '~/.bittensor/wallets',
+    doc: 'Root of the standard Bittensor wallet layout.' },
+  { key: 'wallet.password_file', path: ['wallet', 'passwordFile'], kind: 'string', env: 'CONCLAVE_WALLET_PASSWORD_FILE', def: '',
+    doc: 'Secret: path to a file holding the keyfile password (encrypted keyfiles). Never put the password itself here.' },
+  { key: 'node.data_dir', path: ['node', 'dataDir'], kind: 'string', env: 'CONCLAVE_DATA_DIR', def: '~/.conclave',
+    doc: 'LevelDB archive, run state, node key and caches live here.' },
+  { key: 'node.mode', path: ['node', 'mode'], kind: 'string', env: 'CONCLAVE_MODE', def: 'shadow',
+    doc: 'owner: set the weights the owner hotkey set; shadow: compute consensus, set the owner\'s pick, record divergence; decentralized: set the certified decision (hold the incumbent on a quorum miss).',
+    check: (v: string) => (MODES.includes(v as Mode) ? undefined : `must be one of ${MODES.join(', ')}`) },
+  { key: 'node.log_level', path: ['node', 'logLevel'], kind: 'string', env: 'CONCLAVE_LOG_LEVEL', def: 'info',
+    doc: 'debug, info, warn or error.', check: (v: string) => (['debug', 'info', 'warn', 'error'].includes(v) ? undefined : 'must be debug, info, warn or error') },
+  { key: 'p2p.listen', path: ['p2p', 'listen'], kind: 'string', env: 'CONCLAVE_P2P_LISTEN', def: '/ip4/0.0.0.0/tcp/30333',
+    doc: 'libp2p listen multiaddr.', check: (v: string) => (/^\/ip[46]\/[^/]+\/tcp\/\d+$/.test(v) ? undefined : 'must look like /ip4/0.0.0.0/tcp/30333') },
+  { key: 'p2p.bootstrap', path: ['p2p', 'bootstrap'], kind: 'string[]', env: 'CONCLAVE_BOOTSTRAP', def: [],
+    doc: 'Bootstrap peers (multiaddrs with /p2p/<peer id>). Axon records on chain and the DHT are used as well. Env: comma-separated.',
+    check: (v: string[]) => v.find((a) => !/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+\/p2p\/\w+$/.test(a)) ? 'every entry must be a multiaddr ending in /p2p/<peer id>' : undefined },
+  { key: 'p2p.announce_axon', path: ['p2p', 'announceAxon'], kind: 'bool', env: 'CONCLAVE_ANNOUNCE_AXON', def: true,
+    doc: 'Announce the listen address on chain with serve_axon so peers can find this validator.' },
+  { key: 'sandbox.docker_hosts', path: ['sandbox', 'dockerHosts'], kind: 'hosts', env: 'CONCLAVE_DOCKER_HOSTS',
+    def: [{ url: 'unix:///var/run/docker.sock', gpus: 1 }],
+    doc: 'Docker engines to evaluate on, each with its GPU count (= concurrent evaluations). TLS material by file path (ca_file, cert_file, key_file). Env: url=gpus pairs, comma-separated.' },
+  { key: 'sandbox.hardware_class', path: ['sandbox', 'hardwareClass'], kind: 'string', env: 'CONCLAVE_HARDWARE_CLASS', def: 'cpu',
+    doc: 'GPU class measured on (e.g. h100-sxm, cpu); goes into every report; medians are only taken within one class.',
+    check: (v: string) => (/^[a-z0-9][a-z0-9._-]{0,31}$/.test(v) ? undefined : 'lowercase letters, digits, . _ - (max 32)') },
+  { key: 'sandbox.evaluation_timeout_s', path: ['sandbox', 'evaluationTimeoutS'], kind: 'int', env: 'CONCLAVE_EVALUATION_TIMEOUT_S', def: 600,
+    doc: 'Wall-clock limit for one evaluation (container killed after it).', check: between(1, 86400) },
+  { key: 'consensus.burn_uid', path: ['consensus', 'burnUid'], kind: 'int', env: 'CONCLAVE_BURN_UID', def: 0,
+    doc: 'uid that receives the burned share of the weights.', check: between(0, 65535) },
+  { key: 'consensus.burn_rate', path: ['consensus', 'burnRate'], kind: 'number', env: 'CONCLAVE_BURN_RATE', def: 0.95,
+    doc: 'Share of weight given to the burn uid; the winner gets 1 - burn_rate.', check: between(0, 1) },
+  { key: 'consensus.dethrone_margin', path: ['consensus', 'dethroneMargin'], kind: 'number', env: 'CONCLAVE_DETHRONE_MARGIN', def: 0.01,
+    doc: 'Relative margin a challenger must beat the incumbent by (0.01 = 1 %).', check: between(0, 1) },
+  { key: 'consensus.quorum', path: ['consensus', 'quorum'], kind: 'number', env: 'CONCLAVE_QUORUM', def: 2 / 3,
+    doc: 'Share of voting power (stake) the counted reports must exceed; never below 1/2.', check: between(0.5, 1) },
+  { key: 'consensus.min_stake', path: ['consensus', 'minStake'], kind: 'bigint', env: 'CONCLAVE_MIN_STAKE', def: 0n,
+    doc: 'Minimum stake (rao, as a string or integer) for a permitted validator to be a consensus member.' },
+  { key: 'consensus.commit_window_blocks', path: ['consensus', 'commitWindowBlocks'], kind: 'int', env: 'CONCLAVE_COMMIT_WINDOW_BLOCKS', def: 150,
+    doc: 'Blocks after the run start during which report hashes are committed on chain; reports are published only after it closes.', check: between(1, 100000) },
+  { key: 'consensus.reveal_window_blocks', path: ['consensus', 'revealWindowBlocks'], kind: 'int', env: 'CONCLAVE_REVEAL_WINDOW_BLOCKS', def: 60,
+    doc: 'Blocks after the commit window during which reports are published and collected before consensus starts.', check: between(1, 100000) },
+  { key: 'consensus.consensus_timeout_s', path: ['consensus', 'consensusTimeoutS'], kind: 'int', env: 'CONCLAVE_CONSENSUS_TIMEOUT_S', def: 600,
+    doc: 'Give up on a certificate for a run after this long (quorum miss: incumbent held).', check: between(1, 86400) },
+  { key: 'consensus.view_timeout_s', path: ['consensus', 'viewTimeoutS'], kind: 'int', env: 'CONCLAVE_VIEW_TIMEOUT_S', def: 30,
+    doc: 'PBFT view-change timeout (a silent proposer is replaced after this).', check: between(1, 3600) },
+  { key: 'owner.hotkey', path: ['owner', 'hotkey'], kind: 'string', env: 'CONCLAVE_OWNER_HOTKEY', def: '',
+    doc: 'SS58 hotkey of the subnet owner\'s validator whose weights owner/shadow modes follow (empty: read the subnet owner from chain).',
+    check: (v: string) => (v === '' || /^[1-9A-HJ-NP-Za-km-z]{46,48}$/.test(v) ? undefined : 'must be an SS58 address or empty') },
+  { key: 'intake.max_submission_bytes', path: ['intake', 'maxSubmissionBytes'], kind: 'int', env: 'CONCLAVE_MAX_SUBMISSION_BYTES', def: 500_000,
+    doc: 'Size cap for a fetched submission.', check: between(1, 100_000_000) },
+  { key: 'intake.fetch_timeout_s', path: ['intake', 'fetchTimeoutS'], kind: 'int', env: 'CONCLAVE_FETCH_TIMEOUT_S', def: 30,
+    doc: 'Total timeout for fetching one submission.', check: between(1, 3600) },
+  { key: 'intake.dev_allow_loopback_origins', path: ['intake', 'devAllowLoopbackOrigins'], kind: 'string[]', env: 'CONCLAVE_DEV_ALLOW_LOOPBACK_ORIGINS', def: [],
+    doc: 'DEV/TEST ONLY: exact loopback origins (http://127.0.0.1:PORT) submissions may be fetched from. Refused unless chain.endpoint is a loopback devchain; redirects to any other loopback origin are still refused.',
+    check: (v: string[]) => v.find((o) => !/^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/.test(o)) ? 'every entry must be an exact origin like http://127.0.0.1:8000 (no path)' : undefined },
+  { key: 'api.listen', path: ['api', 'listen'], kind: 'string', env: 'CONCLAVE_API_LISTEN', def: '127.0.0.1:8080',
+    doc: 'Read-only HTTP API address (host:port; empty string disables it).',
+    check: (v: string) => (v === '' || parseHostPort(v) ? undefined : 'must be host:port, e.g. 127.0.0.1:8080') },
+  { key: 'api.rate_limit_per_minute', path: ['api', 'rateLimitPerMinute'], kind: 'int', env: 'CONCLAVE_API_RATE_LIMIT', def: 600,
+    doc: 'Requests per minute per client address.', check: between(1, 1_000_000) },
+  { key: 'api.max_response_bytes', path: ['api', 'maxResponseBytes'], kind: 'int', env: 'CONCLAVE_API_MAX_RESPONSE_BYTES', def: 4_000_000,
+    doc: 'Largest response body; lists are paged to stay below it.', check: between(1024, 100_000_000) },
+  { key: 'api.cors_origin', path: ['api', 'cors'], kind: 'string', env: 'CONCLAVE_API_CORS_ORIGIN', def: '',
+    doc: 'Access-Control-Allow-Origin value; empty = no CORS header (default).' },
+  { key: 'dev.fault', path: ['dev', 'fault'], kind: 'string', env: 'CONCLAVE_DEV_FAULT', def: '',
+    doc: 'TEST ONLY, local devchain only: make this validator misbehave to exercise the others (inflate:<uid>:<factor> | mismatch-report | silent). Empty = honest.',
+    check: (v: string) => (v === '' || /^(inflate:\d+:\d+(\.\d+)?|mismatch-report|silent)$/.test(v) ? undefined : 'must be empty, inflate:<uid>:<factor>, mismatch-report or silent') },
+];
+
+export function parseHostPort(v: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1].replace(/^\[|\]$/g, ''), port };
+}
+
+export function resolveEndpoint(endpoint: string): string {
+  return ENDPOINT_NAMES[endpoint] ?? endpoint;
+}
+
+/** True when the endpoint is a devchain/test chain on this machine (the only place dev allowances are accepted). */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  try {
+    const host = new URL(resolveEndpoint(endpoint)).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  } catch {
+    return false;
+  }
+}
+
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p;
+}
+
+function defaults(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const d of SCHEMA) {
+    (out[d.path[0]] ??= {})[d.path[1]] = structuredClone(d.def);
+  }
+  return out;
+}
+
+function coerce(d: KeyDef, raw: unknown, fromEnv: boolean): { value?: unknown; reason?: string } {
+  switch (d.kind) {
+    case 'string':
+      return typeof raw === 'string' ? { value: raw } : { reason: `must be a string, got ${typeof raw}` };
+    case 'int': {
+      const n = fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+      if (typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= 0n) return { value: Number(n) };
+      return typeof n === 'number' && Number.isSafeInteger(n) ? { value: n } : { reason: `must be an integer, got ${JSON.stringify(String(raw))}` };
+    }
+    case 'number': {
+      const n = fromEnv && typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isFinite(n) ? { value: n } : { reason: `must be a number, got ${JSON.stringify(String(raw))}` };
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return { value: raw };
+      if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/.test(raw)) return { value: raw === 'true' || raw === '1' };
+      return { reason: 'must be true or false' };
+    }
+    case 'bigint': {
+      if (typeof raw === 'bigint' && raw >= 0n) return { value: raw };
+      if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return { value: BigInt(raw) };
+      if (typeof raw === 'string' && /^\d+$/.test(raw)) return { value: BigInt(raw) };
+      return { reason: 'must be a non-negative integer amount in rao (use a string for large values)' };
+    }
+    case 'string[]': {
+      if (fromEnv && typeof raw === 'string') return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+      return Array.isArray(raw) && raw.every((x) => typeof x === 'string') ? { value: raw } : { reason: 'must be an array of strings' };
+    }
+    case 'hosts':
+      return coerceHosts(raw, fromEnv);
+  }
+}
+
+function coerceHosts(raw: unknown, fromEnv: boolean): { value?: unknown; reason?: string } {
+  let list: unknown = raw;
+  if (fromEnv && typeof raw === 'string') {
+    list = raw.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => {
+      const i = pair.lastIndexOf('=');
+      return i > 0 ? { url: pair.slice(0, i), gpus: Number(pair.slice(i + 1)) } : { url: pair, gpus: 1 };
+    });
+  }
+  if (!Array.isArray(list) || list.length === 0) return { reason: 'must be a non-empty array of { url, gpus } tables' };
+  const out: DockerHost[] = [];
+  for (const [i, h] of list.entries()) {
+    if (typeof h !== 'object' || h === null) return { reason: `entry ${i} must be a table { url, gpus }` };
+    const r = h as Record<string, unknown>;
+    const allowed = new Set(['url', 'gpus', 'ca_file', 'cert_file', 'key_file']);
+    const extra = Object.keys(r).find((k) => !allowed.has(k));
+    if (extra) return { reason: `entry ${i}: unknown key '${extra}' (allowed: ${[...allowed].join(', ')})` };
+    if (typeof r.url !== 'string' || !/^(unix:\/\/\/.+|tcp:\/\/[^\s/]+:\d+|npipe:\/\/.+)$/.test(r.url)) {
+      return { reason: `entry ${i}: url must be unix:///path/docker.sock or tcp://host:port` };
+    }
+    const gpus = typeof r.gpus === 'bigint' ? Number(r.gpus) : r.gpus ?? 1;
+    if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 1 || gpus > 64) return { reason: `entry ${i}: gpus must be an integer 1..64` };
+    for (const k of ['ca_file', 'cert_file', 'key_file']) {
+      if (r[k] !== undefined && typeof r[k] !== 'string') return { reason: `entry ${i}: ${k} must be a file path` };
+    }
+    const host: DockerHost = { url: r.url, gpus };
+    if (r.ca_file !== undefined) host.caFile = r.ca_file as string;
+    if (r.cert_file !== undefined) host.certFile = r.cert_file as string;
+    if (r.key_file !== undefined) host.keyFile = r.key_file as string;
+    out.push(host);
+  }
+  return { value: out };
+}
+
+export interface LoadOptions {
+  /** Environment to read overrides from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Parse + validate a TOML document (string). Throws ConfigError listing every problem. */
+export function parseConfig(tomlText: string, opts: LoadOptions = {}): NodeConfig {
+  const env = opts.env ?? process.env;
+  const problems: { key: string; reason: string }[] = [];
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(tomlText) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError([{ key: '(file)', reason: `not valid TOML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const cfg = defaults();
+  const known = new Set(SCHEMA.map((d) => d.key));
+  const sections = new Set(SCHEMA.map((d) => d.path[0]));
+  for (const [section, body] of Object.entries(doc)) {
+    if (!sections.has(section)) { problems.push({ key: section, reason: `unknown section (known: ${[...sections].join(', ')})` }); continue; }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) { problems.push({ key: section, reason: 'must be a table [section]' }); continue; }
+    for (const k of Object.keys(body)) {
+      if (!known.has(`${section}.${k}`)) problems.push({ key: `${section}.${k}`, reason: 'unknown key (see validator.example.toml)' });
+    }
+  }
+  for (const d of SCHEMA) {
+    const [section, name] = d.key.split('.');
+    const fileVal = (doc[section] as Record<string, unknown> | undefined)?.[name];
+    const envVal = env[d.env];
+    const fromEnv = envVal !== undefined && envVal !== '';
+    const raw = fromEnv ? envVal : fileVal;
+    if (raw === undefined) continue;
+    const where = fromEnv ? `${d.key} (from ${d.env})` : d.key;
+    const c = coerce(d, raw, fromEnv);
+    if (c.reason) { problems.push({ key: where, reason: c.reason }); continue; }
+    const why = d.check?.(c.value);
+    if (why) { problems.push({ key: where, reason: why }); continue; }
+    cfg[d.path[0]][d.path[1]] = c.value;
+  }
+  const out = cfg as unknown as NodeConfig;
+  if (problems.length === 0) crossChecks(out, problems);
+  if (problems.length) throw new ConfigError(problems);
+  out.wallet.path = expandHome(out.wallet.path);
+  out.node.dataDir = expandHome(out.node.dataDir);
+  return out;
+}
+
+function crossChecks(c: NodeConfig, problems: { key: string; reason: string }[]): void {
+  if (c.intake.devAllowLoopbackOrigins.length > 0 && !isLoopbackEndpoint(c.chain.endpoint)) {
+    problems.push({ key: 'intake.dev_allow_loopback_origins', reason: `a loopback fetch allowance is for a local devchain only; chain.endpoint '${c.chain.endpoint}' is not loopback — remove the allowance` });
+  }
+  if (c.dev.fault !== '' && !isLoopbackEndpoint(c.chain.endpoint)) {
+    problems.push({ key: 'dev.fault', reason: 'fault injection is for a local devchain only — remove it' });
+  }
+  if (c.consensus.burnUid > 65535) problems.push({ key: 'consensus.burn_uid', reason: 'out of range' });
+  for (const h of c.sandbox.dockerHosts) {
+    if (h.url.startsWith('tcp://') && !(h.caFile && h.certFile && h.keyFile) && !isLoopbackEndpoint('ws://' + h.url.slice(6))) {
+      problems.push({ key: 'sandbox.docker_hosts', reason: `${h.url}: a remote Docker host needs TLS (ca_file, cert_file, key_file)` });
+    }
+  }
+}
+
+export function loadConfigFile(path: string, opts: LoadOptions = {}): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ key: '(file)', reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return parseConfig(text, opts);
+}
+
+/** A copy safe to log: `*_file` secret paths are shown as set/unset only; bigints as strings. */
+export function redactedConfig(c: NodeConfig): Record<string, unknown> {
+  const out = JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, any>;
+  out.wallet.passwordFile = c.wallet.passwordFile ? '(set)' : '';
+  out.sandbox.dockerHosts = c.sandbox.dockerHosts.map((h) => ({ url: h.url, gpus: h.gpus, tls: Boolean(h.keyFile) }));
+  return out;
+}
+
+/** Read a secret from a file named by a `_file` key; trailing newline stripped. */
+export function readSecretFile(path: string, key: string): string {
+  try {
+    return readFileSync(expandHome(path), 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError([{ key, reason: `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }]);
+  }
+}
+
+/** Total evaluation slots (GPUs across Docker hosts): the evaluation queue's concurrency. */
+export function evaluationConcurrency(c: NodeConfig): number {
+  return c.sandbox.dockerHosts.reduce((a, h) => a + h.gpus, 0);
+}
+
+function tomlValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return JSON.stringify(v.toString());
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(6)));
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    if (v.length && typeof v[0] === 'object') {
+      return '[\n' + v.map((h: DockerHost) => `  { url = ${JSON.stringify(h.url)}, gpus = ${h.gpus} },`).join('\n') + '\n]';
+    }
+    return '[' + v.map((x) => JSON.stringify(x)).join(', ') + ']';
+  }
+  throw new Error(`no TOML form for ${typeof v}`);
+}
+
+/** The documented example file, generated from the schema (validator.example.toml is this text). */
+export function exampleToml(): string {
+  let out = '# Conclave validator configuration. Every key is shown with its default.\n';
+  out += '# Environment variables (named on each key) override the file. Secrets are never values here:\n';
+  out += '# only paths to files (keys ending in _file). Start with: conclave start --config validator.toml\n';
+  let section = '';
+  for (const d of SCHEMA) {
+    const [s, name] = d.key.split('.');
+    if (s !== section) { out += `\n[${s}]\n`; section = s; }
+    out += `# ${d.doc}\n# env: ${d.env}\n${name} = ${tomlValue(d.def)}\n`;
+  }
+  return out;
+}

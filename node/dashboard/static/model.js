@@ -1,0 +1,422 @@
+// Pure view-model for the dashboard: turns the node API's JSON into what the page draws.
+// No DOM, no fetch: the browser imports it, and so do the Node tests (test/dashboard/).
+// @ts-check
+
+export const SCORE_SCALE = 1_000_000;
+
+/** Gate defaults when neither the API nor the URL gives one (see docs/dashboard.md). */
+export const DEFAULT_GATE = Object.freeze({ minTop1: 0.9, minRho: 0.8, minOverlap: 0.8, minRuns: 10 });
+
+/** URL query parameter → gate key. */
+export const GATE_PARAMS = Object.freeze({ minTop1: 'minTop1', minRho: 'minRho', minOverlap: 'minOverlap', minRuns: 'minRuns' });
+
+/** A validator's score is an outlier when it differs from the consensus median by more than
+ * max(OUTLIER_ABS, OUTLIER_REL * median), in score units (1e6 = MFU 1.0). */
+export const OUTLIER_ABS = 20_000;
+export const OUTLIER_REL = 0.1;
+
+/** @param {unknown} v */
+function isObj(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** First defined field among names. @param {any} o @param {string[]} names */
+function pick(o, ...names) {
+  if (!isObj(o)) return undefined;
+  for (const n of names) if (o[n] !== undefined && o[n] !== null) return o[n];
+  return undefined;
+}
+
+/** @param {unknown} v @returns {number|null} */
+function num(v) {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+/** @param {unknown} v @returns {string|null} */
+function str(v) {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/** Plain median of finite numbers (mean of the two middle values for an even count); null if empty. */
+export function median(values) {
+  const xs = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const m = xs.length >> 1;
+  return xs.length % 2 === 1 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+}
+
+/** "0.4213" from 421300. */
+export function formatScore(score) {
+  return typeof score === 'number' && Number.isFinite(score) ? (score / SCORE_SCALE).toFixed(4) : '—';
+}
+
+/** "12.5%" from 0.125; "—" for null. */
+export function formatShare(x) {
+  return typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—';
+}
+
+/** Shortens an SS58 hotkey or hex hash for tables: "5Grw…utQY". */
+export function shortId(s, head = 4, tail = 4) {
+  if (typeof s !== 'string') return '—';
+  return s.length <= head + tail + 1 ? s : `${s.slice(0, head)}…${tail > 0 ? s.slice(-tail) : ''}`;
+}
+
+/** Rao (bigint as decimal string or number) → "1234.5 τ" (1 TAO = 1e9 rao). */
+export function formatStake(rao) {
+  if (rao === undefined || rao === null) return '—';
+  let big;
+  try {
+    big = BigInt(rao);
+  } catch {
+    return '—';
+  }
+  const whole = big / 1_000_000_000n;
+  const frac = Number(big % 1_000_000_000n) / 1e9;
+  return `${(Number(whole) + frac).toLocaleString('en-US', { maximumFractionDigits: 2 })} τ`;
+}
+
+/**
+ * One row of the run history. Reads the node's run record (node/validator-store.ts RunRecord:
+ * phase, decision {quorumMet, scores, winner, countedStakeShare, incumbent?}, certificateHash,
+ * weights {result, source}) and also the explicit fields listed in docs/CONTRACTS.md
+ * (node/dashboard). A missing field shows as "—", never as an error.
+ * @returns {{runId:number, mode:string|null, decision:string, winnerUid:number|null, winnerHotkey:string|null,
+ *   incumbentUid:number|null, incumbent:'held'|'dethroned'|'none'|'unknown', certStatus:string, quorumShare:number|null,
+ *   signers:number|null, validators:number|null, certificateHash:string|null, weights:string|null, incumbentDerived:boolean}}
+ */
+export function normalizeRun(raw) {
+  const r = isObj(pick(raw, 'run')) ? { ...raw.run, ...raw, run: undefined } : raw;
+  const runId = num(pick(r, 'runId'));
+  if (runId === null) throw new Error('run without a numeric runId');
+  const d = isObj(pick(r, 'decision')) ? r.decision : {};
+  const c = isObj(pick(r, 'certificate')) ? r.certificate : {};
+  const w = isObj(pick(r, 'weights')) ? r.weights : null;
+  const phase = str(pick(r, 'phase'));
+  const winnerUid = num(pick(d, 'winnerUid', 'winner') ?? pick(r, 'winnerUid', 'winner'));
+  let winnerHotkey = str(pick(d, 'winnerHotkey'));
+  if (winnerHotkey === null && winnerUid !== null && Array.isArray(pick(d, 'scores'))) {
+    winnerHotkey = str(pick(d.scores.find((s) => isObj(s) && s.uid === winnerUid), 'hotkey', 'minerHotkey')) ?? null;
+  }
+  const incRaw = pick(d, 'incumbentUid') ?? pick(r, 'incumbentUid');
+  const incumbentUid = num(incRaw);
+  let incumbent = /** @type {'held'|'dethroned'|'none'|'unknown'} */ ('unknown');
+  const explicit = str(pick(d, 'incumbent', 'incumbentOutcome') ?? pick(r, 'incumbent'));
+  if (explicit === 'held' || explicit === 'dethroned' || explicit === 'none') incumbent = explicit;
+  else if (w && str(pick(w, 'source')) === 'incumbent') incumbent = 'held';
+  else if (incumbentUid !== null && winnerUid !== null) incumbent = incumbentUid === winnerUid ? 'held' : 'dethroned';
+  else if ((isObj(d) && 'incumbentUid' in d && d.incumbentUid === null) || (isObj(r) && 'incumbentUid' in r && r.incumbentUid === null)) incumbent = 'none';
+
+  const certificateHash = str(pick(c, 'hash')) ?? str(pick(r, 'certificateHash'));
+  const quorumMet = pick(d, 'quorumMet') ?? pick(r, 'quorumMet');
+  let certStatus = str(pick(c, 'status'));
+  if (certStatus === null) {
+    if (certificateHash !== null || pick(r, 'certified') === true || str(pick(r, 'certificateHex'))) certStatus = 'certified';
+    else if (quorumMet === false || phase === 'quorum-miss') certStatus = 'quorum-miss';
+    else if (phase === 'failed') certStatus = 'failed';
+    else if (phase !== null && phase !== 'done' && phase !== 'certified') certStatus = 'pending';
+    else certStatus = 'none';
+  }
+  let decision = str(pick(d, 'kind', 'outcome', 'status'));
+  if (decision === null) {
+    if (quorumMet === true) decision = winnerUid !== null ? 'certified winner' : 'certified, no winner';
+    else if (quorumMet === false) decision = 'quorum missed';
+    else decision = phase ?? 'unknown';
+  }
+  return {
+    runId,
+    mode: str(pick(r, 'mode')),
+    decision,
+    winnerUid,
+    winnerHotkey,
+    incumbentUid,
+    incumbent,
+    certStatus,
+    quorumShare: num(pick(c, 'quorumShare', 'stakeShare') ?? pick(d, 'countedStakeShare', 'quorumShare') ?? pick(r, 'countedStakeShare', 'quorumShare')),
+    signers: num(pick(c, 'signers', 'signerCount')),
+    validators: num(pick(c, 'validators', 'validatorCount')),
+    certificateHash,
+    weights: w ? `${str(pick(w, 'result')) ?? '?'} (${str(pick(w, 'source')) ?? '?'})` : str(pick(r, 'weights')),
+    incumbentDerived: false,
+  };
+}
+
+/** Does a /v1/runs row lack what the history table shows (then the page reads /v1/runs/:runId)? */
+export function rowNeedsDetail(raw) {
+  return isObj(raw) && !isObj(raw.decision) && pick(raw, 'countedStakeShare', 'quorumShare') === undefined && !isObj(raw.certificate);
+}
+
+/**
+ * Fills `incumbent` for rows the node did not label, from the history itself: the incumbent of a
+ * run is the winner of the closest older run that had one. Rows are newest first; the oldest
+ * row of the page stays 'unknown' (its predecessor is not on the page). Marks what it derived.
+ */
+export function deriveIncumbents(runs) {
+  return runs.map((row, i) => {
+    if (row.incumbent !== 'unknown') return row;
+    const prev = runs.slice(i + 1).find((r) => r.winnerUid !== null);
+    if (!prev) return row;
+    const incumbentUid = prev.winnerUid;
+    const incumbent = row.winnerUid === null ? 'held' : row.winnerUid === incumbentUid ? 'held' : 'dethroned';
+    return { ...row, incumbentUid, incumbent, incumbentDerived: true };
+  });
+}
+
+/** Runs newest first; rows the page cannot read are dropped and counted. */
+export function normalizeRuns(body) {
+  const list = Array.isArray(body) ? body : pick(body, 'runs');
+  if (!Array.isArray(list)) throw new Error('GET /v1/runs: expected {"runs": [...]}');
+  const runs = [];
+  let dropped = 0;
+  for (const r of list) {
+    try {
+      runs.push(normalizeRun(r));
+    } catch {
+      dropped++;
+    }
+  }
+  runs.sort((a, b) => b.runId - a.runId);
+  return { runs, dropped };
+}
+
+/**
+ * Score matrix of one run: miners (rows) × validators (columns) plus the consensus median.
+ * `reportsBody` is GET /v1/runs/:runId/reports; `runBody` is GET /v1/runs/:runId, whose
+ * `consensus` list carries the certified (stake-weighted) median per uid. When the run has no
+ * consensus scores yet, the page falls back to the plain median of the reports and says so.
+ */
+export function scoreMatrix(reportsBody, runBody) {
+  const list = Array.isArray(reportsBody) ? reportsBody : pick(reportsBody, 'reports');
+  if (!Array.isArray(list)) throw new Error('GET /v1/runs/:runId/reports: expected {"reports": [...]}');
+  /** @type {Map<number, {uid:number, minerHotkey:string|null}>} */
+  const miners = new Map();
+  const validators = [];
+  /** @type {Map<string, string>} */
+  const verdicts = new Map();
+  const vlist = pick(reportsBody, 'verdicts');
+  if (Array.isArray(vlist)) for (const v of vlist) if (str(pick(v, 'hotkey'))) verdicts.set(v.hotkey, str(pick(v, 'verdict')) ?? 'unknown');
+  const undecodable = [];
+  for (const item of list) {
+    const report = pick(item, 'report') ?? item;
+    const hotkey = str(pick(report, 'validatorHotkey')) ?? str(pick(item, 'validatorHotkey', 'hotkey'));
+    const entries = pick(report, 'entries');
+    if (hotkey === null || !Array.isArray(entries)) {
+      undecodable.push({ hotkey: str(pick(item, 'hotkey')), error: str(pick(item, 'error')) ?? 'no report entries' });
+      continue;
+    }
+    /** @type {Map<number, {score:number|null, status:string}>} */
+    const scores = new Map();
+    for (const e of entries) {
+      const uid = num(pick(e, 'uid'));
+      if (uid === null) continue;
+      const status = str(pick(e, 'status')) ?? 'unknown';
+      scores.set(uid, { score: status === 'scored' ? num(pick(e, 'score')) : null, status });
+      if (!miners.has(uid)) miners.set(uid, { uid, minerHotkey: str(pick(e, 'minerHotkey')) });
+    }
+    validators.push({ hotkey, stake: pick(item, 'stake') ?? null, verdict: verdicts.get(hotkey) ?? null, reportHash: str(pick(item, 'reportHash')), scores });
+  }
+  validators.sort((a, b) => (a.hotkey < b.hotkey ? -1 : a.hotkey > b.hotkey ? 1 : 0));
+
+  /** @type {Map<number, number|null>} */
+  const consensus = new Map();
+  const rb = isObj(pick(runBody, 'run')) ? runBody.run : runBody;
+  const consensusList = pick(runBody, 'consensus') ?? pick(rb, 'consensus') ?? pick(pick(rb, 'decision'), 'scores');
+  let medianSource = /** @type {'consensus'|'page'} */ ('consensus');
+  if (Array.isArray(consensusList) && consensusList.length > 0) {
+    for (const c of consensusList) {
+      const uid = num(pick(c, 'uid'));
+      if (uid === null) continue;
+      consensus.set(uid, num(pick(c, 'median', 'score')));
+      if (!miners.has(uid)) miners.set(uid, { uid, minerHotkey: str(pick(c, 'minerHotkey', 'hotkey')) });
+    }
+  } else {
+    medianSource = 'page';
+    for (const uid of miners.keys()) {
+      consensus.set(uid, median(validators.map((v) => v.scores.get(uid)?.score ?? null)));
+    }
+  }
+  const uids = [...miners.keys()].sort((a, b) => a - b);
+  const outliers = [];
+  for (const v of validators) {
+    for (const uid of uids) {
+      const s = v.scores.get(uid)?.score;
+      const m = consensus.get(uid);
+      if (typeof s === 'number' && typeof m === 'number' && isOutlier(s, m)) {
+        outliers.push({ validator: v.hotkey, uid, score: s, median: m, deviation: s - m });
+      }
+    }
+  }
+  return { uids, miners, validators, consensus, medianSource, outliers, undecodable };
+}
+
+export function isOutlier(score, med) {
+  return Math.abs(score - med) > Math.max(OUTLIER_ABS, OUTLIER_REL * Math.abs(med));
+}
+
+/**
+ * Divergence records, oldest first: {runId, top1Agree: boolean|null, spearman: number|null,
+ * topKOverlap: number|null, k: number|null}. Accepts the API's `records` (or `runs`) list.
+ */
+export function normalizeDivergence(input) {
+  // The node serves the divergence as a SignedDocument {domain, signer, body, signature}
+  // (node/api/signed-summary.ts); the page shows the body and that it is signed.
+  const doc = isObj(input) && isObj(input.body) && typeof input.signature === 'string' ? input : null;
+  const body = doc ? doc.body : input;
+  const list = pick(body, 'records', 'runs') ?? (Array.isArray(body) ? body : null);
+  if (!Array.isArray(list)) throw new Error('GET /v1/consensus/divergence: expected {"records": [...]}');
+  const records = [];
+  for (const r of list) {
+    const runId = num(pick(r, 'runId'));
+    if (runId === null) continue;
+    const t = pick(r, 'top1Agree', 'top1Agreement', 'top1');
+    records.push({
+      runId,
+      top1Agree: typeof t === 'boolean' ? t : num(t) === null ? null : num(t) >= 0.5,
+      spearman: num(pick(r, 'spearman', 'spearmanRho', 'rho')),
+      topKOverlap: num(pick(r, 'topKOverlap', 'overlap')),
+      k: num(pick(r, 'k')),
+    });
+  }
+  records.sort((a, b) => a.runId - b.runId);
+  // node/api/routes.ts serves {summary: SignedDocument<DivergenceSummary>, records}.
+  const rawSummary = pick(body, 'summary') ?? null;
+  const summaryDoc = isObj(rawSummary) && isObj(rawSummary.body) && typeof rawSummary.signature === 'string' ? rawSummary : null;
+  const summary = summaryDoc ? summaryDoc.body : rawSummary;
+  const signed = doc !== null || summaryDoc !== null || pick(body, 'signature') !== undefined;
+  return {
+    records,
+    summary,
+    signed,
+    signer: str(pick(doc, 'signer') ?? pick(summaryDoc, 'signer') ?? pick(body, 'signer')),
+    apiGate: pick(body, 'gate') ?? (doc ? pick(doc, 'gate') : undefined) ?? null,
+    window: num(pick(body, 'window') ?? pick(summary, 'window')),
+  };
+}
+
+/** Mean of the non-null values; null when there are none. */
+function mean(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+/** The window's summary recomputed from its records (the last `window` runs). */
+export function summarizeWindow(records, window) {
+  const w = window && window > 0 ? records.slice(-window) : records;
+  const agree = w.filter((r) => r.top1Agree !== null);
+  return {
+    runs: w.length,
+    fromRunId: w.length ? w[0].runId : null,
+    toRunId: w.length ? w[w.length - 1].runId : null,
+    top1Agreement: agree.length ? agree.filter((r) => r.top1Agree).length / agree.length : null,
+    meanSpearman: mean(w.map((r) => r.spearman)),
+    meanTopKOverlap: mean(w.map((r) => r.topKOverlap)),
+  };
+}
+
+/** The API's signed summary when it has the fields, else the page's own; `source` says which. */
+export function windowSummary(div) {
+  const own = summarizeWindow(div.records, div.window);
+  const s = div.summary;
+  if (!isObj(s)) return { ...own, source: 'page' };
+  const api = {
+    runs: num(pick(s, 'runs', 'count')),
+    fromRunId: num(pick(s, 'fromRunId')),
+    toRunId: num(pick(s, 'toRunId')),
+    top1Agreement: num(pick(s, 'top1Agreement', 'top1')),
+    meanSpearman: num(pick(s, 'meanSpearman', 'spearman')),
+    meanTopKOverlap: num(pick(s, 'meanTopKOverlap', 'topKOverlap')),
+  };
+  if (api.runs === null || api.top1Agreement === null) return { ...own, source: 'page' };
+  return {
+    runs: api.runs,
+    fromRunId: api.fromRunId ?? own.fromRunId,
+    toRunId: api.toRunId ?? own.toRunId,
+    top1Agreement: api.top1Agreement,
+    meanSpearman: api.meanSpearman,
+    meanTopKOverlap: api.meanTopKOverlap,
+    source: 'api',
+  };
+}
+
+/**
+ * Gate thresholds: URL query parameters override the API's `gate`, which overrides
+ * DEFAULT_GATE. A bad parameter value is reported, not silently used.
+ * @param {string} search location.search, e.g. "?minTop1=0.95&minRuns=20"
+ */
+export function parseGate(search, apiGate) {
+  const gate = { ...DEFAULT_GATE };
+  const sources = { minTop1: 'default', minRho: 'default', minOverlap: 'default', minRuns: 'default' };
+  const errors = [];
+  if (isObj(apiGate)) {
+    for (const key of Object.keys(GATE_PARAMS)) {
+      const v = num(apiGate[key]);
+      if (v !== null) {
+        gate[key] = v;
+        sources[key] = 'api';
+      }
+    }
+  }
+  const params = new URLSearchParams(search);
+  for (const [key, param] of Object.entries(GATE_PARAMS)) {
+    const raw = params.get(param);
+    if (raw === null) continue;
+    const v = num(raw);
+    const ok = v !== null && (key === 'minRuns' ? Number.isInteger(v) && v >= 1 : key === 'minRho' ? v >= -1 && v <= 1 : v >= 0 && v <= 1);
+    if (!ok) {
+      errors.push(`${param}=${raw} ignored: expected ${key === 'minRuns' ? 'an integer ≥ 1' : key === 'minRho' ? 'a number in [-1, 1]' : 'a number in [0, 1]'}`);
+      continue;
+    }
+    gate[key] = v;
+    sources[key] = 'url';
+  }
+  return { gate, sources, errors };
+}
+
+/** Does the window pass the gate for switching shadow → decentralized? Every check must hold. */
+export function evaluateGate(summary, gate) {
+  const checks = [
+    { name: 'runs in window', value: summary.runs, threshold: gate.minRuns },
+    { name: 'top-1 agreement', value: summary.top1Agreement, threshold: gate.minTop1 },
+    { name: 'mean Spearman ρ', value: summary.meanSpearman, threshold: gate.minRho },
+    { name: 'mean top-k overlap', value: summary.meanTopKOverlap, threshold: gate.minOverlap },
+  ].map((c) => ({ ...c, pass: typeof c.value === 'number' && c.value >= c.threshold }));
+  return { pass: checks.every((c) => c.pass), checks };
+}
+
+/**
+ * Line-chart series for the divergence view, one per metric, x = runId. Top-1 agreement is the
+ * running agreement rate over the trailing window (a 0/1 line says little); the other two are
+ * the per-run values. Runs where a metric is null are left out of that series.
+ */
+export function divergenceSeries(records, window) {
+  const w = window && window > 0 ? window : records.length;
+  const top1 = [];
+  for (let i = 0; i < records.length; i++) {
+    const slice = records.slice(Math.max(0, i - w + 1), i + 1).filter((r) => r.top1Agree !== null);
+    if (records[i].top1Agree === null || slice.length === 0) continue;
+    top1.push({ x: records[i].runId, y: slice.filter((r) => r.top1Agree).length / slice.length });
+  }
+  const pts = (key) => records.filter((r) => typeof r[key] === 'number').map((r) => ({ x: r.runId, y: r[key] }));
+  return {
+    top1: [{ name: 'top-1 agreement (trailing window)', points: top1 }],
+    spearman: [{ name: 'Spearman ρ', points: pts('spearman') }],
+    overlap: [{ name: 'top-k overlap', points: pts('topKOverlap') }],
+  };
+}
+
+/** Equivocation list rows: {id, runId, validatorHotkey, kind, detectedAt}. */
+export function normalizeEquivocations(body) {
+  const list = Array.isArray(body) ? body : pick(body, 'equivocations', 'proofs');
+  if (!Array.isArray(list)) throw new Error('GET /v1/equivocations: expected {"equivocations": [...]}');
+  return list
+    .map((e) => ({
+      id: str(pick(e, 'id', 'hash')),
+      runId: num(pick(e, 'runId')),
+      validatorHotkey: str(pick(e, 'validatorHotkey', 'hotkey', 'offender')),
+      kind: str(pick(e, 'kind', 'type')) ?? 'equivocation',
+      detectedAt: num(pick(e, 'detectedAt', 'at', 'timestamp')),
+      hashes: [str(pick(e, 'firstHash')), str(pick(e, 'secondHash'))].filter((x) => x !== null),
+    }))
+    .filter((e) => e.id !== null && /^[0-9A-Za-z_-]{1,128}$/.test(e.id));
+}

@@ -1,0 +1,60 @@
+// The decision of a run from a set of counted reports, by the pure consensus rules
+// (consensus/decision.ts: stake-weighted lower median, quorum, winner with dethrone margin, burn
+// split), mapped to the run record's view. Used by the run loop and by `conclave audit`.
+import { computeDecision as consensusDecision } from '../consensus/decision.ts';
+import { buildValidatorSet, meetsThreshold, type Neuron, type Threshold } from '../consensus/validator-set.ts';
+import { PPM, type WinnerPolicy } from '../consensus/winner.ts';
+import type { Decision } from '../proto/consensus.ts';
+import type { RosterEntry } from '../proto/roster.ts';
+import { scoreReportHash, type ScoreReport } from '../proto/score-report.ts';
+import type { NodeConfig } from './config.ts';
+import type { RunDecision } from './validator-store.ts';
+
+export interface DecisionRules {
+  threshold: Threshold;
+  winner: WinnerPolicy;
+  minStake: bigint;
+}
+
+/** Config fractions → the exact integer forms consensus uses. */
+export function rulesFromConfig(c: NodeConfig): DecisionRules {
+  const q = c.consensus.quorum;
+  const threshold: Threshold = Math.abs(q - 2 / 3) < 1e-6 ? { num: 2, den: 3 } : { num: Math.round(q * PPM), den: PPM };
+  return {
+    threshold,
+    minStake: c.consensus.minStake,
+    winner: { burnUid: c.consensus.burnUid, burnRatePpm: Math.round(c.consensus.burnRate * PPM), dethroneMarginPpm: Math.round(c.consensus.dethroneMargin * PPM) },
+  };
+}
+
+export function decisionView(d: Decision, roster: RosterEntry[], threshold: Threshold): RunDecision {
+  const score = new Map(d.scores.map((s) => [s.uid, s.score]));
+  return {
+    quorumMet: meetsThreshold(d.countedPower, d.totalPower, threshold),
+    outcome: d.outcome,
+    scores: roster.map((e) => ({ uid: e.uid, hotkey: e.minerHotkey, score: score.get(e.uid) ?? null })),
+    winner: d.winnerUid,
+    weights: d.weights.map((w) => ({ uid: w.uid, weight: w.weightPpm / PPM })),
+    reportHashes: d.reportHashes,
+    countedStakeShare: d.totalPower > 0n ? Number((d.countedPower * 1_000_000n) / d.totalPower) / 1e6 : 0,
+  };
+}
+
+/** The consensus Decision for `reports` (one per member, already verified) under `rules`. */
+export function decide(
+  reports: ScoreReport[],
+  members: { hotkey: string; stake: bigint }[],
+  roster: RosterEntry[],
+  ctx: { netuid: number; runId: number; rosterHash: string; policyHash: string; hardwareClass: string },
+  incumbent: number | null,
+  rules: DecisionRules,
+): Decision {
+  const power = new Map(members.map((m) => [m.hotkey, m.stake]));
+  const total = members.reduce((s, m) => s + m.stake, 0n);
+  const counted = reports.filter((r) => power.has(r.validatorHotkey)).map((r) => ({ report: r, hash: scoreReportHash(r), power: power.get(r.validatorHotkey)! }));
+  return consensusDecision({ context: ctx, roster, totalPower: total, threshold: rules.threshold, policy: rules.winner, incumbentUid: incumbent }, counted);
+}
+
+export function membersOf(neurons: Neuron[], minStake: bigint) {
+  return buildValidatorSet(neurons, { minStake }).members;
+}

@@ -1,0 +1,121 @@
+// The seams of the run loop. The validator (node/validator.ts) talks to the chain, the mesh,
+// the evaluator and the consensus protocol only through these interfaces; node/validator-wiring.ts
+// adapts the real parts (node/chain, node/p2p, runtime/, consensus/) to them, and tests can put
+// in-process implementations behind the same seams.
+import type { Neuron } from '../consensus/validator-set.ts';
+import type { RosterEntry } from '../proto/roster.ts';
+import type { ScoreStatus } from '../proto/score-report.ts';
+import type { RunDecision } from './validator-store.ts';
+
+export interface ChainPort {
+  bestBlock(): Promise<number>;
+  /** Blocks per epoch of the subnet (subtensor `Tempo`). */
+  tempo(): Promise<number>;
+  metagraph(atBlock?: number): Promise<Neuron[]>;
+  /** Miners' revealed commitments (`<sha256>:<url>`) as of `atBlock`; malformed ones are skipped with a reason. */
+  minerRoster(atBlock: number): Promise<{ entries: RosterEntry[]; skipped: { uid: number; reason: string }[] }>;
+  /** Commit `conclave/v1:<runId>:<hash>` for this node's hotkey; returns the block it landed in. */
+  commitReportHash(runId: number, reportHash: string): Promise<{ block: number }>;
+  /** Validators' report-hash commitments for `runId` in effect at `atBlock` (hotkey → hash + block). */
+  reportCommitments(runId: number, atBlock: number): Promise<Map<string, { hash: string; block: number }>>;
+  /** set_weights by uid; weights are normalised to u16 by the adapter. */
+  setWeights(uids: number[], weights: number[]): Promise<{ block: number }>;
+  /** The weights `hotkey` last set on the subnet (the owner's pick, for owner/shadow modes). */
+  weightsOf(hotkey: string): Promise<{ uid: number; weight: number }[]>;
+  /** The owner's hotkey of the subnet (when the config names none). */
+  subnetOwnerHotkey(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+export interface MeshPort {
+  publishReport(signedReportBytes: Uint8Array): Promise<void>;
+  onReport(handler: (signedReportBytes: Uint8Array) => void): void;
+  /** Consensus message to one member (by ed25519 node key hex) or, with `to` null, to all. */
+  sendConsensus(to: string | null, bytes: Uint8Array): Promise<void>;
+  /** Consensus messages with the sender's (envelope-verified) node key. */
+  onConsensus(handler: (bytes: Uint8Array, fromNodeKey: string) => void): void;
+  /** Admitted validators: hotkey → ed25519 node key (hex), from verified binding records. */
+  boundNodeKeys(): Map<string, string>;
+  /** Ask peers for the reports of a run (late join / restart). Best effort. */
+  fetchReports?(runId: number): Promise<Uint8Array[]>;
+  /** Gossip rejections so far, by reason (exported as metrics). */
+  rejections?(): Record<string, number>;
+  peerCount(): number;
+  close(): Promise<void>;
+}
+
+export interface EvaluationOutcome {
+  status: ScoreStatus;
+  /** integer fixed point (SCORE_SCALE); 0 unless status is 'scored' */
+  score: number;
+  detail: Record<string, unknown>;
+}
+
+export interface EvaluatorPort {
+  /** sha256 of the policy JSON + evaluator image digest; goes into every report. */
+  policyHash(): Promise<string>;
+  /** Fetch → review → duplicates → sandbox → MFU. Never throws for a bad submission: a status says why. */
+  evaluate(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome>;
+  /** Evaluation slots (GPUs across Docker hosts). */
+  concurrency(): number;
+}
+
+export interface ConsensusInput {
+  runId: number;
+  netuid: number;
+  members: { uid: number; hotkey: string; stake: bigint }[];
+  rosterHash: string;
+  policyHash: string;
+  hardwareClass: string;
+  roster: RosterEntry[];
+  /** Reports this node counts (verified + matching on-chain commitment), as signed bytes. */
+  counted: Uint8Array[];
+  /** hotkey → committed report hash on chain (members check proposals against it). */
+  commitments: Map<string, { hash: string; block: number }>;
+  /** hotkey → ed25519 node key hex (members without a binding cannot vote). */
+  nodeKeys: Map<string, string>;
+  /** this node's own signed report (null when it has none) */
+  ownReport: Uint8Array | null;
+  incumbent: number | null;
+}
+
+export interface ConsensusOutcome {
+  decision: RunDecision;
+  certificateBytes: Uint8Array;
+  certificateHash: string;
+  /** report hashes the certificate counts */
+  countedHashes: string[];
+}
+
+/**
+ * One run of the consensus protocol, driven by the loop with wall-clock ticks and mesh messages.
+ * `persist` is awaited before any message leaves (restart = no double vote).
+ */
+export interface ConsensusSession {
+  deliver(bytes: Uint8Array, fromNodeKey: string, now: number): Promise<void>;
+  tick(now: number): Promise<void>;
+  outcome(): ConsensusOutcome | null;
+  /** Equivocation proofs seen (portable, hex). */
+  equivocations(): { hotkey: string; proofHex: string }[];
+}
+
+export interface ConsensusPort {
+  start(input: ConsensusInput, io: { send(to: string | null, bytes: Uint8Array): Promise<void>; persist(state: unknown): Promise<void> }, resumeState: unknown | undefined, now: number): Promise<ConsensusSession>;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** JSON-lines logger to stderr; bigints as strings; never given secrets. */
+export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown> = {}, out: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
+  const order = { debug: 0, info: 1, warn: 2, error: 3 };
+  const emit = (lvl: keyof typeof order) => (msg: string, fields: Record<string, unknown> = {}) => {
+    if (order[lvl] < order[level]) return;
+    out(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}

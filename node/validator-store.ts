@@ -1,0 +1,241 @@
+// The validator's own run state in LevelDB (separate from the foundation's archive of signed
+// artefacts): one record per run (phase, roster, decision, weights outcome, divergence), the
+// evaluation cache keyed by (codeSha256, policyHash), the serialised consensus state, and
+// "done" markers (report committed, report published, vote sent, weights set) written BEFORE
+// the action they guard, so a restart never commits or votes twice.
+import { Level } from 'level';
+import type { RosterEntry } from '../proto/roster.ts';
+import type { ScoreStatus } from '../proto/score-report.ts';
+import type { Mode } from './config.ts';
+
+export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'done' | 'failed';
+
+export interface EvaluationRecord {
+  codeSha256: string;
+  policyHash: string;
+  status: ScoreStatus;
+  /** integer fixed point (SCORE_SCALE) */
+  score: number;
+  /** free-form evaluator output (checks, timings, reason) — bounded by the writer */
+  detail: Record<string, unknown>;
+  evaluatedAt: number;
+  wallMs: number;
+}
+
+export interface ReportVerdict {
+  hotkey: string;
+  reportHash?: string;
+  verdict: 'counted' | 'no-commitment' | 'hash-mismatch' | 'bad-signature' | 'not-member' | 'wrong-run' | 'equivocation';
+  detail?: string;
+}
+
+export interface RunDecision {
+  quorumMet: boolean;
+  /** 'winner' or 'hold' (quorum miss / no candidate: incumbent held) */
+  outcome: 'winner' | 'hold';
+  /** counted report hashes, ascending */
+  reportHashes: string[];
+  /** consensus score per uid (integer fixed point) */
+  scores: { uid: number; hotkey: string; score: number | null }[];
+  winner: number | null;
+  weights: { uid: number; weight: number }[];
+  countedStakeShare: number;
+}
+
+export interface WeightsOutcome {
+  result: 'set' | 'held' | 'failed';
+  source: 'certified' | 'owner' | 'incumbent';
+  uids: number[];
+  weights: number[];
+  block?: number;
+  reason?: string;
+  at: number;
+}
+
+export interface DivergenceRecord {
+  runId: number;
+  consensusWinner: number | null;
+  ownerPick: number | null;
+  top1Agree: boolean;
+  spearman: number | null;
+  topKOverlap: number | null;
+  at: number;
+}
+
+export interface RunRecord {
+  runId: number;
+  netuid: number;
+  mode: Mode;
+  phase: RunPhase;
+  startedAt: number;
+  updatedAt: number;
+  rosterHash: string;
+  policyHash: string;
+  hardwareClass: string;
+  roster: RosterEntry[];
+  rosterSkipped: { uid: number; reason: string }[];
+  myReportHash?: string;
+  myCommitBlock?: number;
+  verdicts: ReportVerdict[];
+  decision?: RunDecision;
+  certificateHex?: string;
+  certificateHash?: string;
+  consensusLatencyMs?: number;
+  weights?: WeightsOutcome;
+  divergence?: DivergenceRecord;
+  error?: string;
+}
+
+const pad = (n: number) => n.toString().padStart(12, '0');
+
+// JSON with bigints tagged, so serialised consensus state round-trips exactly.
+export function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? { $big: x.toString() } : x instanceof Uint8Array ? { $u8: Buffer.from(x).toString('hex') } : x));
+}
+export function fromJson<T>(s: string): T {
+  return JSON.parse(s, (_k, x) => {
+    if (x && typeof x === 'object' && !Array.isArray(x)) {
+      const keys = Object.keys(x);
+      if (keys.length === 1 && keys[0] === '$big' && typeof x.$big === 'string') return BigInt(x.$big);
+      if (keys.length === 1 && keys[0] === '$u8' && typeof x.$u8 === 'string') return new Uint8Array(Buffer.from(x.$u8, 'hex'));
+    }
+    return x;
+  }) as T;
+}
+
+export class ValidatorStore {
+  private db: Level<string, string>;
+  private constructor(db: Level<string, string>) {
+    this.db = db;
+  }
+
+  static async open(dir: string): Promise<ValidatorStore> {
+    const db = new Level<string, string>(dir, { valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw new Error(`cannot open validator state at ${dir}: ${(err as Error).message} (is another node running on this data dir?)`);
+    }
+    return new ValidatorStore(db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const v = await this.db.get(key);
+    if (v === undefined) return undefined;
+    try {
+      return fromJson<T>(v);
+    } catch {
+      throw new Error(`validator state: corrupt value under ${key}`);
+    }
+  }
+
+  // --- runs
+  async putRun(r: RunRecord): Promise<void> {
+    r.updatedAt = Date.now();
+    await this.db.put(`run/${pad(r.runId)}`, toJson(r));
+  }
+  getRun(runId: number): Promise<RunRecord | undefined> {
+    return this.getJson<RunRecord>(`run/${pad(runId)}`);
+  }
+  /** Newest first; `before` pages backwards. Unreadable records are skipped, not fatal. */
+  async listRuns(limit: number, before?: number): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    const opts = { gte: 'run/', lt: before !== undefined ? `run/${pad(before)}` : 'run/~', reverse: true, limit };
+    for await (const [, v] of this.db.iterator(opts)) {
+      try {
+        out.push(fromJson<RunRecord>(v));
+      } catch {
+        /* skip corrupt */
+      }
+    }
+    return out;
+  }
+  async latestRun(): Promise<RunRecord | undefined> {
+    return (await this.listRuns(1))[0];
+  }
+
+  // --- evaluation cache
+  async putEvaluation(e: EvaluationRecord): Promise<void> {
+    await this.db.put(`eval/${e.codeSha256}/${e.policyHash}`, toJson(e));
+  }
+  getEvaluation(codeSha256: string, policyHash: string): Promise<EvaluationRecord | undefined> {
+    return this.getJson<EvaluationRecord>(`eval/${codeSha256}/${policyHash}`);
+  }
+  async listEvaluations(codeSha256: string): Promise<EvaluationRecord[]> {
+    const out: EvaluationRecord[] = [];
+    for await (const v of this.db.values({ gte: `eval/${codeSha256}/`, lt: `eval/${codeSha256}/~`, limit: 100 })) {
+      try {
+        out.push(fromJson<EvaluationRecord>(v));
+      } catch {
+        /* skip corrupt */
+      }
+    }
+    return out;
+  }
+  async countEvaluationsByStatus(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for await (const v of this.db.values({ gte: 'eval/', lt: 'eval/~', limit: 100_000 })) {
+      try {
+        const s = fromJson<EvaluationRecord>(v).status;
+        out[s] = (out[s] ?? 0) + 1;
+      } catch {
+        /* skip */
+      }
+    }
+    return out;
+  }
+
+  // --- markers (idempotence across restarts)
+  async mark(runId: number, name: string, detail: unknown = null): Promise<void> {
+    await this.db.put(`mark/${pad(runId)}/${name}`, toJson({ at: Date.now(), detail }));
+  }
+  async marked(runId: number, name: string): Promise<{ at: number; detail: any } | undefined> {
+    return this.getJson(`mark/${pad(runId)}/${name}`);
+  }
+
+  // --- consensus reducer state
+  async putConsensusState(runId: number, state: unknown): Promise<void> {
+    await this.db.put(`cstate/${pad(runId)}`, toJson(state));
+  }
+  getConsensusState<T>(runId: number): Promise<T | undefined> {
+    return this.getJson<T>(`cstate/${pad(runId)}`);
+  }
+
+  // --- signed reports this node saw for a run (raw bytes hex), kept even before the archive accepts them
+  async putReportBytes(runId: number, hotkey: string, hex: string): Promise<void> {
+    await this.db.put(`rep/${pad(runId)}/${hotkey}`, hex);
+  }
+  async listReportBytes(runId: number): Promise<{ hotkey: string; hex: string }[]> {
+    const out: { hotkey: string; hex: string }[] = [];
+    const p = `rep/${pad(runId)}/`;
+    for await (const [k, v] of this.db.iterator({ gte: p, lt: p + '~', limit: 1024 })) out.push({ hotkey: k.slice(p.length), hex: v });
+    return out;
+  }
+
+  // --- divergence (shadow mode)
+  async listDivergence(limit: number): Promise<DivergenceRecord[]> {
+    const out: DivergenceRecord[] = [];
+    for await (const [, v] of this.db.iterator({ gte: 'run/', lt: 'run/~', reverse: true, limit: limit * 4 })) {
+      try {
+        const r = fromJson<RunRecord>(v);
+        if (r.divergence) out.push(r.divergence);
+      } catch {
+        /* skip */
+      }
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  // --- small key/value for node-level facts (incumbent, last weights block)
+  async putMeta(key: string, value: unknown): Promise<void> {
+    await this.db.put(`meta/${key}`, toJson(value));
+  }
+  getMeta<T>(key: string): Promise<T | undefined> {
+    return this.getJson<T>(`meta/${key}`);
+  }
+}

@@ -1,0 +1,255 @@
+// ScoreReport: one validator's scores for every submission of one run, and its sr25519-signed form.
+//
+// Canonical encoding v1 (all integers big-endian, see proto/codec.ts):
+//   u8 version=1 | u16 netuid | u64 runId | [32] rosterHash | [32] policyHash
+//   | u32-len utf8 hardwareClass (1..64 bytes, [A-Za-z0-9._:+-]) | [32] validator public key
+//   | u32 entryCount (<= MAX_ENTRIES), entries strictly ascending by uid:
+//       u16 uid | [32] miner public key | [32] codeSha256 | u64 score | u8 status
+//   | u64 issuedAt
+// scoreReportHash = sha256(canonical bytes) — this is what goes on chain.
+// Signature = sr25519(hotkey, utf8("conclave/score-report/v1") || 0x00 || canonical bytes).
+// Signed encoding: u32-len canonical report bytes | [64] signature.
+import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
+import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
+
+export const SCORE_REPORT_DOMAIN = 'conclave/score-report/v1';
+export const SCORE_REPORT_VERSION = 1;
+/** A score is round(value * SCORE_SCALE): MFU 0.4213 → 421300. */
+export const SCORE_SCALE = 1_000_000;
+export const MAX_ENTRIES = 4096;
+export const MAX_HARDWARE_CLASS_BYTES = 64;
+const ENTRY_BYTES = 2 + 32 + 32 + 8 + 1;
+const HEADER_BYTES = 1 + 2 + 8 + 32 + 32 + 4 + MAX_HARDWARE_CLASS_BYTES + 32 + 4 + 8;
+export const MAX_REPORT_BYTES = HEADER_BYTES + MAX_ENTRIES * ENTRY_BYTES;
+export const MAX_SIGNED_REPORT_BYTES = 4 + MAX_REPORT_BYTES + 64;
+
+export const SCORE_STATUSES = [
+  'scored',
+  'rejected-static',
+  'rejected-runtime',
+  'duplicate',
+  'quarantined',
+  'fetch-failed',
+  'timeout',
+  'not-evaluated',
+] as const;
+export type ScoreStatus = (typeof SCORE_STATUSES)[number];
+
+export interface ScoreEntry {
+  uid: number;
+  minerHotkey: string;
+  codeSha256: string;
+  /** Fixed-point, SCORE_SCALE per unit; must be 0 unless status is 'scored'. */
+  score: number;
+  status: ScoreStatus;
+}
+
+export interface ScoreReport {
+  version: 1;
+  netuid: number;
+  /** Block number at which the run's epoch starts. */
+  runId: number;
+  rosterHash: string;
+  policyHash: string;
+  hardwareClass: string;
+  validatorHotkey: string;
+  /** Sorted by uid, unique. */
+  entries: ScoreEntry[];
+  /** Unix time in ms. */
+  issuedAt: number;
+}
+
+export interface SignedScoreReport {
+  report: ScoreReport;
+  /** sr25519 signature, 64 bytes, lowercase hex. */
+  signature: string;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+const HARDWARE_CLASS_RE = /^[A-Za-z0-9._:+-]{1,64}$/;
+
+/** round(value * SCORE_SCALE); refuses negative or non-finite values. */
+export function toScore(value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new CodecError(`score value must be a finite number >= 0, got ${value}`);
+  return Math.round(value * SCORE_SCALE);
+}
+
+function statusCode(status: ScoreStatus, where: string): number {
+  const i = SCORE_STATUSES.indexOf(status);
+  if (i < 0) throw new CodecError(`${where}: unknown status ${JSON.stringify(status)} (expected one of ${SCORE_STATUSES.join(', ')})`);
+  return i;
+}
+
+function checkSafeUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
+    throw new CodecError(`${what}: expected an integer in 0..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+export function encodeScoreReport(report: ScoreReport): Uint8Array {
+  if (report === null || typeof report !== 'object') throw new CodecError('score report: expected an object');
+  if (report.version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unsupported version ${String(report.version)} (this node speaks version 1)`);
+  const w = new Writer();
+  w.u8(report.version);
+  w.u16(checkSafeUint(report.netuid, 'score report netuid', 0xffff));
+  w.u64(checkSafeUint(report.runId, 'score report runId'));
+  w.fixed(fromHex(report.rosterHash, 32, 'score report rosterHash'), 32);
+  w.fixed(fromHex(report.policyHash, 32, 'score report policyHash'), 32);
+  if (typeof report.hardwareClass !== 'string' || !HARDWARE_CLASS_RE.test(report.hardwareClass)) {
+    throw new CodecError(`score report hardwareClass: expected 1..64 chars of [A-Za-z0-9._:+-], got ${JSON.stringify(report.hardwareClass)}`);
+  }
+  w.string(report.hardwareClass, MAX_HARDWARE_CLASS_BYTES);
+  w.fixed(hotkeyToPublicKey(report.validatorHotkey), 32);
+  if (!Array.isArray(report.entries)) throw new CodecError('score report entries: expected an array');
+  if (report.entries.length > MAX_ENTRIES) throw new CodecError(`score report: ${report.entries.length} entries exceed the limit of ${MAX_ENTRIES}`);
+  w.u32(report.entries.length);
+  let prevUid = -1;
+  report.entries.forEach((e, i) => {
+    const where = `score report entry ${i}`;
+    if (e === null || typeof e !== 'object') throw new CodecError(`${where}: expected an object`);
+    const uid = checkSafeUint(e.uid, `${where} uid`, 0xffff);
+    if (uid <= prevUid) throw new CodecError(`${where}: uid ${uid} ${uid === prevUid ? 'is duplicated' : 'is out of order'} (entries must be sorted by uid, unique)`);
+    prevUid = uid;
+    const code = statusCode(e.status, where);
+    const score = checkSafeUint(e.score, `${where} score`);
+    if (e.status !== 'scored' && score !== 0) throw new CodecError(`${where}: status '${e.status}' must carry score 0, got ${score}`);
+    w.u16(uid);
+    w.fixed(hotkeyToPublicKey(e.minerHotkey), 32);
+    w.fixed(fromHex(e.codeSha256, 32, `${where} codeSha256`), 32);
+    w.u64(score);
+    w.u8(code);
+  });
+  w.u64(checkSafeUint(report.issuedAt, 'score report issuedAt'));
+  return w.finish();
+}
+
+function decodeReportFrom(r: Reader): ScoreReport {
+  const version = r.u8();
+  if (version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unknown version ${version} (this node speaks version 1)`);
+  const netuid = r.u16();
+  const runId = r.u64();
+  const rosterHash = toHex(r.fixed(32));
+  const policyHash = toHex(r.fixed(32));
+  const hardwareClass = r.string(MAX_HARDWARE_CLASS_BYTES);
+  if (!HARDWARE_CLASS_RE.test(hardwareClass)) throw new CodecError(`score report hardwareClass ${JSON.stringify(hardwareClass)} has characters outside [A-Za-z0-9._:+-] or is empty`);
+  const validatorHotkey = publicKeyToHotkey(r.fixed(32));
+  const count = r.u32();
+  if (count > MAX_ENTRIES) throw new CodecError(`score report: ${count} entries exceed the limit of ${MAX_ENTRIES}`);
+  if (count * ENTRY_BYTES > r.remaining) throw new CodecError(`score report: truncated (${count} entries announced, ${r.remaining} bytes left)`);
+  const entries: ScoreEntry[] = [];
+  let prevUid = -1;
+  for (let i = 0; i < count; i++) {
+    const uid = r.u16();
+    if (uid <= prevUid) throw new CodecError(`score report entry ${i}: uid ${uid} ${uid === prevUid ? 'is duplicated' : 'is out of order'} (entries must be sorted by uid, unique)`);
+    prevUid = uid;
+    const minerHotkey = publicKeyToHotkey(r.fixed(32));
+    const codeSha256 = toHex(r.fixed(32));
+    const score = r.u64();
+    const code = r.u8();
+    const status = SCORE_STATUSES[code];
+    if (status === undefined) throw new CodecError(`score report entry ${i}: unknown status code ${code}`);
+    if (status !== 'scored' && score !== 0) throw new CodecError(`score report entry ${i}: status '${status}' must carry score 0, got ${score}`);
+    entries.push({ uid, minerHotkey, codeSha256, score, status });
+  }
+  const issuedAt = r.u64();
+  return { version: 1, netuid, runId, rosterHash, policyHash, hardwareClass, validatorHotkey, entries, issuedAt };
+}
+
+/** Strict decoder: refuses oversize input, unknown versions, unsorted/duplicate entries, trailing bytes. */
+export function decodeScoreReport(bytes: Uint8Array): ScoreReport {
+  if (bytes.length > MAX_REPORT_BYTES) throw new CodecError(`score report: ${bytes.length} bytes exceed the limit of ${MAX_REPORT_BYTES}`);
+  const r = new Reader(bytes, 'score report');
+  const report = decodeReportFrom(r);
+  r.end();
+  return report;
+}
+
+export function scoreReportHash(report: ScoreReport): string {
+  return sha256Hex(encodeScoreReport(report));
+}
+
+export function scoreReportSigningBytes(report: ScoreReport): Uint8Array {
+  return signingBytes(SCORE_REPORT_DOMAIN, encodeScoreReport(report));
+}
+
+export function signScoreReport(report: ScoreReport, signer: Sr25519Signer): SignedScoreReport {
+  const pk = hotkeyToPublicKey(report.validatorHotkey);
+  if (toHex(pk) !== toHex(signer.publicKey)) {
+    throw new Error(`report names validator ${report.validatorHotkey} but the signing hotkey is ${signer.hotkey}`);
+  }
+  const signature = toHex(signer.sign(scoreReportSigningBytes(report)));
+  return { report, signature };
+}
+
+export function verifySignedScoreReport(signed: SignedScoreReport): VerifyResult {
+  if (signed === null || typeof signed !== 'object') return { ok: false, reason: 'not a signed report object' };
+  let msg: Uint8Array;
+  try {
+    msg = scoreReportSigningBytes(signed.report);
+  } catch (err) {
+    return { ok: false, reason: `malformed report: ${(err as Error).message}` };
+  }
+  let sig: Uint8Array;
+  try {
+    sig = fromHex(signed.signature, 64, 'signature');
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  if (!verifySr25519(msg, sig, signed.report.validatorHotkey)) {
+    return { ok: false, reason: `signature does not verify for validator hotkey ${signed.report.validatorHotkey}` };
+  }
+  return { ok: true };
+}
+
+export function encodeSignedScoreReport(signed: SignedScoreReport): Uint8Array {
+  const w = new Writer();
+  w.bytes(encodeScoreReport(signed.report));
+  w.fixed(fromHex(signed.signature, 64, 'signature'), 64);
+  return w.finish();
+}
+
+/** Decodes (does not verify) a signed report; call verifySignedScoreReport on the result. */
+export function decodeSignedScoreReport(bytes: Uint8Array): SignedScoreReport {
+  if (bytes.length > MAX_SIGNED_REPORT_BYTES) throw new CodecError(`signed score report: ${bytes.length} bytes exceed the limit of ${MAX_SIGNED_REPORT_BYTES}`);
+  const r = new Reader(bytes, 'signed score report');
+  const report = decodeScoreReport(r.bytes(MAX_REPORT_BYTES));
+  const signature = toHex(r.fixed(64));
+  r.end();
+  return { report, signature };
+}
+
+// ---- JSON (CLI files, HTTP): strict shape checks, then the canonical encoder's checks ----
+
+function expectObject(v: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CodecError(`${what}: expected a JSON object`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new CodecError(`${what}: unknown field '${k}'`);
+  for (const k of keys) if (!(k in o)) throw new CodecError(`${what}: missing field '${k}'`);
+  return o;
+}
+
+const REPORT_KEYS = ['version', 'netuid', 'runId', 'rosterHash', 'policyHash', 'hardwareClass', 'validatorHotkey', 'entries', 'issuedAt'] as const;
+const ENTRY_KEYS = ['uid', 'minerHotkey', 'codeSha256', 'score', 'status'] as const;
+
+/** Validates parsed JSON as a ScoreReport (exact fields, canonical values); returns a normalised copy. */
+export function parseScoreReportJson(value: unknown): ScoreReport {
+  const o = expectObject(value, 'score report', REPORT_KEYS);
+  if (!Array.isArray(o.entries)) throw new CodecError('score report entries: expected an array');
+  const entries = o.entries.map((e, i) => {
+    const x = expectObject(e, `score report entry ${i}`, ENTRY_KEYS);
+    return { uid: x.uid, minerHotkey: x.minerHotkey, codeSha256: x.codeSha256, score: x.score, status: x.status } as ScoreEntry;
+  });
+  const report = { ...(o as unknown as ScoreReport), entries };
+  // The decoder's output is the normal form (hotkeys in SS58 prefix 42).
+  return decodeScoreReport(encodeScoreReport(report));
+}
+
+export function parseSignedScoreReportJson(value: unknown): SignedScoreReport {
+  const o = expectObject(value, 'signed score report', ['report', 'signature']);
+  const report = parseScoreReportJson(o.report);
+  if (typeof o.signature !== 'string') throw new CodecError('signed score report: signature must be a hex string');
+  fromHex(o.signature, 64, 'signature');
+  return { report, signature: o.signature };
+}

@@ -1,0 +1,202 @@
+// Signing identities.
+//
+// - sr25519 (Bittensor hotkeys): schnorrkel via @polkadot/wasm-crypto, the same WASM build that
+//   @polkadot/util-crypto initialises in `cryptoWaitReady()`. We call it directly because the
+//   pure-JS path in util-crypto 14 is ~20x slower (ms per signature), which matters when a node
+//   verifies every gossiped report. Signatures are randomised (two signatures of one message differ).
+// - ed25519 (node key, high-volume protocol messages): Node's native crypto.
+//
+// Hotkeys are SS58 strings (prefix 42) in TypeScript and 32-byte public keys on the wire.
+import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, randomBytes, type KeyObject } from 'node:crypto';
+import * as wasm from '@polkadot/wasm-crypto';
+import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import { CodecError, bytesEqual } from './codec.ts';
+
+export interface Sr25519Signer {
+  /** SS58 address (prefix 42) of `publicKey`. */
+  hotkey: string;
+  publicKey: Uint8Array;
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+export interface Ed25519Signer {
+  publicKey: Uint8Array;
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+export const SS58_PREFIX = 42;
+
+/** Initialises the sr25519 WASM. Await once before any sr25519 call (idempotent, cheap after the first). */
+export async function cryptoReady(): Promise<void> {
+  await wasm.waitReady();
+  if (!wasm.isReady()) throw new Error('sr25519 WASM (@polkadot/wasm-crypto) failed to initialise');
+}
+
+function requireReady(): void {
+  if (!wasm.isReady()) {
+    throw new Error('sr25519 crypto is not initialised: `await cryptoReady()` (proto/signer.ts) or `await cryptoWaitReady()` first');
+  }
+}
+
+// SS58 checksums cost a blake2b each; the same few hundred hotkeys recur in every report.
+const SS58_CACHE_MAX = 8192;
+const ss58ToPk = new Map<string, Uint8Array>();
+const pkToSs58 = new Map<string, string>();
+
+/** SS58 (any prefix, checksum verified) → 32-byte public key. Throws CodecError naming the problem. */
+export function hotkeyToPublicKey(hotkey: string): Uint8Array {
+  const cached = ss58ToPk.get(hotkey);
+  if (cached) return Uint8Array.from(cached);
+  const pk = decodeHotkeyUncached(hotkey);
+  if (ss58ToPk.size >= SS58_CACHE_MAX) ss58ToPk.clear();
+  ss58ToPk.set(hotkey, Uint8Array.from(pk));
+  return pk;
+}
+
+function decodeHotkeyUncached(hotkey: string): Uint8Array {
+  if (typeof hotkey !== 'string' || hotkey.length === 0) throw new CodecError('hotkey: expected an SS58 address string');
+  let pk: Uint8Array;
+  try {
+    pk = decodeAddress(hotkey);
+  } catch (err) {
+    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: ${(err as Error).message}`);
+  }
+  if (pk.length !== 32) throw new CodecError(`hotkey ${hotkey}: expected a 32-byte public key, got ${pk.length}`);
+  return pk;
+}
+
+/** 32-byte public key → SS58 address with prefix 42 (the canonical TypeScript form). */
+export function publicKeyToHotkey(publicKey: Uint8Array): string {
+  if (publicKey.length !== 32) throw new CodecError(`public key: expected 32 bytes, got ${publicKey.length}`);
+  const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
+  let s = pkToSs58.get(k);
+  if (s === undefined) {
+    s = encodeAddress(publicKey, SS58_PREFIX);
+    if (pkToSs58.size >= SS58_CACHE_MAX) pkToSs58.clear();
+    pkToSs58.set(k, s);
+  }
+  return s;
+}
+
+/** The canonical (prefix 42) spelling of an SS58 hotkey; throws if invalid. */
+export function canonicalHotkey(hotkey: string): string {
+  return publicKeyToHotkey(hotkeyToPublicKey(hotkey));
+}
+
+export function verifySr25519(msg: Uint8Array, sig: Uint8Array, hotkey: string | Uint8Array): boolean {
+  requireReady();
+  if (!(sig instanceof Uint8Array) || sig.length !== 64) return false;
+  let pk: Uint8Array;
+  try {
+    pk = typeof hotkey === 'string' ? hotkeyToPublicKey(hotkey) : hotkey;
+  } catch {
+    return false;
+  }
+  if (pk.length !== 32) return false;
+  try {
+    return wasm.sr25519Verify(sig, msg, pk);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Signer from a 32-byte mini-secret seed (what Bittensor keyfiles call `secretSeed`, and what
+ * `mnemonicToMiniSecret` yields). Matches substrate-interface / btcli key derivation.
+ */
+export function sr25519SignerFromSeed(seed: Uint8Array): Sr25519Signer {
+  requireReady();
+  if (seed.length !== 32) throw new Error(`sr25519 seed: expected 32 bytes, got ${seed.length}`);
+  const kp = wasm.sr25519KeypairFromSeed(seed);
+  return sr25519SignerFromKeypair(kp.slice(0, 64), kp.slice(64, 96));
+}
+
+/**
+ * Signer from a 64-byte secret key in schnorrkel "half ed25519" form (what Bittensor keyfiles call
+ * `privateKey`) and its public key. Refuses a pair that does not sign-and-verify.
+ */
+export function sr25519SignerFromSecretKey(secretKey: Uint8Array, publicKey: Uint8Array): Sr25519Signer {
+  requireReady();
+  if (secretKey.length !== 64) throw new Error(`sr25519 secret key: expected 64 bytes, got ${secretKey.length}`);
+  if (publicKey.length !== 32) throw new Error(`sr25519 public key: expected 32 bytes, got ${publicKey.length}`);
+  return sr25519SignerFromKeypair(Uint8Array.from(secretKey), Uint8Array.from(publicKey));
+}
+
+function sr25519SignerFromKeypair(secret: Uint8Array, publicKey: Uint8Array): Sr25519Signer {
+  const probe = new TextEncoder().encode('conclave/key-check');
+  let ok = false;
+  try {
+    ok = wasm.sr25519Verify(wasm.sr25519Sign(publicKey, secret, probe), probe, publicKey);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new Error('sr25519 secret key does not match its public key (signature self-check failed)');
+  const hotkey = publicKeyToHotkey(publicKey);
+  const pub = Uint8Array.from(publicKey);
+  return {
+    hotkey,
+    publicKey: pub,
+    sign(msg: Uint8Array): Uint8Array {
+      requireReady();
+      return wasm.sr25519Sign(pub, secret, msg);
+    },
+  };
+}
+
+// ---- ed25519 (Node native) ----
+
+// DER prefixes that wrap a raw 32-byte ed25519 seed / public key as PKCS#8 / SPKI.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+function ed25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
+}
+
+export function ed25519PublicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+/** Ed25519 signer from a 32-byte seed (RFC 8032 private key). */
+export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519Signer {
+  if (seed.length !== 32) throw new Error(`ed25519 seed: expected 32 bytes, got ${seed.length}`);
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
+  const publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+  return {
+    publicKey,
+    sign(msg: Uint8Array): Uint8Array {
+      return new Uint8Array(edSign(null, msg, priv));
+    },
+  };
+}
+
+export function randomEd25519Seed(): Uint8Array {
+  return new Uint8Array(randomBytes(32));
+}
+
+// Small cache: protocol messages from the same few peers are verified at high rates.
+const edKeyCache = new Map<string, KeyObject>();
+
+export function verifyEd25519(msg: Uint8Array, sig: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!(sig instanceof Uint8Array) || sig.length !== 64 || !(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+  const cacheKey = Buffer.from(publicKey).toString('hex');
+  let key = edKeyCache.get(cacheKey);
+  try {
+    if (!key) {
+      key = ed25519PublicKeyObject(publicKey);
+      if (edKeyCache.size > 1024) edKeyCache.clear();
+      edKeyCache.set(cacheKey, key);
+    }
+    return edVerify(null, msg, key, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** True when both signers hold the same public key. */
+export function samePublicKey(a: { publicKey: Uint8Array }, b: { publicKey: Uint8Array }): boolean {
+  return bytesEqual(a.publicKey, b.publicKey);
+}

@@ -1,0 +1,252 @@
+// Static review of submissions. The verdict comes from CPython's own `ast` (docker/review/review.py),
+// run inside the sandbox image with network none when a Docker engine and the image are present,
+// otherwise (documented fallback) by the host's python3 in isolated mode. Many files go to one
+// Python process (batch mode) so reviewing a whole corpus costs one interpreter start.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../proto/codec.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REVIEW_DIR = join(here, '..', 'docker', 'review');
+export const REVIEWER_PATH = join(REVIEW_DIR, 'review.py');
+export const DEFAULT_POLICY_PATH = join(REVIEW_DIR, 'policy.v1.json');
+/** Image tried first for the review container; `CONCLAVE_REVIEW_IMAGE` overrides it. */
+export const DEFAULT_REVIEW_IMAGE = 'conclave-evaluator:cpu';
+/** Used when the evaluator image has not been built yet (it carries the same python3). */
+export const FALLBACK_REVIEW_IMAGE = 'conclave-base:bookworm';
+
+export interface ReviewPolicy {
+  name: string;
+  version: number;
+  [key: string]: unknown;
+}
+
+export interface Finding { rule: string; line: number; col: number; message: string }
+export type Verdict = 'accept' | 'reject';
+export interface ReviewVerdict { verdict: Verdict; findings: Finding[]; policyHash: string }
+/** Normalised token stream (identifiers, literals, comments, formatting removed) with source lines. */
+export interface TokenStream { tokens: string[]; lines: number[] }
+export interface FileReview extends ReviewVerdict { id: string; fingerprint?: TokenStream }
+
+export interface ReviewInput {
+  id: string;
+  source: Uint8Array | string;
+  /** The file must carry the `inner_steps` contract (default true). */
+  entrypoint?: boolean;
+  /** Module names of the other files of a ZIP project (importable; relative imports allowed). */
+  localModules?: string[];
+}
+
+export type ReviewEngine = 'auto' | 'docker' | 'host';
+
+export interface ReviewOptions {
+  policy?: ReviewPolicy;
+  /** 'auto' (default): Docker when the engine and an image are present, else the host's python3. */
+  engine?: ReviewEngine;
+  /** Review image; default $CONCLAVE_REVIEW_IMAGE, else conclave-evaluator:cpu, else conclave-base:bookworm. */
+  image?: string;
+  /** Evaluator image digest that enters policyHash; default: the review image's digest, or 'none'. */
+  imageDigest?: string;
+  /** Return the normalised token streams (for duplicate detection). */
+  fingerprint?: boolean;
+  timeoutMs?: number;
+  /** Host interpreter for the fallback (default python3). */
+  python?: string;
+}
+
+export interface BatchReview {
+  engine: 'docker' | 'host';
+  image?: string;
+  imageDigest: string;
+  policyHash: string;
+  python: string;
+  results: FileReview[];
+}
+
+export class ReviewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReviewError';
+  }
+}
+
+/** JSON with object keys sorted at every level and no whitespace: one policy, one byte string. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new ReviewError('policy contains a non-finite number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  const keys = Object.keys(value as Record<string, unknown>).sort();
+  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}';
+}
+
+/** sha256( canonical policy JSON || 0x0a || evaluator image digest ), lowercase hex. */
+export function policyHash(policy: ReviewPolicy, imageDigest: string): string {
+  return sha256Hex(new TextEncoder().encode(canonicalJson(policy) + '\n' + imageDigest));
+}
+
+export function loadPolicy(path = DEFAULT_POLICY_PATH): ReviewPolicy {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ReviewError(`cannot read review policy ${path}: ${(err as Error).message}; pass a valid policy JSON file`);
+  }
+  return validatePolicy(parsed, path);
+}
+
+const REQUIRED_POLICY_KEYS = ['entrypoint', 'allowedModules', 'forbiddenModules', 'forbiddenBuiltins', 'forbiddenAttributes',
+  'allowedDunderAttributes', 'allowedDunderNames', 'forbiddenDunderDefs', 'privateAttributeAllowPrefixes',
+  'privateAttributeAllowRoots', 'dangerousSubstrings'];
+
+export function validatePolicy(value: unknown, where = 'policy'): ReviewPolicy {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ReviewError(`${where}: policy must be a JSON object`);
+  const p = value as ReviewPolicy;
+  if (typeof p.name !== 'string' || !Number.isSafeInteger(p.version)) {
+    throw new ReviewError(`${where}: policy needs a string "name" and an integer "version"`);
+  }
+  for (const k of REQUIRED_POLICY_KEYS) if (!(k in p)) throw new ReviewError(`${where}: policy is missing "${k}"`);
+  return p;
+}
+
+let cachedPolicy: ReviewPolicy | undefined;
+function defaultPolicy(): ReviewPolicy {
+  cachedPolicy ??= loadPolicy();
+  return cachedPolicy;
+}
+
+let reviewerSource: string | undefined;
+function reviewerCode(): string {
+  reviewerSource ??= readFileSync(REVIEWER_PATH, 'utf8');
+  return reviewerSource;
+}
+
+/** The image's content digest (`docker image inspect`), or null when Docker or the image is absent. */
+export function dockerImageDigest(image: string): string | null {
+  const r = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error || r.status !== 0) return null;
+  const id = r.stdout.trim();
+  return /^sha256:[0-9a-f]{64}$/.test(id) ? id : null;
+}
+
+/** True when a Docker engine answers. */
+export function dockerAvailable(): boolean {
+  const r = spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8', timeout: 10_000 });
+  return !r.error && r.status === 0 && r.stdout.trim().length > 0;
+}
+
+function imageCandidates(opts: ReviewOptions): string[] {
+  if (opts.image) return [opts.image];
+  return [process.env.CONCLAVE_REVIEW_IMAGE || DEFAULT_REVIEW_IMAGE, FALLBACK_REVIEW_IMAGE];
+}
+
+interface EngineChoice { engine: 'docker' | 'host'; image?: string; digest?: string }
+
+export function chooseEngine(opts: ReviewOptions = {}): EngineChoice {
+  const want = opts.engine ?? 'auto';
+  if (want === 'host') return { engine: 'host' };
+  for (const image of imageCandidates(opts)) {
+    const digest = dockerImageDigest(image);
+    if (digest) return { engine: 'docker', image, digest };
+  }
+  if (want === 'docker') {
+    throw new ReviewError(`no Docker engine or none of the images ${imageCandidates(opts).join(', ')} is present; ` +
+      'start dockerd and build the image with `npm run image`, or use the host engine');
+  }
+  return { engine: 'host' };
+}
+
+function runProcess(cmd: string, args: string[], input: string, timeoutMs: number, onTimeout?: () => void):
+  Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      onTimeout?.();
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      outBytes += b.length;
+      if (outBytes > 256 * 1024 * 1024) child.kill('SIGKILL');
+      else out.push(b);
+    });
+    child.stderr.on('data', (b: Buffer) => { if (err.length < 64) err.push(b); });
+    child.on('error', (e) => { clearTimeout(timer); reject(new ReviewError(`cannot start ${cmd}: ${e.message}`)); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
+    });
+    child.stdin.on('error', () => { /* the child exited early; reported through close */ });
+    child.stdin.end(input);
+  });
+}
+
+/** Reviews many files in one reviewer process. Throws ReviewError when the reviewer cannot run. */
+export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}): Promise<BatchReview> {
+  const policy = opts.policy ?? defaultPolicy();
+  const choice = chooseEngine(opts);
+  const imageDigest = opts.imageDigest ?? choice.digest ?? 'none';
+  const hash = policyHash(policy, imageDigest);
+  const request = JSON.stringify({
+    policy,
+    fingerprint: opts.fingerprint ?? false,
+    files: files.map((f) => ({
+      id: f.id,
+      source_b64: Buffer.from(typeof f.source === 'string' ? new TextEncoder().encode(f.source) : f.source).toString('base64'),
+      entrypoint: f.entrypoint ?? true,
+      localModules: f.localModules ?? [],
+    })),
+  });
+  const timeoutMs = opts.timeoutMs ?? 30_000 + 200 * files.length;
+  let run;
+  if (choice.engine === 'docker') {
+    const name = `conclave-review-${randomBytes(6).toString('hex')}`;
+    run = await runProcess('docker', ['run', '--rm', '-i', '--name', name, '--network', 'none', '--read-only',
+      '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--pids-limit', '32', '--memory', '1g',
+      '--cpus', '1', '--user', '65534:65534', '--tmpfs', '/tmp:size=8m', '--log-driver', 'none',
+      '--entrypoint', 'python3', choice.image!, '-I', '-S', '-c', reviewerCode()], request, timeoutMs,
+    () => { spawnSync('docker', ['rm', '-f', name], { timeout: 10_000 }); });
+  } else {
+    run = await runProcess(opts.python ?? 'python3', ['-I', '-S', '-c', reviewerCode()], request, timeoutMs);
+  }
+  if (run.timedOut) throw new ReviewError(`the reviewer did not finish within ${timeoutMs} ms (${choice.engine} engine)`);
+  if (run.code !== 0) {
+    throw new ReviewError(`the reviewer failed (${choice.engine} engine, exit ${run.code}): ${run.stderr.trim().slice(-400) || 'no output'}`);
+  }
+  let parsed: { python?: unknown; results?: unknown };
+  try {
+    parsed = JSON.parse(run.stdout);
+  } catch {
+    throw new ReviewError('the reviewer printed something that is not JSON');
+  }
+  if (!Array.isArray(parsed.results) || parsed.results.length !== files.length) {
+    throw new ReviewError('the reviewer returned a result list of the wrong length');
+  }
+  const results = (parsed.results as Array<Record<string, unknown>>).map((r, i): FileReview => {
+    if (r.id !== files[i].id || (r.verdict !== 'accept' && r.verdict !== 'reject') || !Array.isArray(r.findings)) {
+      throw new ReviewError(`the reviewer's result ${i} is malformed`);
+    }
+    const findings = (r.findings as Finding[]).map((f) => ({ rule: String(f.rule), line: Number(f.line) | 0, col: Number(f.col) | 0, message: String(f.message) }));
+    // A verdict of accept with findings would be a reviewer bug; never let it through.
+    const verdict: Verdict = findings.length === 0 && r.verdict === 'accept' ? 'accept' : 'reject';
+    const out: FileReview = { id: files[i].id, verdict, findings, policyHash: hash };
+    const fp = r.fingerprint as TokenStream | undefined;
+    if (fp && Array.isArray(fp.tokens) && Array.isArray(fp.lines) && fp.tokens.length === fp.lines.length) out.fingerprint = fp;
+    return out;
+  });
+  return { engine: choice.engine, image: choice.image, imageDigest, policyHash: hash, python: String(parsed.python ?? ''), results };
+}
+
+/** Reviews one source; see reviewFiles. */
+export async function reviewSource(source: Uint8Array | string, opts: ReviewOptions & { entrypoint?: boolean } = {}): Promise<FileReview> {
+  const batch = await reviewFiles([{ id: 'submission', source, entrypoint: opts.entrypoint }], opts);
+  return batch.results[0];
+}

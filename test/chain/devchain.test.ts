@@ -1,0 +1,200 @@
+// Real @polkadot/api (through SubtensorClient) against the devchain over WebSocket on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { DevChain } from '../../node/devchain/devchain.ts';
+import { defaultGenesis, devKeypair, resolveNeurons, DEFAULT_NETUID, type Genesis } from '../../node/devchain/genesis.ts';
+import { SubtensorClient } from '../../node/chain/client.ts';
+import { formatScoreCommitment } from '../../node/chain/commitments.ts';
+import type { Sr25519Signer } from '../../node/chain/types.ts';
+
+function signerOf(seed: string): Sr25519Signer {
+  const pair = devKeypair(seed);
+  return { hotkey: pair.address, publicKey: pair.publicKey, sign: (m) => pair.sign(m) };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('chain: SubtensorClient against the devchain', function () {
+  this.timeout(30_000);
+  let genesis: Genesis;
+  let dc: DevChain;
+  let client: SubtensorClient;
+  let other: SubtensorClient;
+
+  before(async () => {
+    await cryptoWaitReady();
+    genesis = await defaultGenesis();
+    genesis.subnets[0].neurons[5].commitment = 'not-a-hash:http://127.0.0.1/x.zip';
+    genesis.subnets[0].neurons[6].axon = { ip: '127.0.0.1', port: 9101 };
+    dc = new DevChain({ genesis, blockMs: 100 });
+    await dc.start();
+    [client, other] = await Promise.all([SubtensorClient.connect({ endpoint: dc.url }), SubtensorClient.connect({ endpoint: dc.url })]);
+  });
+  after(async () => {
+    await client?.close();
+    await other?.close();
+    await dc?.stop();
+  });
+
+  it('reads the metagraph equal to genesis (uids, hotkeys, stakes, permits, axons)', async () => {
+    const neurons = await client.metagraph(DEFAULT_NETUID);
+    const want = resolveNeurons(genesis.subnets[0]);
+    assert.equal(neurons.length, 10);
+    assert.deepEqual(neurons.map((n) => [n.uid, n.hotkey, n.stake, n.validatorPermit]), want.map((n) => [n.uid, n.hotkey, n.stake, n.validatorPermit]));
+    const stakes = neurons.filter((n) => n.validatorPermit).map((n) => n.stake);
+    assert.equal(new Set(stakes.map(String)).size, 4, 'validators have unequal stake');
+    assert.deepEqual(neurons[6].axon, { ip: '127.0.0.1', port: 9101 });
+    assert.equal(neurons[0].axon, undefined);
+  });
+
+  it('reads hyperparameters and refuses a missing subnet by name', async () => {
+    const hp = await client.hyperparams(DEFAULT_NETUID);
+    assert.equal(hp.tempo, 20);
+    assert.equal(hp.weightsRateLimit, 5);
+    assert.equal(hp.commitRevealEnabled, false);
+    assert.equal(hp.subnetworkN, 10);
+    await assert.rejects(client.hyperparams(42), /subnet 42 does not exist/);
+  });
+
+  it('builds the miner roster from commitments and skips a malformed one with a reason', async () => {
+    const r = await client.minerRoster(DEFAULT_NETUID);
+    assert.deepEqual(r.entries.map((e) => e.uid), [4, 6, 7, 8, 9]);
+    assert.match(r.entries[0].url, /^http:\/\/127\.0\.0\.1:8700\/miner0\//);
+    assert.equal(r.skipped.length, 1);
+    assert.equal(r.skipped[0].uid, 5);
+    assert.match(r.skipped[0].reason, /64 lowercase hex/);
+  });
+
+  it('a commitment set by one key is read back by another client at the right block', async () => {
+    const hash = 'ab'.repeat(32);
+    const res = await client.commitScoreHash(signerOf('//Validator1'), DEFAULT_NETUID, 1234, hash);
+    assert.ok(res.ok, JSON.stringify(res));
+    const v1 = devKeypair('//Validator1').address;
+    const atBlock = await other.scoreCommitments(DEFAULT_NETUID, 1234, res.block);
+    assert.deepEqual(atBlock.get(v1), { hash, block: res.block });
+    const before = await other.scoreCommitments(DEFAULT_NETUID, 1234, res.block - 1);
+    assert.equal(before.has(v1), false);
+    const otherRun = await other.scoreCommitments(DEFAULT_NETUID, 1235, res.block);
+    assert.equal(otherRun.size, 0);
+    const text = (await other.commitments(DEFAULT_NETUID, res.block)).records.find((c) => c.hotkey === v1)?.text;
+    assert.equal(text, formatScoreCommitment(1234, hash));
+  });
+
+  it('set_weights inside the rate limit is refused (on chain and locally), and accepted after it', async () => {
+    const v0 = signerOf('//Validator0');
+    const first = await client.setWeights(v0, DEFAULT_NETUID, [4, 6, 7], [0.5, 1, 0.25]);
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.deepEqual(await other.weightsOf(DEFAULT_NETUID, v0.hotkey, first.block), [{ uid: 4, weight: 32768 }, { uid: 6, weight: 65535 }, { uid: 7, weight: 16384 }]);
+    // the chain itself refuses: bypass the client's local check and submit directly
+    const onChain = await client.submit(v0, () => client.api.tx.subtensorModule.setWeights(DEFAULT_NETUID, [4], [65535], 0));
+    assert.equal(onChain.ok, false);
+    assert.equal(!onChain.ok && onChain.error.kind, 'rate-limited');
+    assert.deepEqual(!onChain.ok && onChain.error.module, { section: 'subtensorModule', name: 'SettingWeightsTooFast' });
+    const local = await client.setWeights(v0, DEFAULT_NETUID, [4], [1]);
+    assert.equal(!local.ok && local.error.kind, 'rate-limited');
+    await waitFor(async () => (await client.bestBlock()).number + 1 >= first.block + 5, 5000, 'rate limit to pass');
+    const later = await client.setWeights(v0, DEFAULT_NETUID, [9], [1]);
+    assert.ok(later.ok, JSON.stringify(later));
+    assert.deepEqual(await other.weightsOf(DEFAULT_NETUID, v0.hotkey), [{ uid: 9, weight: 65535 }]);
+  });
+
+  it('a miner without a validator permit cannot set weights; an unregistered key cannot commit', async () => {
+    const m = await client.submit(signerOf('//Miner1'), () => client.api.tx.subtensorModule.setWeights(DEFAULT_NETUID, [4], [65535], 0));
+    assert.equal(!m.ok && m.error.module?.name, 'NeuronNoValidatorPermit');
+    const stranger = await client.setCommitment(signerOf('//Stranger'), DEFAULT_NETUID, 'hello');
+    assert.equal(!stranger.ok && stranger.error.kind, 'not-registered');
+  });
+
+  it('serve_axon lands in the metagraph', async () => {
+    const res = await client.serveAxon(signerOf('//Validator2'), DEFAULT_NETUID, { ip: '10.1.2.3', port: 30333 });
+    assert.ok(res.ok, JSON.stringify(res));
+    const n = await other.metagraph(DEFAULT_NETUID, res.block);
+    assert.deepEqual(n[2].axon, { ip: '10.1.2.3', port: 30333 });
+  });
+
+  it('refuses a tampered signature, a stale nonce and an unsupported call with the node errors', async () => {
+    const pair = devKeypair('//Validator3');
+    const nonce = (await client.api.rpc.system.accountNextIndex(pair.address)).toNumber();
+    const tx = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw5: '0x68656c6c6f' }] });
+    await tx.signAsync(pair, { nonce });
+    const good = tx.toU8a();
+    const bad = good.slice();
+    // signature sits after: compact length, version byte, MultiAddress (1 + 32), MultiSignature tag (1)
+    const lenBytes = good[0] & 3 ? (good[0] & 3) === 1 ? 2 : 4 : 1;
+    bad[lenBytes + 1 + 33 + 1 + 10] ^= 0xff;
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(bad), /1010: Invalid Transaction: Transaction has a bad signature/);
+    const stale = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw5: '0x68656c6c6f' }] });
+    await stale.signAsync(pair, { nonce: Math.max(0, nonce - 1) });
+    if (nonce > 0) await assert.rejects(client.api.rpc.author.submitExtrinsic(stale), /Transaction is outdated/);
+    const transfer = client.api.tx.balances.transferKeepAlive(devKeypair('//Miner0').address, 1n);
+    await transfer.signAsync(pair, { nonce });
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(transfer), /1010: Invalid Transaction: Transaction call is not expected/);
+    // the untampered one is accepted
+    const h = await client.api.rpc.author.submitExtrinsic(good);
+    assert.match(h.toHex(), /^0x[0-9a-f]{64}$/);
+  });
+
+  it('admin path: dev_setCommitment changes state in the next block', async () => {
+    const miner3 = devKeypair('//Miner3').address;
+    const sha = 'cd'.repeat(32);
+    await client.api.rpc('dev_setCommitment' as never, DEFAULT_NETUID, miner3, `${sha}:https://example.invalid/m3.zip`);
+    const blk = (await client.api.rpc('dev_newBlock' as never)) as unknown as { toJSON(): { number: number } };
+    const n = blk.toJSON().number;
+    const roster = await other.minerRoster(DEFAULT_NETUID, n);
+    const e = roster.entries.find((x) => x.minerHotkey === miner3);
+    assert.deepEqual(e && { sha: e.codeSha256, block: e.commitBlock }, { sha, block: n });
+    const prev = await other.minerRoster(DEFAULT_NETUID, n - 1);
+    assert.notEqual(prev.entries.find((x) => x.minerHotkey === miner3)?.codeSha256, sha);
+  });
+});
+
+describe('chain: reconnect and persistence', function () {
+  this.timeout(30_000);
+  it('the client reconnects after the devchain restarts, and --data keeps the chain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-devchain-'));
+    let dc = new DevChain({ blockMs: 0, dataDir: dir });
+    await dc.start();
+    const port = dc.port;
+    const client = await SubtensorClient.connect({ endpoint: dc.url, maxBackoffMs: 400, connectTimeoutMs: 10_000 });
+    try {
+      const res = await (async () => {
+        const p = client.commitScoreHash(signerOf('//Validator0'), DEFAULT_NETUID, 7, 'ef'.repeat(32));
+        await waitFor(() => dc.produceBlock() !== undefined && true, 100, 'block');
+        return p;
+      })();
+      assert.ok(res.ok, JSON.stringify(res));
+      dc.produceBlock();
+      const head = dc.head;
+      const genesisHash = dc.genesisHash;
+      await dc.stop();
+      await waitFor(() => !client.isConnected, 5000, 'client to notice the drop');
+      dc = new DevChain({ blockMs: 0, dataDir: dir, port });
+      await dc.start();
+      assert.equal(dc.genesisHash, genesisHash);
+      assert.equal(dc.head, head);
+      await waitFor(() => client.isConnected, 8000, 'client to reconnect');
+      const best = await client.bestBlock();
+      assert.equal(best.number, head);
+      const got = await client.scoreCommitments(DEFAULT_NETUID, 7);
+      assert.equal(got.get(devKeypair('//Validator0').address)?.hash, 'ef'.repeat(32));
+    } finally {
+      await client.close();
+      await dc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('connect gives up with a clear error when nothing listens', async () => {
+    await assert.rejects(SubtensorClient.connect({ endpoint: 'ws://127.0.0.1:1', connectTimeoutMs: 600, maxBackoffMs: 100 }), /cannot connect to ws:\/\/127\.0\.0\.1:1/);
+  });
+});

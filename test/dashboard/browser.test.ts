@@ -1,0 +1,165 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core) against
+// the node's real API server fed with real signed reports, consensus decisions, certificates,
+// divergence records and equivocation proofs (test/dashboard/fixture.ts).
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startFixture, type Fixture } from './fixture.ts';
+import { decodeSignedScoreReport, scoreReportHash, verifySignedScoreReport } from '../../proto/score-report.ts';
+import { fromHex } from '../../proto/codec.ts';
+import { summarizeWindow, normalizeDivergence, isOutlier } from '../../node/dashboard/static/model.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+describe('dashboard in headless chromium (real node API)', function () {
+  this.timeout(45_000);
+  let fx: Fixture;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  const offOrigin: string[] = [];
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    }
+    fx = await startFixture();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 30_000,
+    });
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    page.setDefaultTimeout(10_000);
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    // Everything must come from the node itself: no CDN, no other origin.
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (!url.startsWith(fx.base + '/')) {
+        offOrigin.push(url);
+        return route.abort();
+      }
+      return route.continue();
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await fx?.close();
+  });
+
+  it('loads the run history with one row per run, newest first, certificate and quorum share', async () => {
+    await page.goto(`${fx.base}/?refresh=0`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    const ids = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-run-id'))));
+    assert.deepEqual(ids, fx.runs.map((r) => r.runId).reverse());
+    const miss = fx.runs.find((r) => !r.record.decision!.quorumMet)!;
+    const missRow = await page.$eval(`#runs tbody tr[data-run-id="${miss.runId}"]`, (tr) => (tr as HTMLElement).innerText);
+    assert.match(missRow, /quorum-miss/);
+    assert.match(missRow, new RegExp(`${(miss.record.decision!.countedStakeShare * 100).toFixed(1)}%`));
+    const okRun = fx.runs.find((r) => r.record.decision!.quorumMet)!;
+    const okRow = await page.$eval(`#runs tbody tr[data-run-id="${okRun.runId}"]`, (tr) => (tr as HTMLElement).innerText);
+    assert.match(okRow, /certified/);
+    assert.match(okRow, new RegExp(`uid ${okRun.record.decision!.winner}`));
+    // Incumbent column: a run whose winner differs from the previous winner shows "dethroned".
+    const idx = fx.runs.findIndex((r, i) => i > 0 && r.record.decision!.quorumMet && r.record.decision!.winner !== fx.runs[i - 1].record.decision!.winner);
+    assert.ok(idx > 0, 'fixture has no dethroning');
+    const deRow = await page.$eval(`#runs tbody tr[data-run-id="${fx.runs[idx].runId}"]`, (tr) => (tr as HTMLElement).innerText);
+    assert.match(deRow, /dethroned/);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('draws the divergence charts with one point per record and the gate verdict', async () => {
+    const body = await (await fetch(`${fx.base}/v1/consensus/divergence`)).json();
+    const div = normalizeDivergence(body);
+    assert.equal(div.records.length, fx.divergence.length);
+    for (const id of ['top1', 'spearman', 'overlap']) {
+      const series = await page.$$eval(`svg[data-chart="${id}"] g.series`, (gs) => gs.map((g) => ({ n: Number(g.getAttribute('data-points')), circles: g.querySelectorAll('circle').length })));
+      assert.equal(series.length, 1, `${id}: one series`);
+      const expected = id === 'spearman' ? fx.divergence.filter((d) => d.spearman !== null).length : fx.divergence.length;
+      assert.equal(series[0].n, expected, `${id}: points`);
+      assert.equal(series[0].circles, expected, `${id}: drawn circles`);
+      assert.equal(await page.$$eval(`svg[data-chart="${id}"] g.threshold`, (g) => g.length), 1, `${id}: gate line`);
+    }
+    // The x positions follow run order.
+    const xs = await page.$$eval('svg[data-chart="overlap"] circle.point', (cs) => cs.map((c) => Number(c.getAttribute('data-x'))));
+    assert.deepEqual(xs, fx.divergence.map((d) => d.runId));
+    const own = summarizeWindow(div.records, null);
+    const summaryText = await page.$eval('#window-summary', (el) => (el as HTMLElement).innerText);
+    assert.match(summaryText, new RegExp(`${fx.divergence.length} run\\(s\\)`));
+    assert.match(summaryText, new RegExp(`${(own.top1Agreement! * 100).toFixed(1)}%`));
+    assert.match(summaryText, /signed by 5/);
+    // Default gate needs 10 runs: the fixture's 7 records do not pass.
+    assert.equal(await page.getAttribute('#gate', 'data-pass'), 'false');
+    assert.match(await page.innerText('#gate'), /✗ runs in window: 7 ≥ 10/);
+  });
+
+  it('opens a run on click: score table, one series per validator plus the median, outlier marked', async () => {
+    const run = fx.runs.find((r) => r.inflated)!;
+    await page.click(`#runs tbody tr[data-run-id="${run.runId}"] button`);
+    await page.waitForSelector(`#run-detail[data-run-id="${run.runId}"]:not([hidden]):not([aria-busy]) svg[data-chart="run-scores"]`);
+    assert.equal(new URL(page.url()).hash, `#run/${run.runId}`);
+    const series = await page.$$eval('svg[data-chart="run-scores"] g.series', (gs) => gs.map((g) => ({ name: g.getAttribute('data-series'), n: Number(g.getAttribute('data-points')) })));
+    assert.equal(series.length, run.reports.length + 1);
+    assert.equal(series[series.length - 1].name, 'consensus median');
+    const scoredPerValidator = run.reports.map((s) => s.report.entries.filter((e) => e.status === 'scored').length).sort();
+    assert.deepEqual(series.slice(0, -1).map((s) => s.n).sort(), scoredPerValidator);
+    assert.equal(series[series.length - 1].n, run.record.decision!.scores.filter((s) => s.score !== null).length);
+    // The inflated score is drawn as an outlier at its uid, and its table cell is flagged.
+    const outlierUids = await page.$$eval('svg[data-chart="run-scores"] circle.outlier', (cs) => cs.map((c) => Number(c.getAttribute('data-uid'))));
+    assert.ok(outlierUids.includes(run.inflated!.uid), `outliers at ${outlierUids}`);
+    const med = run.record.decision!.scores.find((s) => s.uid === run.inflated!.uid)!.score!;
+    const inflatedScore = run.reports.find((s) => s.report.validatorHotkey === run.inflated!.hotkey)!.report.entries.find((e) => e.uid === run.inflated!.uid)!.score;
+    assert.ok(isOutlier(inflatedScore, med));
+    const rows = await page.$$eval('#score-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-uid'))));
+    assert.deepEqual(rows, run.record.roster.map((e) => e.uid));
+    const flagged = await page.$eval(`#score-table tbody tr[data-uid="${run.inflated!.uid}"]`, (tr) => Array.from(tr.querySelectorAll('td.outlier'), (td) => td.textContent));
+    assert.deepEqual(flagged, [(inflatedScore / 1e6).toFixed(4)]);
+    const medianCell = await page.$eval(`#score-table tbody tr[data-uid="${run.inflated!.uid}"] td.median`, (td) => td.textContent);
+    assert.equal(medianCell, (med / 1e6).toFixed(4));
+  });
+
+  it('lists equivocation proofs with a download link that serves the proof', async () => {
+    const links = await page.$$eval('#equivocations tbody a', (as) => as.map((a) => (a as HTMLAnchorElement).href));
+    assert.equal(links.length, fx.equivocations.length);
+    const eq = fx.equivocations[0];
+    assert.match(links[0], new RegExp(`^${fx.base}/v1/equivocations/${eq.runId}-[0-9a-f]{64}$`));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#equivocations tbody a')]);
+    const proof = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    // The downloaded proof re-verifies offline: two different reports, same run and validator, both validly signed.
+    assert.equal(proof.runId, eq.runId);
+    assert.equal(proof.validatorHotkey, eq.hotkey);
+    const a = decodeSignedScoreReport(fromHex(proof.first.signedHex));
+    const b = decodeSignedScoreReport(fromHex(proof.second.signedHex));
+    assert.deepEqual(verifySignedScoreReport(a), { ok: true });
+    assert.deepEqual(verifySignedScoreReport(b), { ok: true });
+    assert.equal(a.report.validatorHotkey, eq.hotkey);
+    assert.equal(b.report.runId, a.report.runId);
+    assert.notEqual(scoreReportHash(a.report), scoreReportHash(b.report));
+    assert.equal((await fetch(`${fx.base}/v1/equivocations/not-an-id`)).status, 400);
+    assert.equal((await fetch(`${fx.base}/v1/equivocations/${eq.runId}-${'0'.repeat(64)}`)).status, 404);
+  });
+
+  it('takes gate thresholds from the URL and saves a screenshot', async () => {
+    await page.goto(`${fx.base}/dashboard/?refresh=0&minRuns=5&minTop1=0.8&minRho=0.5&minOverlap=0.5#run/${fx.runs[5].runId}`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    await page.waitForSelector('#run-detail:not([hidden]) svg[data-chart="run-scores"]');
+    assert.equal(await page.getAttribute('#gate', 'data-pass'), 'true');
+    assert.match(await page.innerText('#gate'), /thresholds from: url/);
+    await page.goto(`${fx.base}/dashboard/?refresh=0&minRuns=5&minTop1=0.99`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    assert.equal(await page.getAttribute('#gate', 'data-pass'), 'false');
+    await page.goto(`${fx.base}/?refresh=0&minRuns=5&minTop1=0.8&minRho=0.5&minOverlap=0.5#run/${fx.runs[5].runId}`);
+    await page.waitForSelector('#run-detail:not([hidden]):not([aria-busy]) svg[data-chart="run-scores"]');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = new URL('dashboard.png', ARTIFACTS);
+    await page.screenshot({ path: file.pathname, fullPage: true });
+    assert.ok(existsSync(file));
+    assert.deepEqual(offOrigin, [], 'the page requested another origin');
+    assert.deepEqual(consoleErrors, []);
+  });
+});

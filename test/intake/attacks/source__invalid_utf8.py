@@ -1,0 +1,3 @@
+# attack: source/invalid_utf8
+# expect: source-encoding
+x = "ÿþ"

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import { encodeSignedScoreReport, signScoreReport, scoreReportHash, type ScoreReport } from '../../proto/score-report.ts';
+import { toHex } from '../../proto/codec.ts';
+import { ValidatorStore, type RunRecord } from '../../node/validator-store.ts';
+import { nodeMetrics } from '../../node/metrics.ts';
+import { buildApi } from '../../node/api/routes.ts';
+import { DIVERGENCE_DOMAIN, verifyDocument } from '../../node/api/signed-summary.ts';
+import type { ApiServer } from '../../node/api/server.ts';
+
+const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
+const hex32 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
+  let dir: string;
+  let store: ValidatorStore;
+  let api: ApiServer;
+  let base: string;
+  let signer: Sr25519Signer;
+  let miner: Sr25519Signer;
+  const metrics = nodeMetrics();
+
+  before(async () => {
+    await cryptoReady();
+    signer = sr25519SignerFromSeed(seed('validator-a'));
+    miner = sr25519SignerFromSeed(seed('miner-1'));
+    dir = mkdtempSync(join(tmpdir(), 'conclave-api-'));
+    store = await ValidatorStore.open(join(dir, 'state'));
+    api = buildApi(
+      { store, signer, netuid: 1, metrics, health: async () => ({ ok: true, run: 100 }) },
+      { rateLimitPerMinute: 40, maxResponseBytes: 200_000, cors: '' },
+    );
+    const a = await api.listen('127.0.0.1', 0);
+    base = `http://127.0.0.1:${a.port}`;
+  });
+
+  after(async () => {
+    await api?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const report = (runId: number, score: number): ScoreReport => ({
+    version: 1, netuid: 1, runId, rosterHash: hex32('roster'), policyHash: hex32('policy'), hardwareClass: 'cpu',
+    validatorHotkey: signer.hotkey, issuedAt: 1_700_000_000_000,
+    entries: [{ uid: 3, minerHotkey: miner.hotkey, codeSha256: hex32('code'), score, status: 'scored' }],
+  });
+
+  it('serves runs, a run, its reports (signed bytes + JSON) and this validator\'s own report', async () => {
+    for (const runId of [100, 200, 300]) {
+      const rec: RunRecord = {
+        runId, netuid: 1, mode: 'shadow', phase: 'done', startedAt: 1, updatedAt: 1, rosterHash: hex32('roster'), policyHash: hex32('policy'),
+        hardwareClass: 'cpu', roster: [], rosterSkipped: [], verdicts: [{ hotkey: signer.hotkey, verdict: 'counted' }],
+        decision: { quorumMet: true, outcome: 'winner', reportHashes: [], scores: [{ uid: 3, hotkey: miner.hotkey, score: runId }], winner: 3, weights: [{ uid: 3, weight: 0.05 }], countedStakeShare: 1 },
+        divergence: { runId, consensusWinner: 3, ownerPick: runId === 200 ? 4 : 3, top1Agree: runId !== 200, spearman: 0.5, topKOverlap: 1, at: 5 },
+      };
+      await store.putRun(rec);
+      const signed = signScoreReport(report(runId, runId * 10), signer);
+      await store.putReportBytes(runId, signer.hotkey, toHex(encodeSignedScoreReport(signed)));
+    }
+    const list = await (await fetch(`${base}/v1/runs?limit=2`)).json();
+    assert.deepEqual(list.runs.map((r: { runId: number }) => r.runId), [300, 200]);
+    assert.equal(list.next, 200);
+    const page2 = await (await fetch(`${base}/v1/runs?limit=2&before=200`)).json();
+    assert.deepEqual(page2.runs.map((r: { runId: number }) => r.runId), [100]);
+
+    const run = await (await fetch(`${base}/v1/runs/200`)).json();
+    assert.equal(run.decision.winner, 3);
+    const reps = await (await fetch(`${base}/v1/runs/200/reports`)).json();
+    assert.equal(reps.reports.length, 1);
+    assert.equal(reps.reports[0].report.entries[0].score, 2000);
+    assert.equal(reps.reports[0].reportHash, scoreReportHash(report(200, 2000)));
+    const mine = await (await fetch(`${base}/v1/consensus/scores/300`)).json();
+    assert.equal(mine.report.runId, 300);
+    assert.equal((await fetch(`${base}/v1/consensus/scores/999`)).status, 404);
+    assert.equal((await fetch(`${base}/v1/runs/999`)).status, 404);
+    assert.equal((await fetch(`${base}/v1/runs/abc`)).status, 400);
+    assert.equal((await fetch(`${base}/v1/runs?limit=1000`)).status, 400);
+  });
+
+  it('serves the divergence summary signed by the validator hotkey, bound to the records', async () => {
+    const d = await (await fetch(`${base}/v1/consensus/divergence`)).json();
+    assert.deepEqual(verifyDocument(d.summary, DIVERGENCE_DOMAIN), { ok: true });
+    assert.equal(d.summary.signer, signer.hotkey);
+    assert.equal(d.summary.body.runs, 3);
+    assert.ok(Math.abs(d.summary.body.top1Agreement - 2 / 3) < 1e-9);
+    assert.equal(d.records.length, 3);
+    const tampered = { ...d.summary, body: { ...d.summary.body, top1Agreement: 1 } };
+    assert.equal(verifyDocument(tampered, DIVERGENCE_DOMAIN).ok, false);
+  });
+
+  it('serves evaluations, health and Prometheus metrics; refuses writes; sends no CORS header', async () => {
+    const code = hex32('code');
+    await store.putEvaluation({ codeSha256: code, policyHash: hex32('policy'), status: 'scored', score: 421300, detail: { mfu: 0.4213 }, evaluatedAt: 1, wallMs: 10 });
+    const ev = await (await fetch(`${base}/v1/evaluations/${code}`)).json();
+    assert.equal(ev.evaluations[0].score, 421300);
+    assert.equal((await fetch(`${base}/v1/evaluations/XYZ`)).status, 400);
+    const h = await fetch(`${base}/healthz`);
+    assert.equal(h.status, 200);
+    assert.equal(h.headers.get('access-control-allow-origin'), null);
+    metrics.evaluationsTotal.inc({ status: 'scored' });
+    metrics.gossipRejections.inc({ reason: 'bad-signature' }, 2);
+    metrics.consensusLatency.observe(1.5);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /conclave_evaluations_total\{status="scored"\} 1/);
+    assert.match(text, /conclave_gossip_rejections_total\{reason="bad-signature"\} 2/);
+    assert.match(text, /conclave_consensus_latency_seconds_bucket\{le="2"\} 1/);
+    assert.match(text, /conclave_api_requests_total\{code="200",route="\/v1\/evaluations\/:codeSha256"\} 1/);
+    assert.equal((await fetch(`${base}/v1/runs`, { method: 'POST', body: 'x' })).status, 405);
+  });
+
+  it('rate-limits each client', async () => {
+    let limited = 0;
+    for (let i = 0; i < 60; i++) {
+      const r = await fetch(`${base}/healthz`);
+      await r.arrayBuffer();
+      if (r.status === 429) {
+        limited++;
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      }
+    }
+    assert.ok(limited > 0, 'no request was rate limited');
+  });
+});

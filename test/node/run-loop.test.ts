@@ -1,0 +1,184 @@
+// The run loop end to end in one process: 4 validators of unequal stake, real LevelDB stores,
+// real sr25519/ed25519, the real PBFT reducer and decision rules; chain, gossip and the sandbox
+// are in-memory stand-ins behind the seams (the devnet test runs the real ones).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import { toHex } from '../../proto/codec.ts';
+import { parseConfig, type NodeConfig } from '../../node/config.ts';
+import { ValidatorStore, type RunRecord } from '../../node/validator-store.ts';
+import { nodeMetrics } from '../../node/metrics.ts';
+import { Validator, epochStart } from '../../node/validator.ts';
+import { PbftConsensus } from '../../node/validator-consensus.ts';
+import { rulesFromConfig } from '../../node/validator-decision.ts';
+import { jsonLogger } from '../../node/validator-ports.ts';
+import type { EvaluationOutcome } from '../../node/validator-ports.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+import { Bus, MemChain, fixedEvaluator, h32, seed } from './harness.ts';
+
+const TEMPO = 40;
+const NETUID = 1;
+const STAKES = [400n, 300n, 200n, 100n];
+
+interface Node {
+  v: Validator;
+  store: ValidatorStore;
+  signer: Sr25519Signer;
+  cfg: NodeConfig;
+  dir: string;
+}
+
+describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)', function () {
+  this.timeout(60_000);
+  let root: string;
+  let chain: MemChain;
+  let bus: Bus;
+  let signers: Sr25519Signer[];
+  let miners: Sr25519Signer[];
+  let roster: RosterEntry[];
+  const nodes: Node[] = [];
+
+  const MFU: Record<number, EvaluationOutcome> = {
+    4: { status: 'scored', score: 300_000, detail: {} }, // honest
+    5: { status: 'scored', score: 420_000, detail: {} }, // faster honest
+    6: { status: 'duplicate', score: 0, detail: {} }, // renamed copy
+    7: { status: 'rejected-runtime', score: 0, detail: { check: 'timer-agreement' } },
+    8: { status: 'rejected-runtime', score: 0, detail: { check: 'gradient-error' } },
+    9: { status: 'fetch-failed', score: 0, detail: { reason: 'redirect to loopback refused' } },
+  };
+
+  before(async () => {
+    await cryptoReady();
+    root = mkdtempSync(join(tmpdir(), 'conclave-loop-'));
+    signers = STAKES.map((_, i) => sr25519SignerFromSeed(seed(`validator-${i}`)));
+    miners = [4, 5, 6, 7, 8, 9].map((u) => sr25519SignerFromSeed(seed(`miner-${u}`)));
+    roster = miners.map((m, i) => ({ uid: i + 4, minerHotkey: m.hotkey, codeSha256: h32(`code-${i + 4}`), url: `http://127.0.0.1:1/${i + 4}.py`, commitBlock: 10 + i }));
+  });
+
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) {
+      await n.v.stop();
+      await n.store.close().catch(() => undefined);
+    }
+    chain?.stop();
+  });
+
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  function setup(): void {
+    const neurons = [
+      ...signers.map((s, i) => ({ uid: i, hotkey: s.hotkey, stake: STAKES[i], validatorPermit: true })),
+      ...miners.map((m, i) => ({ uid: i + 4, hotkey: m.hotkey, stake: 0n, validatorPermit: false })),
+    ];
+    chain = new MemChain({ tempo: TEMPO, netuid: NETUID, neurons, roster });
+    chain.block = 80; // an epoch start for tempo 40, netuid 1
+    assert.equal(epochStart(80, TEMPO, NETUID), 80);
+    bus = new Bus();
+  }
+
+  async function startNode(i: number, opts: { fault?: string; mode?: string; tag: string }): Promise<Node> {
+    const dir = join(root, `${opts.tag}-v${i}`);
+    const cfg = parseConfig(
+      `[chain]\nnetuid = ${NETUID}\n[node]\nmode = "${opts.mode ?? 'decentralized'}"\n[consensus]\ncommit_window_blocks = 6\nreveal_window_blocks = 3\nconsensus_timeout_s = 20\n[dev]\nfault = "${opts.fault ?? ''}"\n`,
+      { env: {} },
+    );
+    const store = await ValidatorStore.open(join(dir, 'state'));
+    const signer = signers[i];
+    const nodeSigner = ed25519SignerFromSeed(seed(`node-${i}`));
+    const metrics = nodeMetrics();
+    // each validator measures slightly differently (real hardware noise)
+    const scores = new Map(roster.map((e) => [e.codeSha256, { ...MFU[e.uid], score: MFU[e.uid].score ? MFU[e.uid].score + i * 1000 : 0 }]));
+    const v = new Validator({
+      config: cfg,
+      chain: chain.portFor(signer.hotkey),
+      mesh: bus.portFor(signer.hotkey, toHex(nodeSigner.publicKey)),
+      evaluator: fixedEvaluator(scores),
+      consensus: new PbftConsensus({ nodeSigner, hotkey: signer.hotkey, rules: rulesFromConfig(cfg), timing: { proposeDelayMs: 200, viewTimeoutMs: 3000 } }),
+      store,
+      signer,
+      metrics,
+      log: jsonLogger('warn', { v: i }),
+    });
+    await v.start(40);
+    const n = { v, store, signer, cfg, dir };
+    nodes.push(n);
+    return n;
+  }
+
+  async function waitFor(pred: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await pred()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  }
+
+  const runOf = (n: Node) => n.store.getRun(80);
+  const done = async (n: Node) => (await runOf(n))?.phase === 'done';
+
+  it('certifies one decision; an inflating validator moves neither median nor winner; a validator killed mid-run resumes without a second commit', async () => {
+    setup();
+    const a = await startNode(0, { tag: 'a' });
+    const b = await startNode(1, { tag: 'a' });
+    let c = await startNode(2, { tag: 'a' });
+    const d = await startNode(3, { tag: 'a', fault: 'inflate:4:10' });
+    chain.run(120);
+    // kill validator 2 once its commitment is on chain, before reports are published
+    await waitFor(async () => (await runOf(c))?.phase === 'committed', 15_000, 'validator 2 to commit');
+    await c.v.stop();
+    bus.down.add(toHex(ed25519SignerFromSeed(seed('node-2')).publicKey));
+    await c.store.close();
+    nodes.splice(nodes.indexOf(c), 1);
+
+    await waitFor(async () => (await Promise.all([a, b, d].map(done))).every(Boolean), 30_000, 'the three live validators to finish run 80');
+    const runs = (await Promise.all([a, b, d].map(runOf))) as RunRecord[];
+    const certs = new Set(runs.map((r) => r.certificateHash));
+    assert.equal(certs.size, 1, 'all live validators hold the same certificate');
+    const dec = runs[0].decision!;
+    assert.equal(dec.quorumMet, true);
+    assert.equal(dec.winner, 5, 'the faster honest miner wins');
+    const s4 = dec.scores.find((s) => s.uid === 4)!.score!;
+    assert.ok(s4 >= 300_000 && s4 <= 303_000, `uid 4 median ${s4} stays within the honest range despite a 10x inflation`);
+    assert.deepEqual(dec.weights, [{ uid: 0, weight: 0.95 }, { uid: 5, weight: 0.05 }]);
+    for (const r of runs) assert.equal(r.weights?.result, 'set');
+    assert.deepEqual(chain.weights.get(signers[0].hotkey)!.at(-1)!.uids, [0, 5]);
+
+    // restart validator 2 on the same data dir: it resumes, never commits twice, and learns the certificate
+    bus.down.clear();
+    c = await startNode(2, { tag: 'a' });
+    await waitFor(() => done(c), 20_000, 'restarted validator 2 to finish run 80');
+    assert.equal(chain.commitCalls.get(signers[2].hotkey), 1, 'exactly one commitment by validator 2');
+    for (const s of signers) assert.equal(chain.commitCalls.get(s.hotkey), 1);
+    assert.equal((await runOf(c))!.certificateHash, runs[0].certificateHash);
+  });
+
+  it('excludes a report that does not match its commitment; shadow mode records divergence and sets the owner pick', async () => {
+    setup();
+    const owner = sr25519SignerFromSeed(seed('owner'));
+    chain.weights.set(owner.hotkey, [{ block: 1, uids: [0, 4], weights: [0.95, 0.05] }]);
+    const a = await startNode(0, { tag: 'b' });
+    const b = await startNode(1, { tag: 'b', fault: 'mismatch-report' });
+    const c = await startNode(2, { tag: 'b' });
+    const d = await startNode(3, { tag: 'b', mode: 'shadow' });
+    d.cfg.owner.hotkey = owner.hotkey;
+    chain.run(120);
+    await waitFor(async () => (await Promise.all([a, c, d].map(done))).every(Boolean), 30_000, 'honest validators to finish run 80');
+    const ra = (await runOf(a))!;
+    const rd = (await runOf(d))!;
+    assert.equal(ra.certificateHash, rd.certificateHash);
+    const vb = ra.verdicts.find((x) => x.hotkey === signers[1].hotkey);
+    assert.equal(vb?.verdict, 'hash-mismatch', JSON.stringify(ra.verdicts));
+    const committedB = chain.commits.get(signers[1].hotkey)![0].hash;
+    assert.ok(!ra.decision!.reportHashes.includes(committedB) && ra.decision!.reportHashes.length === 3, 'the mismatching validator is not counted');
+    assert.equal(ra.decision!.winner, 5);
+    // shadow: owner's pick set, divergence recorded
+    assert.equal(rd.weights?.source, 'owner');
+    assert.deepEqual(chain.weights.get(signers[3].hotkey)!.at(-1)!.uids, [0, 4]);
+    assert.equal(rd.divergence?.consensusWinner, 5);
+    assert.equal(rd.divergence?.ownerPick, 4);
+    assert.equal(rd.divergence?.top1Agree, false);
+  });
+});
