@@ -87,6 +87,8 @@ export interface Env {
 
 export type Input =
   | { type: 'start' }
+  /** The member's own signed report, when it was not ready at setup time. */
+  | { type: 'own-report'; signed: SignedScoreReport }
   | { type: 'message'; from: number; bytes: Uint8Array }
   | { type: 'timeout'; timer: string };
 
@@ -238,8 +240,10 @@ class Ctx {
 
 export function step(state: PbftState, input: Input, now: number, env: Env): { state: PbftState; outputs: Output[] } {
   const c = new Ctx(state, now, env);
+  // Messages are accepted before 'start' (peers may finish evaluating first); 'start' only
+  // publishes the member's own report and arms its timers.
   if (input.type === 'start') onStart(c);
-  else if (!state.started) c.reject(input.type === 'message' ? input.from : -1, 'run not started yet');
+  else if (input.type === 'own-report') onOwnReport(c, input.signed);
   else if (input.type === 'timeout') onTimeout(c, input.timer);
   else onBytes(c, input.from, input.bytes);
   return { state, outputs: c.out };
@@ -258,6 +262,16 @@ function onStart(c: Ctx): void {
   c.timer('view:0', c.now + viewTimeout(c.setup.timing, 0));
   if (c.proposerOf(0) === c.self) c.timer('propose', c.now + c.setup.timing.proposeDelayMs);
   tryPropose(c);
+}
+
+function onOwnReport(c: Ctx, signed: SignedScoreReport): void {
+  if (c.setup.ownReport) return;
+  if (signed.report.validatorHotkey !== c.setup.members[c.self].hotkey) {
+    return c.reject(c.self, `own report names ${signed.report.validatorHotkey}, but this member is ${c.setup.members[c.self].hotkey}`);
+  }
+  c.setup.ownReport = signed;
+  ingestReport(c, signed, c.self, true);
+  if (c.s.started) c.broadcast({ type: 'report', signed });
 }
 
 function onTimeout(c: Ctx, timer: string): void {
@@ -352,6 +366,12 @@ function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: bool
   s.reports[hash] = { signed, hotkey: report.validatorHotkey, countable };
   const list = (s.byHotkey[report.validatorHotkey] ??= []);
   list.push(hash);
+  // A signed report that contradicts its author's on-chain commitment is half of an equivocation:
+  // relay it once so that members holding the committed report can assemble the proof before
+  // the proposal (gossip would relay it anyway). At most two reports per author are relayed.
+  if (!own && commitments !== null && commitments[report.validatorHotkey] !== undefined && !countable && list.length === 1) {
+    c.broadcast({ type: 'report', signed });
+  }
   if (list.length === 2) {
     const proof: EquivocationProof = { kind: 'report', a: s.reports[list[0]].signed, b: signed };
     markEquivocator(c, report.validatorHotkey, proof, true);

@@ -7,9 +7,8 @@
 // - ed25519 (node key, high-volume protocol messages): Node's native crypto.
 //
 // Hotkeys are SS58 strings (prefix 42) in TypeScript and 32-byte public keys on the wire.
-import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, randomBytes, type KeyObject } from 'node:crypto';
 import * as wasm from '@polkadot/wasm-crypto';
-import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import { CodecError, bytesEqual } from './codec.ts';
 
 export interface Sr25519Signer {
@@ -55,14 +54,70 @@ export function hotkeyToPublicKey(hotkey: string): Uint8Array {
 
 function decodeHotkeyUncached(hotkey: string): Uint8Array {
   if (typeof hotkey !== 'string' || hotkey.length === 0) throw new CodecError('hotkey: expected an SS58 address string');
-  let pk: Uint8Array;
-  try {
-    pk = decodeAddress(hotkey);
-  } catch (err) {
-    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: ${(err as Error).message}`);
+  const raw = base58Decode(hotkey);
+  if (!raw) throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: not base58`);
+  const prefixLen = raw.length > 0 && raw[0] >= 64 ? 2 : 1;
+  if (raw.length !== prefixLen + 32 + 2) {
+    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address of a 32-byte public key (decoded ${raw.length} bytes)`);
   }
-  if (pk.length !== 32) throw new CodecError(`hotkey ${hotkey}: expected a 32-byte public key, got ${pk.length}`);
-  return pk;
+  const body = raw.subarray(0, prefixLen + 32);
+  const sum = ss58Checksum(body);
+  if (sum[0] !== raw[prefixLen + 32] || sum[1] !== raw[prefixLen + 33]) {
+    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: checksum mismatch (typo?)`);
+  }
+  return Uint8Array.from(raw.subarray(prefixLen, prefixLen + 32));
+}
+
+// ---- SS58 (substrate address format): base58(prefix || publicKey || blake2b-512("SS58PRE" || prefix || publicKey)[0..2]) ----
+
+const SS58_PRE = Buffer.from('SS58PRE');
+function ss58Checksum(body: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('blake2b512').update(SS58_PRE).update(body).digest().subarray(0, 2));
+}
+
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+const B58_INDEX = new Map([...B58].map((c, i) => [c, i]));
+
+function base58Encode(bytes: Uint8Array): string {
+  let zeros = 0;
+  while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  let out = '';
+  while (n > 0n) {
+    out = B58[Number(n % 58n)] + out;
+    n /= 58n;
+  }
+  return '1'.repeat(zeros) + out;
+}
+
+function base58Decode(s: string): Uint8Array | undefined {
+  if (s.length > 128) return undefined;
+  let n = 0n;
+  let zeros = 0;
+  while (zeros < s.length && s[zeros] === '1') zeros++;
+  for (const c of s) {
+    const v = B58_INDEX.get(c);
+    if (v === undefined) return undefined;
+    n = n * 58n + BigInt(v);
+  }
+  const bytes: number[] = [];
+  while (n > 0n) {
+    bytes.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  }
+  return Uint8Array.from([...new Array(zeros).fill(0), ...bytes]);
+}
+
+function ss58Encode(publicKey: Uint8Array, prefix: number): string {
+  const body = new Uint8Array(33);
+  body[0] = prefix;
+  body.set(publicKey, 1);
+  const sum = ss58Checksum(body);
+  const full = new Uint8Array(35);
+  full.set(body);
+  full.set(sum, 33);
+  return base58Encode(full);
 }
 
 /** 32-byte public key → SS58 address with prefix 42 (the canonical TypeScript form). */
@@ -71,7 +126,7 @@ export function publicKeyToHotkey(publicKey: Uint8Array): string {
   const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
   let s = pkToSs58.get(k);
   if (s === undefined) {
-    s = encodeAddress(publicKey, SS58_PREFIX);
+    s = ss58Encode(publicKey, SS58_PREFIX);
     if (pkToSs58.size >= SS58_CACHE_MAX) pkToSs58.clear();
     pkToSs58.set(k, s);
   }

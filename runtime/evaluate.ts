@@ -2,12 +2,12 @@
 // where no submission code is ever imported, cached in memory and on disk), then the miner pass in a
 // hardened container, then the checks — outside both containers, here.
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCaptures, readSupervisorResult, CaptureError, type SupervisorResult } from './evaluate-capture.ts';
 import { runChecks, violationChecks, type CheckResult, type MfuStats, type ReferenceData } from './evaluate-checks.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
-import { evaluatorPolicyHash } from './evaluator-policy.ts';
+import { canonicalJson, evaluatorPolicyHash } from './evaluator-policy.ts';
 import { SandboxRunner, type BindMount, type SandboxRun, type SandboxSpec } from './sandbox.ts';
 import type { DockerScheduler, ScheduledHost } from './docker-hosts.ts';
 
@@ -129,8 +129,11 @@ export class SubmissionEvaluator {
     };
   }
 
+  /** Only what shapes the reference pass enters the key: threshold changes keep the cached reference. */
   referenceKey(runId: number): string {
-    return sha256Hex(`${runId}|${this.policyHash}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`);
+    const p = this.cfg.policy;
+    const shape = canonicalJson({ model: p.model, data: p.data, optimizer: p.optimizer, threads: p.threads, seed: seedForRun(runId) });
+    return sha256Hex(`${runId}|${shape}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`);
   }
 
   /** The run's reference pass: cached in memory and under cacheRoot/reference/<key>. */
@@ -249,14 +252,10 @@ export class SubmissionEvaluator {
 
 function chmodTree(dir: string): void {
   chmodSync(dir, 0o755);
-  for (const entry of readdirSyncSafe(dir)) {
+  for (const entry of readdirSync(dir)) {
     const p = join(dir, entry);
-    const s = statSync(p);
+    const s = lstatSync(p);
+    if (s.isSymbolicLink()) throw new Error(`${p}: links are not allowed in a submission project`);
     if (s.isDirectory()) chmodTree(p); else chmodSync(p, 0o644);
   }
 }
-
-function readdirSyncSafe(dir: string): string[] {
-  return existsSync(dir) ? (readdirSyncImpl(dir)) : [];
-}
-import { readdirSync as readdirSyncImpl } from 'node:fs';

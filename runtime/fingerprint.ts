@@ -15,8 +15,8 @@ export interface Fingerprint { hash: number; startLine: number; endLine: number 
 export interface CodePrint { normHash: string; tokenCount: number; fingerprints: Fingerprint[] }
 
 export interface Span { fromLine: number; toLine: number }
-export interface SpanPair { candidate: Span; prior: Span }
-export interface Comparison { similarity: number; shared: number; spans: SpanPair[] }
+/** Lines of the candidate that match the prior, and the prior's lines they match (merged ranges). */
+export interface Comparison { similarity: number; shared: number; candidateSpans: Span[]; priorSpans: Span[] }
 
 export function normalisedHash(stream: TokenStream): string {
   return createHash('sha256').update(stream.tokens.join(' ')).digest('hex');
@@ -104,11 +104,10 @@ export function compare(candidate: CodePrint, prior: CodePrint): Comparison {
     candSpans.push({ fromLine: f.startLine, toLine: f.endLine });
     for (const m of matches) priorSpans.push({ fromLine: m.startLine, toLine: m.endLine });
   }
-  const c = mergeSpans(candSpans);
-  const p = mergeSpans(priorSpans);
-  const spans: SpanPair[] = [];
-  for (let i = 0; i < Math.max(c.length, p.length) && i < 64; i++) {
-    spans.push({ candidate: c[Math.min(i, c.length - 1)], prior: p[Math.min(i, p.length - 1)] });
-  }
-  return { similarity: candHashes.size === 0 ? 0 : shared / candHashes.size, shared, spans };
+  return {
+    similarity: candHashes.size === 0 ? 0 : shared / candHashes.size,
+    shared,
+    candidateSpans: mergeSpans(candSpans).slice(0, 64),
+    priorSpans: mergeSpans(priorSpans).slice(0, 64),
+  };
 }

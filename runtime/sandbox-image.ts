@@ -115,7 +115,7 @@ export async function ensureEvaluatorImage(opts: ImageBuildOptions): Promise<Ima
   log(`building ${tag} from docker/${dockerfile}`);
   const stream = await opts.docker.buildImage({ context: DOCKER_DIR, src: contextFiles(dockerfile) }, {
     t: tag, dockerfile, labels: JSON.stringify({ [INPUTS_LABEL]: hash }), networkmode: 'none', rm: true, forcerm: true, pull: false,
-  } as Dockerode.ImageBuildOptions);
+  } as unknown as Dockerode.ImageBuildOptions);
   let buildError: string | undefined;
   await new Promise<void>((res, rej) => opts.docker.modem.followProgress(stream, (e) => (e ? rej(e) : res()), (ev: { stream?: string; error?: string }) => {
     if (ev.error) buildError = ev.error;

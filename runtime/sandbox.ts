@@ -65,7 +65,7 @@ export function hardenedHostConfig(spec: SandboxSpec): Dockerode.HostConfig {
     ShmSize: spec.shmBytes,
     NanoCpus: Math.round(spec.cpus * 1e9),
     Tmpfs: spec.tmpfs,
-    Binds: spec.binds.map((b) => `${b.host}:${b.container}:${b.readOnly ? 'ro' : 'rw'},nosuid,nodev`),
+    Binds: spec.binds.map((b) => `${b.host}:${b.container}:${b.readOnly ? 'ro' : 'rw'}`),
     IpcMode: 'private',
     Privileged: false,
     AutoRemove: false,

@@ -94,7 +94,7 @@ export interface SimResult {
   cpuMsPerMemberMax: number;
   maxView: number;
   viewChangesRuns: number;
-  equivocationsDetected: number;
+  equivocationDetections: number;
   rejectedMessages: number;
   scoreOutsideHonestRange: number;
   holds: number;
@@ -225,7 +225,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     cpuMsPerMemberMax: 0,
     maxView: 0,
     viewChangesRuns: 0,
-    equivocationsDetected: 0,
+    equivocationDetections: 0,
     rejectedMessages: 0,
     scoreOutsideHonestRange: 0,
     holds: 0,
@@ -405,11 +405,11 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
           continue;
         }
         if (o.type === 'equivocation') {
-          res.equivocationsDetected++;
+          res.equivocationDetections++;
           continue;
         }
         if (o.type === 'rejected') {
-          res.rejectedMessages++;
+          res.rejectedMessages++; if (process.env.SIM_DEBUG) console.error(`run ${run} t=${(now - t0).toFixed(0)} member ${i}${fault ? "(byz)" : ""} rejected from ${o.from}: ${o.reason}`);
           continue;
         }
         // send / broadcast

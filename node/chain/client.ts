@@ -123,6 +123,12 @@ export class SubtensorClient {
     }, delay);
   }
 
+  /** Raw JSON-RPC call (e.g. the devchain's dev_* admin methods). */
+  async rpc<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
+    await this.ready();
+    return (await this.provider.send(method, params)) as T;
+  }
+
   get isConnected(): boolean {
     return this.api.isConnected;
   }
@@ -173,6 +179,8 @@ export class SubtensorClient {
   async blockHash(at?: BlockRef): Promise<string> {
     return this.read(async () => {
       if (typeof at === 'string') return at;
+      // (getBlockHash(undefined) would encode as block 0, so the best block comes from its header)
+      if (at === undefined) return (await this.api.rpc.chain.getHeader()).hash.toHex();
       const h = await this.api.rpc.chain.getBlockHash(at);
       if (h.isEmpty) throw new Error(`block #${at} does not exist yet on ${this.endpoint}`);
       return h.toHex();

@@ -152,7 +152,7 @@ const command: Command = {
           `validators ${r.validators} (byzantine ${r.byzantine}, ${(r.byzantinePowerShare * 100).toFixed(1)} % of stake)`,
           `messages ${r.messages} (${r.messagesPerRun}/run), signature verifications ${r.signatureVerifications} (${r.verificationsPerMemberPerRun}/member/run)`,
           `latency p50 ${r.simulatedLatencyMs.p50} ms, p99 ${r.simulatedLatencyMs.p99} ms (virtual); cpu ${r.cpuMsPerMember} ms/member/run`,
-          `equivocations detected ${r.equivocationsDetected}, rejected messages ${r.rejectedMessages}, runs with view changes ${r.viewChangesRuns}`,
+          `equivocations detected ${r.equivocationDetections}, rejected messages ${r.rejectedMessages}, runs with view changes ${r.viewChangesRuns}`,
           `wall ${r.wallMs} ms`,
         ].join('\n') + '\n',
       );

@@ -24,6 +24,16 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what:
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Produces a block every 50 ms until `p` settles (for a devchain with blocks on demand only). */
+async function withBlocks<T>(dc: DevChain, p: Promise<T>): Promise<T> {
+  const t = setInterval(() => dc.produceBlock(), 50);
+  try {
+    return await p;
+  } finally {
+    clearInterval(t);
+  }
+}
+
 describe('chain: SubtensorClient against the devchain', function () {
   this.timeout(30_000);
   let genesis: Genesis;
@@ -36,6 +46,7 @@ describe('chain: SubtensorClient against the devchain', function () {
     genesis = await defaultGenesis();
     genesis.subnets[0].neurons[5].commitment = 'not-a-hash:http://127.0.0.1/x.zip';
     genesis.subnets[0].neurons[6].axon = { ip: '127.0.0.1', port: 9101 };
+    genesis.subnets[0].weightsRateLimit = 15; // 1.5 s at 100 ms blocks
     dc = new DevChain({ genesis, blockMs: 100 });
     await dc.start();
     [client, other] = await Promise.all([SubtensorClient.connect({ endpoint: dc.url }), SubtensorClient.connect({ endpoint: dc.url })]);
@@ -60,7 +71,7 @@ describe('chain: SubtensorClient against the devchain', function () {
   it('reads hyperparameters and refuses a missing subnet by name', async () => {
     const hp = await client.hyperparams(DEFAULT_NETUID);
     assert.equal(hp.tempo, 20);
-    assert.equal(hp.weightsRateLimit, 5);
+    assert.equal(hp.weightsRateLimit, 15);
     assert.equal(hp.commitRevealEnabled, false);
     assert.equal(hp.subnetworkN, 10);
     await assert.rejects(client.hyperparams(42), /subnet 42 does not exist/);
@@ -102,7 +113,7 @@ describe('chain: SubtensorClient against the devchain', function () {
     assert.deepEqual(!onChain.ok && onChain.error.module, { section: 'subtensorModule', name: 'SettingWeightsTooFast' });
     const local = await client.setWeights(v0, DEFAULT_NETUID, [4], [1]);
     assert.equal(!local.ok && local.error.kind, 'rate-limited');
-    await waitFor(async () => (await client.bestBlock()).number + 1 >= first.block + 5, 5000, 'rate limit to pass');
+    await waitFor(async () => (await client.bestBlock()).number + 1 >= first.block + 15, 5000, 'rate limit to pass');
     const later = await client.setWeights(v0, DEFAULT_NETUID, [9], [1]);
     assert.ok(later.ok, JSON.stringify(later));
     assert.deepEqual(await other.weightsOf(DEFAULT_NETUID, v0.hotkey), [{ uid: 9, weight: 65535 }]);
@@ -133,23 +144,24 @@ describe('chain: SubtensorClient against the devchain', function () {
     const lenBytes = good[0] & 3 ? (good[0] & 3) === 1 ? 2 : 4 : 1;
     bad[lenBytes + 1 + 33 + 1 + 10] ^= 0xff;
     await assert.rejects(client.api.rpc.author.submitExtrinsic(bad), /1010: Invalid Transaction: Transaction has a bad signature/);
-    const stale = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw5: '0x68656c6c6f' }] });
-    await stale.signAsync(pair, { nonce: Math.max(0, nonce - 1) });
-    if (nonce > 0) await assert.rejects(client.api.rpc.author.submitExtrinsic(stale), /Transaction is outdated/);
     const transfer = client.api.tx.balances.transferKeepAlive(devKeypair('//Miner0').address, 1n);
     await transfer.signAsync(pair, { nonce });
     await assert.rejects(client.api.rpc.author.submitExtrinsic(transfer), /1010: Invalid Transaction: Transaction call is not expected/);
-    // the untampered one is accepted
+    // the untampered one is accepted; once included, the same nonce again is stale
     const h = await client.api.rpc.author.submitExtrinsic(good);
     assert.match(h.toHex(), /^0x[0-9a-f]{64}$/);
+    await waitFor(() => dc.accountNonce(pair.address, dc.head) === nonce + 1, 5000, "inclusion");
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(good), /1010: Invalid Transaction: Transaction is outdated/);
+    const future = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw2: '0x6869' }] });
+    await future.signAsync(pair, { nonce: nonce + 5 });
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(future), /Transaction will be valid in the future/);
   });
 
   it('admin path: dev_setCommitment changes state in the next block', async () => {
     const miner3 = devKeypair('//Miner3').address;
     const sha = 'cd'.repeat(32);
-    await client.api.rpc('dev_setCommitment' as never, DEFAULT_NETUID, miner3, `${sha}:https://example.invalid/m3.zip`);
-    const blk = (await client.api.rpc('dev_newBlock' as never)) as unknown as { toJSON(): { number: number } };
-    const n = blk.toJSON().number;
+    await client.rpc('dev_setCommitment', [DEFAULT_NETUID, miner3, `${sha}:https://example.invalid/m3.zip`]);
+    const n = ((await client.rpc('dev_newBlock', [])) as { number: number }).number;
     const roster = await other.minerRoster(DEFAULT_NETUID, n);
     const e = roster.entries.find((x) => x.minerHotkey === miner3);
     assert.deepEqual(e && { sha: e.codeSha256, block: e.commitBlock }, { sha, block: n });
@@ -167,11 +179,7 @@ describe('chain: reconnect and persistence', function () {
     const port = dc.port;
     const client = await SubtensorClient.connect({ endpoint: dc.url, maxBackoffMs: 400, connectTimeoutMs: 10_000 });
     try {
-      const res = await (async () => {
-        const p = client.commitScoreHash(signerOf('//Validator0'), DEFAULT_NETUID, 7, 'ef'.repeat(32));
-        await waitFor(() => dc.produceBlock() !== undefined && true, 100, 'block');
-        return p;
-      })();
+      const res = await withBlocks(dc, client.commitScoreHash(signerOf('//Validator0'), DEFAULT_NETUID, 7, 'ef'.repeat(32)));
       assert.ok(res.ok, JSON.stringify(res));
       dc.produceBlock();
       const head = dc.head;

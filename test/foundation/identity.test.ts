@@ -3,9 +3,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wasm from '@polkadot/wasm-crypto';
+import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import fc from 'fast-check';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { fromHex, toHex } from '../../proto/codec.ts';
-import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, verifyEd25519, verifySr25519 } from '../../proto/signer.ts';
+import { cryptoReady, ed25519SignerFromSeed, hotkeyToPublicKey, publicKeyToHotkey, sr25519SignerFromSeed, verifyEd25519, verifySr25519 } from '../../proto/signer.ts';
 import { decodeBinding, encodeBinding, signBinding, verifyBinding, type BindingRecord } from '../../proto/binding.ts';
 import { decodeRoster, encodeRoster, rosterHash } from '../../proto/roster.ts';
 import { createHotkey, hotkeyFilePath, loadHotkey, loadHotkeyFile, parseHotkeyFile } from '../../node/wallet.ts';
@@ -23,6 +25,24 @@ describe('foundation: identities', () => {
     tmp = mkdtempSync(join(tmpdir(), 'conclave-identity-'));
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  describe('SS58 (native implementation)', () => {
+    it('agrees with @polkadot/util-crypto for random keys and prefixes, and rejects typos', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(0, 2, 42, 63, 64, 1000), (pk, prefix) => {
+          assert.equal(publicKeyToHotkey(pk), encodeAddress(pk, 42));
+          const other = encodeAddress(pk, prefix);
+          assert.deepEqual(hotkeyToPublicKey(other), decodeAddress(other));
+        }),
+        { numRuns: 300 },
+      );
+      assert.equal(publicKeyToHotkey(new Uint8Array(32)), encodeAddress(new Uint8Array(32), 42));
+      const typo = DEV_ROOT_SS58.slice(0, 10) + (DEV_ROOT_SS58[10] === 'a' ? 'b' : 'a') + DEV_ROOT_SS58.slice(11);
+      assert.throws(() => hotkeyToPublicKey(typo), /checksum mismatch|not a valid SS58/);
+      assert.throws(() => hotkeyToPublicKey('0OIl'), /not base58/);
+      assert.throws(() => hotkeyToPublicKey(''), /expected an SS58 address/);
+    });
+  });
 
   describe('wallet (Bittensor keyfile layout)', () => {
     it('creates <walletPath>/<wallet>/hotkeys/<hotkey> with mode 0600 and loads it back', async () => {

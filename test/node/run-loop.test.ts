@@ -16,6 +16,7 @@ import { rulesFromConfig } from '../../node/validator-decision.ts';
 import { jsonLogger } from '../../node/validator-ports.ts';
 import type { EvaluationOutcome } from '../../node/validator-ports.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
+import { auditRun } from '../../node/audit.ts';
 import { Bus, MemChain, fixedEvaluator, h32, seed } from './harness.ts';
 
 const TEMPO = 40;
@@ -180,5 +181,17 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     assert.equal(rd.divergence?.consensusWinner, 5);
     assert.equal(rd.divergence?.ownerPick, 4);
     assert.equal(rd.divergence?.top1Agree, false);
+
+    // audit from validator 0's evidence + chain state: decision recomputes, the mismatching report is flagged
+    const port = chain.portFor(signers[0].hotkey);
+    const audit = auditRun({
+      runId: 80, netuid: NETUID, roster: ra.roster, rosterHash: ra.rosterHash, policyHash: ra.policyHash, hardwareClass: ra.hardwareClass, incumbent: null,
+      reports: (await a.store.listReportBytes(80)).map((x) => ({ hotkey: x.hotkey, signedHex: x.hex })),
+      certificateHex: ra.certificateHex ?? null, metagraph: await port.metagraph(), commitments: await port.reportCommitments(80, 86),
+      chainWeights: new Map([[signers[0].hotkey, await port.weightsOf(signers[0].hotkey)]]), rules: rulesFromConfig(a.cfg),
+    });
+    assert.equal(audit.ok, false);
+    assert.deepEqual(audit.failed, [`report-matches-commitment:${signers[1].hotkey}`]);
+    assert.equal(audit.winner, 5);
   });
 });

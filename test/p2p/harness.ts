@@ -23,7 +23,7 @@ export async function makeIdentity(): Promise<Identity> {
 export type Event = Record<string, any> & { event: string };
 
 /** Fast timings for tests (production defaults are in node/p2p/mesh.ts). */
-export const FAST_FLAGS = ['--heartbeat-ms', '150', '--maintain-ms', '500', '--grace-ms', '2000', '--announce-ms', '2000', '--publish-wait-ms', '3000'];
+export const FAST_FLAGS = ['--heartbeat-ms', '150', '--maintain-ms', '500', '--grace-ms', '2000', '--announce-ms', '2000', '--publish-wait-ms', '3000', '--strike-limit', '3'];
 
 export class Member {
   readonly id: Identity;
@@ -58,7 +58,7 @@ export class Member {
 
   static async start(id: Identity, args: string[]): Promise<Member> {
     const m = new Member(id, args);
-    const ready = await m.waitFor((e) => e.event === 'ready', 20_000, 'ready');
+    const ready = await m.waitFor((e) => e.event === 'ready', 60_000, 'ready');
     m.peerId = ready.peerId;
     m.multiaddr = ready.multiaddrs.find((a: string) => a.includes('/ip4/127.0.0.1/')) ?? ready.multiaddrs[0];
     return m;

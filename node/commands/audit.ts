@@ -1,0 +1,74 @@
+// `conclave audit --run RUN --source URL [--chain ENDPOINT] [--json]`
+import type { Command } from '../cli-kit.ts';
+import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
+import { parseConfig } from '../config.ts';
+
+const help = `Usage: conclave audit --run RUN --source URL [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--json]
+
+Re-verify a past run from a validator's published evidence and the chain alone: fetch its
+reports and certificate, verify every signature against the metagraph at the run's block,
+check every report hash against that validator's on-chain commitment, recompute median,
+winner and weights, compare with the weights set on chain, and list equivocations.
+Exit 0 only when every check holds; 1 when any fails (the JSON names each failed check).
+
+Options:
+  --run RUN               run id (block number of the epoch start)
+  --source URL            a validator's API, e.g. http://127.0.0.1:8080 (multiaddr sources: not yet)
+  --chain ENDPOINT        finney | test | local | ws(s)://URL (default: local)
+  --netuid N              subnet (default: 1)
+  --commit-window BLOCKS  commit window of the subnet's validators (default: 150)
+  --json                  machine-readable result
+
+Examples:
+  conclave audit --run 7200 --source http://127.0.0.1:8080 --json
+`;
+
+async function getJson(url: string): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+const command: Command = {
+  name: 'audit',
+  help,
+  async run(argv) {
+    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const runId = Number(requireFlag(values.run, 'run'));
+    if (!Number.isSafeInteger(runId) || runId < 0) throw new UsageError('--run must be a block number');
+    const source = requireFlag(values.source, 'source').replace(/\/$/, '');
+    if (!/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (multiaddr sources are not supported yet)');
+    const netuid = Number(values.netuid ?? 1);
+    const commitWindow = Number(values['commit-window'] ?? 150);
+    const cfg = parseConfig('', { env: {} });
+    const { cryptoReady } = await import('../../proto/signer.ts');
+    await cryptoReady();
+    const { SubtensorClient } = await import('../chain/client.ts');
+    const { auditRun } = await import('../audit.ts');
+    const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
+    const run = await getJson(`${source}/v1/runs/${runId}`);
+    const reps = await getJson(`${source}/v1/runs/${runId}/reports`);
+    const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });
+    try {
+      const metagraph = await client.metagraph(netuid, runId);
+      const commitments = await client.scoreCommitments(netuid, runId, runId + commitWindow);
+      const chainWeights = new Map<string, { uid: number; weight: number }[]>();
+      for (const m of membersOf(metagraph, cfg.consensus.minStake)) chainWeights.set(m.hotkey, (await client.weightsOf(netuid, m.hotkey)) ?? []);
+      const result = auditRun({
+        runId, netuid, roster: run.roster, rosterHash: run.rosterHash, policyHash: run.policyHash, hardwareClass: run.hardwareClass,
+        incumbent: null, reports: reps.reports.map((r: { hotkey: string; signedHex: string }) => ({ hotkey: r.hotkey, signedHex: r.signedHex })),
+        certificateHex: reps.certificateHex, metagraph, commitments, chainWeights, rules: rulesFromConfig(cfg),
+      });
+      if (values.json) printJson(result);
+      else {
+        for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.detail ? `: ${c.detail}` : ''}\n`);
+        process.stdout.write(`\nrun ${runId}: ${result.ok ? 'VERIFIED' : `${result.failed.length} check(s) failed`}; winner ${result.winner ?? 'none'}\n`);
+      }
+      return result.ok ? 0 : 1;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,152 @@
+// `conclave devchain`: run the local Substrate JSON-RPC chain with subtensor's metadata; admin subcommands
+// (new-block, set-commitment, set-storage) change its state between blocks over its dev_* RPC methods.
+import { readFileSync } from 'node:fs';
+import { WebSocket } from 'ws';
+import { parseFlags, printJson, UsageError, type Command } from '../cli-kit.ts';
+import { DevChain } from '../devchain/devchain.ts';
+import { defaultGenesis, type Genesis } from '../devchain/genesis.ts';
+import { resolveEndpoint } from '../chain/endpoints.ts';
+
+const help = `Usage: conclave devchain [--genesis GENESIS.json] [--port N] [--block-ms MS] [--data DIR]
+       conclave devchain print-genesis
+       conclave devchain new-block      [--endpoint URL]
+       conclave devchain set-commitment [--endpoint URL] --netuid N --hotkey SS58 --text TEXT
+       conclave devchain set-storage    [--endpoint URL] --pallet P --item I [--args JSON] --value JSON
+
+A local chain that speaks Substrate JSON-RPC with subtensor's real runtime metadata, for tests and the
+devnet. @polkadot/api talks to it as to a subtensor node: real SCALE storage, blake2-256 block hashes,
+sr25519-signed extrinsics checked for signature, nonce and mortality, and the calls Conclave uses
+(Commitments.set_commitment, SubtensorModule.set_weights with its rate limit, serve_axon) applied with
+subtensor's errors. Blocks come on a timer and on demand. Nothing is written to disk unless --data is given.
+
+Without --genesis it starts the default devnet genesis: netuid 1 with 4 validators of unequal stake
+(keys //Validator0..3) and 6 miners (//Miner0..5) with commitments "<sha256>:<url>".
+
+Options:
+  --genesis FILE     genesis JSON (subnets, neurons, stakes, permits, balances, commitments)  [default: built-in]
+  --host HOST        address to listen on (keep it loopback)                                [default: 127.0.0.1]
+  --port N           WebSocket port                                                         [default: 9944]
+  --block-ms MS      block interval; 0 = only on demand (new-block / dev_newBlock)          [default: 1000]
+  --data DIR         keep blocks and state in DIR across restarts (DIR/chain.jsonl)         [default: none]
+  --endpoint URL     devchain to administer (admin subcommands)                             [default: ws://127.0.0.1:9944]
+  --json             admin subcommands: print the RPC result as JSON
+  -h, --help         show this help
+
+Admin subcommands take effect in the next block (use new-block to make it now).
+
+Examples:
+  conclave devchain --port 9944
+  conclave devchain --genesis devnet.json --block-ms 250 --data ./.data/devchain
+  conclave devchain set-commitment --netuid 1 --hotkey 5F... --text "<sha256>:http://127.0.0.1:8700/m.zip"
+  conclave devchain new-block
+`;
+
+const options = {
+  genesis: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'block-ms': { type: 'string' },
+  data: { type: 'string' },
+  endpoint: { type: 'string' },
+  netuid: { type: 'string' },
+  hotkey: { type: 'string' },
+  text: { type: 'string' },
+  pallet: { type: 'string' },
+  item: { type: 'string' },
+  args: { type: 'string' },
+  value: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+function int(v: string | undefined, flag: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) > max) throw new UsageError(`--${flag} expects an integer in 0..${max}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function json(v: string | undefined, flag: string): unknown {
+  if (v === undefined) throw new UsageError(`missing required flag --${flag}`);
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new UsageError(`--${flag} must be JSON, e.g. --${flag} '[1]' or --${flag} '"0x00"'`);
+  }
+}
+
+/** One JSON-RPC call over a fresh WebSocket, bounded by a timeout. */
+export async function devRpc(endpoint: string, method: string, params: unknown[], timeoutMs = 10_000): Promise<unknown> {
+  const url = resolveEndpoint(endpoint);
+  const ws = new WebSocket(url);
+  try {
+    return await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer from ${url} within ${timeoutMs} ms`)), timeoutMs);
+      ws.once('error', (e) => (clearTimeout(t), reject(new Error(`cannot reach ${url}: ${e.message} (is the devchain running?)`))));
+      ws.once('open', () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })));
+      ws.on('message', (data) => {
+        clearTimeout(t);
+        const msg = JSON.parse(data.toString()) as { result?: unknown; error?: { code: number; message: string; data?: string } };
+        if (msg.error) reject(new Error(`${method} refused: ${msg.error.code}: ${msg.error.message}${msg.error.data ? ': ' + msg.error.data : ''}`));
+        else resolve(msg.result);
+      });
+    });
+  } finally {
+    ws.terminate();
+  }
+}
+
+async function admin(sub: string, v: ReturnType<typeof parseFlags<typeof options>>['values']): Promise<number> {
+  const endpoint = v.endpoint ?? 'ws://127.0.0.1:9944';
+  let result: unknown;
+  if (sub === 'new-block') result = await devRpc(endpoint, 'dev_newBlock', []);
+  else if (sub === 'set-commitment') {
+    if (!v.hotkey || v.text === undefined) throw new UsageError('set-commitment needs --netuid, --hotkey and --text');
+    result = await devRpc(endpoint, 'dev_setCommitment', [int(v.netuid, 'netuid', 1, 65535), v.hotkey, v.text]);
+  } else if (sub === 'set-storage') {
+    if (!v.pallet || !v.item) throw new UsageError('set-storage needs --pallet and --item (polkadot-js camelCase, e.g. subtensorModule tempo)');
+    result = await devRpc(endpoint, 'dev_setStorage', [{ pallet: v.pallet, item: v.item, args: v.args ? json(v.args, 'args') : [], value: json(v.value, 'value') }]);
+  } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage)`);
+  if (v.json) printJson(result);
+  else process.stdout.write(`${sub}: ${typeof result === 'object' ? JSON.stringify(result) : String(result)}\n`);
+  return 0;
+}
+
+const command: Command = {
+  name: 'devchain',
+  help,
+  async run(argv) {
+    const { values: v, positionals } = parseFlags(argv, options);
+    const sub = positionals[0];
+    if (sub === 'print-genesis') {
+      printJson(await defaultGenesis());
+      return 0;
+    }
+    if (sub !== undefined) return admin(sub, v);
+    let genesis: Genesis | undefined;
+    if (v.genesis) {
+      try {
+        genesis = JSON.parse(readFileSync(v.genesis, 'utf8')) as Genesis;
+      } catch (err) {
+        throw new UsageError(`cannot read genesis ${v.genesis}: ${(err as Error).message}`);
+      }
+    }
+    const chain = new DevChain({
+      genesis,
+      host: v.host ?? '127.0.0.1',
+      port: int(v.port, 'port', 9944, 65535),
+      blockMs: int(v['block-ms'], 'block-ms', 1000),
+      dataDir: v.data,
+      log: (l) => process.stderr.write(l + '\n'),
+    });
+    await chain.start();
+    process.stdout.write(`${chain.url}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await chain.stop();
+    process.stderr.write(`devchain stopped at block #${chain.head}\n`);
+    return 0;
+  },
+};
+
+export default command;

@@ -1,0 +1,139 @@
+// `conclave start --config validator.toml`: the validator node.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from '../cli-kit.ts';
+import { parseFlags, requireFlag } from '../cli-kit.ts';
+import { ConfigError, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
+import { jsonLogger, type EvaluatorPort } from '../validator-ports.ts';
+import type { ApiServer } from '../api/server.ts';
+
+const help = `Usage: conclave start --config FILE [--print-config]
+
+Start the validator node: connect to the chain, join the validator mesh, evaluate every
+submission of each run in the Docker sandbox, commit the report hash on chain, publish the
+report after the commit window, reach PBFT consensus with the other validators, archive the
+evidence and set weights according to node.mode. A read-only HTTP API serves runs, reports,
+divergence and Prometheus metrics on api.listen.
+
+Options:
+  --config FILE       TOML config (see validator.example.toml; every key has a default and an
+                      environment variable override, e.g. CONCLAVE_NETUID)
+  --print-config      print the effective config (secrets redacted) and exit
+
+Examples:
+  conclave start --config validator.toml
+  CONCLAVE_MODE=shadow conclave start --config validator.toml
+`;
+
+export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPort; log?: ReturnType<typeof jsonLogger> } = {}) {
+  const log = opts.log ?? jsonLogger(cfg.node.logLevel);
+  const { cryptoReady } = await import('../../proto/signer.ts');
+  await cryptoReady();
+  const { loadHotkey } = await import('../wallet.ts');
+  const { loadOrCreateNodeKey, nodeKeyPath } = await import('../node-key.ts');
+  const { ValidatorStore } = await import('../validator-store.ts');
+  const { nodeMetrics } = await import('../metrics.ts');
+  const { SubtensorClient } = await import('../chain/client.ts');
+  const { Mesh } = await import('../p2p/mesh.ts');
+  const { chainPort, meshPort } = await import('../validator-wiring.ts');
+  const { PbftConsensus } = await import('../validator-consensus.ts');
+  const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
+  const { Validator } = await import('../validator.ts');
+  const { buildApi } = await import('../api/routes.ts');
+
+  const signer = await loadHotkey({ wallet: cfg.wallet.name, hotkey: cfg.wallet.hotkey, walletPath: cfg.wallet.path });
+  const nodeKey = await loadOrCreateNodeKey(cfg.node.dataDir);
+  const seedHex = JSON.parse(await readFile(nodeKeyPath(cfg.node.dataDir), 'utf8')).seed as string;
+  log.info('starting validator', { hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
+
+  const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
+  const metrics = nodeMetrics();
+  const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
+  const chain = chainPort(client, signer, cfg.chain.netuid);
+  const neurons = await chain.metagraph();
+  const mesh = new Mesh({
+    netuid: cfg.chain.netuid,
+    hotkey: signer,
+    nodeKeySeed: new Uint8Array(Buffer.from(seedHex, 'hex')),
+    listen: [cfg.p2p.listen],
+    bootstrap: cfg.p2p.bootstrap,
+  });
+  mesh.setValidatorSet(membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon })));
+  await mesh.start();
+  const mport = meshPort(mesh, (r) => {
+    for (const [reason, n] of Object.entries(r)) {
+      const have = metrics.gossipRejections.get({ reason });
+      if (n > have) metrics.gossipRejections.inc({ reason }, n - have);
+    }
+  });
+  let evaluator = opts.evaluator;
+  if (!evaluator) {
+    const { sandboxEvaluator } = await import('../validator-evaluator.ts');
+    evaluator = await sandboxEvaluator(cfg, log);
+  }
+  const validator = new Validator({
+    config: cfg,
+    chain,
+    mesh: mport,
+    evaluator,
+    consensus: new PbftConsensus({
+      nodeSigner: nodeKey.signer,
+      hotkey: signer.hotkey,
+      rules: rulesFromConfig(cfg),
+      timing: { viewTimeoutMs: cfg.consensus.viewTimeoutS * 1000, proposeDelayMs: 2000 },
+      onReject: (reason) => metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` }),
+    }),
+    store,
+    signer,
+    metrics,
+    log,
+  });
+  let api: ApiServer | undefined;
+  if (cfg.api.listen) {
+    const hp = parseHostPort(cfg.api.listen)!;
+    api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health() }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
+    const a = await api.listen(hp.host, hp.port);
+    log.info('API listening', { url: `http://${a.host}:${a.port}` });
+  }
+  await validator.start();
+  const stop = async () => {
+    await validator.stop();
+    await api?.close();
+    await mport.close().catch(() => undefined);
+    await chain.close().catch(() => undefined);
+    await store.close();
+  };
+  return { validator, stop, api, mesh };
+}
+
+const command: Command = {
+  name: 'start',
+  help,
+  async run(argv) {
+    const { values } = parseFlags(argv, { config: { type: 'string' }, 'print-config': { type: 'boolean' } }, false);
+    let cfg: NodeConfig;
+    try {
+      cfg = loadConfigFile(requireFlag(values.config, 'config'));
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`conclave start: ${err.message}\nFix the keys above (see validator.example.toml) and start again.\n`);
+        return 2;
+      }
+      throw err;
+    }
+    if (values['print-config']) {
+      process.stdout.write(JSON.stringify(redactedConfig(cfg), null, 2) + '\n');
+      return 0;
+    }
+    const node = await startNode(cfg);
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    await node.stop();
+    return 0;
+  },
+};
+
+export default command;

@@ -1,0 +1,67 @@
+// Adapters from the real parts to the run loop's seams: node/chain SubtensorClient → ChainPort,
+// node/p2p Mesh → MeshPort. (The evaluator adapter over runtime/ lives in validator-evaluator.ts.)
+import type { SubtensorClient } from './chain/client.ts';
+import type { Mesh } from './p2p/mesh.ts';
+import type { Sr25519Signer } from '../proto/signer.ts';
+import type { ChainPort, MeshPort } from './validator-ports.ts';
+
+function writeOk(r: { ok: true; block: number } | { ok: false; error: { kind: string; message?: string } }, what: string): { block: number } {
+  if (r.ok) return { block: r.block };
+  throw new Error(`${what} refused by the chain: ${r.error.kind}${r.error.message ? ` (${r.error.message})` : ''}`);
+}
+
+export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid: number): ChainPort {
+  return {
+    bestBlock: async () => (await client.bestBlock()).number,
+    tempo: async () => (await client.hyperparams(netuid)).tempo,
+    metagraph: (at) => client.metagraph(netuid, at),
+    minerRoster: async (at) => {
+      const r = await client.minerRoster(netuid, at);
+      return { entries: r.entries, skipped: r.skipped.map((s) => ({ uid: s.uid, reason: s.reason })) };
+    },
+    commitReportHash: async (runId, hash) => writeOk(await client.commitScoreHash(signer, netuid, runId, hash), 'score-hash commitment'),
+    reportCommitments: (runId, at) => client.scoreCommitments(netuid, runId, at),
+    setWeights: async (uids, weights) => writeOk(await client.setWeights(signer, netuid, uids, weights), 'set_weights'),
+    weightsOf: async (hotkey) => (await client.weightsOf(netuid, hotkey)) ?? [],
+    subnetOwnerHotkey: () => client.subnetOwnerHotkey(netuid),
+    close: () => client.close(),
+  };
+}
+
+/** The mesh keeps verified bindings in its admission table; the run loop needs hotkey → node key. */
+function boundNodeKeys(mesh: Mesh): Map<string, string> {
+  const out = new Map<string, string>();
+  const admission = (mesh as unknown as { admission?: { bindings(): { hotkey: string; nodePublicKey: string }[] } }).admission;
+  for (const b of admission?.bindings() ?? []) out.set(b.hotkey, b.nodePublicKey);
+  const own = mesh.binding();
+  if (own) out.set(own.hotkey, own.nodePublicKey);
+  return out;
+}
+
+export function meshPort(mesh: Mesh, onRejected?: (reasons: Record<string, number>) => void): MeshPort {
+  let currentRun: number | undefined;
+  return {
+    publishReport: async (bytes) => {
+      await mesh.publishReport(bytes);
+    },
+    onReport: (h) => mesh.onReport((m) => h(m.bytes)),
+    // gossip has no unicast: a message for one member goes to all, the others ignore it
+    sendConsensus: async (_to, bytes) => {
+      await mesh.publishConsensus(bytes, currentRun);
+    },
+    onConsensus: (h) =>
+      mesh.onConsensus((m) => {
+        currentRun = m.runId;
+        const key = boundNodeKeys(mesh).get(m.signerHotkey);
+        if (key) h(m.payload, key);
+      }),
+    boundNodeKeys: () => boundNodeKeys(mesh),
+    rejections: () => {
+      const r = mesh.metrics().rejected as Record<string, number>;
+      onRejected?.(r);
+      return r;
+    },
+    peerCount: () => mesh.metrics().admittedPeers,
+    close: () => mesh.stop(),
+  };
+}

@@ -1,0 +1,116 @@
+// End to end on the real Docker engine: one reference pass for the suite, then every fixture
+// submission evaluated (three at a time) and its status / failing check asserted.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync, existsSync, rmSync } from 'node:fs';
+import { FIXTURES, RUN_ID, cacheRoot, makeEvaluator, ourContainers, testPolicy } from './helpers.ts';
+import type { EvaluationResult, SubmissionEvaluator } from '../../runtime/evaluate.ts';
+
+const RUNTIME_CHEATS: [string, string][] = [
+  ['skip_backward', 'all-layers-gradients'],
+  ['frozen_layers', 'changed-share'],
+  ['changed_lr', 'optimizer-config'],
+  ['truncated_seq', 'sequence-length'],
+  ['dummy_logits', 'logits-match'],
+  ['fewer_tokens', 'token-count'],
+  ['grad_scaling', 'gradient-error'],
+  ['extra_steps', 'optimizer-steps'],
+  ['timer_patch', 'timer-identity'],
+  ['backend_flags', 'backend-settings'],
+];
+const SANDBOX_CHEATS: [string, string][] = [
+  ['spawn_process', 'process-spawn'],
+  ['write_outside_tmp', 'filesystem-write'],
+  ['network_socket', 'network'],
+  ['fork_bomb', 'process-spawn'],
+  ['denied_syscall', 'denied-syscall'],
+  ['forge_result', 'filesystem-write'],
+];
+
+describe('sandbox evaluation (real Docker)', function () {
+  this.timeout(300_000);
+  const results = new Map<string, EvaluationResult>();
+  let honestEval: SubmissionEvaluator;
+  let refFirst: { ms: number; cached: boolean };
+  let refSecond: { ms: number; cached: boolean };
+
+  before(async function () {
+    this.timeout(300_000);
+    honestEval = await makeEvaluator(testPolicy(3, 1), 3);
+    refFirst = await honestEval.reference(RUN_ID);
+    refSecond = await honestEval.reference(RUN_ID);
+    // the cheats run one repetition each; they reuse the same cached reference (same model/data/seed)
+    const cheatEval = await makeEvaluator(testPolicy(1, 0), 3);
+    const jobs: [SubmissionEvaluator, string, number][] = [
+      [honestEval, 'honest', 150],
+      ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS].map(([f]) => [cheatEval, f, 150] as [SubmissionEvaluator, string, number]),
+      [cheatEval, 'memory_hog', 150],
+      [cheatEval, 'sleep_forever', 12],
+    ];
+    await Promise.all(jobs.map(async ([ev, f, timeoutSec]) => {
+      results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
+    }));
+  });
+
+  after(async () => {
+    rmSync(cacheRoot, { recursive: true, force: true });
+  });
+
+  it('computes the run reference once and then serves it from the cache', () => {
+    assert.equal(refFirst.cached, false);
+    assert.ok(refFirst.ms > 0);
+    assert.equal(refSecond.cached, true);
+    assert.equal(refSecond.ms, 0);
+    assert.ok(results.get('honest')!.timings.referenceCached);
+  });
+
+  it('passes an honest submission with every check and MFU > 0', () => {
+    const r = results.get('honest')!;
+    assert.equal(r.status, 'ok', `${r.rejectedBy}: ${r.detail}`);
+    assert.ok(r.score! > 0 && r.score! < 0.75);
+    assert.equal(r.mfu!.perRep.length, 2, 'two timed repetitions after one warm-up');
+    assert.ok(r.checks.length >= 17 && r.checks.every((c) => c.ok));
+    for (const name of ['gradient-error', 'weight-error', 'loss-difference', 'timer-agreement', 'changed-share']) {
+      assert.ok(r.checks.some((c) => c.name === name && c.ok), name);
+    }
+    assert.ok(r.nParams! > 10_000 && r.tokensPerRepetition! > 0);
+  });
+
+  for (const [fixture, check] of [...RUNTIME_CHEATS, ...SANDBOX_CHEATS]) {
+    it(`rejects ${fixture} with check ${check}`, () => {
+      const r = results.get(fixture)!;
+      assert.equal(r.status, 'rejected', `status ${r.status}: ${r.detail}`);
+      const c = r.checks.find((x) => x.name === check);
+      assert.ok(c && !c.ok, `expected check ${check} to fail; failed: ${r.checks.filter((x) => !x.ok).map((x) => x.name).join(', ')}`);
+      assert.equal(r.score, undefined);
+    });
+  }
+
+  it('reports allocation past the memory limit as oom', () => {
+    const r = results.get('memory_hog')!;
+    assert.equal(r.status, 'oom', `status ${r.status}: ${r.detail}`);
+  });
+
+  it('kills a submission sleeping past the wall-clock timeout', () => {
+    const r = results.get('sleep_forever')!;
+    assert.equal(r.status, 'timeout', `status ${r.status}: ${r.detail}`);
+    assert.ok(r.timings.minerContainerMs < 40_000);
+  });
+
+  it('leaves no result forged by the submission: the forge attempts are named and nothing it wrote is read', () => {
+    const r = results.get('forge_result')!;
+    assert.equal(r.status, 'rejected');
+    assert.match(r.checks.find((c) => c.name === 'filesystem-write')!.detail!, /\/result\//);
+  });
+
+  it('keeps a compile cache per code hash and no scratch directories', () => {
+    const honest = readFileSync(join(FIXTURES, 'honest.py'));
+    assert.ok(existsSync(honestEval.compileCacheDir(results.get('honest')!.codeSha256)));
+    assert.notEqual(honestEval.compileCacheDir('a'.repeat(64)), honestEval.compileCacheDir('b'.repeat(64)));
+    assert.ok(honest.length > 0);
+  });
+
+  it('leaves no container of ours behind', async () => {
+    assert.deepEqual(await ourContainers(), []);
+  });
+});
