@@ -20,7 +20,7 @@
 // its lock (highest prepare certificate). The next proposer, with view changes from > threshold,
 // must re-propose the value of the highest lock among them (justification attached), else it may
 // propose freely. Members that already decided answer laggards with the commit certificate.
-import { fromHex, sha256Hex } from '../proto/codec.ts';
+import { fromHex, sha256Hex, signingBytes } from '../proto/codec.ts';
 import {
   decisionHash,
   decodeMessage,
@@ -36,7 +36,7 @@ import {
   type ViewChange,
   type Vote,
 } from '../proto/consensus.ts';
-import { scoreReportHash, type SignedScoreReport } from '../proto/score-report.ts';
+import { SCORE_REPORT_DOMAIN, scoreReportHash, type SignedScoreReport } from '../proto/score-report.ts';
 import type { BindingRecord } from '../proto/binding.ts';
 import type { Ed25519Signer } from '../proto/signer.ts';
 import { reportMismatch, type RosterSlot, type RunContext } from './aggregate.ts';
@@ -288,8 +288,8 @@ function onTimeout(c: Ctx, timer: string): void {
   enterView(c, v + 1);
   const vc = signViewChange({ netuid: c.setup.context.netuid, runId: c.setup.context.runId, newView: v + 1, prepared: s.lock }, c.env.signer);
   c.broadcast({ type: 'view-change', viewChange: vc });
-  // Reports lost earlier (loss, partition) get another chance; receivers drop duplicates by hash.
-  if (c.setup.ownReport) c.broadcast({ type: 'report', signed: c.setup.ownReport });
+  // The next proposer gets this member's report again, in case it was lost (loss, partition).
+  if (c.setup.ownReport) c.send(c.proposerOf(v + 1), { type: 'report', signed: c.setup.ownReport });
   if (c.proposerOf(v + 1) === c.self) acceptViewChange(c, vc);
   tryPropose(c);
 }
@@ -303,16 +303,19 @@ function enterView(c: Ctx, v: number): void {
 
 // The report frame is u8 version | u8 tag=1 | u32 len | canonical report | sig: its hash can be
 // read before decoding, so the many duplicate deliveries of a report cost one sha256.
-function peekReportHash(bytes: Uint8Array): string | null {
+// Decoding is strict (one value, one encoding), so once the frame decodes, these raw bytes ARE the
+// report's canonical encoding: its hash and signing bytes need no re-encoding.
+function peekReport(bytes: Uint8Array): { raw: Uint8Array; hash: string } | null {
   if (bytes.length < 6 || bytes[0] !== 1 || bytes[1] !== 1) return null;
   const len = ((bytes[2] << 24) | (bytes[3] << 16) | (bytes[4] << 8) | bytes[5]) >>> 0;
   if (6 + len + 64 !== bytes.length) return null;
-  return sha256Hex(bytes.subarray(6, 6 + len));
+  const raw = bytes.subarray(6, 6 + len);
+  return { raw, hash: sha256Hex(raw) };
 }
 
 function onBytes(c: Ctx, from: number, bytes: Uint8Array): void {
-  const known = peekReportHash(bytes);
-  if (known !== null && c.s.reports[known]) return;
+  const peek = peekReport(bytes);
+  if (peek !== null && c.s.reports[peek.hash]) return;
   let msg: ConsensusMessage;
   try {
     msg = decodeMessage(bytes);
@@ -322,7 +325,7 @@ function onBytes(c: Ctx, from: number, bytes: Uint8Array): void {
   }
   switch (msg.type) {
     case 'report':
-      ingestReport(c, msg.signed, from, false);
+      ingestReport(c, msg.signed, from, false, peek ?? undefined);
       return;
     case 'proposal':
       onProposal(c, msg.proposal, from);
@@ -351,16 +354,17 @@ function sameRun(c: Ctx, netuid: number, runId: number): boolean {
 
 // ---- reports ----
 
-function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: boolean): void {
+function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: boolean, canonical?: { raw: Uint8Array; hash: string }): void {
   const s = c.s;
   const report = signed.report;
   const why = reportMismatch(report, c.setup.context, c.d.roster);
   if (why) return c.reject(from, why);
   const member = c.d.byHotkey.get(report.validatorHotkey);
   if (member === undefined) return c.reject(from, `report signed by ${report.validatorHotkey}, which is not a member of this run's validator set`);
-  const hash = scoreReportHash(report);
+  const hash = canonical ? canonical.hash : scoreReportHash(report);
   if (s.reports[hash]) return;
-  if (!own && !verifyReportSignature(signed, c.env.verifier)) return c.reject(from, `report signature does not verify for ${report.validatorHotkey}`);
+  const sigOk = own || (canonical ? verifyCanonicalReport(canonical.raw, signed, c.env.verifier) : verifyReportSignature(signed, c.env.verifier));
+  if (!sigOk) return c.reject(from, `report signature does not verify for ${report.validatorHotkey}`);
   const commitments = c.setup.commitments;
   const countable = commitments === null || commitments[report.validatorHotkey] === hash;
   s.reports[hash] = { signed, hotkey: report.validatorHotkey, countable };
@@ -374,10 +378,19 @@ function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: bool
   }
   if (list.length === 2) {
     const proof: EquivocationProof = { kind: 'report', a: s.reports[list[0]].signed, b: signed };
-    markEquivocator(c, report.validatorHotkey, proof, true);
+    // No proof broadcast: the contradicting report is relayed, so every member assembles its own.
+    markEquivocator(c, report.validatorHotkey, proof, false);
   }
   tryPropose(c);
   retryPending(c);
+}
+
+function verifyCanonicalReport(raw: Uint8Array, signed: SignedScoreReport, verifier: Verifier): boolean {
+  try {
+    return verifier.sr25519(signingBytes(SCORE_REPORT_DOMAIN, raw), fromHex(signed.signature, 64), signed.report.validatorHotkey);
+  } catch {
+    return false;
+  }
 }
 
 function markEquivocator(c: Ctx, hotkey: string, proof: EquivocationProof, broadcast: boolean): void {
@@ -550,7 +563,10 @@ function checkContent(c: Ctx, p: Proposal, from: number): string | null | 'pendi
   for (const h of p.decision.reportHashes) {
     const r = s.reports[h];
     if (!r.countable) return `counts report ${h.slice(0, 12)}… that does not match ${r.hotkey}'s on-chain commitment`;
-    if (s.equivocators[r.hotkey]) return `counts a report by ${r.hotkey}, a proven equivocator in this run`;
+    // Proven equivocators are excluded by honest proposers, but a member does not reject a
+    // proposal for counting one: proofs arrive at different times at different members, and
+    // refusing on them would let each equivocator force a view change after every proposal.
+    // The counted report is still the one its author committed on chain, counted once.
     if (seen.has(r.hotkey)) return `counts two reports by ${r.hotkey}`;
     seen.add(r.hotkey);
     counted.push({ report: r.signed.report, hash: h, power: c.setup.members[c.d.byHotkey.get(r.hotkey)!].stake });

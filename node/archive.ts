@@ -16,7 +16,7 @@
 // is reported as corrupt while the rest stays readable.
 import { existsSync, readdirSync } from 'node:fs';
 import { Level } from 'level';
-import { Writer, bytesEqual, fromHex, sha256Hex, toHex } from '../proto/codec.ts';
+import { bytesEqual, fromHex, sha256Hex, toHex } from '../proto/codec.ts';
 import {
   decodeSignedScoreReport,
   encodeScoreReport,
@@ -102,8 +102,14 @@ function parseRunKey(s: string): number | undefined {
   return /^\d{16}$/.test(s) ? Number(s) : undefined;
 }
 
+/** Same bytes as encodeSignedScoreReport, from already-encoded report bytes (one allocation). */
 function encodeSigned(reportBytes: Uint8Array, signature: string): Uint8Array {
-  return new Writer().bytes(reportBytes).fixed(fromHex(signature, 64, 'signature'), 64).finish();
+  const sig = fromHex(signature, 64, 'signature');
+  const out = new Uint8Array(4 + reportBytes.length + 64);
+  new DataView(out.buffer).setUint32(0, reportBytes.length);
+  out.set(reportBytes, 4);
+  out.set(sig, 4 + reportBytes.length);
+  return out;
 }
 
 /** The canonical report bytes inside a stored signed value, without a full decode. */

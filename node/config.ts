@@ -30,7 +30,7 @@ export interface NodeConfig {
   wallet: { name: string; hotkey: string; path: string; passwordFile: string };
   node: { dataDir: string; mode: Mode; logLevel: 'debug' | 'info' | 'warn' | 'error' };
   p2p: { listen: string; bootstrap: string[]; announceAxon: boolean };
-  sandbox: { dockerHosts: DockerHost[]; hardwareClass: string; evaluationTimeoutS: number };
+  sandbox: { dockerHosts: DockerHost[]; hardwareClass: string; evaluationTimeoutS: number; image: string; policyFile: string };
   consensus: {
     burnUid: number;
     burnRate: number;
@@ -115,9 +115,14 @@ export const SCHEMA: KeyDef[] = [
   { key: 'sandbox.docker_hosts', path: ['sandbox', 'dockerHosts'], kind: 'hosts', env: 'CONCLAVE_DOCKER_HOSTS',
     def: [{ url: 'unix:///var/run/docker.sock', gpus: 1 }],
     doc: 'Docker engines to evaluate on, each with its GPU count (= concurrent evaluations). TLS material by file path (ca_file, cert_file, key_file). Env: url=gpus pairs, comma-separated.' },
-  { key: 'sandbox.hardware_class', path: ['sandbox', 'hardwareClass'], kind: 'string', env: 'CONCLAVE_HARDWARE_CLASS', def: 'cpu',
-    doc: 'GPU class measured on (e.g. h100-sxm, cpu); goes into every report; medians are only taken within one class.',
+  { key: 'sandbox.hardware_class', path: ['sandbox', 'hardwareClass'], kind: 'string', env: 'CONCLAVE_HARDWARE_CLASS', def: 'cpu-2core',
+    doc: 'Hardware class measured on, as named in the evaluator policy (cpu-2core, h100-sxm, h200); goes into every report; medians are only taken within one class.',
     check: (v: string) => (/^[a-z0-9][a-z0-9._-]{0,31}$/.test(v) ? undefined : 'lowercase letters, digits, . _ - (max 32)') },
+  { key: 'sandbox.image', path: ['sandbox', 'image'], kind: 'string', env: 'CONCLAVE_SANDBOX_IMAGE', def: 'conclave-evaluator:cpu',
+    doc: 'Evaluator image on every Docker host (build it with `conclave image`); its digest enters the policy hash.',
+    check: (v: string) => (/^[a-z0-9][a-z0-9._\/-]*(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/.test(v) ? undefined : 'must be an image reference like conclave-evaluator:cpu') },
+  { key: 'sandbox.policy_file', path: ['sandbox', 'policyFile'], kind: 'string', env: 'CONCLAVE_EVALUATOR_POLICY', def: '',
+    doc: 'Evaluator policy JSON (model, repetitions, thresholds, hardware classes); empty = the built-in runtime/evaluator-policy.json. Every validator of a subnet must use the same one (its hash is in every report).' },
   { key: 'sandbox.evaluation_timeout_s', path: ['sandbox', 'evaluationTimeoutS'], kind: 'int', env: 'CONCLAVE_EVALUATION_TIMEOUT_S', def: 600,
     doc: 'Wall-clock limit for one evaluation (container killed after it).', check: between(1, 86400) },
   { key: 'consensus.burn_uid', path: ['consensus', 'burnUid'], kind: 'int', env: 'CONCLAVE_BURN_UID', def: 0,

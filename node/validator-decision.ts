@@ -36,6 +36,7 @@ export function decisionView(d: Decision, roster: RosterEntry[], threshold: Thre
     winner: d.winnerUid,
     weights: d.weights.map((w) => ({ uid: w.uid, weight: w.weightPpm / PPM })),
     reportHashes: d.reportHashes,
+    incumbentUid: d.incumbentUid ?? null,
     countedStakeShare: d.totalPower > 0n ? Number((d.countedPower * 1_000_000n) / d.totalPower) / 1e6 : 0,
   };
 }

@@ -41,6 +41,8 @@ export interface MeshPort {
   /** Gossip rejections so far, by reason (exported as metrics). */
   rejections?(): Record<string, number>;
   peerCount(): number;
+  /** The run the loop is in (the mesh accepts messages of this run and the previous one). */
+  setRun?(runId: number): void;
   close(): Promise<void>;
 }
 

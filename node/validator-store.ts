@@ -40,6 +40,8 @@ export interface RunDecision {
   winner: number | null;
   weights: { uid: number; weight: number }[];
   countedStakeShare: number;
+  /** the incumbent the decision was taken against (null: none) */
+  incumbentUid?: number | null;
 }
 
 export interface WeightsOutcome {

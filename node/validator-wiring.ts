@@ -28,11 +28,20 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
   };
 }
 
-/** The mesh keeps verified bindings in its admission table; the run loop needs hotkey → node key. */
+/**
+ * hotkey → ed25519 node key (hex) of every admitted validator. Uses `Mesh.bindings()` when p2p exposes
+ * it (requested), else the mesh's public `admission` table of verified binding records.
+ */
 function boundNodeKeys(mesh: Mesh): Map<string, string> {
   const out = new Map<string, string>();
-  const admission = (mesh as unknown as { admission?: { bindings(): { hotkey: string; nodePublicKey: string }[] } }).admission;
-  for (const b of admission?.bindings() ?? []) out.set(b.hotkey, b.nodePublicKey);
+  const m = mesh as unknown as { bindings?: () => unknown; admission?: { bindings(): { hotkey: string; nodePublicKey: string }[] } };
+  if (typeof m.bindings === 'function') {
+    const b = m.bindings();
+    if (b instanceof Map) for (const [hk, key] of b as Map<string, string>) out.set(hk, key);
+    else if (Array.isArray(b)) for (const r of b as { hotkey: string; nodePublicKey: string }[]) out.set(r.hotkey, r.nodePublicKey);
+  } else {
+    for (const b of m.admission?.bindings() ?? []) out.set(b.hotkey, b.nodePublicKey);
+  }
   const own = mesh.binding();
   if (own) out.set(own.hotkey, own.nodePublicKey);
   return out;
@@ -62,6 +71,14 @@ export function meshPort(mesh: Mesh, onRejected?: (reasons: Record<string, numbe
       return r;
     },
     peerCount: () => mesh.metrics().admittedPeers,
+    setRun: (runId) => {
+      if (mesh.metrics().run.current !== runId) mesh.setCurrentRun(runId);
+    },
+    // catch-up by the fetch protocol: what arrives is delivered through onReport like gossip
+    fetchReports: async () => {
+      await mesh.syncRun();
+      return [];
+    },
     close: () => mesh.stop(),
   };
 }

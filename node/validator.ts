@@ -25,6 +25,7 @@ export interface ArchivePort {
   putSignedReport(signed: SignedScoreReport): Promise<void>;
   putCertificate(runId: number, bytes: Uint8Array): Promise<void>;
   putEquivocation(runId: number, hotkey: string, proofHex: string): Promise<void>;
+  putEvaluation?(codeSha256: string, record: unknown): Promise<void>;
 }
 
 export interface ValidatorDeps {
@@ -140,6 +141,7 @@ export class Validator {
       const runId = epochStart(block, this.tempo, this.d.config.chain.netuid);
       if (!this.live.has(runId) && !(await this.d.store.getRun(runId))) await this.openRun(runId);
       this.d.metrics.currentRun.set(runId);
+      this.d.mesh.setRun?.(runId);
       for (const [id, l] of [...this.live]) {
         if (l.busy) continue;
         l.busy = true;
@@ -274,7 +276,9 @@ export class Validator {
       const wallMs = this.now() - started;
       this.d.metrics.evaluationsTotal.inc({ status: out.status });
       this.d.metrics.evaluationSeconds.observe(wallMs / 1000);
-      await this.d.store.putEvaluation({ codeSha256: entry.codeSha256, policyHash: r.policyHash, status: out.status, score: out.status === 'scored' ? out.score : 0, detail: out.detail, evaluatedAt: this.now(), wallMs });
+      const rec = { codeSha256: entry.codeSha256, policyHash: r.policyHash, status: out.status, score: out.status === 'scored' ? out.score : 0, detail: out.detail, evaluatedAt: this.now(), wallMs };
+      await this.d.store.putEvaluation(rec);
+      await this.d.archive?.putEvaluation?.(entry.codeSha256, { ...rec, runId: r.runId, uid: entry.uid, minerHotkey: entry.minerHotkey, url: entry.url }).catch((err) => this.d.log.warn('archive refused evaluation record', { error: (err as Error).message }));
       this.d.log.info('evaluated', { runId: r.runId, uid: entry.uid, status: out.status, score: out.score, ms: wallMs });
     });
     this.d.metrics.evaluationsQueued.set(jobs.length);
@@ -393,6 +397,7 @@ export class Validator {
       };
       const sig = verifySignedScoreReport(signed);
       if (!sig.ok) { v('bad-signature', sig.reason); continue; }
+      if (hotkey !== this.hotkey) await this.d.archive?.putSignedReport(signed).catch(() => undefined);
       if (!memberSet.has(hotkey)) { v('not-member', 'hotkey is not a permitted validator with enough stake at the run block'); continue; }
       if (await this.d.store.marked(r.runId, `second-report/${hotkey}`)) { v('equivocation', 'two different signed reports for this run'); continue; }
       const mismatch = reportMismatch(signed.report, { netuid: r.netuid, runId: r.runId, rosterHash: r.rosterHash, policyHash: r.policyHash, hardwareClass: r.hardwareClass }, rosterMap);

@@ -10,7 +10,7 @@
 // Signature = sr25519(hotkey, utf8("conclave/score-report/v1") || 0x00 || canonical bytes).
 // Signed encoding: u32-len canonical report bytes | [64] signature.
 import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
-import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
+import { hotkeyToPublicKey, publicKeyHexToHotkey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
 
 export const SCORE_REPORT_DOMAIN = 'conclave/score-report/v1';
 export const SCORE_REPORT_VERSION = 1;
@@ -88,25 +88,43 @@ function checkSafeUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER):
   return v;
 }
 
+const HEX32_RE = /^[0-9a-f]{64}$/;
+
+function putHex32(buf: Buffer, at: number, hex: unknown, what: string): void {
+  if (typeof hex !== 'string' || !HEX32_RE.test(hex)) {
+    fromHex(hex as string, 32, what); // throws the precise error
+    throw new CodecError(`${what}: expected 32 bytes of lowercase hex`);
+  }
+  buf.write(hex, at, 32, 'hex');
+}
+
+// Writes straight into one buffer of the exact size (the Writer's per-field allocations made this
+// the hot spot of archiving); the layout is the one documented at the top of this file.
 export function encodeScoreReport(report: ScoreReport): Uint8Array {
   if (report === null || typeof report !== 'object') throw new CodecError('score report: expected an object');
   if (report.version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unsupported version ${String(report.version)} (this node speaks version 1)`);
-  const w = new Writer();
-  w.u8(report.version);
-  w.u16(checkSafeUint(report.netuid, 'score report netuid', 0xffff));
-  w.u64(checkSafeUint(report.runId, 'score report runId'));
-  w.fixed(fromHex(report.rosterHash, 32, 'score report rosterHash'), 32);
-  w.fixed(fromHex(report.policyHash, 32, 'score report policyHash'), 32);
   if (typeof report.hardwareClass !== 'string' || !HARDWARE_CLASS_RE.test(report.hardwareClass)) {
     throw new CodecError(`score report hardwareClass: expected 1..64 chars of [A-Za-z0-9._:+-], got ${JSON.stringify(report.hardwareClass)}`);
   }
-  w.string(report.hardwareClass, MAX_HARDWARE_CLASS_BYTES);
-  w.fixed(hotkeyToPublicKey(report.validatorHotkey), 32);
   if (!Array.isArray(report.entries)) throw new CodecError('score report entries: expected an array');
-  if (report.entries.length > MAX_ENTRIES) throw new CodecError(`score report: ${report.entries.length} entries exceed the limit of ${MAX_ENTRIES}`);
-  w.u32(report.entries.length);
+  const n = report.entries.length;
+  if (n > MAX_ENTRIES) throw new CodecError(`score report: ${n} entries exceed the limit of ${MAX_ENTRIES}`);
+  const hw = report.hardwareClass; // ASCII by the regex: one byte per char
+  const size = 1 + 2 + 8 + 32 + 32 + 4 + hw.length + 32 + 4 + n * ENTRY_BYTES + 8;
+  const buf = Buffer.alloc(size);
+  let o = 0;
+  buf[o++] = report.version;
+  buf.writeUInt16BE(checkSafeUint(report.netuid, 'score report netuid', 0xffff), o); o += 2;
+  buf.writeBigUInt64BE(BigInt(checkSafeUint(report.runId, 'score report runId')), o); o += 8;
+  putHex32(buf, o, report.rosterHash, 'score report rosterHash'); o += 32;
+  putHex32(buf, o, report.policyHash, 'score report policyHash'); o += 32;
+  buf.writeUInt32BE(hw.length, o); o += 4;
+  buf.write(hw, o, 'latin1'); o += hw.length;
+  buf.set(hotkeyToPublicKey(report.validatorHotkey), o); o += 32;
+  buf.writeUInt32BE(n, o); o += 4;
   let prevUid = -1;
-  report.entries.forEach((e, i) => {
+  for (let i = 0; i < n; i++) {
+    const e = report.entries[i];
     const where = `score report entry ${i}`;
     if (e === null || typeof e !== 'object') throw new CodecError(`${where}: expected an object`);
     const uid = checkSafeUint(e.uid, `${where} uid`, 0xffff);
@@ -115,17 +133,23 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
     const code = statusCode(e.status, where);
     const score = checkSafeUint(e.score, `${where} score`);
     if (e.status !== 'scored' && score !== 0) throw new CodecError(`${where}: status '${e.status}' must carry score 0, got ${score}`);
-    w.u16(uid);
-    w.fixed(hotkeyToPublicKey(e.minerHotkey), 32);
-    w.fixed(fromHex(e.codeSha256, 32, `${where} codeSha256`), 32);
-    w.u64(score);
-    w.u8(code);
-  });
-  w.u64(checkSafeUint(report.issuedAt, 'score report issuedAt'));
-  return w.finish();
+    buf.writeUInt16BE(uid, o); o += 2;
+    buf.set(hotkeyToPublicKey(e.minerHotkey), o); o += 32;
+    putHex32(buf, o, e.codeSha256, `${where} codeSha256`); o += 32;
+    buf.writeBigUInt64BE(BigInt(score), o); o += 8;
+    buf[o++] = code;
+  }
+  buf.writeBigUInt64BE(BigInt(checkSafeUint(report.issuedAt, 'score report issuedAt')), o); o += 8;
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-function decodeReportFrom(r: Reader): ScoreReport {
+/** Strict decoder: refuses oversize input, unknown versions, unsorted/duplicate entries, trailing bytes. */
+export function decodeScoreReport(bytes: Uint8Array): ScoreReport {
+  if (bytes.length > MAX_REPORT_BYTES) throw new CodecError(`score report: ${bytes.length} bytes exceed the limit of ${MAX_REPORT_BYTES}`);
+  // The Reader handles the variable-length header; the fixed-width entries are read straight
+  // from the buffer once their total size has been checked.
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new Reader(bytes, 'score report');
   const version = r.u8();
   if (version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unknown version ${version} (this node speaks version 1)`);
   const netuid = r.u16();
@@ -137,34 +161,34 @@ function decodeReportFrom(r: Reader): ScoreReport {
   const validatorHotkey = publicKeyToHotkey(r.fixed(32));
   const count = r.u32();
   if (count > MAX_ENTRIES) throw new CodecError(`score report: ${count} entries exceed the limit of ${MAX_ENTRIES}`);
-  if (count * ENTRY_BYTES > r.remaining) throw new CodecError(`score report: truncated (${count} entries announced, ${r.remaining} bytes left)`);
-  const entries: ScoreEntry[] = [];
+  const expected = count * ENTRY_BYTES + 8;
+  if (r.remaining < expected) throw new CodecError(`score report: truncated (${count} entries announced, ${r.remaining} bytes left)`);
+  if (r.remaining > expected) throw new CodecError(`score report: ${r.remaining - expected} trailing bytes`);
+  let o = bytes.length - r.remaining;
+  const entries: ScoreEntry[] = new Array(count);
   let prevUid = -1;
   for (let i = 0; i < count; i++) {
-    const uid = r.u16();
+    const uid = buf.readUInt16BE(o);
     if (uid <= prevUid) throw new CodecError(`score report entry ${i}: uid ${uid} ${uid === prevUid ? 'is duplicated' : 'is out of order'} (entries must be sorted by uid, unique)`);
     prevUid = uid;
-    const minerHotkey = publicKeyToHotkey(r.fixed(32));
-    const codeSha256 = toHex(r.fixed(32));
-    const score = r.u64();
-    const code = r.u8();
+    const minerHotkey = publicKeyHexToHotkey(buf.toString('hex', o + 2, o + 34));
+    const codeSha256 = buf.toString('hex', o + 34, o + 66);
+    const big = buf.readBigUInt64BE(o + 66);
+    if (big > MAX_SAFE) throw new CodecError(`score report entry ${i}: score ${big} exceeds 2^53-1`);
+    const score = Number(big);
+    const code = buf[o + 74];
     const status = SCORE_STATUSES[code];
     if (status === undefined) throw new CodecError(`score report entry ${i}: unknown status code ${code}`);
     if (status !== 'scored' && score !== 0) throw new CodecError(`score report entry ${i}: status '${status}' must carry score 0, got ${score}`);
-    entries.push({ uid, minerHotkey, codeSha256, score, status });
+    entries[i] = { uid, minerHotkey, codeSha256, score, status };
+    o += ENTRY_BYTES;
   }
-  const issuedAt = r.u64();
-  return { version: 1, netuid, runId, rosterHash, policyHash, hardwareClass, validatorHotkey, entries, issuedAt };
+  const issuedBig = buf.readBigUInt64BE(o);
+  if (issuedBig > MAX_SAFE) throw new CodecError(`score report: issuedAt ${issuedBig} exceeds 2^53-1`);
+  return { version: 1, netuid, runId, rosterHash, policyHash, hardwareClass, validatorHotkey, entries, issuedAt: Number(issuedBig) };
 }
 
-/** Strict decoder: refuses oversize input, unknown versions, unsorted/duplicate entries, trailing bytes. */
-export function decodeScoreReport(bytes: Uint8Array): ScoreReport {
-  if (bytes.length > MAX_REPORT_BYTES) throw new CodecError(`score report: ${bytes.length} bytes exceed the limit of ${MAX_REPORT_BYTES}`);
-  const r = new Reader(bytes, 'score report');
-  const report = decodeReportFrom(r);
-  r.end();
-  return report;
-}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 export function scoreReportHash(report: ScoreReport): string {
   return sha256Hex(encodeScoreReport(report));

@@ -123,12 +123,17 @@ function ss58Encode(publicKey: Uint8Array, prefix: number): string {
 /** 32-byte public key → SS58 address with prefix 42 (the canonical TypeScript form). */
 export function publicKeyToHotkey(publicKey: Uint8Array): string {
   if (publicKey.length !== 32) throw new CodecError(`public key: expected 32 bytes, got ${publicKey.length}`);
-  const k = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
-  let s = pkToSs58.get(k);
+  return publicKeyHexToHotkey(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex'));
+}
+
+/** Same as publicKeyToHotkey for a public key given as 64 lowercase hex chars (decoder fast path). */
+export function publicKeyHexToHotkey(hex: string): string {
+  let s = pkToSs58.get(hex);
   if (s === undefined) {
-    s = ss58Encode(publicKey, SS58_PREFIX);
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new CodecError('public key: expected 32 bytes of lowercase hex');
+    s = ss58Encode(new Uint8Array(Buffer.from(hex, 'hex')), SS58_PREFIX);
     if (pkToSs58.size >= SS58_CACHE_MAX) pkToSs58.clear();
-    pkToSs58.set(k, s);
+    pkToSs58.set(hex, s);
   }
   return s;
 }

@@ -26,7 +26,7 @@ export async function reviewProject(project: ExtractedProject, opts: ReviewOptio
     entrypoint: f.path === project.entrypoint,
     localModules,
   })));
-  const batch = await reviewFiles(inputs, opts);
+  const batch = await reviewFiles(inputs, { fingerprint: true, ...opts });
   const findings = batch.results.flatMap((r) => r.findings.map((f) => ({ ...f, message: `${r.id}: ${f.message}` })));
   const entry = batch.results.find((r) => r.id === project.entrypoint);
   return {

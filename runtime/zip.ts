@@ -174,28 +174,36 @@ export async function extractZipProject(bytes: Uint8Array, opts: { parent?: stri
         continue;
       }
       await mkdir(join(target, '..'), { recursive: true, mode: 0o755 });
+      // 'wx': create exclusively, never follow or overwrite anything already there. Opened before the
+      // entry stream so that the stream's error listener is attached before any data flows.
+      const fh = await open(target, 'wx', 0o644);
       let stream;
       try {
         stream = await zip.openReadStreamPromise(p.entry);
       } catch (err) {
+        await fh.close();
         throw new ZipRefusal('corrupt', `cannot read entry ${JSON.stringify(p.path)}: ${(err as Error).message}`, p.path);
       }
-      // 'wx': create exclusively, never follow or overwrite anything already there.
-      const fh = await open(target, 'wx', 0o644);
       let written = 0;
       try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          written += chunk.length;
-          total += chunk.length;
-          if (written > limits.maxFileBytes || total > limits.maxTotalBytes) {
-            stream.destroy();
-            throw new ZipRefusal('too-large', `entry ${JSON.stringify(p.path)} inflates past the size limit`, p.path);
-          }
-          await fh.write(chunk);
-        }
-      } catch (err) {
-        if (err instanceof ZipRefusal) throw err;
-        throw new ZipRefusal('corrupt', `entry ${JSON.stringify(p.path)} is damaged: ${(err as Error).message}`, p.path);
+        written = await new Promise<number>((resolve, reject) => {
+          let n = 0;
+          let failed = false;
+          const fail = (err: Error) => { if (!failed) { failed = true; stream.destroy(); reject(err); } };
+          stream.on('error', (err: Error) => fail(new ZipRefusal('corrupt', `entry ${JSON.stringify(p.path)} is damaged: ${err.message}`, p.path)));
+          stream.on('data', (chunk: Buffer) => {
+            if (failed) return;
+            n += chunk.length;
+            total += chunk.length;
+            if (n > limits.maxFileBytes || total > limits.maxTotalBytes) {
+              fail(new ZipRefusal('too-large', `entry ${JSON.stringify(p.path)} inflates past the size limit`, p.path));
+              return;
+            }
+            stream.pause();
+            fh.write(chunk).then(() => stream.resume(), (err: Error) => fail(err));
+          });
+          stream.on('end', () => { if (!failed) resolve(n); });
+        });
       } finally {
         await fh.close();
       }

@@ -3,9 +3,11 @@ import { decodeSignedScoreReport, scoreReportHash } from '../../proto/score-repo
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { NodeMetrics } from '../metrics.ts';
-import type { DivergenceRecord, ValidatorStore } from '../validator-store.ts';
+import type { DivergenceRecord, RunDecision, ValidatorStore } from '../validator-store.ts';
 import { ApiServer, HttpError, intParam, pathInt, type ApiServerOptions } from './server.ts';
 import { DIVERGENCE_DOMAIN, canonicalJson, signDocument } from './signed-summary.ts';
+import { dashboardHandler } from '../dashboard/handler.ts';
+import { equivocationRoutes, type EquivocationSource } from '../dashboard/equivocation-routes.ts';
 
 export interface NodeView {
   store: ValidatorStore;
@@ -13,6 +15,10 @@ export interface NodeView {
   netuid: number;
   metrics: NodeMetrics;
   health(): Promise<{ ok: boolean } & Record<string, unknown>>;
+  /** The archive (equivocation proofs); the /v1/equivocations routes exist only when it is open. */
+  archive?: EquivocationSource;
+  /** Divergence gate of the shadow → decentralized switch, shown by the dashboard. */
+  gate?: { minTop1: number; minRho: number; minOverlap: number; minRuns: number };
 }
 
 export interface DivergenceSummary {
@@ -50,6 +56,13 @@ export function summariseDivergence(records: DivergenceRecord[], validator: stri
   };
 }
 
+/** 'held' when the incumbent kept the crown, 'dethroned' when another uid won, 'none' without an incumbent. */
+function incumbentOutcome(d: RunDecision | undefined): 'held' | 'dethroned' | 'none' | null {
+  if (!d) return null;
+  if (d.incumbentUid === null || d.incumbentUid === undefined) return 'none';
+  return d.winner === d.incumbentUid || d.outcome === 'hold' ? 'held' : 'dethroned';
+}
+
 export function reportView(hotkey: string, signedHex: string) {
   try {
     const signed = decodeSignedScoreReport(fromHex(signedHex, undefined, 'signed report'));
@@ -62,6 +75,8 @@ export function reportView(hotkey: string, signedHex: string) {
 export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
   const api = new ApiServer({ ...opts, metrics: opts.metrics ?? view.metrics });
   const { store } = view;
+  api.use(dashboardHandler);
+  if (view.archive) equivocationRoutes(api, view.archive);
 
   api.route('/healthz', async () => {
     const h = await view.health();
@@ -82,6 +97,10 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
           runId: r.runId, netuid: r.netuid, mode: r.mode, phase: r.phase, rosterHash: r.rosterHash, policyHash: r.policyHash,
           winner: r.decision?.winner ?? null, quorumMet: r.decision?.quorumMet ?? null, certified: Boolean(r.certificateHex),
           weights: r.weights?.result ?? null, updatedAt: r.updatedAt,
+          countedStakeShare: r.decision?.countedStakeShare ?? null,
+          winnerHotkey: r.decision && r.decision.winner !== null ? (r.decision.scores.find((x) => x.uid === r.decision!.winner)?.hotkey ?? null) : null,
+          incumbentUid: r.decision?.incumbentUid ?? null,
+          incumbent: incumbentOutcome(r.decision),
         })),
         next: runs.length === limit ? runs[runs.length - 1].runId : null,
       },
@@ -118,7 +137,7 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
     const body = summariseDivergence(records, view.signer.hotkey, view.netuid, window);
     const seen = new Set<number>();
     const uniq = records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
-    return { status: 200, body: { summary: signDocument(DIVERGENCE_DOMAIN, body, view.signer), records: uniq } };
+    return { status: 200, body: { summary: signDocument(DIVERGENCE_DOMAIN, body, view.signer), records: uniq, ...(view.gate ? { gate: view.gate } : {}) } };
   });
 
   api.route('/v1/evaluations/:codeSha256', async ({ params }) => {

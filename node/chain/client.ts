@@ -6,7 +6,7 @@ import { ApiPromise, WsProvider } from '@polkadot/api';
 import type { Signer, SignerResult } from '@polkadot/api/types';
 import type { SignerPayloadJSON } from '@polkadot/types/types';
 import type { SubmittableExtrinsic } from '@polkadot/api/promise/types';
-import { u8aConcat, u8aToHex } from '@polkadot/util';
+import { hexToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
 import { blake2AsU8a, encodeAddress, decodeAddress } from '@polkadot/util-crypto';
 import { SUBTENSOR_SIGNED_EXTENSIONS } from './extensions.ts';
 import { resolveEndpoint } from './endpoints.ts';
@@ -44,6 +44,25 @@ export class ChainUnavailableError extends Error {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Dyn = any;
+
+const PAGE = 1000;
+
+/** Refuses a storage map whose key hashers differ from what the direct key decoding assumes. */
+function requireHashers(q: Dyn, want: string[], name: string): void {
+  const t = q.creator.meta.type;
+  const got: string[] = t.isMap ? t.asMap.hashers.map((h: Dyn) => h.toString()) : [];
+  if (got.join(',') !== want.join(',')) throw new ChainSchemaError(`${name} uses key hashers [${got.join(', ')}], expected [${want.join(', ')}]; this subtensor version is not supported yet`);
+}
+
+function anyHex(x: string | Uint8Array): string {
+  return typeof x === 'string' ? x.toLowerCase() : u8aToHex(x);
+}
+
+function u64le(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = Math.min(8, b.length) - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+}
 
 const PALLET_NAMES: Record<string, string> = { subtensorModule: 'SubtensorModule', commitments: 'Commitments', system: 'System' };
 
@@ -121,6 +140,15 @@ export class SubtensorClient {
       this.reconnectTimer = undefined;
       if (!this.closed) this.provider.connect().catch(() => this.onDisconnected());
     }, delay);
+  }
+
+  /**
+   * Calls `cb` with every new best block (number + hash); survives reconnects (polkadot-js resubscribes).
+   * Returns the unsubscribe function.
+   */
+  async onNewBlock(cb: (block: { number: number; hash: string }) => void): Promise<() => void> {
+    await this.ready();
+    return this.api.rpc.chain.subscribeNewHeads((h) => cb({ number: h.number.toNumber(), hash: h.hash.toHex() }));
   }
 
   /** Raw JSON-RPC call (e.g. the devchain's dev_* admin methods). */
@@ -224,35 +252,78 @@ export class SubtensorClient {
 
   /**
    * The metagraph of `netuid` at a block: uid -> hotkey (Keys), stake (TotalHotkeyAlpha, rao of alpha),
-   * validator permits, axons. A handful of RPCs in total (paged key scans + one multi-read), not one per neuron.
+   * validator permits, axons. Paged key scans + batched state_queryStorageAt (1,000 keys per call), decoded
+   * directly from SCALE: a handful of RPCs in total, never one per neuron.
    */
   async metagraph(netuid: number, at?: BlockRef): Promise<Neuron[]> {
-    const { apiAt } = await this.at(at);
+    const { apiAt, hash } = await this.at(at);
     return this.read(async () => {
       const keysQ = this.storage(apiAt, 'subtensorModule', 'keys');
-      const [keyEntries, permits, axonEntries] = await Promise.all([
-        keysQ.entries(netuid),
-        this.storage(apiAt, 'subtensorModule', 'validatorPermit')(netuid),
-        this.storage(apiAt, 'subtensorModule', 'axons').entries(netuid),
+      const stakeQ = this.storage(apiAt, 'subtensorModule', 'totalHotkeyAlpha');
+      const axonsQ = this.storage(apiAt, 'subtensorModule', 'axons');
+      const permitsQ = this.storage(apiAt, 'subtensorModule', 'validatorPermit');
+      requireHashers(keysQ, ['Identity', 'Identity'], 'SubtensorModule.Keys');
+      requireHashers(stakeQ, ['Blake2_128Concat', 'Identity'], 'SubtensorModule.TotalHotkeyAlpha');
+      requireHashers(axonsQ, ['Identity', 'Blake2_128Concat'], 'SubtensorModule.Axons');
+      const [keyEntries, permitsRaw, axonEntries] = await Promise.all([
+        this.rawEntries(anyHex(keysQ.keyPrefix(netuid)), hash),
+        this.provider.send('state_getStorage', [permitsQ.key(netuid), hash]) as Promise<string | null>,
+        this.rawEntries(anyHex(axonsQ.keyPrefix(netuid)), hash),
       ]);
-      const rows = (keyEntries as [Dyn, Dyn][]).map(([k, v]) => ({ uid: Number(k.args[1].toString()), hotkey: encodeAddress(v.toU8a(), 42) }));
+      const rows: { uid: number; hotkey: string; pk: Uint8Array }[] = [];
+      for (const [k, v] of keyEntries) {
+        if (v === null) continue;
+        const kb = hexToU8a(k);
+        const vb = hexToU8a(v);
+        if (vb.length !== 32) throw new Error(`SubtensorModule.Keys value of ${vb.length} bytes; expected an AccountId32`);
+        rows.push({ uid: kb[kb.length - 2] | (kb[kb.length - 1] << 8), hotkey: encodeAddress(vb, 42), pk: vb });
+      }
       rows.sort((a, b) => a.uid - b.uid);
-      const stakes: Dyn[] = rows.length ? await this.storage(apiAt, 'subtensorModule', 'totalHotkeyAlpha').multi(rows.map((r) => [r.hotkey, netuid])) : [];
-      const permitArr = (permits.toJSON() ?? []) as boolean[];
+      const prefix = anyHex(stakeQ.keyPrefix()).slice(2);
+      const netLe = u8aToHex(Uint8Array.of(netuid & 255, netuid >> 8)).slice(2);
+      const stakeKeys = rows.map((r) => `0x${prefix}${u8aToHex(blake2AsU8a(r.pk, 128)).slice(2)}${u8aToHex(r.pk).slice(2)}${netLe}`);
+      const stakeVals = await this.rawValues(stakeKeys, hash);
+      const permits: boolean[] = permitsRaw ? (this.api.registry.createType('Vec<bool>', hexToU8a(permitsRaw)).toJSON() as boolean[]) : [];
       const axons = new Map<string, { ip: string; port: number }>();
-      for (const [k, v] of axonEntries as [Dyn, Dyn][]) {
-        const a = v.isSome ? v.unwrap() : v;
+      const axonType = this.api.registry.createLookupType(axonsQ.creator.meta.type.asMap.value);
+      for (const [k, v] of axonEntries) {
+        if (v === null) continue;
+        const a = this.api.registry.createType(axonType, hexToU8a(v)) as Dyn;
         const ip = ipFromU128(BigInt(a.ip.toString()), Number(a.ipType.toString()));
         const port = Number(a.port.toString());
-        if (ip && port > 0) axons.set(encodeAddress(k.args[1].toU8a(), 42), { ip, port });
+        if (ip && port > 0) axons.set(encodeAddress(hexToU8a(k).slice(-32), 42), { ip, port });
       }
       return rows.map((r, i) => {
-        const n: Neuron = { uid: r.uid, hotkey: r.hotkey, stake: BigInt(stakes[i].toString()), validatorPermit: permitArr[r.uid] === true };
+        const sv = stakeVals[i];
+        const n: Neuron = { uid: r.uid, hotkey: r.hotkey, stake: sv ? u64le(hexToU8a(sv)) : 0n, validatorPermit: permits[r.uid] === true };
         const ax = axons.get(r.hotkey);
         if (ax) n.axon = ax;
         return n;
       });
     });
+  }
+
+  /** All (key, value) under a storage prefix at a block: state_getKeysPaged pages + state_queryStorageAt batches. */
+  private async rawEntries(prefix: string, hash: string): Promise<[string, string | null][]> {
+    const keys: string[] = [];
+    let start: string | null = null;
+    for (let page = 0; page < 10_000; page++) {
+      const got = (await this.provider.send('state_getKeysPaged', [prefix, PAGE, start, hash])) as string[];
+      keys.push(...got);
+      if (got.length < PAGE) break;
+      start = got[got.length - 1];
+    }
+    const vals = await this.rawValues(keys, hash);
+    return keys.map((k, i) => [k, vals[i]]);
+  }
+
+  /** Values of `keys` at a block, in order (null = absent), PAGE keys per state_queryStorageAt. */
+  private async rawValues(keys: string[], hash: string): Promise<(string | null)[]> {
+    const batches: Promise<{ changes: [string, string | null][] }[]>[] = [];
+    for (let i = 0; i < keys.length; i += PAGE) batches.push(this.provider.send('state_queryStorageAt', [keys.slice(i, i + PAGE), hash]) as never);
+    const map = new Map<string, string | null>();
+    for (const res of await Promise.all(batches)) for (const set of res) for (const [k, v] of set.changes) map.set(k.toLowerCase(), v);
+    return keys.map((k) => map.get(k.toLowerCase()) ?? null);
   }
 
   /** Every text commitment on `netuid` at a block, by hotkey (the newer of CommitmentOf and RevealedCommitments). */

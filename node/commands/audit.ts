@@ -1,9 +1,9 @@
 // `conclave audit --run RUN --source URL [--chain ENDPOINT] [--json]`
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
-import { parseConfig } from '../config.ts';
+import { loadConfigFile, parseConfig } from '../config.ts';
 
-const help = `Usage: conclave audit --run RUN --source URL [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--json]
+const help = `Usage: conclave audit --run RUN --source URL [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
 
 Re-verify a past run from a validator's published evidence and the chain alone: fetch its
 reports and certificate, verify every signature against the metagraph at the run's block,
@@ -13,10 +13,14 @@ Exit 0 only when every check holds; 1 when any fails (the JSON names each failed
 
 Options:
   --run RUN               run id (block number of the epoch start)
-  --source URL            a validator's API, e.g. http://127.0.0.1:8080 (multiaddr sources: not yet)
+  --source URL            a validator's API, e.g. http://127.0.0.1:8080 (multiaddr sources: see
+                          docs/node.md — the p2p fetch protocol serves content by hash only)
   --chain ENDPOINT        finney | test | local | ws(s)://URL (default: local)
   --netuid N              subnet (default: 1)
-  --commit-window BLOCKS  commit window of the subnet's validators (default: 150)
+  --commit-window BLOCKS  commit window of the subnet's validators (default: 150, or --rules-from's)
+  --rules-from CONFIG     take the subnet's consensus rules (quorum, burn uid and rate, dethrone
+                          margin, min stake, commit window) from a validator TOML config; default:
+                          the built-in defaults of validator.example.toml
   --json                  machine-readable result
 
 Examples:
@@ -33,14 +37,15 @@ const command: Command = {
   name: 'audit',
   help,
   async run(argv) {
-    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, json: { type: 'boolean' } }, false);
     const runId = Number(requireFlag(values.run, 'run'));
     if (!Number.isSafeInteger(runId) || runId < 0) throw new UsageError('--run must be a block number');
     const source = requireFlag(values.source, 'source').replace(/\/$/, '');
-    if (!/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (multiaddr sources are not supported yet)');
-    const netuid = Number(values.netuid ?? 1);
-    const commitWindow = Number(values['commit-window'] ?? 150);
-    const cfg = parseConfig('', { env: {} });
+    if (source.startsWith('/')) throw new UsageError('--source as a multiaddr is not supported: the p2p fetch protocol serves reports by hash, not a run\'s reports and certificate by run id; give a validator\'s API URL (http://HOST:PORT)');
+    if (!/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API, e.g. http://127.0.0.1:8080');
+    const cfg = values['rules-from'] ? loadConfigFile(values['rules-from'], { env: {} }) : parseConfig('', { env: {} });
+    const netuid = Number(values.netuid ?? cfg.chain.netuid);
+    const commitWindow = Number(values['commit-window'] ?? cfg.consensus.commitWindowBlocks);
     const { cryptoReady } = await import('../../proto/signer.ts');
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');

@@ -33,6 +33,7 @@ Options:
 Control commands (stdin, one JSON object per line; "id" is echoed in the reply):
   {"cmd":"report","runId":N,"tag":"x"}          sign and publish a synthetic score report
   {"cmd":"report","forge":true}                 publish a report with a corrupted sr25519 signature (testing)
+  {"cmd":"burst","count":N}                     publish N synthetic reports back to back (throughput probe)
   {"cmd":"consensus","hex":"..."}               publish an opaque consensus payload for the current run
   {"cmd":"set-validators","validators":[...]}   replace the validator set
   {"cmd":"set-run","runId":N}                   set the current run
@@ -48,7 +49,7 @@ Examples:
 `;
 
 function out(obj: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(obj, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+  process.stdout.write(JSON.stringify({ ...obj, at: Date.now() }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
 }
 
 function int(v: string | undefined, flag: string, dflt?: number): number | undefined {
@@ -149,7 +150,7 @@ const command: Command = {
     const run = int(values.run, 'run');
     if (run !== undefined) mesh.setCurrentRun(run);
     mesh.onReport((m) => out({
-      event: 'report', hash: m.hash, validator: m.signed.report.validatorHotkey, runId: m.runId,
+      event: 'report', hash: m.hash, validator: m.signed.report.validatorHotkey, runId: m.runId, issuedAt: m.signed.report.issuedAt,
       code: m.signed.report.entries[0]?.codeSha256, via: m.via, from: m.fromPeer,
     }));
     mesh.onConsensus((m) => out({ event: 'consensus', hash: m.hash, hex: Buffer.from(m.payload).toString('hex'), runId: m.runId, signer: m.signerHotkey, via: m.via }));
@@ -178,6 +179,15 @@ const command: Command = {
           const bytes = encodeSignedScoreReport(signed);
           const r = await mesh.publishReport(bytes);
           return { ok: true, ...r, code: signed.report.entries[0].codeSha256 };
+        }
+        case 'burst': {
+          // Throughput probe: sign and publish `count` reports back to back.
+          const count = Math.min(Number(cmd.count ?? 100), 10_000);
+          const runId = mesh.metrics().run.current ?? 0;
+          const started = Date.now();
+          const results = await Promise.all(Array.from({ length: count }, (_, k) =>
+            mesh.publishReport(encodeSignedScoreReport(signScoreReport(syntheticReport(hotkey, netuid, runId, `burst-${started}-${k}`), hotkey)))));
+          return { ok: true, published: results.length, queued: results.filter((r) => r.queued).length, ms: Date.now() - started };
         }
         case 'consensus': {
           const r = await mesh.publishConsensus(fromHex(String(cmd.hex ?? ''), undefined, 'hex'), cmd.runId);

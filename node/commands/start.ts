@@ -40,6 +40,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
   const { Validator } = await import('../validator.ts');
   const { buildApi } = await import('../api/routes.ts');
+  const { Archive } = await import('../archive.ts');
 
   const signer = await loadHotkey({ wallet: cfg.wallet.name, hotkey: cfg.wallet.hotkey, walletPath: cfg.wallet.path });
   const nodeKey = await loadOrCreateNodeKey(cfg.node.dataDir);
@@ -47,63 +48,106 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   log.info('starting validator', { hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
 
   const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
+  const archive = await Archive.open(join(cfg.node.dataDir, 'archive'));
   const metrics = nodeMetrics();
-  const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
-  const chain = chainPort(client, signer, cfg.chain.netuid);
-  const neurons = await chain.metagraph();
-  const mesh = new Mesh({
-    netuid: cfg.chain.netuid,
-    hotkey: signer,
-    nodeKeySeed: new Uint8Array(Buffer.from(seedHex, 'hex')),
-    listen: [cfg.p2p.listen],
-    bootstrap: cfg.p2p.bootstrap,
-  });
-  mesh.setValidatorSet(membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon })));
-  await mesh.start();
-  const mport = meshPort(mesh, (r) => {
-    for (const [reason, n] of Object.entries(r)) {
-      const have = metrics.gossipRejections.get({ reason });
-      if (n > have) metrics.gossipRejections.inc({ reason }, n - have);
-    }
-  });
-  let evaluator = opts.evaluator;
-  if (!evaluator) {
-    const { sandboxEvaluator } = await import('../validator-evaluator.ts');
-    evaluator = await sandboxEvaluator(cfg, log);
-  }
-  const validator = new Validator({
-    config: cfg,
-    chain,
-    mesh: mport,
-    evaluator,
-    consensus: new PbftConsensus({
-      nodeSigner: nodeKey.signer,
-      hotkey: signer.hotkey,
-      rules: rulesFromConfig(cfg),
-      timing: { viewTimeoutMs: cfg.consensus.viewTimeoutS * 1000, proposeDelayMs: 2000 },
-      onReject: (reason) => metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` }),
-    }),
-    store,
-    signer,
-    metrics,
-    log,
-  });
-  let api: ApiServer | undefined;
-  if (cfg.api.listen) {
-    const hp = parseHostPort(cfg.api.listen)!;
-    api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health() }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
-    const a = await api.listen(hp.host, hp.port);
-    log.info('API listening', { url: `http://${a.host}:${a.port}` });
-  }
-  await validator.start();
-  const stop = async () => {
-    await validator.stop();
-    await api?.close();
-    await mport.close().catch(() => undefined);
-    await chain.close().catch(() => undefined);
-    await store.close();
+  const cleanup: (() => Promise<unknown>)[] = [() => archive.close(), () => store.close()];
+  const undo = async () => {
+    for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
-  return { validator, stop, api, mesh };
+  try {
+    const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
+    const chain = chainPort(client, signer, cfg.chain.netuid);
+    cleanup.push(() => chain.close());
+    const neurons = await chain.metagraph();
+    const me = neurons.find((n) => n.hotkey === signer.hotkey);
+    if (!me) log.warn('this hotkey is not registered on the subnet: the node observes but its reports will not count', { hotkey: signer.hotkey, netuid: cfg.chain.netuid });
+    const mesh = new Mesh({
+      netuid: cfg.chain.netuid,
+      hotkey: signer,
+      nodeKeySeed: new Uint8Array(Buffer.from(seedHex, 'hex')),
+      listen: [cfg.p2p.listen],
+      bootstrap: cfg.p2p.bootstrap,
+    });
+    const members = () => membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon }));
+    mesh.setValidatorSet(members());
+    await mesh.start();
+    const mport = meshPort(mesh, (r) => {
+      for (const [reason, n] of Object.entries(r)) {
+        const have = metrics.gossipRejections.get({ reason });
+        if (n > have) metrics.gossipRejections.inc({ reason }, n - have);
+      }
+    });
+    cleanup.push(() => mport.close());
+    log.info('mesh listening', { peerId: mesh.peerId, addrs: mesh.multiaddrs() });
+    let evaluator = opts.evaluator;
+    if (!evaluator) {
+      const { sandboxEvaluator } = await import('../validator-evaluator.ts');
+      const port = await sandboxEvaluator(cfg, log);
+      cleanup.push(() => port.close());
+      evaluator = port;
+    }
+    const validator = new Validator({
+      config: cfg,
+      chain,
+      mesh: mport,
+      evaluator,
+      consensus: new PbftConsensus({
+        nodeSigner: nodeKey.signer,
+        hotkey: signer.hotkey,
+        rules: rulesFromConfig(cfg),
+        timing: { viewTimeoutMs: cfg.consensus.viewTimeoutS * 1000, proposeDelayMs: 2000 },
+        onReject: (reason) => metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` }),
+      }),
+      store,
+      signer,
+      metrics,
+      log,
+      archive: archivePort(archive, log),
+    });
+    let api: ApiServer | undefined;
+    if (cfg.api.listen) {
+      const hp = parseHostPort(cfg.api.listen)!;
+      api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health(), archive }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
+      const a = await api.listen(hp.host, hp.port);
+      cleanup.push(() => api!.close());
+      log.info('API listening', { url: `http://${a.host}:${a.port}` });
+    }
+    // the validator set follows the metagraph (stake, permits, axons) every few blocks
+    const refresh = setInterval(() => {
+      chain.metagraph().then((n) => {
+        neurons.splice(0, neurons.length, ...n);
+        mesh.setValidatorSet(members());
+      }).catch(() => metrics.chainErrors.inc({ op: 'metagraph' }));
+    }, 60_000);
+    refresh.unref();
+    await validator.start();
+    const stop = async () => {
+      clearInterval(refresh);
+      await validator.stop();
+      await undo();
+    };
+    return { validator, stop, api, mesh };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+/** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
+function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<typeof jsonLogger>): import('../validator.ts').ArchivePort {
+  const proofs = archive.kv('consensus-equivocations');
+  return {
+    putSignedReport: async (signed) => {
+      const r = await archive.putReport(signed);
+      if (r.status === 'equivocation') log.warn('equivocation archived', { runId: signed.report.runId, validator: signed.report.validatorHotkey });
+    },
+    putCertificate: async (runId, bytes) => {
+      const r = await archive.putCertificate(runId, bytes);
+      if (r === 'conflict') log.warn('a different certificate for this run is already archived (first wins)', { runId });
+    },
+    putEquivocation: (runId, hotkey, proofHex) => proofs.put(`${runId}/${hotkey}`, { runId, hotkey, proofHex }),
+    putEvaluation: (code, record) => archive.putEvaluation(code, record),
+  };
 }
 
 const command: Command = {

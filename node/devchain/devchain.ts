@@ -57,8 +57,9 @@ const NOTIFY_METHOD: Record<SubKind, string> = {
 export const RPC_METHODS = [
   'author_pendingExtrinsics', 'author_submitAndWatchExtrinsic', 'author_submitExtrinsic', 'author_unwatchExtrinsic',
   'chain_getBlock', 'chain_getBlockHash', 'chain_getFinalisedHead', 'chain_getFinalizedHead', 'chain_getHead', 'chain_getHeader',
-  'chain_subscribeAllHeads', 'chain_subscribeFinalizedHeads', 'chain_subscribeNewHeads', 'chain_unsubscribeAllHeads',
-  'chain_unsubscribeFinalizedHeads', 'chain_unsubscribeNewHeads',
+  'chain_subscribeAllHeads', 'chain_subscribeFinalisedHeads', 'chain_subscribeFinalizedHeads', 'chain_subscribeNewHead',
+  'chain_subscribeNewHeads', 'chain_unsubscribeAllHeads', 'chain_unsubscribeFinalisedHeads', 'chain_unsubscribeFinalizedHeads',
+  'chain_unsubscribeNewHead', 'chain_unsubscribeNewHeads', 'subscribe_newHead', 'unsubscribe_newHead',
   'dev_newBlock', 'dev_setCommitment', 'dev_setStorage', 'dev_setRawStorage',
   'rpc_methods',
   'state_call', 'state_getKeys', 'state_getKeysPaged', 'state_getMetadata', 'state_getRuntimeVersion', 'state_getStorage',
@@ -420,10 +421,12 @@ export class DevChain {
         return { result: { block: { header: this.headerJson(b), extrinsics: b.extrinsics }, justifications: null } };
       }
       case 'chain_subscribeNewHeads':
+      case 'chain_subscribeNewHead':
+      case 'subscribe_newHead':
       case 'chain_subscribeFinalizedHeads':
       case 'chain_subscribeFinalisedHeads':
       case 'chain_subscribeAllHeads': {
-        const kind: SubKind = method.includes('New') ? 'newHead' : method.includes('All') ? 'allHead' : 'finalizedHead';
+        const kind: SubKind = /new/i.test(method) ? 'newHead' : method.includes('All') ? 'allHead' : 'finalizedHead';
         const id = this.subscribe(ws, kind);
         return { result: id, after: () => this.notify(id, this.headerJson(this.blocks[this.head])) };
       }
@@ -437,6 +440,8 @@ export class DevChain {
         return { result: id, after: () => this.notify(id, { block: this.blocks[this.head].hash, changes: this.storageChanges(keys, this.head) }) };
       }
       case 'chain_unsubscribeNewHeads':
+      case 'chain_unsubscribeNewHead':
+      case 'unsubscribe_newHead':
       case 'chain_unsubscribeFinalizedHeads':
       case 'chain_unsubscribeFinalisedHeads':
       case 'chain_unsubscribeAllHeads':

@@ -325,7 +325,9 @@ export class Mesh {
   setValidatorSet(list: ValidatorInfo[]): void {
     const dropped = this.admission.setValidatorSet(list, this.now());
     this.refused.clear();
+    this.admitSelf();
     for (const p of dropped) {
+      if (this.node && p === this.node.peerId.toString()) continue;
       this.live.delete(p);
       this.emit({ type: 'dropped', peerId: p, reason: 'its hotkey left the validator set (or its binding expired)' });
       this.hangUp(p);
@@ -596,6 +598,12 @@ export class Mesh {
     this.ownBinding = signBinding({ nodePublicKey: this.signer.publicKey, multiaddrs: addrs, issuedAt: now, expiresAt: now + this.opts.bindingTtlMs }, this.opts.hotkey);
     this.ownBindingBytes = encodeBinding(this.ownBinding);
     this.lastAnnounce = 0;
+    this.admitSelf();
+  }
+
+  /** Our own binding is in the registry too, so that our envelopes fetched back after a restart verify. */
+  private admitSelf(): void {
+    if (this.ownBinding) this.admission.consider(this.ownBinding, this.now());
   }
 
   private announceBinding(): void {
@@ -696,8 +704,12 @@ export class Mesh {
     });
   }
 
+  private readonly helloInFlight = new Set<string>();
+
   private async sayHello(conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString();
+    if (this.helloInFlight.has(peer)) return;
+    this.helloInFlight.add(peer);
     try {
       const stream = await conn.newStream(HELLO_PROTOCOL, { signal: AbortSignal.timeout(this.opts.fetchTimeoutMs) });
       const res = decodeHello(await requestResponse(stream, this.helloFrame('ok', ''), MAX_HELLO_BYTES, MAX_HELLO_BYTES, this.opts.fetchTimeoutMs, `hello to ${peer}`));
@@ -708,7 +720,9 @@ export class Mesh {
       const r = this.admitRemote(peer, res.binding, res.netuid);
       if (r.ok) this.considerKnown(res.known);
     } catch {
-      // no hello: the admission grace timer decides
+      // no hello: the maintenance loop retries, the admission grace timer decides
+    } finally {
+      this.helloInFlight.delete(peer);
     }
   }
 
@@ -720,7 +734,11 @@ export class Mesh {
     }
     if (conn.direction === 'outbound' && !this.live.has(peer)) void this.sayHello(conn);
     this.later(this.opts.admissionGraceMs, () => {
-      if (this.connected(peer) && !this.live.has(peer)) this.refuse(peer, 'no-binding', `no qualifying binding within ${this.opts.admissionGraceMs} ms`);
+      if (!this.connected(peer) || this.live.has(peer)) return;
+      // Not a refusal (no ban): a slow honest peer may simply not have finished the hello yet.
+      this.m.admissionRefused['grace-expired'] = (this.m.admissionRefused['grace-expired'] ?? 0) + 1;
+      this.emit({ type: 'dropped', peerId: peer, reason: `no qualifying binding within ${this.opts.admissionGraceMs} ms` });
+      this.hangUp(peer);
     });
   }
 
@@ -838,6 +856,10 @@ export class Mesh {
       if (b.peerId !== this.node.peerId.toString() && !this.connected(b.peerId)) this.dialBinding(b);
     }
     if (this.live.size === 0) this.dialBootstrap();
+    for (const conn of this.node.getConnections()) {
+      const peer = conn.remotePeer.toString();
+      if (conn.status === 'open' && !this.live.has(peer) && !this.isDenied(peer)) void this.sayHello(conn);
+    }
   }
 
   // ---------------------------------------------------------------- fetch protocol

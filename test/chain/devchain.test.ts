@@ -170,6 +170,52 @@ describe('chain: SubtensorClient against the devchain', function () {
   });
 });
 
+describe('chain: commit-reveal subnets', function () {
+  this.timeout(30_000);
+  it('detects CommitRevealWeightsEnabled: refuses locally, the chain refuses plain set_weights too', async () => {
+    const g = await defaultGenesis({ validators: 2, miners: 2 });
+    g.subnets[0].commitRevealEnabled = true;
+    const dc = new DevChain({ genesis: g, blockMs: 100 });
+    await dc.start();
+    const client = await SubtensorClient.connect({ endpoint: dc.url });
+    try {
+      assert.equal((await client.hyperparams(DEFAULT_NETUID)).commitRevealEnabled, true);
+      const can = await client.canSetWeights(DEFAULT_NETUID, devKeypair('//Validator0').address);
+      assert.equal(can.ok, false);
+      assert.match(!can.ok ? can.reason : '', /CommitRevealWeightsEnabled.*shadow mode/s);
+      const v0 = signerOf('//Validator0');
+      const local = await client.setWeights(v0, DEFAULT_NETUID, [2], [1]);
+      assert.equal(!local.ok && local.error.kind, 'commit-reveal');
+      const onChain = await client.submit(v0, () => client.api.tx.subtensorModule.setWeights(DEFAULT_NETUID, [2], [65535], 0));
+      assert.equal(!onChain.ok && onChain.error.module?.name, 'CommitRevealEnabled');
+      // new heads arrive through the subscription
+      const seen: number[] = [];
+      const unsub = await client.onNewBlock((b) => seen.push(b.number));
+      await waitFor(() => seen.length >= 2 && seen[seen.length - 1] > seen[0], 3000, 'two new heads');
+      unsub();
+    } finally {
+      await client.close();
+      await dc.stop();
+    }
+  });
+
+  it('canSetWeights is ok for a permitted validator and names the problem for a miner', async () => {
+    const dc = new DevChain({ blockMs: 0 });
+    await dc.start();
+    const client = await SubtensorClient.connect({ endpoint: dc.url });
+    try {
+      assert.deepEqual(await client.canSetWeights(DEFAULT_NETUID, devKeypair('//Validator1').address), { ok: true, uid: 1 });
+      const m = await client.canSetWeights(DEFAULT_NETUID, devKeypair('//Miner0').address);
+      assert.match(!m.ok ? m.reason : '', /no validator permit/);
+      const s = await client.canSetWeights(DEFAULT_NETUID, devKeypair('//Nobody').address);
+      assert.match(!s.ok ? s.reason : '', /not registered/);
+    } finally {
+      await client.close();
+      await dc.stop();
+    }
+  });
+});
+
 describe('chain: reconnect and persistence', function () {
   this.timeout(30_000);
   it('the client reconnects after the devchain restarts, and --data keeps the chain', async () => {

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wasm from '@polkadot/wasm-crypto';
-import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
+import { decodeAddress, encodeAddress, sr25519PairFromSeed, sr25519Sign, sr25519Verify } from '@polkadot/util-crypto';
 import fc from 'fast-check';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { fromHex, toHex } from '../../proto/codec.ts';
@@ -41,6 +41,19 @@ describe('foundation: identities', () => {
       assert.throws(() => hotkeyToPublicKey(typo), /checksum mismatch|not a valid SS58/);
       assert.throws(() => hotkeyToPublicKey('0OIl'), /not base58/);
       assert.throws(() => hotkeyToPublicKey(''), /expected an SS58 address/);
+    });
+  });
+
+  describe('sr25519 interoperability', () => {
+    it('signatures cross-verify with @polkadot/util-crypto (pure-JS schnorrkel), both directions', () => {
+      const seed = fromHex(golden.validatorSeedHex, 32);
+      const ours = sr25519SignerFromSeed(seed);
+      const theirs = sr25519PairFromSeed(seed);
+      assert.deepEqual(ours.publicKey, theirs.publicKey);
+      const msg = new TextEncoder().encode('conclave interop');
+      assert.ok(sr25519Verify(msg, ours.sign(msg), ours.publicKey));
+      assert.ok(verifySr25519(msg, sr25519Sign(msg, theirs), ours.hotkey));
+      assert.equal(verifySr25519(new TextEncoder().encode('other'), sr25519Sign(msg, theirs), ours.hotkey), false);
     });
   });
 

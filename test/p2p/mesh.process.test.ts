@@ -81,7 +81,12 @@ describe('p2p mesh (5 validator processes over loopback TCP)', function () {
     const whileDown = [await publish(0, 'while-down-0'), await publish(1, 'while-down-1')];
     members[victim] = await Member.start(ids[victim], [...common, '--bootstrap', members[0].multiaddr]);
     const expected = [...published.keys()];
-    await until(() => expected.every((h) => received(members[victim]).includes(h)), 45_000, 'restarted member has every report of the run');
+    try {
+      await until(() => expected.every((h) => received(members[victim]).includes(h)), 45_000, 'restarted member has every report of the run');
+    } catch (err) {
+      const metrics = (await members[victim].cmd({ cmd: 'metrics' })).metrics;
+      throw new Error(`${(err as Error).message}; restarted member events: ${JSON.stringify(members[victim].events.slice(0, 30))}; metrics ${JSON.stringify(metrics)}`);
+    }
     const viaFetch = members[victim].reports().filter((e) => whileDown.includes(e.hash));
     assert.ok(viaFetch.every((e) => e.via === 'fetch'), 'missed reports arrived through the fetch protocol');
     const got = received(members[victim]);

@@ -1,0 +1,415 @@
+// `npm run devnet`: a whole subnet on this machine. The devchain (in process, blocks paced by the
+// devnet), the miners' loopback file server, 4 `conclave start` validator processes with generated
+// configs, the real Docker sandbox; progress from the validators' JSON logs; at the end a table of the
+// certified decision and the verdict of `conclave audit` against one validator's API.
+//
+// Block pacing: 1 block per `blockMs`; fast-forwarded (60 ms blocks) only while every live validator
+// is idle waiting for a window to close (all committed, or all done and another run is wanted), so a
+// run lasts as long as the evaluations take, not as long as the worst-case window.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Dockerode from 'dockerode';
+import { DevChain } from './devchain/devchain.ts';
+import { devKeypair, devValidatorSeed } from './devchain/genesis.ts';
+import { epochStart } from './validator.ts';
+import { loadOrCreateNodeKey } from './node-key.ts';
+import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePort, startMinerServer, writeValidatorConfig, type MinerServer } from './devnet-setup.ts';
+import { ensureEvaluatorImage } from '../runtime/sandbox-image.ts';
+import { reapSandboxContainers, SANDBOX_LABEL } from '../runtime/sandbox.ts';
+
+export class DevnetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevnetError';
+  }
+}
+
+export interface DevnetOptions {
+  runs?: number;
+  blockMs?: number;
+  commitWindow?: number;
+  revealWindow?: number;
+  /** Kill validator `index` (SIGKILL) once its first run reaches `phase` (test of liveness). */
+  kill?: { index: number; phase: 'evaluating' | 'committed' | 'publishing' };
+  /** Dev faults per validator index (config dev.fault). */
+  faults?: Record<number, string>;
+  /** Keep the temp dir (logs, data) after the run. */
+  keep?: boolean;
+  /** Whole devnet deadline (default 15 min). */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+  /** Called once the validators' APIs are up (tests probe them while the devnet runs). */
+  onReady?: (x: { apis: string[]; chainUrl: string; dir: string }) => void;
+}
+
+export interface MinerRow {
+  uid: number;
+  miner: string;
+  hotkey: string;
+  status: string;
+  statuses: Record<string, number>;
+  consensusScore: number | null;
+  winner: boolean;
+}
+
+export interface RunSummary {
+  runId: number;
+  certifiedBy: string[];
+  notCertified: string[];
+  sameCertificate: boolean;
+  certificateHash: string | null;
+  winner: number | null;
+  winnerMiner: string | null;
+  countedStakeShare: number | null;
+  weights: { uid: number; weight: number }[];
+  miners: MinerRow[];
+}
+
+export interface DevnetSummary {
+  ok: boolean;
+  chain: string;
+  dir: string;
+  validators: { index: number; hotkey: string; stake: string; api: string; alive: boolean; killed: boolean }[];
+  runs: RunSummary[];
+  audit: { ok: boolean; failed: string[]; source: string; runId: number; exitCode: number; checks: number } | null;
+  elapsedMs: number;
+  problems: string[];
+}
+
+interface Child {
+  index: number;
+  hotkey: string;
+  proc: ChildProcess;
+  alive: boolean;
+  killed: boolean;
+  api: string;
+  phase: Map<number, string>;
+}
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function getJson(url: string, timeoutMs = 5000): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** Refuses at once, naming the fix, when no Docker engine answers. */
+export async function requireDocker(docker = new Dockerode()): Promise<void> {
+  try {
+    await Promise.race([docker.ping(), sleep(5000).then(() => { throw new Error('no answer within 5 s'); })]);
+  } catch (err) {
+    throw new DevnetError(
+      `the devnet evaluates submissions in the real Docker sandbox, but no Docker engine answers (${(err as Error).message}). ` +
+      'Install Docker Engine (https://docs.docker.com/engine/install/), start it (sudo systemctl start docker, or dockerd), ' +
+      'make sure this user may use /var/run/docker.sock (or set DOCKER_HOST), then run `npm run devnet` again.',
+    );
+  }
+}
+
+export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const runsWanted = Math.max(1, opts.runs ?? 1);
+  const blockMs = opts.blockMs ?? 1000;
+  const commitWindow = opts.commitWindow ?? 400;
+  const revealWindow = opts.revealWindow ?? 6;
+  const tempo = commitWindow + revealWindow + 60;
+  const deadline = t0 + (opts.timeoutMs ?? 15 * 60_000);
+  const problems: string[] = [];
+
+  const docker = new Dockerode();
+  await requireDocker(docker);
+  log('devnet: checking the evaluator image (conclave-evaluator:cpu; built when missing or stale)…');
+  const image = await ensureEvaluatorImage({ docker, log: (l) => log(`  image: ${l}`) });
+  log(`devnet: image ${image.tag} ${image.digest.slice(7, 19)}${image.built ? ' (built now)' : ''}`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-devnet-'));
+  const children: Child[] = [];
+  let chain: DevChain | undefined;
+  let miners: MinerServer | undefined;
+  let pacer: NodeJS.Timeout | undefined;
+  let summary: DevnetSummary | undefined;
+  try {
+    miners = await startMinerServer();
+    log(`devnet: miners served from ${miners.origin} (redirect target ${miners.internalOrigin} is NOT allowed)`);
+    const { genesis, validators, late } = await devnetGenesis(miners, tempo);
+    chain = new DevChain({ genesis, port: 0, blockMs: 0 });
+    await chain.start();
+    const c = chain;
+    for (const x of late) c.setCommitment(1, x.hotkey, x.text);
+    c.produceBlock();
+    // runs start at epoch boundaries: get just past the first one before the validators join
+    const first = (() => { let b = c.head; while (epochStart(b, tempo, 1) < 1) b++; return epochStart(b, tempo, 1); })();
+    while (c.head < first + 1) c.produceBlock();
+    log(`devnet: devchain ${c.url} at block #${c.head}; tempo ${tempo}, commit window ${commitWindow}, reveal window ${revealWindow}, ${blockMs} ms blocks`);
+
+    const policyFile = join(dir, 'evaluator-policy.json');
+    writeFileSync(policyFile, JSON.stringify(devnetPolicy(), null, 2));
+    const walletPath = join(dir, 'wallets');
+    const setups: { index: number; hotkey: string; configPath: string; apiUrl: string; stake: string }[] = [];
+    const ports = await Promise.all(Array.from({ length: validators }, async () => ({ p2p: await freePort(), api: await freePort() })));
+    const peers: string[] = [];
+    for (let i = 0; i < validators; i++) {
+      const vdir = join(dir, `v${i}`);
+      mkdirSync(join(vdir, 'data'), { recursive: true });
+      const key = await loadOrCreateNodeKey(join(vdir, 'data'));
+      peers.push(`/ip4/127.0.0.1/tcp/${ports[i].p2p}/p2p/${key.peerId}`);
+    }
+    for (let i = 0; i < validators; i++) {
+      const hk = await devHotkeyFile(devValidatorSeed(i));
+      mkdirSync(join(walletPath, 'devnet', 'hotkeys'), { recursive: true });
+      writeFileSync(join(walletPath, 'devnet', 'hotkeys', `validator${i}`), hk.json, { mode: 0o600 });
+      const configPath = writeValidatorConfig({
+        dir: join(dir, `v${i}`), index: i, walletPath, chainUrl: c.url, p2pPort: ports[i].p2p, apiPort: ports[i].api,
+        bootstrap: peers.filter((_, j) => j !== i), allowOrigin: miners.origin, policyFile, commitWindow, revealWindow,
+        fault: opts.faults?.[i], evaluationTimeoutS: 240,
+      });
+      const stake = genesis.subnets[0].neurons[i].stake;
+      setups.push({ index: i, hotkey: hk.hotkey, configPath, apiUrl: `http://127.0.0.1:${ports[i].api}`, stake: String(stake) });
+    }
+
+    // paced blocks
+    let killedDone = false;
+    const liveChildren = () => children.filter((x) => x.alive);
+    let targetRun: number | null = null;
+    const doneRuns: number[] = [];
+    const fastForward = (): boolean => {
+      const live = liveChildren();
+      if (live.length === 0) return false;
+      // between runs: hurry to the next epoch start while another run is wanted
+      if (targetRun === null) return doneRuns.length > 0 && doneRuns.length < runsWanted;
+      const phases = live.map((x) => x.phase.get(targetRun!));
+      return phases.every((p) => p === 'committed');
+    };
+    const pace = () => {
+      c.produceBlock();
+      pacer = setTimeout(pace, fastForward() ? 60 : blockMs);
+    };
+    pacer = setTimeout(pace, blockMs);
+
+    for (const s of setups) {
+      const logFile = createWriteStream(join(dir, `v${s.index}`, 'node.log'));
+      const proc = spawn(process.execPath, [CLI, 'start', '--config', s.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CONCLAVE_LOG_LEVEL: 'info' } });
+      const child: Child = { index: s.index, hotkey: s.hotkey, proc, alive: true, killed: false, api: s.apiUrl, phase: new Map() };
+      children.push(child);
+      proc.on('exit', (code, sig) => {
+        child.alive = false;
+        if (!child.killed) {
+          problems.push(`validator ${s.index} exited (code ${code}, signal ${sig}); see ${join(dir, `v${s.index}`, 'node.log')}`);
+          log(`v${s.index} EXITED (code ${code}${sig ? `, ${sig}` : ''}) — log: ${join(dir, `v${s.index}`, 'node.log')}`);
+        }
+      });
+      let buf = '';
+      const onData = (d: Buffer) => {
+        logFile.write(d);
+        buf += d.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          onLine(child, line);
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+    }
+
+    const minerName = (uid: number) => {
+      const i = uid - validators;
+      return i >= 0 && i < DEVNET_MINERS.length ? `${DEVNET_MINERS[i].kind}` : `uid ${uid}`;
+    };
+    function onLine(child: Child, line: string): void {
+      let m: Record<string, any>;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        if (line.trim()) log(`v${child.index} | ${line.slice(0, 300)}`);
+        return;
+      }
+      const tag = `v${child.index}`;
+      switch (m.msg) {
+        case 'run phase':
+          child.phase.set(m.runId, m.phase);
+          if (targetRun === null && m.phase === 'evaluating') targetRun = m.runId;
+          if (m.phase === 'done' && m.runId === targetRun && liveChildren().every((x) => x.phase.get(m.runId) === 'done')) {
+            doneRuns.push(m.runId);
+            targetRun = null;
+          }
+          if (opts.kill && !killedDone && opts.kill.index === child.index && m.phase === opts.kill.phase) {
+            killedDone = true;
+            child.killed = true;
+            child.proc.kill('SIGKILL');
+            log(`${tag} KILLED (SIGKILL) in phase ${m.phase} of run ${m.runId}, as asked`);
+          }
+          if (['committed', 'publishing', 'consensus', 'done'].includes(m.phase)) log(`${tag} run ${m.runId}: ${m.phase}`);
+          break;
+        case 'run opened': log(`${tag} run ${m.runId} opened`); break;
+        case 'evaluating': log(`${tag} evaluating uid ${m.uid} (${minerName(m.uid)})`); break;
+        case 'evaluated': log(`${tag} evaluated uid ${m.uid} (${minerName(m.uid)}): ${m.status}${m.status === 'scored' ? ` MFU ${(m.score / 1e6).toFixed(5)}` : ''} in ${(m.ms / 1000).toFixed(1)} s`); break;
+        case 'report hash committed on chain': log(`${tag} report ${String(m.hash).slice(0, 12)}… committed on chain at block ${m.block}`); break;
+        case 'report published': log(`${tag} report published to ${m.peers} peer(s)`); break;
+        case 'run certified': log(`${tag} CERTIFIED run ${m.runId}: winner uid ${m.winner} (${m.winner === null ? '-' : minerName(m.winner)}), ${m.counted} report(s) counted, ${m.latencyMs} ms`); break;
+        case 'weights set': log(`${tag} weights set on chain (uids ${JSON.stringify(m.uids)}) at block ${m.block}`); break;
+        case 'API listening': log(`${tag} API ${m.url}`); break;
+        default:
+          if (m.level === 'warn' || m.level === 'error') log(`${tag} ${m.level}: ${m.msg}${m.error ? `: ${String(m.error).slice(0, 240)}` : ''}`);
+      }
+    }
+
+    // wait for the APIs
+    for (const ch of children) {
+      while (Date.now() < deadline) {
+        if (!ch.alive) throw new DevnetError(`validator ${ch.index} exited during start-up; see ${join(dir, `v${ch.index}`, 'node.log')}`);
+        try {
+          await getJson(`${ch.api}/healthz`, 2000).catch(async (e) => {
+            // 503 (not yet healthy) still means the API is up
+            if (String(e.message).includes('HTTP 503')) return;
+            throw e;
+          });
+          break;
+        } catch {
+          await sleep(500);
+        }
+      }
+    }
+    opts.onReady?.({ apis: children.map((x) => x.api), chainUrl: c.url, dir });
+
+    while (doneRuns.length < runsWanted && Date.now() < deadline) {
+      if (liveChildren().length === 0) throw new DevnetError('every validator has exited; see the logs under ' + dir);
+      await sleep(500);
+    }
+    if (doneRuns.length < runsWanted) problems.push(`only ${doneRuns.length} of ${runsWanted} run(s) finished before the deadline`);
+
+    const runs: RunSummary[] = [];
+    for (const runId of doneRuns) runs.push(await summariseRun(runId, liveChildren(), validators, minerName));
+    let audit: DevnetSummary['audit'] = null;
+    const auditor = liveChildren()[0];
+    if (auditor && runs.length) {
+      const runId = runs[runs.length - 1].runId;
+      audit = await runAudit(auditor.api, c.url, runId, setups[auditor.index].configPath, commitWindow);
+      log(`devnet: conclave audit --run ${runId} --source ${auditor.api}: ${audit.ok ? 'VERIFIED' : `FAILED (${audit.failed.join(', ')})`}`);
+    }
+    for (const r of runs) {
+      if (r.certifiedBy.length === 0) problems.push(`run ${r.runId}: no certificate`);
+      if (!r.sameCertificate) problems.push(`run ${r.runId}: validators hold different certificates`);
+    }
+    if (audit && !audit.ok) problems.push(`audit failed: ${audit.failed.join(', ')}`);
+    summary = {
+      ok: problems.length === 0 && runs.length === runsWanted,
+      chain: c.url,
+      dir,
+      validators: setups.map((s) => ({ index: s.index, hotkey: s.hotkey, stake: s.stake, api: s.apiUrl, alive: children[s.index].alive, killed: children[s.index].killed })),
+      runs,
+      audit,
+      elapsedMs: Date.now() - t0,
+      problems,
+    };
+    return summary;
+  } finally {
+    if (pacer) clearTimeout(pacer);
+    await Promise.all(children.map(async (ch) => {
+      if (!ch.alive) return;
+      ch.proc.kill('SIGTERM');
+      const exited = await Promise.race([new Promise<boolean>((r) => ch.proc.once('exit', () => r(true))), sleep(8000).then(() => false)]);
+      if (!exited) ch.proc.kill('SIGKILL');
+    }));
+    await chain?.stop().catch(() => undefined);
+    await miners?.close().catch(() => undefined);
+    await reapLeftovers(docker, dir);
+    if (!opts.keep && summary?.ok) rmSync(dir, { recursive: true, force: true });
+    else log(`devnet: logs and data kept in ${dir}`);
+  }
+}
+
+/** Sandbox containers the killed validator left behind (their scratch dirs live under our temp dir). */
+async function reapLeftovers(docker: Dockerode, dir: string): Promise<void> {
+  try {
+    const list = await docker.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
+    for (const ct of list) {
+      const mine = (ct.Mounts ?? []).some((m) => typeof m.Source === 'string' && m.Source.startsWith(dir));
+      if (mine) await docker.getContainer(ct.Id).remove({ force: true }).catch(() => undefined);
+    }
+  } catch {
+    // best effort; reapSandboxContainers(docker) removes every sandbox container if needed
+    void reapSandboxContainers;
+  }
+}
+
+async function summariseRun(runId: number, live: Child[], validators: number, minerName: (uid: number) => string): Promise<RunSummary> {
+  const recs = await Promise.all(live.map(async (ch) => ({ ch, rec: await getJson(`${ch.api}/v1/runs/${runId}`).catch(() => null) })));
+  const certified = recs.filter((x) => x.rec?.certificateHash);
+  const hashes = new Set(certified.map((x) => x.rec.certificateHash));
+  const ref = certified[0]?.rec ?? recs.find((x) => x.rec)?.rec;
+  const reports = certified[0] ? await getJson(`${certified[0].ch.api}/v1/runs/${runId}/reports`).catch(() => null) : null;
+  const counted = new Set<string>((ref?.decision?.reportHashes as string[] | undefined) ?? []);
+  const statuses = new Map<number, Record<string, number>>();
+  for (const r of reports?.reports ?? []) {
+    if (!r.report || (counted.size && !counted.has(r.reportHash))) continue;
+    for (const e of r.report.entries) {
+      const s = statuses.get(e.uid) ?? {};
+      s[e.status] = (s[e.status] ?? 0) + 1;
+      statuses.set(e.uid, s);
+    }
+  }
+  const winner: number | null = ref?.decision?.winner ?? null;
+  const miners: MinerRow[] = (ref?.roster ?? []).map((e: { uid: number; minerHotkey: string }) => {
+    const st = statuses.get(e.uid) ?? {};
+    const top = Object.entries(st).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'unknown';
+    const score = ref?.decision?.scores?.find((x: { uid: number }) => x.uid === e.uid)?.score ?? null;
+    return { uid: e.uid, miner: minerName(e.uid), hotkey: e.minerHotkey, status: top, statuses: st, consensusScore: score === null ? null : score / 1e6, winner: e.uid === winner };
+  });
+  void validators;
+  return {
+    runId,
+    certifiedBy: certified.map((x) => x.ch.hotkey),
+    notCertified: recs.filter((x) => !x.rec?.certificateHash).map((x) => x.ch.hotkey),
+    sameCertificate: hashes.size <= 1,
+    certificateHash: certified[0]?.rec.certificateHash ?? null,
+    winner,
+    winnerMiner: winner === null ? null : minerName(winner),
+    countedStakeShare: ref?.decision?.countedStakeShare ?? null,
+    weights: ref?.decision?.weights ?? [],
+    miners,
+  };
+}
+
+/** `conclave audit` as an outside auditor would run it (a separate process, the API and the chain only). */
+async function runAudit(api: string, chainUrl: string, runId: number, configPath: string, commitWindow: number): Promise<NonNullable<DevnetSummary['audit']>> {
+  const proc = spawn(process.execPath, [CLI, 'audit', '--run', String(runId), '--source', api, '--chain', chainUrl, '--netuid', '1', '--commit-window', String(commitWindow), '--rules-from', configPath, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const code = await Promise.race([new Promise<number>((r) => proc.once('exit', (c) => r(c ?? 1))), sleep(60_000).then(() => { proc.kill('SIGKILL'); return 124; })]);
+  try {
+    const j = JSON.parse(out);
+    return { ok: code === 0 && j.ok === true, failed: j.failed ?? [], source: api, runId, exitCode: code, checks: (j.checks ?? []).length };
+  } catch {
+    return { ok: false, failed: [`audit printed no JSON (exit ${code}): ${err.slice(-300)}`], source: api, runId, exitCode: code, checks: 0 };
+  }
+}
+
+/** The human table. */
+export function formatSummary(s: DevnetSummary): string {
+  const lines: string[] = [];
+  for (const r of s.runs) {
+    lines.push('', `run ${r.runId}: certified by ${r.certifiedBy.length} validator(s)${r.notCertified.length ? `, not by ${r.notCertified.length}` : ''}; same certificate: ${r.sameCertificate ? 'yes' : 'NO'}; counted stake ${r.countedStakeShare === null ? '-' : (r.countedStakeShare * 100).toFixed(1) + '%'}`);
+    lines.push(`  ${'uid'.padEnd(4)} ${'miner'.padEnd(14)} ${'consensus MFU'.padEnd(14)} ${'status'.padEnd(17)} winner`);
+    for (const m of r.miners) {
+      lines.push(`  ${String(m.uid).padEnd(4)} ${m.miner.padEnd(14)} ${(m.consensusScore === null ? '-' : m.consensusScore.toFixed(6)).padEnd(14)} ${m.status.padEnd(17)} ${m.winner ? '  <== winner' : ''}`);
+    }
+    lines.push(`  weights: ${r.weights.map((w) => `uid ${w.uid} = ${w.weight.toFixed(3)}`).join(', ') || '-'}`);
+  }
+  lines.push('', `validators: ${s.validators.map((v) => `v${v.index} ${v.killed ? 'killed' : v.alive ? 'up' : 'down'}`).join(', ')}`);
+  if (s.audit) lines.push(`audit (run ${s.audit.runId}, source ${s.audit.source}): ${s.audit.ok ? `VERIFIED (${s.audit.checks} checks)` : `FAILED: ${s.audit.failed.join(', ')}`}`);
+  for (const p of s.problems) lines.push(`problem: ${p}`);
+  lines.push(`devnet ${s.ok ? 'OK' : 'FAILED'} in ${(s.elapsedMs / 1000).toFixed(0)} s`);
+  return lines.join('\n') + '\n';
+}
+
+export { devKeypair };

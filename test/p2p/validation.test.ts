@@ -1,0 +1,179 @@
+// Pure parts of the mesh: wire codecs, admission registry, message validation verdicts, store, rate limit.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
+import { signBinding, encodeBinding, type BindingRecord } from '../../proto/binding.ts';
+import { encodeSignedScoreReport, signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
+import { sha256Hex, CodecError } from '../../proto/codec.ts';
+import {
+  decodeFetchRequest, decodeFetchResponse, decodeGossipEnvelope, decodeHello, encodeFetchRequest, encodeFetchResponse,
+  encodeGossipEnvelope, encodeHello, signGossipEnvelope, verifyGossipEnvelope, type GossipKind,
+} from '../../proto/gossip.ts';
+import { Admission } from '../../node/p2p/admission.ts';
+import { MessageValidator } from '../../node/p2p/message-validator.ts';
+import { ContentStore } from '../../node/p2p/content-store.ts';
+import { PeerRateLimiter } from '../../node/p2p/rate-limit.ts';
+
+const NOW = 1_800_000_000_000;
+
+interface V { hot: Sr25519Signer; node: Ed25519Signer; binding: BindingRecord }
+
+function validator(): V {
+  const hot = sr25519SignerFromSeed(randomBytes(32));
+  const node = ed25519SignerFromSeed(randomBytes(32));
+  const binding = signBinding({ nodePublicKey: node.publicKey, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, hot);
+  return { hot, node, binding };
+}
+
+function report(v: V, runId: number, netuid = 7): ScoreReport {
+  return {
+    version: 1, netuid, runId, rosterHash: sha256Hex('r'), policyHash: sha256Hex('p'), hardwareClass: 'cpu',
+    validatorHotkey: v.hot.hotkey, entries: [{ uid: 1, minerHotkey: v.hot.hotkey, codeSha256: sha256Hex('c'), score: 5, status: 'scored' }], issuedAt: NOW,
+  };
+}
+
+function env(v: V, kind: GossipKind, runId: number, payload: Uint8Array, issuedAt = NOW, netuid = 7): Uint8Array {
+  return encodeGossipEnvelope(signGossipEnvelope({ version: 1, kind, netuid, runId, issuedAt, payload }, v.node));
+}
+
+describe('p2p: wire formats (proto/gossip.ts)', () => {
+  before(cryptoReady);
+
+  it('envelope round-trips, verifies, and refuses tampering and trailing bytes', () => {
+    const v = validator();
+    const bytes = env(v, 'consensus', 5, Uint8Array.of(1, 2, 3));
+    const e = decodeGossipEnvelope(bytes);
+    assert.equal(e.kind, 'consensus');
+    assert.deepEqual([...e.payload], [1, 2, 3]);
+    assert.ok(verifyGossipEnvelope(e));
+    assert.deepEqual(encodeGossipEnvelope(e), bytes);
+    assert.ok(!verifyGossipEnvelope({ ...e, runId: 6 }));
+    assert.throws(() => decodeGossipEnvelope(Uint8Array.from([...bytes, 0])), CodecError);
+    assert.throws(() => decodeGossipEnvelope(bytes.subarray(0, 20)), CodecError);
+  });
+
+  it('hello and fetch frames round-trip and enforce bounds', () => {
+    const v = validator();
+    const h = { version: 1 as const, netuid: 3, status: 'refused' as const, reason: 'nope', binding: encodeBinding(v.binding), known: [encodeBinding(v.binding)] };
+    assert.deepEqual(decodeHello(encodeHello(h)), h);
+    const q = { version: 1 as const, op: 'get' as const, netuid: 3, runId: 9, hashes: [sha256Hex('a'), sha256Hex('b')] };
+    assert.deepEqual(decodeFetchRequest(encodeFetchRequest(q)), q);
+    assert.throws(() => encodeFetchRequest({ ...q, hashes: Array(65).fill(sha256Hex('a')) }), /limit of 64/);
+    const s = { version: 1 as const, status: 'ok' as const, message: '', hashes: [sha256Hex('x')], items: [{ kind: 'blob' as const, bytes: Uint8Array.of(9) }] };
+    assert.deepEqual(decodeFetchResponse(encodeFetchResponse(s)), s);
+  });
+});
+
+describe('p2p: admission and message validation', () => {
+  let a: V, b: V, outsider: V;
+  let adm: Admission;
+  let val: MessageValidator;
+  const peerOf = (v: V) => v.binding.peerId;
+
+  before(cryptoReady);
+  beforeEach(() => {
+    a = validator(); b = validator(); outsider = validator();
+    adm = new Admission();
+    adm.setValidatorSet([{ hotkey: a.hot.hotkey, stake: 10n }, { hotkey: b.hot.hotkey, stake: 20n }], NOW);
+    val = new MessageValidator(adm, { netuid: 7, freshnessMs: 60_000 });
+    val.setCurrentRun(100);
+  });
+
+  it('admits a validator binding and refuses a non-member or a binding presented by another peer', () => {
+    assert.deepEqual(adm.consider(a.binding, NOW, peerOf(a)), { ok: true, changed: true });
+    const r = adm.consider(outsider.binding, NOW, peerOf(outsider));
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.reason, 'not-validator');
+    const stolen = adm.consider(b.binding, NOW, peerOf(a));
+    assert.equal(stolen.ok, false);
+    assert.ok(!adm.isBound(peerOf(b)));
+  });
+
+  it('drops bound peers whose hotkey leaves the validator set', () => {
+    adm.consider(a.binding, NOW);
+    adm.consider(b.binding, NOW);
+    const dropped = adm.setValidatorSet([{ hotkey: b.hot.hotkey, stake: 1n }], NOW);
+    assert.deepEqual(dropped, [peerOf(a)]);
+    assert.ok(!adm.isBound(peerOf(a)) && adm.isBound(peerOf(b)));
+  });
+
+  it('accepts a valid report once, then suppresses the duplicate', () => {
+    adm.consider(a.binding, NOW);
+    const bytes = env(a, 'report', 100, encodeSignedScoreReport(signScoreReport(report(a, 100), a.hot)));
+    const v1 = val.check(bytes, { nowMs: NOW, via: 'gossip', author: peerOf(a), expectKind: 'report' });
+    assert.equal(v1.action, 'accept');
+    assert.ok(v1.action === 'accept' && val.markDelivered(v1.hash, NOW));
+    const v2 = val.check(bytes, { nowMs: NOW, via: 'gossip', author: peerOf(a), expectKind: 'report' });
+    assert.deepEqual(v2.action === 'ignore' && [v2.reason, v2.strike], ['duplicate', false]);
+  });
+
+  it('rejects unbound authors, forged signatures, impersonation, other runs and stale gossip, counting each reason', () => {
+    adm.consider(a.binding, NOW);
+    adm.consider(b.binding, NOW);
+    const good = encodeSignedScoreReport(signScoreReport(report(a, 100), a.hot));
+    const verdict = (bytes: Uint8Array, author: string, nowMs = NOW) => {
+      const v = val.check(bytes, { nowMs, via: 'gossip', author, expectKind: 'report' });
+      return v.action === 'accept' ? ['accept'] : [v.action, v.reason, v.strike];
+    };
+    assert.deepEqual(verdict(env(outsider, 'report', 100, good), peerOf(outsider)), ['reject', 'unknown-peer', false]);
+    const forged = signScoreReport(report(a, 100), a.hot);
+    forged.signature = (forged.signature[0] === 'a' ? 'b' : 'a') + forged.signature.slice(1);
+    assert.deepEqual(verdict(env(a, 'report', 100, encodeSignedScoreReport(forged)), peerOf(a)), ['reject', 'bad-report-signature', true]);
+    assert.deepEqual(verdict(env(b, 'report', 100, good), peerOf(a)), ['reject', 'signer-mismatch', true]);
+    assert.deepEqual(verdict(env(a, 'report', 98, good), peerOf(a)), ['ignore', 'wrong-run', false]);
+    assert.deepEqual(verdict(env(a, 'report', 100, good, NOW - 120_000), peerOf(a)), ['ignore', 'stale', false]);
+    assert.deepEqual(verdict(env(a, 'consensus', 100, good), peerOf(a)), ['reject', 'wrong-kind', true]);
+    assert.deepEqual(verdict(Uint8Array.of(1, 2, 3), peerOf(a)), ['reject', 'decode', true]);
+    const tampered = env(a, 'report', 100, good);
+    tampered[tampered.length - 1] ^= 1;
+    assert.deepEqual(verdict(tampered, peerOf(a)), ['reject', 'bad-signature', true]);
+    assert.equal(val.counters['unknown-peer'], 1);
+    assert.equal(val.counters['bad-report-signature'], 1);
+    assert.equal(val.counters['wrong-run'], 1);
+    // fetched messages skip the freshness window (catch-up) but keep run pinning
+    assert.equal(val.check(env(a, 'report', 100, good, NOW - 120_000), { nowMs: NOW, via: 'fetch' }).action, 'accept');
+  });
+
+  it('keeps the previous run after the run advances, and no older one', () => {
+    adm.consider(a.binding, NOW);
+    val.setCurrentRun(200);
+    const mk = (run: number) => env(a, 'report', run, encodeSignedScoreReport(signScoreReport(report(a, run), a.hot)));
+    assert.equal(val.check(mk(100), { nowMs: NOW, via: 'gossip', author: peerOf(a) }).action, 'accept');
+    val.setCurrentRun(300);
+    const old = val.check(mk(100), { nowMs: NOW, via: 'fetch' });
+    assert.equal(old.action === 'ignore' && old.reason, 'wrong-run');
+  });
+
+  it('a binding on the bindings topic admits its author only when it is a validator', () => {
+    const ok = val.check(env(a, 'binding', 0, encodeBinding(a.binding)), { nowMs: NOW, via: 'gossip', author: peerOf(a), expectKind: 'binding' });
+    assert.equal(ok.action, 'accept');
+    assert.ok(adm.isBound(peerOf(a)));
+    const no = val.check(env(outsider, 'binding', 0, encodeBinding(outsider.binding)), { nowMs: NOW, via: 'gossip', author: peerOf(outsider), expectKind: 'binding' });
+    assert.equal(no.action === 'reject' && no.reason, 'not-validator');
+    const relayed = val.check(env(a, 'binding', 0, encodeBinding(a.binding)), { nowMs: NOW, via: 'gossip', author: peerOf(b), expectKind: 'binding' });
+    assert.equal(relayed.action === 'reject' && relayed.reason, 'binding-mismatch');
+  });
+});
+
+describe('p2p: content store and rate limiter', () => {
+  it('serves inventory per run, prunes old runs and checks blob hashes', () => {
+    const s = new ContentStore(3);
+    s.putEnvelope('aa', Uint8Array.of(1), 1);
+    s.putEnvelope('bb', Uint8Array.of(2), 2);
+    assert.deepEqual(s.inventory(1, 10), ['aa']);
+    s.pruneRuns([2]);
+    assert.ok(!s.has('aa') && s.has('bb'));
+    assert.throws(() => s.putBlob(sha256Hex('x'), new TextEncoder().encode('y')), /does not match/);
+    for (const k of ['c', 'd', 'e']) s.putBlob(sha256Hex(k), new TextEncoder().encode(k));
+    assert.equal(s.size, 3);
+    assert.ok(!s.has('bb'), 'oldest entry evicted at capacity');
+  });
+
+  it('token bucket limits bursts per peer and refills over time', () => {
+    const r = new PeerRateLimiter(2, 1);
+    assert.ok(r.take('p', 0) && r.take('p', 0));
+    assert.ok(!r.take('p', 0));
+    assert.ok(r.take('q', 0), 'peers are limited independently');
+    assert.ok(r.take('p', 1000));
+  });
+});
