@@ -371,15 +371,14 @@ function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: bool
   const list = (s.byHotkey[report.validatorHotkey] ??= []);
   list.push(hash);
   // A signed report that contradicts its author's on-chain commitment is half of an equivocation:
-  // relay it once so that members holding the committed report can assemble the proof before
-  // the proposal (gossip would relay it anyway). At most two reports per author are relayed.
+  // relay it to the current proposer, which holds (or will fetch) the committed one, assembles
+  // the proof, excludes the author and broadcasts the proof. Relayed once per author.
   if (!own && commitments !== null && commitments[report.validatorHotkey] !== undefined && !countable && list.length === 1) {
-    c.broadcast({ type: 'report', signed });
+    c.send(c.proposerOf(s.view), { type: 'report', signed });
   }
   if (list.length === 2) {
     const proof: EquivocationProof = { kind: 'report', a: s.reports[list[0]].signed, b: signed };
-    // No proof broadcast: the contradicting report is relayed, so every member assembles its own.
-    markEquivocator(c, report.validatorHotkey, proof, false);
+    markEquivocator(c, report.validatorHotkey, proof, true);
   }
   tryPropose(c);
   retryPending(c);
@@ -433,7 +432,9 @@ function onProof(c: Ctx, proof: EquivocationProof, from: number): void {
   })();
   if (offenderHotkey === null) return c.reject(from, 'equivocation proof against a key outside this run');
   if (c.s.equivocators[offenderHotkey]) return;
-  const check = verifyEquivocationProof(proof, c.env.verifier);
+  // Attribution comes from this run's member table (bindings verified when the set was built),
+  // so the attached binding is not re-verified here; offline verifiers check it.
+  const check = verifyEquivocationProof(proof.kind === 'vote' ? { ...proof, binding: null } : proof, c.env.verifier);
   if (!check.ok) return c.reject(from, `invalid equivocation proof: ${check.reason}`);
   if (!sameRun(c, check.netuid, check.runId)) return c.reject(from, 'equivocation proof for another run');
   if (check.offender.hotkey !== null && check.offender.hotkey !== offenderHotkey) return c.reject(from, 'equivocation proof binding names another hotkey');

@@ -113,7 +113,7 @@ export class SubmissionEvaluator {
       mode, seed: seedForRun(runId), threads: p.threads, repetitions: mode === 'reference' ? 1 : p.repetitions,
       device: this.hw.device, model: p.model, data: p.data, optimizer: p.optimizer, submission: '/submission/train.py',
       writablePrefixes: ['/tmp', '/cache'], allowedExecutables: p.sandbox.allowedExecutables, maxCaptureBytes: p.sandbox.maxCaptureBytes,
-      resultDir: '/result',
+      resultDir: '/result', memoryBytes: p.sandbox.memoryBytes,
     };
   }
 

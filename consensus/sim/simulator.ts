@@ -417,9 +417,10 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
         if (fault === 'silent-proposer' && (o.kind === 'proposal' || o.kind === 'certificate')) continue;
         if (fault === 'equivocate' && o.type === 'broadcast' && o.kind === 'report') {
           const b = twin[i];
+          const bBytes = b ? encodeMessage({ type: 'report', signed: b }) : o.bytes;
           for (let to = 0; to < n; to++) {
             if (to === i) continue;
-            deliver(i, to, to % 2 === 0 || !b ? o.bytes : encodeMessage({ type: 'report', signed: b }), now, 'report');
+            deliver(i, to, to % 2 === 0 ? o.bytes : bBytes, now, 'report');
           }
           continue;
         }

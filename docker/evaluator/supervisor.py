@@ -42,6 +42,20 @@ def _oom_kills():
     return 0
 
 
+def _anon_memory():
+    """Anonymous (non-file) memory of the container's cgroup, in bytes; None when unreadable."""
+    for path, keys in (('/sys/fs/cgroup/memory.stat', ('anon',)), ('/sys/fs/cgroup/memory/memory.stat', ('total_rss', 'rss'))):
+        try:
+            with open(path) as f:
+                stat = dict(line.split() for line in f if line.strip())
+        except (OSError, ValueError):
+            continue
+        for k in keys:
+            if k in stat:
+                return int(stat[k])
+    return None
+
+
 def _other_pids():
     me = os.getpid()
     return [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != me]
@@ -68,6 +82,10 @@ class Supervisor:
         self.tensor_bytes = 0
         self.done = False
         self.worker_status = None
+        self.memory_killed = False
+        # On cgroup v1 a container at its limit can thrash on page cache for minutes instead of being
+        # OOM-killed; the supervisor kills the worker itself when its anonymous memory nears the limit.
+        self.memory_high = int(job['memoryBytes'] * 0.9) if job.get('memoryBytes') else None
 
     def violation(self, check, detail):
         if len(self.violations) < 32:
@@ -128,6 +146,11 @@ class Supervisor:
                     for msg, payload in reader.frames():
                         self.on_frame(msg, payload)
                 self.reap(pid)
+                if self.memory_high and self.worker_status is None and not self.memory_killed:
+                    used = _anon_memory()
+                    if used is not None and used > self.memory_high:
+                        self.memory_killed = True
+                        os.kill(pid, signal.SIGKILL)
                 if self.worker_status is not None and not ready:
                     # the worker is gone; a descendant may still hold the pipe open: stop reading
                     eof = True
@@ -175,7 +198,7 @@ class Supervisor:
             self.violation('denied-syscall', 'the worker was killed by the seccomp profile (SIGSYS)')
         if self.violations:
             return 'violation'
-        if sig == signal.SIGKILL and _oom_kills() > 0:
+        if sig == signal.SIGKILL and (self.memory_killed or _oom_kills() > 0):
             return 'oom'
         if self.done and code == 0 and self.error is None:
             return 'completed'

@@ -11,7 +11,7 @@ import { chainMeta, storageKey, encodeValue, decodeValue, type ChainMeta } from 
 import { VersionedState } from './state.ts';
 import { type Genesis, defaultGenesis, genesisStorage, accountInfo, commitmentFields } from './genesis.ts';
 import { checkExtrinsic, decodeExtrinsic, RpcError, type CheckedExtrinsic, type ChainView } from './extrinsic.ts';
-import { dispatch, ModuleError, encodeEventRecords, successEvent, failedEvent, type EncodedEvent } from './runtime.ts';
+import { dispatch, ModuleError, encodeEventRecords, successEvent, failedEvent, otherFailedEvent, type EncodedEvent } from './runtime.ts';
 
 export interface DevChainOptions {
   genesis?: Genesis;
@@ -120,7 +120,15 @@ export class DevChain {
     this.boundPort = (wss.address() as AddressInfo).port;
     wss.on('connection', (ws) => this.onConnection(ws));
     const ms = this.opts.blockMs ?? 1000;
-    if (ms > 0) this.timer = setInterval(() => this.produceBlock(), ms);
+    if (ms > 0) {
+      this.timer = setInterval(() => {
+        try {
+          this.produceBlock();
+        } catch (err) {
+          this.log(`devchain: block production failed: ${(err as Error).stack ?? err}`);
+        }
+      }, ms);
+    }
     this.log(`devchain listening on ${this.url}, genesis ${this.genesisHash}, head #${this.head}, block time ${ms || 'on demand'}${ms ? ' ms' : ''}`);
   }
 
@@ -254,15 +262,18 @@ export class DevChain {
         for (const e of events) records.push({ extrinsic: idx, event: e });
         records.push({ extrinsic: idx, event: successEvent(this.meta) });
       } catch (err) {
-        if (!(err instanceof ModuleError)) throw err;
-        records.push({ extrinsic: idx, event: failedEvent(this.meta, err) });
+        if (err instanceof ModuleError) records.push({ extrinsic: idx, event: failedEvent(this.meta, err) });
+        else {
+          this.log(`devchain: ${tx.call.section}.${tx.call.method} from ${tx.who} failed unexpectedly: ${(err as Error).message}`);
+          records.push({ extrinsic: idx, event: otherFailedEvent(this.meta) });
+        }
       }
     }
     this.pool = [];
     overlay.set(storageKey(this.meta, 'system', 'number'), encodeValue(this.meta, 'system', 'number', n));
     const evKey = storageKey(this.meta, 'system', 'events');
-    overlay.set(evKey, records.length ? encodeEventRecords(records) : (this.state.get(evKey, this.head) === null ? null : null));
-    const changed = [...overlay.entries()].filter(([k, v]) => this.state.get(k, this.head) !== v || k === evKey);
+    overlay.set(evKey, records.length ? encodeEventRecords(records) : null);
+    const changed = [...overlay.entries()].filter(([k, v]) => this.state.get(k, this.head) !== v);
     const info = this.commitBlock(n, changed, included.map((t) => t.hex));
     this.notifyBlock(info, included, dropped, new Set(changed.map(([k]) => k)));
     return info;

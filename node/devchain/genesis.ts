@@ -92,13 +92,23 @@ function resolveHotkey(n: GenesisNeuron): string {
 }
 
 export function resolveNeurons(s: GenesisSubnet): ResolvedNeuron[] {
+  if (!Array.isArray(s.neurons)) throw new Error(`genesis subnet ${s.netuid} needs a "neurons" array`);
   return s.neurons.map((n, uid) => {
-    const hotkey = resolveHotkey(n);
+    let hotkey: string;
+    let stake: bigint;
+    try {
+      hotkey = resolveHotkey(n);
+      stake = BigInt(n.stake ?? 0);
+      if (stake < 0n || stake > 0xffffffffffffffffn) throw new Error('stake must fit a u64 (rao)');
+      if (n.commitment !== undefined && typeof n.commitment !== 'string') throw new Error('commitment must be a string');
+    } catch (err) {
+      throw new Error(`genesis subnet ${s.netuid} neuron ${uid}: ${(err as Error).message}`);
+    }
     return {
       uid,
       hotkey,
       coldkey: n.coldkey ? encodeAddress(decodeAddress(n.coldkey), 42) : hotkey,
-      stake: BigInt(n.stake ?? 0),
+      stake,
       validatorPermit: n.validatorPermit ?? false,
       axon: n.axon,
       commitment: n.commitment,

@@ -52,6 +52,11 @@ export function failedEvent(meta: ChainMeta, err: ModuleError): EncodedEvent {
   return encodeEvent(meta, 'system', 'ExtrinsicFailed', [{ Module: { index: palletIndex(meta, err.section), error } }, DISPATCH_INFO]);
 }
 
+/** ExtrinsicFailed with DispatchError::Other, for a failure that is not a pallet error (a devchain bug). */
+export function otherFailedEvent(meta: ChainMeta): EncodedEvent {
+  return encodeEvent(meta, 'system', 'ExtrinsicFailed', [{ Other: null }, DISPATCH_INFO]);
+}
+
 /** Vec<EventRecord>: phase ApplyExtrinsic(i) (or Finalization when i < 0), event, no topics. */
 export function encodeEventRecords(records: { extrinsic: number; event: EncodedEvent }[]): string {
   const parts = records.map((r) => {

@@ -168,6 +168,18 @@ describe('chain: SubtensorClient against the devchain', function () {
     const prev = await other.minerRoster(DEFAULT_NETUID, n - 1);
     assert.notEqual(prev.entries.find((x) => x.minerHotkey === miner3)?.codeSha256, sha);
   });
+
+  it('a newer RevealedCommitments entry wins over CommitmentOf', async () => {
+    const miner4 = devKeypair('//Miner4').address;
+    const sha = 'ee'.repeat(32);
+    const text = `${sha}:https://example.invalid/revealed.zip`;
+    dc.setStorage('commitments', 'revealedCommitments', [DEFAULT_NETUID, miner4], [['0x' + Buffer.from('old').toString('hex'), 0], ['0x' + Buffer.from(text).toString('hex'), dc.head + 1]]);
+    const b = dc.produceBlock();
+    const { records } = await other.commitments(DEFAULT_NETUID, b.hash);
+    assert.deepEqual(records.find((r) => r.hotkey === miner4), { hotkey: miner4, text, block: b.number, source: 'RevealedCommitments' });
+    const roster = await other.minerRoster(DEFAULT_NETUID, b.number);
+    assert.equal(roster.entries.find((e) => e.minerHotkey === miner4)?.url, 'https://example.invalid/revealed.zip');
+  });
 });
 
 describe('chain: commit-reveal subnets', function () {

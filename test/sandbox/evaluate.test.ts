@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, existsSync, rmSync } from 'node:fs';
-import { FIXTURES, RUN_ID, cacheRoot, makeEvaluator, ourContainers, testPolicy } from './helpers.ts';
+import { FIXTURES, RUN_ID, cacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
+import { reapSandboxContainers } from '../../runtime/sandbox.ts';
 import type { EvaluationResult, SubmissionEvaluator } from '../../runtime/evaluate.ts';
 
 const RUNTIME_CHEATS: [string, string][] = [
@@ -52,7 +53,9 @@ describe('sandbox evaluation (real Docker)', function () {
     }));
   });
 
-  after(async () => {
+  after(async function () {
+    this.timeout(60_000);
+    await reapSandboxContainers(docker, session); // only matters when a test failed mid-way
     rmSync(cacheRoot, { recursive: true, force: true });
   });
 

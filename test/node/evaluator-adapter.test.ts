@@ -1,0 +1,109 @@
+// The EvaluatorPort over runtime/ (node/validator-evaluator.ts) up to the sandbox: real HTTP on
+// loopback, the real SSRF-safe fetch, the real static reviewer (host engine: fast, same ast rules),
+// the real duplicate store (LevelDB). No container is started here: every case is decided before
+// the sandbox. The devnet test covers the sandboxed outcomes.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { parseConfig } from '../../node/config.ts';
+import { hopsOutsideAllowance, loopbackAllowance, SandboxEvaluatorPort } from '../../node/validator-evaluator.ts';
+import { MINERS_DIR, requireDockerForTests } from './devnet-helpers.ts';
+import { jsonLogger } from '../../node/validator-ports.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+describe('node/validator-evaluator (intake adapter: fetch → review → duplicates)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let server: Server;
+  let other: Server;
+  let alias: Server | undefined;
+  let origin: string;
+  let port: SandboxEvaluatorPort;
+  const files: Record<string, Buffer> = {};
+  const ctx = (earlier: RosterEntry[] = []) => ({ runId: 7, earlier, timeoutMs: 60_000, signal: new AbortController().signal });
+
+  before(async function () {
+    if (!(await requireDockerForTests())) this.skip();
+    for (const f of ['faster.py', 'renamed-copy.py', 'timer-cheat.py']) files[f] = readFileSync(join(MINERS_DIR, f));
+    other = createServer((_q, r) => r.end(files['faster.py']));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    const otherPort = (other.address() as AddressInfo).port;
+    server = createServer((req, res) => {
+      const name = (req.url ?? '').slice(1);
+      if (name === 'to-other-port') { res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/x.py` }); return res.end(); }
+      if (name === 'to-other-address') { res.writeHead(302, { location: `http://127.0.0.2:${(server.address() as AddressInfo).port}/faster.py` }); return res.end(); }
+      const body = files[name];
+      if (!body) { res.writeHead(404); return res.end(); }
+      res.writeHead(200, { 'content-type': 'text/x-python' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const p = (server.address() as AddressInfo).port;
+    origin = `http://127.0.0.1:${p}`;
+    // the same port on another loopback address: fetch.ts allows loopback by port, the node by exact origin
+    alias = createServer((_q, r) => r.end(files['faster.py']));
+    await new Promise<void>((r, j) => { alias!.once('error', j); alias!.listen(p, '127.0.0.2', () => r()); }).catch(() => { alias = undefined; });
+    dir = mkdtempSync(join(tmpdir(), 'conclave-evadapter-'));
+    const cfg = parseConfig(`[chain]\nendpoint = "ws://127.0.0.1:9"\n[node]\ndata_dir = "${dir}"\n[intake]\ndev_allow_loopback_origins = ["${origin}"]\n`, { env: {} });
+    port = await SandboxEvaluatorPort.create(cfg, jsonLogger('error'), { reviewEngine: 'host' });
+  });
+
+  after(async () => {
+    await port?.close();
+    for (const s of [server, other, alias]) s?.closeAllConnections();
+    await Promise.all([server, other, alias].filter(Boolean).map((s) => new Promise((r) => s!.close(r))));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const entry = (uid: number, name: string, path = name, commitBlock = 1): RosterEntry => ({ uid, minerHotkey: `5Miner${uid}`.padEnd(48, 'x'), codeSha256: sha(files[name]), url: `${origin}/${path}`, commitBlock });
+
+  it('exact loopback origins only: another port or another loopback address is outside the allowance', () => {
+    const a = loopbackAllowance(['http://127.0.0.1:8000'])!;
+    assert.deepEqual(a.ports, [8000]);
+    assert.equal(hopsOutsideAllowance([{ url: 'http://127.0.0.1:8000/a.py', address: '127.0.0.1' }], a.origins), null);
+    assert.match(hopsOutsideAllowance([{ url: 'http://127.0.0.1:8000/a', address: '127.0.0.1' }, { url: 'http://127.0.0.2:8000/b', address: '127.0.0.2' }], a.origins)!, /outside the devnet allowance/);
+    assert.equal(loopbackAllowance([]), undefined);
+  });
+
+  it('a URL redirecting to another loopback port is fetch-failed (blocked address)', async () => {
+    const out = await port.evaluate(entry(10, 'faster.py', 'to-other-port'), ctx());
+    assert.equal(out.status, 'fetch-failed');
+    assert.equal(out.detail.code, 'blocked-address');
+    assert.equal(out.score, 0);
+  });
+
+  it('a URL redirecting to another loopback address on the allowed port is fetch-failed too', async function () {
+    if (!alias) this.skip();
+    const out = await port.evaluate(entry(11, 'faster.py', 'to-other-address'), ctx());
+    assert.equal(out.status, 'fetch-failed');
+    assert.match(String(out.detail.reason), /outside the devnet allowance|blocked/);
+  });
+
+  it('bytes that do not hash to the commitment are fetch-failed (hash-mismatch)', async () => {
+    const e = { ...entry(12, 'faster.py'), codeSha256: sha('something else') };
+    const out = await port.evaluate(e, ctx());
+    assert.equal(out.status, 'fetch-failed');
+    assert.equal(out.detail.code, 'hash-mismatch');
+  });
+
+  it('a timer patch is rejected by the static review, with findings', async () => {
+    const out = await port.evaluate(entry(13, 'timer-cheat.py'), ctx());
+    assert.equal(out.status, 'rejected-static');
+    assert.ok((out.detail.findings as { rule: string }[]).some((f) => /timer|monkey|forbidden/.test(f.rule)));
+  });
+
+  it('a renamed copy committed later is a duplicate of the original (the original is not)', async () => {
+    const original = entry(20, 'faster.py', 'faster.py', 1);
+    const copy = entry(21, 'renamed-copy.py', 'renamed-copy.py', 2);
+    // evaluated copy-first: the adapter still takes the earlier commitment in first
+    const out = await port.evaluate(copy, ctx([original]));
+    assert.equal(out.status, 'duplicate');
+    assert.equal((out.detail.of as { uid: number }).uid, 20);
+  });
+});
