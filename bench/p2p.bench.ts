@@ -23,7 +23,13 @@ const members: Member[] = [];
 try {
   const t0 = Date.now();
   members.push(await Member.start(ids[0], common));
-  members.push(...(await Promise.all(ids.slice(1).map((id) => Member.start(id, [...common, '--bootstrap', members[0].multiaddr])))));
+  // Start in batches of 4: 15 Node processes loading libp2p at once starve a small machine.
+  for (let i = 1; i < N; i += 4) {
+    const batch = await Promise.allSettled(ids.slice(i, i + 4).map((id) => Member.start(id, [...common, '--bootstrap', members[0].multiaddr])));
+    for (const r of batch) if (r.status === 'fulfilled') members.push(r.value);
+    const failed = batch.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
   const allReady = Date.now();
   await until(async () => (await Promise.all(members.map((m) => m.admittedPeers()))).every((a) => a.length === N - 1), 180_000, 'full mesh', 500);
   const formed = Date.now();

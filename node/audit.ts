@@ -92,8 +92,11 @@ export function auditRun(x: AuditInput): AuditResult {
     add('decision-recomputes', same, same ? undefined : `recomputed winner ${recomputed.winnerUid} / scores differ from the certified decision (winner ${certDecision.winnerUid})`);
     for (const [hk, w] of x.chainWeights) {
       if (!memberSet.has(hk) || w.length === 0) continue;
-      const want = new Map(certDecision.weights.map((v) => [v.uid, v.weightPpm / 1e6]));
-      const ok = w.every((v) => Math.abs((want.get(v.uid) ?? 0) - v.weight) < 0.001) && w.length === want.size;
+      // the chain keeps u16 weights scaled to the largest: compare shares (each side over its sum)
+      const wantSum = certDecision.weights.reduce((a, v) => a + v.weightPpm, 0) || 1;
+      const want = new Map(certDecision.weights.filter((v) => v.weightPpm > 0).map((v) => [v.uid, v.weightPpm / wantSum]));
+      const haveSum = w.reduce((a, v) => a + v.weight, 0) || 1;
+      const ok = w.every((v) => Math.abs((want.get(v.uid) ?? 0) - v.weight / haveSum) < 0.001) && w.filter((v) => v.weight > 0).length === want.size;
       add(`chain-weights-match:${hk}`, ok, ok ? undefined : `on chain ${JSON.stringify(w)} vs certified ${JSON.stringify([...want])}`);
     }
   }

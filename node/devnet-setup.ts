@@ -60,9 +60,11 @@ export interface MinerServer {
 export async function startMinerServer(): Promise<MinerServer> {
   const files = DEVNET_MINERS.map((m) => readFileSync(join(MINERS_DIR, m.file)));
   const requests: { path: string; at: number }[] = [];
+  // what the internal service would hand out (distinct bytes, so no cache or copy rule decides it first)
+  const internalBody = Buffer.concat([files[1], Buffer.from('# served by an internal service the validators must never reach\n')]);
   const internal = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/x-python' });
-    res.end(files[1]);
+    res.end(internalBody);
   });
   await new Promise<void>((res) => internal.listen(0, '127.0.0.1', () => res()));
   const internalOrigin = `http://127.0.0.1:${(internal.address() as AddressInfo).port}`;
@@ -88,7 +90,7 @@ export async function startMinerServer(): Promise<MinerServer> {
     origin,
     internalOrigin,
     urls: DEVNET_MINERS.map((m, i) => `${origin}/miner${i}/${m.kind === 'redirect' ? 'train.py' : m.file}`),
-    hashes: files.map((f) => sha256Hex(f)),
+    hashes: files.map((f, i) => sha256Hex(DEVNET_MINERS[i].kind === 'redirect' ? internalBody : f)),
     requests,
     close: async () => {
       server.closeAllConnections();

@@ -134,6 +134,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
   let miners: MinerServer | undefined;
   let pacer: NodeJS.Timeout | undefined;
   let summary: DevnetSummary | undefined;
+  let stopping = false;
   try {
     miners = await startMinerServer();
     log(`devnet: miners served from ${miners.origin} (redirect target ${miners.internalOrigin} is NOT allowed)`);
@@ -199,7 +200,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       children.push(child);
       proc.on('exit', (code, sig) => {
         child.alive = false;
-        if (!child.killed) {
+        if (!child.killed && !stopping) {
           problems.push(`validator ${s.index} exited (code ${code}, signal ${sig}); see ${join(dir, `v${s.index}`, 'node.log')}`);
           log(`v${s.index} EXITED (code ${code}${sig ? `, ${sig}` : ''}) — log: ${join(dir, `v${s.index}`, 'node.log')}`);
         }
@@ -311,6 +312,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     };
     return summary;
   } finally {
+    stopping = true;
     if (pacer) clearTimeout(pacer);
     await Promise.all(children.map(async (ch) => {
       if (!ch.alive) return;

@@ -256,6 +256,7 @@ export class Validator {
     const timeoutMs = this.d.config.sandbox.evaluationTimeoutS * 1000;
     const jobs = r.roster.map((entry) => async () => {
       if (signal.aborted) return;
+      if (identicalEarlier(r.roster, entry)) return; // same bytes as an earlier miner's: a duplicate, nothing to run
       const cached = await this.d.store.getEvaluation(entry.codeSha256, r.policyHash);
       if (cached) {
         this.d.metrics.evaluationCacheHits.inc();
@@ -289,6 +290,10 @@ export class Validator {
     const r = l.record;
     const entries: ScoreEntry[] = [];
     for (const e of r.roster) {
+      if (identicalEarlier(r.roster, e)) {
+        entries.push({ uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, status: 'duplicate', score: 0 });
+        continue;
+      }
       const ev = await this.d.store.getEvaluation(e.codeSha256, r.policyHash);
       entries.push({ uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, status: ev?.status ?? 'not-evaluated', score: ev && ev.status === 'scored' ? ev.score : 0 });
     }
@@ -579,6 +584,14 @@ export class Validator {
   async health(): Promise<{ ok: boolean } & Record<string, unknown>> {
     return { ok: this.lastTickError === null && this.lastBlock > 0, block: this.lastBlock, peers: this.d.mesh.peerCount(), activeRuns: [...this.live.keys()], error: this.lastTickError };
   }
+}
+
+/**
+ * The earlier roster entry of another miner committing the very same bytes (the first committer keeps
+ * them). The evaluation cache is keyed by code, so without this rule a copier would inherit the score.
+ */
+export function identicalEarlier(roster: RosterEntry[], e: RosterEntry): RosterEntry | undefined {
+  return roster.find((o) => o.codeSha256 === e.codeSha256 && o.minerHotkey !== e.minerHotkey && (o.commitBlock < e.commitBlock || (o.commitBlock === e.commitBlock && o.uid < e.uid)));
 }
 
 function weightsForIncumbent(decision: RunDecision, incumbent: number, c: NodeConfig): { uid: number; weight: number }[] {

@@ -22,6 +22,8 @@ export interface SupervisorResult {
   error: { type: string; detail: string } | null;
   meta: { nParams: number; expectedTokens: number; device: string; torch: string } | null;
   worker: { exitCode: number | null; signal: number | null };
+  /** CPU seconds used in the container (supervisor + worker + any reaped descendants) */
+  cpuSeconds?: number;
   reps: SupervisorRep[];
 }
 

@@ -25,6 +25,9 @@ export interface EvaluationTimings {
   /** container create/start + inspect/remove of the miner container */
   sandboxOverheadMs: number;
   compareMs: number;
+  /** CPU seconds inside the miner container and inside the (possibly cached) reference container */
+  minerCpuSec?: number;
+  referenceCpuSec?: number;
 }
 
 export interface EvaluationResult {
@@ -213,6 +216,7 @@ export class SubmissionEvaluator {
         timings: {
           totalMs: performance.now() - t0, referenceMs, referenceCached: cached, minerContainerMs: run.durationMs, minerWorkMs,
           sandboxOverheadMs: run.startMs + run.teardownMs, compareMs,
+          minerCpuSec: out.miner?.cpuSeconds, referenceCpuSec: ref.result.cpuSeconds,
         },
       };
     } finally {

@@ -92,6 +92,8 @@ export interface SimResult {
   simulatedLatencyMs: { p50: number; p99: number; max: number };
   cpuMsPerMember: number;
   cpuMsPerMemberMax: number;
+  /** Mean CPU ms of one real verification, charged for memoised repeats. */
+  verifyCostMs: { sr25519: number; ed25519: number };
   maxView: number;
   viewChangesRuns: number;
   equivocationDetections: number;
@@ -223,6 +225,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     simulatedLatencyMs: { p50: 0, p99: 0, max: 0 },
     cpuMsPerMember: 0,
     cpuMsPerMemberMax: 0,
+    verifyCostMs: { sr25519: 0, ed25519: 0 },
     maxView: 0,
     viewChangesRuns: 0,
     equivocationDetections: 0,
@@ -529,6 +532,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
   const perMember = cpuUs.map((us, i) => (us / 1000 + verifier.chargedMs[i]) / opts.runs);
   res.cpuMsPerMember = round(perMember.reduce((s, x) => s + x, 0) / n);
   res.cpuMsPerMemberMax = round(Math.max(...perMember));
+  res.verifyCostMs = { sr25519: round(verifier.meanSrMs()), ed25519: round(verifier.meanEdMs()) };
   res.wallMs = Math.round(performance.now() - wall0);
   return res;
 }

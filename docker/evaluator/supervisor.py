@@ -210,6 +210,7 @@ class Supervisor:
         result = {
             'version': 1, 'mode': self.job['mode'], 'status': status, 'violations': self.violations,
             'error': self.error, 'meta': self.meta,
+            'cpuSeconds': sum(os.times()[:4]),  # own + reaped children (user + system)
             'worker': {'exitCode': os.WEXITSTATUS(st) if st is not None and os.WIFEXITED(st) else None,
                        'signal': os.WTERMSIG(st) if st is not None and os.WIFSIGNALED(st) else None},
             'reps': [{'rep': k, 'wall': (v['end'] - v['begin']) if 'begin' in v and 'end' in v else None,

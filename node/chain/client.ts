@@ -167,14 +167,17 @@ export class SubtensorClient {
     await this.api.disconnect().catch(() => {});
   }
 
-  /** Resolves once the API is connected and ready (waits through a reconnect, up to connectTimeoutMs). */
+  /** Resolves once the API is connected (waits through a reconnect, up to connectTimeoutMs). */
   private async ready(): Promise<void> {
     if (this.closed) throw new ChainUnavailableError('chain client is closed');
-    if (this.api.isConnected && (this.api as Dyn)._isReady) return;
-    await withTimeout(new Promise<void>((resolve) => this.api.once('ready', () => resolve())), this.opts.connectTimeoutMs,
-      `chain ${this.endpoint} unreachable for ${this.opts.connectTimeoutMs} ms (still retrying in the background)`).catch((e: Error) => {
-      throw new ChainUnavailableError(e.message);
-    });
+    if (this.api.isConnected) return;
+    // (polkadot-js emits 'ready' only once per ApiPromise, so poll the connection state)
+    const end = Date.now() + this.opts.connectTimeoutMs;
+    while (!this.api.isConnected) {
+      if (this.closed) throw new ChainUnavailableError('chain client is closed');
+      if (Date.now() >= end) throw new ChainUnavailableError(`chain ${this.endpoint} unreachable for ${this.opts.connectTimeoutMs} ms (still retrying in the background)`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Runs a read; on a connection drop mid-read, waits for the reconnect and tries once more. */

@@ -12,6 +12,7 @@ const help = `Usage: conclave devchain [--genesis GENESIS.json] [--port N] [--bl
        conclave devchain new-block      [--endpoint URL]
        conclave devchain set-commitment [--endpoint URL] --netuid N --hotkey SS58 --text TEXT
        conclave devchain set-storage    [--endpoint URL] --pallet P --item I [--args JSON] --value JSON
+       conclave devchain register       [--endpoint URL] --netuid N (--seed //Name | --hotkey SS58) [--stake RAO] [--permit] [--text TEXT]
 
 A local chain that speaks Substrate JSON-RPC with subtensor's real runtime metadata, for tests and the
 devnet. @polkadot/api talks to it as to a subtensor node: real SCALE storage, blake2-256 block hashes,
@@ -28,6 +29,9 @@ Options:
   --port N           WebSocket port                                                         [default: 9944]
   --block-ms MS      block interval; 0 = only on demand (new-block / dev_newBlock)          [default: 1000]
   --data DIR         keep blocks and state in DIR across restarts (DIR/chain.jsonl)         [default: none]
+  --seed, --hotkey   register: the new neuron's dev seed or SS58 hotkey
+  --stake RAO        register: alpha stake in rao                                           [default: 0]
+  --permit           register: give it a validator permit
   --endpoint URL     devchain to administer (admin subcommands)                             [default: ws://127.0.0.1:9944]
   --json             admin subcommands: print the RPC result as JSON
   -h, --help         show this help
@@ -55,6 +59,9 @@ const options = {
   item: { type: 'string' },
   args: { type: 'string' },
   value: { type: 'string' },
+  seed: { type: 'string' },
+  stake: { type: 'string' },
+  permit: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -104,7 +111,12 @@ async function admin(sub: string, v: ReturnType<typeof parseFlags<typeof options
   } else if (sub === 'set-storage') {
     if (!v.pallet || !v.item) throw new UsageError('set-storage needs --pallet and --item (polkadot-js camelCase, e.g. subtensorModule tempo)');
     result = await devRpc(endpoint, 'dev_setStorage', [{ pallet: v.pallet, item: v.item, args: v.args ? json(v.args, 'args') : [], value: json(v.value, 'value') }]);
-  } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage)`);
+  } else if (sub === 'register') {
+    if (!v.seed && !v.hotkey) throw new UsageError('register needs --seed //Name or --hotkey SS58');
+    if (v.stake !== undefined && !/^\d+$/.test(v.stake)) throw new UsageError('--stake takes an integer amount of rao');
+    result = await devRpc(endpoint, 'dev_registerNeuron', [int(v.netuid, 'netuid', 1, 65535),
+      { seed: v.seed, hotkey: v.hotkey, stake: v.stake ?? '0', validatorPermit: v.permit ?? false, commitment: v.text }]);
+  } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage, register)`);
   if (v.json) printJson(result);
   else process.stdout.write(`${sub}: ${typeof result === 'object' ? JSON.stringify(result) : String(result)}\n`);
   return 0;

@@ -9,7 +9,7 @@ import { cryptoWaitReady, blake2AsHex, blake2AsU8a, encodeAddress, decodeAddress
 import { hexToU8a, u8aConcat, u8aToHex, compactToU8a } from '@polkadot/util';
 import { chainMeta, storageKey, encodeValue, decodeValue, type ChainMeta } from './metadata.ts';
 import { VersionedState } from './state.ts';
-import { type Genesis, defaultGenesis, genesisStorage, accountInfo, commitmentFields } from './genesis.ts';
+import { type Genesis, type GenesisNeuron, defaultGenesis, genesisStorage, accountInfo, commitmentFields, resolveNeurons, ipv4ToInt } from './genesis.ts';
 import { checkExtrinsic, decodeExtrinsic, RpcError, type CheckedExtrinsic, type ChainView } from './extrinsic.ts';
 import { dispatch, ModuleError, encodeEventRecords, successEvent, failedEvent, otherFailedEvent, type EncodedEvent } from './runtime.ts';
 
@@ -60,7 +60,7 @@ export const RPC_METHODS = [
   'chain_subscribeAllHeads', 'chain_subscribeFinalisedHeads', 'chain_subscribeFinalizedHeads', 'chain_subscribeNewHead',
   'chain_subscribeNewHeads', 'chain_unsubscribeAllHeads', 'chain_unsubscribeFinalisedHeads', 'chain_unsubscribeFinalizedHeads',
   'chain_unsubscribeNewHead', 'chain_unsubscribeNewHeads', 'subscribe_newHead', 'unsubscribe_newHead',
-  'dev_newBlock', 'dev_setCommitment', 'dev_setStorage', 'dev_setRawStorage',
+  'dev_newBlock', 'dev_registerNeuron', 'dev_setCommitment', 'dev_setStorage', 'dev_setRawStorage',
   'rpc_methods',
   'state_call', 'state_getKeys', 'state_getKeysPaged', 'state_getMetadata', 'state_getRuntimeVersion', 'state_getStorage',
   'state_getStorageAt', 'state_getStorageHash', 'state_getStorageSize', 'state_queryStorageAt', 'state_subscribeRuntimeVersion',
@@ -299,6 +299,46 @@ export class DevChain {
     this.setStorage('commitments', 'lastCommitment', [netuid, who], this.head + 1);
   }
 
+  /**
+   * Registers a neuron on `netuid` in the next block (as burned_register would): next uid, Keys/Uids/Owner,
+   * stake, permit, axon, commitment, per-uid vectors extended. Returns the new uid.
+   */
+  registerNeuron(netuid: number, n: GenesisNeuron): number {
+    const read = (pallet: string, item: string, ...args: unknown[]) => {
+      const k = storageKey(this.meta, pallet, item, ...args);
+      const v = this.pendingWrites.has(k) ? this.pendingWrites.get(k)! : this.state.get(k, this.head);
+      return v === null ? null : decodeValue(this.meta, pallet, item, v);
+    };
+    if (!read('subtensorModule', 'networksAdded', netuid)?.toJSON()) throw new Error(`subnet ${netuid} does not exist on the devchain`);
+    const uid = Number(read('subtensorModule', 'subnetworkN', netuid)?.toString() ?? 0);
+    const [x] = resolveNeurons({ netuid, neurons: [n] });
+    if (read('subtensorModule', 'uids', netuid, x.hotkey) !== null) throw new Error(`hotkey ${x.hotkey} is already registered on subnet ${netuid}`);
+    const block = this.head + 1;
+    this.setStorage('subtensorModule', 'subnetworkN', [netuid], uid + 1);
+    this.setStorage('subtensorModule', 'keys', [netuid, uid], x.hotkey);
+    this.setStorage('subtensorModule', 'uids', [netuid, x.hotkey], uid);
+    this.setStorage('subtensorModule', 'owner', [x.hotkey], x.coldkey);
+    this.setStorage('subtensorModule', 'blockAtRegistration', [netuid, uid], block);
+    const extend = (item: string, value: unknown) => {
+      const cur = (read('subtensorModule', item, netuid)?.toJSON() ?? []) as unknown[];
+      while (cur.length < uid) cur.push(typeof value === 'boolean' ? false : 0);
+      cur[uid] = value;
+      this.setStorage('subtensorModule', item, [netuid], cur);
+    };
+    extend('validatorPermit', x.validatorPermit);
+    extend('active', true);
+    extend('lastUpdate', 0);
+    for (const item of ['rank', 'trust', 'consensus', 'incentive', 'dividends', 'emission']) extend(item, 0);
+    if (x.stake > 0n) {
+      this.setStorage('subtensorModule', 'totalHotkeyAlpha', [x.hotkey, netuid], x.stake);
+      this.setStorage('subtensorModule', 'alpha', [x.hotkey, x.coldkey, netuid], { bits: x.stake << 64n });
+    }
+    if (x.axon) this.setStorage('subtensorModule', 'axons', [netuid, x.hotkey], { block, version: 1, ip: ipv4ToInt(x.axon.ip), port: x.axon.port, ipType: 4, protocol: 4, placeholder1: 0, placeholder2: 0 });
+    if (x.commitment !== undefined) this.setCommitment(netuid, x.hotkey, x.commitment);
+    if (read('system', 'account', x.hotkey) === null) this.setStorage('system', 'account', [x.hotkey], accountInfo(0, 1_000_000_000_000_000n));
+    return uid;
+  }
+
   /** Storage read at block `at` (default head), raw hex or null. */
   getStorage(key: string, at = this.head): string | null {
     return this.state.get(key, at);
@@ -500,6 +540,13 @@ export class DevChain {
       case 'dev_setCommitment': {
         this.setCommitment(Number(p[0]), str(p[1], 'hotkey'), str(p[2], 'text'));
         return { result: true };
+      }
+      case 'dev_registerNeuron': {
+        try {
+          return { result: this.registerNeuron(Number(p[0]), (p[1] ?? {}) as GenesisNeuron) };
+        } catch (err) {
+          throw new RpcError(-32602, `Invalid params: ${(err as Error).message}`);
+        }
       }
       case 'dev_setStorage': {
         const o = (p[0] ?? {}) as { pallet?: string; item?: string; args?: unknown[]; value?: unknown };

@@ -169,6 +169,19 @@ describe('chain: SubtensorClient against the devchain', function () {
     assert.notEqual(prev.entries.find((x) => x.minerHotkey === miner3)?.codeSha256, sha);
   });
 
+  it('admin path: dev_registerNeuron adds a miner with the next uid', async () => {
+    const before = await other.metagraph(DEFAULT_NETUID);
+    const sha = '12'.repeat(32);
+    const uid = await client.rpc<number>('dev_registerNeuron', [DEFAULT_NETUID, { seed: '//Miner6', commitment: `${sha}:http://127.0.0.1:8700/miner6/s.zip` }]);
+    assert.equal(uid, before.length);
+    const b = dc.produceBlock();
+    const after = await other.metagraph(DEFAULT_NETUID, b.hash);
+    assert.equal(after.length, before.length + 1);
+    assert.deepEqual(after[uid], { uid, hotkey: devKeypair('//Miner6').address, stake: 0n, validatorPermit: false });
+    assert.equal((await other.minerRoster(DEFAULT_NETUID, b.hash)).entries.find((e) => e.uid === uid)?.codeSha256, sha);
+    await assert.rejects(client.rpc('dev_registerNeuron', [DEFAULT_NETUID, { seed: '//Miner6' }]), /already registered/);
+  });
+
   it('a newer RevealedCommitments entry wins over CommitmentOf', async () => {
     const miner4 = devKeypair('//Miner4').address;
     const sha = 'ee'.repeat(32);
@@ -244,15 +257,23 @@ describe('chain: reconnect and persistence', function () {
       const genesisHash = dc.genesisHash;
       await dc.stop();
       await waitFor(() => !client.isConnected, 5000, 'client to notice the drop');
+      // a read issued while the chain is down waits for the reconnect instead of failing
+      const pending = client.bestBlock();
+      await new Promise((r) => setTimeout(r, 300));
       dc = new DevChain({ blockMs: 0, dataDir: dir, port });
       await dc.start();
       assert.equal(dc.genesisHash, genesisHash);
       assert.equal(dc.head, head);
-      await waitFor(() => client.isConnected, 8000, 'client to reconnect');
+      assert.equal((await pending).number, head);
+      assert.ok(client.isConnected);
       const best = await client.bestBlock();
       assert.equal(best.number, head);
       const got = await client.scoreCommitments(DEFAULT_NETUID, 7);
       assert.equal(got.get(devKeypair('//Validator0').address)?.hash, 'ef'.repeat(32));
+      // and writes work again: nonce continues from the persisted state
+      const again = await withBlocks(dc, client.commitScoreHash(signerOf('//Validator0'), DEFAULT_NETUID, 8, 'fe'.repeat(32)));
+      assert.ok(again.ok, JSON.stringify(again));
+      assert.equal(dc.accountNonce(devKeypair('//Validator0').address, dc.head), 2);
     } finally {
       await client.close();
       await dc.stop();

@@ -55,7 +55,7 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
       const rec: RunRecord = {
         runId, netuid: 1, mode: 'shadow', phase: 'done', startedAt: 1, updatedAt: 1, rosterHash: hex32('roster'), policyHash: hex32('policy'),
         hardwareClass: 'cpu', roster: [], rosterSkipped: [], verdicts: [{ hotkey: signer.hotkey, verdict: 'counted' }],
-        decision: { quorumMet: true, outcome: 'winner', reportHashes: [], scores: [{ uid: 3, hotkey: miner.hotkey, score: runId }], winner: 3, weights: [{ uid: 3, weight: 0.05 }], countedStakeShare: 1 },
+        decision: { quorumMet: true, outcome: 'winner', reportHashes: [], scores: [{ uid: 3, hotkey: miner.hotkey, score: runId }], winner: 3, weights: [{ uid: 3, weight: 0.05 }], countedStakeShare: 0.75, incumbentUid: runId === 100 ? null : 4 },
         divergence: { runId, consensusWinner: 3, ownerPick: runId === 200 ? 4 : 3, top1Agree: runId !== 200, spearman: 0.5, topKOverlap: 1, at: 5 },
       };
       await store.putRun(rec);
@@ -65,7 +65,13 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
     const list = await (await fetch(`${base}/v1/runs?limit=2`)).json();
     assert.deepEqual(list.runs.map((r: { runId: number }) => r.runId), [300, 200]);
     assert.equal(list.next, 200);
+    // the dashboard's fields
+    assert.equal(list.runs[0].countedStakeShare, 0.75);
+    assert.equal(list.runs[0].winnerHotkey, miner.hotkey);
+    assert.equal(list.runs[0].incumbentUid, 4);
+    assert.equal(list.runs[0].incumbent, 'dethroned');
     const page2 = await (await fetch(`${base}/v1/runs?limit=2&before=200`)).json();
+    assert.equal(page2.runs[0].incumbent, 'none');
     assert.deepEqual(page2.runs.map((r: { runId: number }) => r.runId), [100]);
 
     const run = await (await fetch(`${base}/v1/runs/200`)).json();
@@ -111,6 +117,14 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
     assert.match(text, /conclave_consensus_latency_seconds_bucket\{le="2"\} 1/);
     assert.match(text, /conclave_api_requests_total\{code="200",route="\/v1\/evaluations\/:codeSha256"\} 1/);
     assert.equal((await fetch(`${base}/v1/runs`, { method: 'POST', body: 'x' })).status, 405);
+  });
+
+  it('serves the dashboard page at / next to the API (dashboardHandler wired)', async () => {
+    const res = await fetch(`${base}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await res.text(), /<html/i);
+    assert.equal((await fetch(`${base}/dashboard/no-such-asset.js`)).status, 404);
   });
 
   it('rate-limits each client', async () => {

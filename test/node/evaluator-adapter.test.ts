@@ -107,3 +107,18 @@ describe('node/validator-evaluator (intake adapter: fetch → review → duplica
     assert.equal((out.detail.of as { uid: number }).uid, 20);
   });
 });
+
+describe('devnet without a Docker engine', () => {
+  it('stops at once and says how to get one', async () => {
+    const { requireDocker, DevnetError } = await import('../../node/devnet.ts');
+    const { default: Docker } = await import('dockerode');
+    const t0 = Date.now();
+    await assert.rejects(requireDocker(new Docker({ socketPath: '/nonexistent/docker.sock' })), (err: Error) => {
+      assert.ok(err instanceof DevnetError);
+      assert.match(err.message, /no Docker engine answers/);
+      assert.match(err.message, /Install Docker Engine/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 6000);
+  });
+});

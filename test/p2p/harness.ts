@@ -58,7 +58,13 @@ export class Member {
 
   static async start(id: Identity, args: string[]): Promise<Member> {
     const m = new Member(id, args);
-    const ready = await m.waitFor((e) => e.event === 'ready', 60_000, 'ready');
+    let ready: Event;
+    try {
+      ready = await m.waitFor((e) => e.event === 'ready', 90_000, 'ready');
+    } catch (err) {
+      m.proc.kill('SIGKILL'); // never leave a half-started process behind
+      throw err;
+    }
     m.peerId = ready.peerId;
     m.multiaddr = ready.multiaddrs.find((a: string) => a.includes('/ip4/127.0.0.1/')) ?? ready.multiaddrs[0];
     return m;
