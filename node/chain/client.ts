@@ -414,11 +414,12 @@ export class SubtensorClient {
     });
   }
 
-  /** The subnet owner's hotkey (SubnetOwnerHotkey when the chain has it, else the owner coldkey). */
+  /** The subnet owner's hotkey (SubnetOwnerHotkey), or null when unset or the chain has no such item. */
   async subnetOwnerHotkey(netuid: number, at?: BlockRef): Promise<string | null> {
     const { apiAt } = await this.at(at);
     return this.read(async () => {
-      const q = this.storage(apiAt, 'subtensorModule', 'subnetOwnerHotkey', true) ?? this.storage(apiAt, 'subtensorModule', 'subnetOwner');
+      const q = this.storage(apiAt, 'subtensorModule', 'subnetOwnerHotkey', true);
+      if (!q) return null;
       const v = await q(netuid);
       const bytes = (v.isSome ? v.unwrap() : v).toU8a() as Uint8Array;
       return bytes.every((b) => b === 0) ? null : encodeAddress(bytes, 42);

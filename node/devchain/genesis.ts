@@ -29,7 +29,8 @@ export interface GenesisSubnet {
   minAllowedWeights?: number;
   maxWeightsLimit?: number;
   immunityPeriod?: number;
-  owner?: string;
+  /** SS58 hotkey of the subnet owner (SubnetOwnerHotkey); default: the first neuron's hotkey. */
+  ownerHotkey?: string;
   neurons: GenesisNeuron[];
 }
 
@@ -159,7 +160,11 @@ export function genesisStorage(meta: ChainMeta, g: Genesis): Map<string, string>
     put('subtensorModule', 'minAllowedWeights', [net], s.minAllowedWeights ?? 1);
     put('subtensorModule', 'maxWeightsLimit', [net], s.maxWeightsLimit ?? 65535);
     put('subtensorModule', 'immunityPeriod', [net], s.immunityPeriod ?? 5000);
-    put('subtensorModule', 'subnetOwner', [net], s.owner ?? neurons[0]?.coldkey ?? '5C4hrfjw9DjXZTzV3MwzrrAr9P1MJhSrvWGWqi1eSuyUpnhM');
+    const ownerHotkey = s.ownerHotkey ? encodeAddress(decodeAddress(s.ownerHotkey), 42) : neurons[0]?.hotkey;
+    if (ownerHotkey) {
+      put('subtensorModule', 'subnetOwnerHotkey', [net], ownerHotkey);
+      put('subtensorModule', 'subnetOwner', [net], neurons.find((x) => x.hotkey === ownerHotkey)?.coldkey ?? ownerHotkey);
+    }
     put('subtensorModule', 'validatorPermit', [net], neurons.map((x) => x.validatorPermit));
     put('subtensorModule', 'active', [net], neurons.map(() => true));
     put('subtensorModule', 'lastUpdate', [net], neurons.map(() => 0));

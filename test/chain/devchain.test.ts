@@ -75,6 +75,8 @@ describe('chain: SubtensorClient against the devchain', function () {
     assert.equal(hp.commitRevealEnabled, false);
     assert.equal(hp.subnetworkN, 10);
     await assert.rejects(client.hyperparams(42), /subnet 42 does not exist/);
+    assert.equal(await client.subnetOwnerHotkey(DEFAULT_NETUID), devKeypair('//Validator0').address);
+    assert.equal(await client.subnetOwnerHotkey(42), null);
   });
 
   it('builds the miner roster from commitments and skips a malformed one with a reason', async () => {
@@ -155,6 +157,12 @@ describe('chain: SubtensorClient against the devchain', function () {
     const future = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw2: '0x6869' }] });
     await future.signAsync(pair, { nonce: nonce + 5 });
     await assert.rejects(client.api.rpc.author.submitExtrinsic(future), /Transaction will be valid in the future/);
+    // a mortal transaction past its era: its birth block no longer matches, as on a real node (bad proof)
+    const hdr = await client.api.rpc.chain.getHeader();
+    const mortal = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw2: '0x6869' }] });
+    await mortal.signAsync(pair, { nonce: nonce + 1, blockHash: hdr.hash, era: client.api.createType('ExtrinsicEra', { current: hdr.number.toNumber(), period: 4 }) });
+    await waitFor(() => dc.head >= hdr.number.toNumber() + 5, 5000, 'era to pass');
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(mortal), /1010: Invalid Transaction: Transaction has a bad signature/);
   });
 
   it('admin path: dev_setCommitment changes state in the next block', async () => {

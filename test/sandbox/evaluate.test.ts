@@ -5,7 +5,19 @@ import { join } from 'node:path';
 import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { FIXTURES, RUN_ID, cacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
 import { reapSandboxContainers } from '../../runtime/sandbox.ts';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { EvaluationResult, SubmissionEvaluator } from '../../runtime/evaluate.ts';
+
+const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 240_000, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
+    });
+  });
+}
 
 const RUNTIME_CHEATS: [string, string][] = [
   ['skip_backward', 'all-layers-gradients'],
@@ -34,6 +46,7 @@ describe('sandbox evaluation (real Docker)', function () {
   let honestEval: SubmissionEvaluator;
   let refFirst: { ms: number; cached: boolean };
   let refSecond: { ms: number; cached: boolean };
+  let cli: { code: number | null; stdout: string; stderr: string };
 
   before(async function () {
     this.timeout(300_000);
@@ -46,11 +59,14 @@ describe('sandbox evaluation (real Docker)', function () {
       [honestEval, 'honest', 150],
       ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS].map(([f]) => [cheatEval, f, 150] as [SubmissionEvaluator, string, number]),
       [cheatEval, 'memory_hog', 150],
+      [cheatEval, 'probe_internals', 150],
       [cheatEval, 'sleep_forever', 12],
     ];
+    const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', cacheRoot, '--run-id', String(RUN_ID), '--timeout', '150']);
     await Promise.all(jobs.map(async ([ev, f, timeoutSec]) => {
       results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
     }));
+    cli = await cliRun;
   });
 
   after(async function () {
@@ -106,11 +122,44 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.match(r.checks.find((c) => c.name === 'filesystem-write')!.detail!, /\/result\//);
   });
 
+  it('hides the evaluator from the submission: no evaluator module, sealed optimizer and data iterator', () => {
+    const r = results.get('probe_internals')!;
+    assert.equal(r.status, 'ok', `${r.status} ${r.rejectedBy ?? ''}: ${r.detail}`);
+    const line = r.output.stdout.split('\n').find((l) => l.startsWith('PROBE '));
+    assert.ok(line, r.output.stdout + r.output.stderr);
+    assert.deepEqual(JSON.parse(line.slice(6)), {
+      evaluator_modules: [], evaluator_modules_in_call: [], main_has_worker: false,
+      optimizer_private: 'refused', optimizer_setattr: 'refused', iterator_private: 'refused',
+    });
+  });
+
   it('keeps a compile cache per code hash and no scratch directories', () => {
     const honest = readFileSync(join(FIXTURES, 'honest.py'));
     assert.ok(existsSync(honestEval.compileCacheDir(results.get('honest')!.codeSha256)));
     assert.notEqual(honestEval.compileCacheDir('a'.repeat(64)), honestEval.compileCacheDir('b'.repeat(64)));
     assert.ok(honest.length > 0);
+  });
+
+  it('conclave evaluate: reviews, evaluates and exits 0 for an honest file (reference from the shared cache)', () => {
+    assert.equal(cli.code, 0, cli.stderr.slice(-2000));
+    const r = JSON.parse(cli.stdout) as EvaluationResult;
+    assert.equal(r.status, 'ok');
+    assert.equal(r.timings.referenceCached, true);
+    assert.ok(r.score! > 0);
+  });
+
+  it('conclave evaluate: usage errors exit 2', async () => {
+    assert.equal((await runCli(['evaluate'])).code, 2);
+    assert.equal((await runCli(['evaluate', join(FIXTURES, 'honest.py'), '--timeout', '-3'])).code, 2);
+    assert.equal((await runCli(['evaluate', join(FIXTURES, 'no-such-file.py')])).code, 2);
+  });
+
+  it('conclave image is idempotent and prints the digest', async () => {
+    const r = await runCli(['image', '--json', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.built, false);
+    assert.match(info.digest, /^sha256:[0-9a-f]{64}$/);
   });
 
   it('leaves no container of ours behind', async () => {
