@@ -127,6 +127,7 @@ export interface PbftState {
   myProposals: Record<number, Decision>;
   tallies: Record<string, Record<string, Vote>>;
   certIssued: Record<string, true>;
+  issuedCerts: Record<string, Certificate>;
   viewChanges: Record<number, Record<string, ViewChange>>;
   proposeReady: boolean;
   decided: { decision: Decision; hash: string; certificate: Certificate } | null;
@@ -160,6 +161,7 @@ export function initState(setup: RunSetup): PbftState {
     myProposals: {},
     tallies: {},
     certIssued: {},
+    issuedCerts: {},
     viewChanges: {},
     proposeReady: false,
     decided: null,
@@ -174,6 +176,7 @@ interface Derived {
   byHotkey: Map<string, number>;
   roster: Map<number, RosterSlot>;
   total: bigint;
+  proposerStart: number;
 }
 
 const derivedCache = new WeakMap<RunSetup, Derived>();
@@ -186,6 +189,7 @@ function derived(setup: RunSetup): Derived {
       byHotkey: new Map(setup.members.map((m, i) => [m.hotkey, i])),
       roster: new Map(setup.roster.map((r) => [r.uid, r])),
       total: setup.members.reduce((s, m) => s + m.stake, 0n),
+      proposerStart: proposerIndex(setup.members.length, setup.context.runId, 0),
     };
     derivedCache.set(setup, d);
   }
@@ -213,7 +217,8 @@ class Ctx {
     return this.s.setup.selfIndex;
   }
   proposerOf(view: number): number {
-    return proposerIndex(this.setup.members.length, this.setup.context.runId, view);
+    const n = this.setup.members.length;
+    return (this.d.proposerStart + (view % n)) % n;
   }
   power(indices: Iterable<number>): bigint {
     let p = 0n;
@@ -260,6 +265,7 @@ function onStart(c: Ctx): void {
     c.broadcast({ type: 'report', signed: own });
   }
   c.timer('view:0', c.now + viewTimeout(c.setup.timing, 0));
+  c.timer('retry:0', c.now + retryInterval(c.setup.timing, 0));
   if (c.proposerOf(0) === c.self) c.timer('propose', c.now + c.setup.timing.proposeDelayMs);
   tryPropose(c);
 }
@@ -281,6 +287,8 @@ function onTimeout(c: Ctx, timer: string): void {
     tryPropose(c);
     return;
   }
+  const r = /^retry:(\d+)$/.exec(timer);
+  if (r) return onRetry(c, Number(r[1]));
   const m = /^view:(\d+)$/.exec(timer);
   if (!m) return;
   const v = Number(m[1]);
@@ -294,11 +302,56 @@ function onTimeout(c: Ctx, timer: string): void {
   tryPropose(c);
 }
 
+/** Retransmission period inside a view: half of the view's timeout. */
+export function retryInterval(t: Timing, view: number): number {
+  return Math.max(1, Math.floor(viewTimeout(t, view) / 2));
+}
+
+/**
+ * Messages are not acknowledged; instead, while a view is undecided, a member periodically resends
+ * what the collector may have missed (its view change, prepare, commit, report requests) and a
+ * collector answers a repeated vote with the certificate the voter evidently lacks.
+ */
+function onRetry(c: Ctx, v: number): void {
+  const s = c.s;
+  if (s.decided || v !== s.view) return;
+  const ctx = c.setup.context;
+  const collector = c.proposerOf(v);
+  if (collector !== c.self) {
+    if (v > 0 && s.prepared[v] === undefined) {
+      const vc = signViewChange({ netuid: ctx.netuid, runId: ctx.runId, newView: v, prepared: s.lock }, c.env.signer);
+      c.send(collector, { type: 'view-change', viewChange: vc });
+      if (c.setup.ownReport) c.send(collector, { type: 'report', signed: c.setup.ownReport });
+    }
+    if (s.pending) {
+      const missing = s.pending.proposal.decision.reportHashes.filter((h) => !s.reports[h]);
+      if (missing.length) c.send(collector, { type: 'request-reports', netuid: ctx.netuid, runId: ctx.runId, hashes: missing });
+    }
+    const prepared = s.prepared[v];
+    if (prepared !== undefined && !(s.lock && s.lock.view === v)) {
+      c.send(collector, { type: 'vote', vote: signVote({ phase: 'prepare', netuid: ctx.netuid, runId: ctx.runId, view: v, decisionHash: prepared }, c.env.signer) });
+    }
+    if (s.sentCommit[v] && s.lock && s.lock.view === v) {
+      const h = decisionHash(s.lock.decision);
+      c.send(collector, { type: 'vote', vote: signVote({ phase: 'commit', netuid: ctx.netuid, runId: ctx.runId, view: v, decisionHash: h }, c.env.signer) });
+    }
+  } else if (s.myProposals[v] && !s.certIssued[`prepare:${v}`]) {
+    // Some members may have missed the proposal itself.
+    const decision = s.myProposals[v];
+    const vote = signVote({ phase: 'propose', netuid: ctx.netuid, runId: ctx.runId, view: v, decisionHash: decisionHash(decision) }, c.env.signer);
+    const vcs = s.viewChanges[v] ?? {};
+    const justification = v === 0 ? [] : Object.keys(vcs).sort().map((k) => vcs[k]);
+    c.broadcast({ type: 'proposal', proposal: { vote, decision, justification } });
+  }
+  c.timer(`retry:${v}`, c.now + retryInterval(c.setup.timing, v));
+}
+
 function enterView(c: Ctx, v: number): void {
   if (v <= c.s.view) return;
   c.s.view = v;
   c.s.pending = null;
   c.timer(`view:${v}`, c.now + viewTimeout(c.setup.timing, v));
+  c.timer(`retry:${v}`, c.now + retryInterval(c.setup.timing, v));
 }
 
 // The report frame is u8 version | u8 tag=1 | u32 len | canonical report | sig: its hash can be
@@ -625,20 +678,28 @@ function onVote(c: Ctx, vote: Vote, from: number): void {
   if (!sameRun(c, vote.netuid, vote.runId)) return c.reject(from, `vote for run ${vote.runId} (stale or replayed)`);
   if (s.decided) return help(c, from, vote.view);
   if (vote.phase === 'propose') return c.reject(from, 'bare propose vote without a proposal');
-  if (c.proposerOf(vote.view) !== c.self) return; // only the collector of that view tallies
+  // Only the collector of a view tallies, and only for a view it proposed in: votes for other
+  // views are dropped before any work, so no signer can grow this member's state at will.
   const i = c.d.byNodeKey.get(vote.voter);
   if (i === undefined) return c.reject(from, 'vote from a node key not bound to a member');
+  if (c.proposerOf(vote.view) !== c.self || !s.myProposals[vote.view]) return;
   if (!verifyVoteSignature(vote, c.env.verifier)) return c.reject(from, 'vote signature does not verify');
   collectVote(c, vote);
 }
 
 function collectVote(c: Ctx, vote: Vote): void {
   const s = c.s;
+  const repeated = s.votesSeen[`${vote.phase}:${vote.view}:${vote.voter}`]?.decisionHash === vote.decisionHash;
   if (!recordVote(c, vote)) return;
   const i = c.d.byNodeKey.get(vote.voter)!;
   if (s.equivocators[c.setup.members[i].hotkey]) return;
   const key = `${vote.phase}:${vote.view}`;
-  if (s.certIssued[key]) return;
+  if (s.certIssued[key]) {
+    // A repeated vote means the voter lacks the certificate: send it the one already issued.
+    const issued = s.issuedCerts[key];
+    if (repeated && issued && i !== c.self) c.send(i, { type: 'certificate', cert: issued });
+    return;
+  }
   const decision = s.myProposals[vote.view];
   if (!decision || decisionHash(decision) !== vote.decisionHash) return;
   const tally = (s.tallies[key] ??= {});
@@ -652,6 +713,7 @@ function collectVote(c: Ctx, vote: Vote): void {
     decision,
     votes: Object.keys(tally).sort().map((k) => tally[k]),
   };
+  s.issuedCerts[key] = cert;
   s.validCerts[certKey(cert.phase, cert.view, vote.decisionHash)] = true;
   c.broadcast({ type: 'certificate', cert });
   onCertificate(c, cert, c.self);
@@ -711,7 +773,8 @@ function onViewChange(c: Ctx, vc: ViewChange, from: number): void {
   const s = c.s;
   if (!sameRun(c, vc.netuid, vc.runId)) return c.reject(from, `view change for run ${vc.runId} (stale or replayed)`);
   if (s.decided) return help(c, from, vc.newView);
-  if (c.proposerOf(vc.newView) !== c.self || vc.newView < s.view || vc.newView === 0) return;
+  // Far-future views are ignored (bounded state); honest views stay close through the timeouts.
+  if (c.proposerOf(vc.newView) !== c.self || vc.newView < s.view || vc.newView === 0 || vc.newView > s.view + c.setup.members.length + 1) return;
   const i = c.d.byNodeKey.get(vc.voter);
   if (i === undefined) return c.reject(from, 'view change from a node key not bound to a member');
   if (s.viewChanges[vc.newView]?.[vc.voter]) return;

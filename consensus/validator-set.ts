@@ -1,5 +1,6 @@
 // The validator set of one run, derived from a metagraph snapshot, and the quorum arithmetic.
 // Pure: no I/O. Stakes are bigint (rao); quorum comparisons are exact rational arithmetic.
+import { createHash } from 'node:crypto';
 
 /** A metagraph row, as produced by the chain client. */
 export interface Neuron {
@@ -84,8 +85,20 @@ export function buildValidatorSet(neurons: readonly Neuron[], opts: { minStake?:
   return { members, totalStake: members.reduce((s, m) => s + m.stake, 0n) };
 }
 
-/** Proposer (and vote collector) of a view: rotation from the run id over members in uid order. */
+/**
+ * Rotation start for a run: the first 4 bytes of sha256("conclave/proposer/v1" || 0x00 || u64 runId).
+ * Hashed because run ids are multiples of the tempo (360): `runId mod n` would give the same
+ * proposer every run whenever n divides the tempo.
+ */
+export function proposerOffset(runId: number): number {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(runId));
+  const h = createHash('sha256').update('conclave/proposer/v1\0').update(b).digest();
+  return h.readUInt32BE(0);
+}
+
+/** Proposer (and vote collector) of a view: members in uid order, starting at the run's offset. */
 export function proposerIndex(memberCount: number, runId: number, view: number): number {
   if (memberCount <= 0) throw new ConsensusConfigError('empty validator set: no proposer');
-  return (runId % memberCount + view % memberCount) % memberCount;
+  return (proposerOffset(runId) % memberCount + (view % memberCount)) % memberCount;
 }

@@ -186,7 +186,7 @@ export class SubmissionEvaluator {
   async evaluate(req: { runId: number; submissionPath: string; codeSha256?: string; timeoutSec?: number }): Promise<EvaluationResult> {
     const t0 = performance.now();
     const st = statSync(req.submissionPath);
-    const codeSha256 = req.codeSha256 ?? (st.isFile() ? sha256Hex(readFileSync(req.submissionPath)) : sha256Hex(req.submissionPath));
+    const codeSha256 = req.codeSha256 ?? (st.isFile() ? sha256Hex(readFileSync(req.submissionPath)) : treeSha256(req.submissionPath));
     const { ref, ms: referenceMs, cached } = await this.reference(req.runId);
     const scratch = mkdtempSync(join(this.cfg.cacheRoot, 'scratch', 'eval-'));
     const base = { runId: req.runId, codeSha256, hardwareClass: this.cfg.hardwareClass, imageDigest: this.cfg.imageDigest, policyHash: this.policyHash };
@@ -252,6 +252,21 @@ export class SubmissionEvaluator {
     if (failed) return { miner, result: { status: 'rejected', rejectedBy: failed.name, checks, mfu: mfu ?? undefined, detail: failed.detail } };
     return { miner, result: { status: 'ok', score: mfu!.median, mfu: mfu!, checks } };
   }
+}
+
+/** sha256 over (relative path, length, bytes) of every file of a project directory, in path order. */
+function treeSha256(root: string): string {
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const s = lstatSync(p);
+      if (s.isDirectory()) walk(p, rel + name + '/');
+      else if (s.isFile()) { const b = readFileSync(p); h.update(`${rel}${name}\0${b.length}\0`).update(b); }
+    }
+  };
+  walk(root, '');
+  return h.digest('hex');
 }
 
 function chmodTree(dir: string): void {

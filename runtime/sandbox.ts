@@ -71,6 +71,8 @@ export function hardenedHostConfig(spec: SandboxSpec): Dockerode.HostConfig {
     AutoRemove: false,
     OomKillDisable: false,
     Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+    // output reaches us through attach (capped); no log driver copy on the host's disk
+    LogConfig: { Type: 'none', Config: {} },
   };
   if (spec.gpus) {
     hc.DeviceRequests = [{

@@ -12,7 +12,7 @@ import type { RunContext } from '../aggregate.ts';
 import { VOTING_STATUSES } from '../aggregate.ts';
 import { computeDecision } from '../decision.ts';
 import { initState, step, type Output, type PbftState, type RunSetup, type Timing } from '../pbft.ts';
-import { checkThreshold, meetsThreshold, type Threshold } from '../validator-set.ts';
+import { checkThreshold, meetsThreshold, proposerIndex, type Threshold } from '../validator-set.ts';
 import { DEFAULT_WINNER_POLICY, type WinnerPolicy } from '../winner.ts';
 import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
@@ -368,12 +368,18 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
       const p = (decodeMessage(proposalBytes) as { type: 'proposal'; proposal: Proposal }).proposal;
       const st = states[i];
       const x = p.decision;
-      // Y: the same rules over a counted set with one honest report dropped.
-      const hashes = [...x.reportHashes];
-      const dropIdx = hashes.findIndex((h) => !byHotkey.get(st.reports[h]?.hotkey)?.fault);
-      if (dropIdx < 0) return false;
-      hashes.splice(dropIdx, 1);
-      const counted = hashes.map((h) => ({ report: st.reports[h].signed.report, hash: h, power: byHotkey.get(st.reports[h].hotkey)!.stake }));
+      // Y: the same rules over another valid counted set: a colluder's committed report added
+      // (honest members check reports against commitments, not against proofs they may lack),
+      // or else one honest report dropped.
+      const inX = new Set(x.reportHashes);
+      const extra = members.map((m) => own[m.index]).find((r, k) => r && members[k].fault && !inX.has(scoreReportHash(r.report)));
+      const counted = x.reportHashes.map((h) => ({ report: st.reports[h].signed.report, hash: h, power: byHotkey.get(st.reports[h].hotkey)!.stake }));
+      if (extra) counted.push({ report: extra.report, hash: scoreReportHash(extra.report), power: byHotkey.get(extra.report.validatorHotkey)!.stake });
+      else {
+        const dropIdx = counted.findIndex((c) => !byHotkey.get(c.report.validatorHotkey)?.fault);
+        if (dropIdx < 0) return false;
+        counted.splice(dropIdx, 1);
+      }
       const y = computeDecision({ context, roster: miners, totalPower: totalStake, threshold: opts.threshold, policy: opts.policy, incumbentUid: incumbent }, counted);
       if (!meetsThreshold(y.countedPower, totalStake, opts.threshold)) return false;
       const [ga, gb] = honestSplit();
@@ -416,6 +422,11 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
           continue;
         }
         // send / broadcast
+        if (process.env.SIM_TRACE && Number(process.env.SIM_TRACE) === run && o.kind !== 'report') {
+          const m = decodeMessage(o.bytes);
+          const view = m.type === 'proposal' ? m.proposal.vote.view : m.type === 'vote' ? `${m.vote.view}/${m.vote.phase}` : m.type === 'certificate' ? `${m.cert.view}/${m.cert.phase}` : m.type === 'view-change' ? m.viewChange.newView : '';
+          console.error(`t=${(now - t0).toFixed(0)} ${i}${fault ? '(' + fault + ')' : ''} ${o.type} ${o.kind} ${o.type === 'send' ? 'to ' + o.to : ''} view ${view} [member view ${states[i].view}]`);
+        }
         if (fault === 'withhold') continue;
         if (fault === 'silent-proposer' && (o.kind === 'proposal' || o.kind === 'certificate')) continue;
         if (fault === 'equivocate' && o.type === 'broadcast' && o.kind === 'report') {
@@ -505,7 +516,8 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     if (honest.some((h) => states[h].view > 0)) res.viewChangesRuns++;
     if (process.env.SIM_DEBUG) {
       const views = honest.map((h) => states[h].view);
-      const props = [0, 1, 2, 3].map((v) => members[(runId % n + v) % n].fault ?? 'honest');
+      const maxV = Math.max(...views);
+      const props = Array.from({ length: maxV + 1 }, (_, v) => members[proposerIndex(n, runId, v)].fault ?? 'honest');
       console.error(`run ${run}: views ${Math.min(...views)}..${Math.max(...views)}, proposers ${props.join(',')}, messages so far ${res.messages}`);
     }
     const d = decidedDecision as Decision | null;

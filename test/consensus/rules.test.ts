@@ -93,10 +93,12 @@ describe('consensus rules', () => {
       assert.throws(() => parseThreshold('0.6'), /fraction like 2\/3/);
     });
 
-    it('rotates the proposer from the run id', () => {
-      assert.equal(proposerIndex(4, 100, 0), 0);
-      assert.equal(proposerIndex(4, 101, 0), 1);
-      assert.equal(proposerIndex(4, 101, 3), 0);
+    it('rotates the proposer through members view by view, from a hashed start per run', () => {
+      const start = proposerIndex(4, 720, 0);
+      assert.deepEqual([1, 2, 3, 4].map((v) => proposerIndex(4, 720, v)), [1, 2, 3, 4].map((v) => (start + v) % 4));
+      // run ids are multiples of the tempo: the start must still move between runs.
+      const starts = new Set(Array.from({ length: 20 }, (_, k) => proposerIndex(10, 360 * k, 0)));
+      assert.ok(starts.size >= 5, `only ${starts.size} distinct proposers over 20 runs`);
     });
   });
 

@@ -1,5 +1,7 @@
 // The comparison logic on synthetic captures (no Docker): every check can fail, honest data passes.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseCaptures, CaptureError, type CaptureMap, type SupervisorResult, type RepObservation } from '../../runtime/evaluate-capture.ts';
 import { runChecks, violationChecks, computeMfu } from '../../runtime/evaluate-checks.ts';
 import { loadPolicy, parsePolicy, evaluatorPolicyHash, PolicyError } from '../../runtime/evaluator-policy.ts';
@@ -107,4 +109,26 @@ describe('evaluator checks (pure)', () => {
     assert.deepEqual(['ok', 'rejected', 'timeout', 'oom', 'crashed', 'sandbox-error'].map((s) => toScoreStatus(s as never)),
       ['scored', 'rejected-runtime', 'timeout', 'rejected-runtime', 'rejected-runtime', 'not-evaluated']);
   });
+});
+
+describe('evaluator Dockerfiles (lint)', () => {
+  const read = (f: string) => readFileSync(fileURLToPath(new URL(`../../docker/${f}`, import.meta.url)), 'utf8');
+  const instructions = (text: string) => text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !/^[&\\]/.test(l))
+    .map((l) => l.split(/\s+/)[0].toUpperCase()).filter((w) => /^[A-Z]+$/.test(w));
+
+  for (const f of ['Dockerfile.cpu', 'Dockerfile.gpu']) {
+    it(`${f}: known instructions, non-root user last, evaluator + seccomp copied, same entrypoint`, () => {
+      const text = read(f);
+      const known = new Set(['FROM', 'RUN', 'COPY', 'ENV', 'LABEL', 'USER', 'WORKDIR', 'ENTRYPOINT', 'ARG']);
+      const ins = instructions(text.replace(/\\\n/g, ' '));
+      assert.equal(ins[0], 'FROM');
+      for (const i of ins) assert.ok(known.has(i), `${f}: unexpected instruction ${i}`);
+      assert.match(text, /^USER 10001:10001$/m);
+      assert.ok(text.lastIndexOf('USER') > text.lastIndexOf('RUN'), 'USER comes after every RUN');
+      assert.match(text, /^COPY evaluator \/opt\/conclave\/evaluator$/m);
+      assert.match(text, /^COPY seccomp.json \/opt\/conclave\/seccomp.json$/m);
+      assert.match(text, /^ENTRYPOINT \["python3", "-I", "\/opt\/conclave\/evaluator\/supervisor.py"\]$/m);
+      assert.doesNotMatch(text, /curl|wget|pip install/, 'no network fetches in the image build');
+    });
+  }
 });

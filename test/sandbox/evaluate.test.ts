@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, existsSync, rmSync } from 'node:fs';
-import { FIXTURES, RUN_ID, cacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
+import { FIXTURES, RUN_ID, testCacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
 import { reapSandboxContainers } from '../../runtime/sandbox.ts';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,7 @@ describe('sandbox evaluation (real Docker)', function () {
       [cheatEval, 'probe_internals', 150],
       [cheatEval, 'sleep_forever', 12],
     ];
-    const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', cacheRoot, '--run-id', String(RUN_ID), '--timeout', '150']);
+    const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', testCacheRoot(), '--run-id', String(RUN_ID), '--timeout', '150']);
     await Promise.all(jobs.map(async ([ev, f, timeoutSec]) => {
       results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
     }));
@@ -72,7 +72,7 @@ describe('sandbox evaluation (real Docker)', function () {
   after(async function () {
     this.timeout(60_000);
     await reapSandboxContainers(docker, session); // only matters when a test failed mid-way
-    rmSync(cacheRoot, { recursive: true, force: true });
+    rmSync(testCacheRoot(), { recursive: true, force: true });
   });
 
   it('computes the run reference once and then serves it from the cache', () => {

@@ -15,7 +15,12 @@ export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const RUN_ID = 4242;
 export const docker = new Dockerode();
 export const session = 'test-' + randomBytes(6).toString('hex');
-export const cacheRoot = mkdtempSync(join(tmpdir(), 'conclave-sandbox-test-'));
+let root: string | undefined;
+/** Created on first use (the evaluate suite removes it in its after hook). */
+export function testCacheRoot(): string {
+  root ??= mkdtempSync(join(tmpdir(), 'conclave-sandbox-test-'));
+  return root;
+}
 
 let image: Promise<ImageInfo> | undefined;
 export function testImage(): Promise<ImageInfo> {
@@ -34,7 +39,7 @@ export async function makeEvaluator(policy: EvaluatorPolicy, concurrency: number
   return new SubmissionEvaluator({
     scheduler: new DockerScheduler([{ config: { name: 'local', socketPath: '/var/run/docker.sock', concurrency }, docker }]),
     image: img.tag, imageDigest: img.digest, hardwareClass: 'cpu-2core', policy, seccompProfile: seccompProfileText(),
-    cacheRoot, runnerSession: session,
+    cacheRoot: testCacheRoot(), runnerSession: session,
   });
 }
 
