@@ -4,9 +4,9 @@
 //   decision hashes (proposals are 'propose' votes). The binding record, when attached, ties the
 //   node key to a hotkey so the proof names the hotkey.
 // A proof is portable: anyone verifies it offline with `verifyEquivocationProof`.
-import { fromHex } from '../proto/codec.ts';
+import { fromHex, sha256Hex, signingBytes } from '../proto/codec.ts';
 import { voteSigningBytes, type EquivocationProof, type Vote } from '../proto/consensus.ts';
-import { scoreReportHash, scoreReportSigningBytes, type SignedScoreReport } from '../proto/score-report.ts';
+import { SCORE_REPORT_DOMAIN, encodeScoreReport, scoreReportSigningBytes, type SignedScoreReport } from '../proto/score-report.ts';
 import { verifyBinding } from '../proto/binding.ts';
 import { verifyEd25519, verifySr25519 } from '../proto/signer.ts';
 
@@ -33,6 +33,14 @@ export function verifyReportSignature(signed: SignedScoreReport, verifier: Verif
   return verifier.sr25519(msg, sig, signed.report.validatorHotkey);
 }
 
+function verifyEncodedReport(encoded: Uint8Array, signed: SignedScoreReport, verifier: Verifier): boolean {
+  try {
+    return verifier.sr25519(signingBytes(SCORE_REPORT_DOMAIN, encoded), fromHex(signed.signature, 64, 'report signature'), signed.report.validatorHotkey);
+  } catch {
+    return false;
+  }
+}
+
 export function verifyVoteSignature(v: Vote, verifier: Verifier): boolean {
   try {
     return verifier.ed25519(voteSigningBytes(v), fromHex(v.signature, 64, 'vote signature'), fromHex(v.voter, 32, 'vote voter'));
@@ -51,17 +59,18 @@ export function verifyEquivocationProof(proof: EquivocationProof, verifier: Veri
     const b = proof.b.report;
     if (a.validatorHotkey !== b.validatorHotkey) return { ok: false, reason: 'the two reports are signed by different hotkeys' };
     if (a.netuid !== b.netuid || a.runId !== b.runId) return { ok: false, reason: 'the two reports are for different runs (not conflicting)' };
-    let ha: string;
-    let hb: string;
+    // Encode each report once: its hash and its signing bytes both come from the canonical bytes.
+    let ea: Uint8Array;
+    let eb: Uint8Array;
     try {
-      ha = scoreReportHash(a);
-      hb = scoreReportHash(b);
+      ea = encodeScoreReport(a);
+      eb = encodeScoreReport(b);
     } catch (err) {
       return { ok: false, reason: `malformed report: ${(err as Error).message}` };
     }
-    if (ha === hb) return { ok: false, reason: 'the two reports are identical (not conflicting)' };
-    if (!verifyReportSignature(proof.a, verifier)) return { ok: false, reason: 'signature of report a does not verify' };
-    if (!verifyReportSignature(proof.b, verifier)) return { ok: false, reason: 'signature of report b does not verify' };
+    if (sha256Hex(ea) === sha256Hex(eb)) return { ok: false, reason: 'the two reports are identical (not conflicting)' };
+    if (!verifyEncodedReport(ea, proof.a, verifier)) return { ok: false, reason: 'signature of report a does not verify' };
+    if (!verifyEncodedReport(eb, proof.b, verifier)) return { ok: false, reason: 'signature of report b does not verify' };
     return { ok: true, netuid: a.netuid, runId: a.runId, offender: { hotkey: a.validatorHotkey, nodeKey: null } };
   }
   const { a, b } = proof;

@@ -302,9 +302,12 @@ function onTimeout(c: Ctx, timer: string): void {
   tryPropose(c);
 }
 
-/** Retransmission period inside a view: half of the view's timeout. */
-export function retryInterval(t: Timing, view: number): number {
-  return Math.max(1, Math.floor(viewTimeout(t, view) / 2));
+/**
+ * Retransmission period inside a view: half the BASE view timeout, whatever the view. Long
+ * (backed-off) views then get many retries, so a lossy network still completes a view.
+ */
+export function retryInterval(t: Timing, _view: number): number {
+  return Math.max(1, Math.floor(t.viewTimeoutMs / 2));
 }
 
 /**

@@ -27,16 +27,24 @@ describe('Byzantine simulator', function () {
   });
 
   it('property: no safety violation and every run decided when Byzantine power < 1/3', async () => {
+    let skipped = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1_000_000 }),
         fc.subarray([...FAULTS] as Fault[], { minLength: 1 }),
         fc.constantFrom(4, 7, 10, 16),
         fc.double({ min: 0, max: 0.05, noNaN: true }),
-        async (seed, faults, validators, loss) => {
-          const byzantine = Math.floor((validators - 1) / 3); // < 1/3 of equal stake
-          const r = await simulate(small({ seed, faults, validators, byzantine, loss, duplicate: loss, runs: 2 }));
-          assert.ok(r.byzantinePowerShare < 1 / 3);
+        fc.constantFrom('equal', 'equal', 'uniform', 'zipf') as fc.Arbitrary<SimOptions['stake']>,
+        async (seed, faults, validators, loss, stake) => {
+          const byzantine = Math.floor((validators - 1) / 3); // < 1/3 of members
+          const r = await simulate(small({ seed, faults, validators, byzantine, loss, duplicate: loss, runs: 2, stake }));
+          if (stake === 'equal') assert.ok(r.byzantinePowerShare < 1 / 3);
+          // With unequal stake the seed may hand the Byzantine members >= 1/3 of the power:
+          // then no guarantee holds and the case is skipped (counted below).
+          if (r.byzantinePowerShare >= 1 / 3) {
+            skipped++;
+            return;
+          }
           assert.equal(r.safetyViolations, 0, `seed ${seed} faults ${faults}: ${JSON.stringify(r.violations)}`);
           assert.equal(r.livenessFailures, 0, `seed ${seed} faults ${faults}`);
           assert.equal(r.scoreOutsideHonestRange, 0, 'a consensus score left the range of honest scores');
@@ -44,6 +52,7 @@ describe('Byzantine simulator', function () {
       ),
       { numRuns: 25 },
     );
+    assert.ok(skipped < 20, `only ${25 - skipped} of 25 cases had Byzantine power < 1/3`);
   });
 
   it('property: after a partition heals, every honest member decides within the bound', async () => {
