@@ -19,7 +19,6 @@ export class MemChain {
   /** hotkey → [(block, runId, hash)] */
   commits = new Map<string, { block: number; runId: number; hash: string }[]>();
   weights = new Map<string, { block: number; uids: number[]; weights: number[] }[]>();
-  commitCalls = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   constructor(opts: { tempo: number; netuid: number; neurons: Neuron[]; roster: RosterEntry[] }) {
     this.tempo = opts.tempo;
@@ -40,7 +39,6 @@ export class MemChain {
       metagraph: async () => this.neurons.map((n) => ({ ...n })),
       minerRoster: async () => ({ entries: this.roster.map((e) => ({ ...e })), skipped: [] }),
       commitReportHash: async (runId, hash) => {
-        this.commitCalls.set(hotkey, (this.commitCalls.get(hotkey) ?? 0) + 1);
         const list = this.commits.get(hotkey) ?? [];
         list.push({ block: this.block, runId, hash });
         this.commits.set(hotkey, list);

@@ -151,8 +151,10 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     bus.down.clear();
     c = await startNode(2, { tag: 'a' });
     await waitFor(() => done(c), 20_000, 'restarted validator 2 to finish run 80');
-    assert.equal(chain.commitCalls.get(signers[2].hotkey), 1, 'exactly one commitment by validator 2');
-    for (const s of signers) assert.equal(chain.commitCalls.get(s.hotkey), 1);
+    // count run 80's commitments only: under load the fake chain may already be in the next epoch
+    const commitsFor80 = (hotkey: string) => (chain.commits.get(hotkey) ?? []).filter((x) => x.runId === 80).length;
+    assert.equal(commitsFor80(signers[2].hotkey), 1, 'exactly one commitment by validator 2');
+    for (const s of signers) assert.equal(commitsFor80(s.hotkey), 1);
     assert.equal((await runOf(c))!.certificateHash, runs[0].certificateHash);
   });
 
