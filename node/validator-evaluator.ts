@@ -7,7 +7,7 @@
 // (Docker down, reviewer broken) throws: the run loop does not cache it and the miner is not blamed.
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Dockerode from 'dockerode';
 import { fetchSubmission, FetchRefusal } from '../runtime/fetch.ts';
 import { reviewSource, loadPolicy as loadReviewPolicy, policyHash as reviewPolicyHash } from '../runtime/review.ts';
@@ -16,7 +16,8 @@ import { extractZipProject, looksLikeZip, ZipRefusal } from '../runtime/zip.ts';
 import { codePrint, type CodePrint } from '../runtime/fingerprint.ts';
 import { QuarantineStore } from '../runtime/quarantine-store.ts';
 import { SubmissionEvaluator, toScoreStatus, type EvaluationResult } from '../runtime/evaluate.ts';
-import { DockerScheduler, type DockerHostConfig } from '../runtime/docker-hosts.ts';
+import { connectDockerHost, DockerScheduler, type DockerHostConfig } from '../runtime/docker-hosts.ts';
+import { OWNER_LABEL, reapOwnedSandboxContainers } from '../runtime/sandbox.ts';
 import { loadPolicy as loadEvaluatorPolicy } from '../runtime/evaluator-policy.ts';
 import { seccompProfileText, CPU_IMAGE } from '../runtime/sandbox-image.ts';
 import { toScore, type ScoreStatus } from '../proto/score-report.ts';
@@ -66,6 +67,36 @@ export interface SandboxEvaluatorOptions {
   reviewEngine?: 'auto' | 'docker' | 'host';
   /** Label for the sandbox containers (tests find and reap their own). */
   runnerSession?: string;
+  /**
+   * `conclave.owner` label of every sandbox container this validator starts (see `sandboxOwner`). At
+   * create, containers with this owner left by an earlier process (killed mid-evaluation) are removed on
+   * every Docker host; other validators' containers on a shared engine are not touched.
+   */
+  owner?: string;
+}
+
+/**
+ * The owner id of a validator's sandbox containers: hotkey + a hash of the data directory. The data
+ * directory is held by one process at a time (LevelDB lock), so when `conclave start` holds it, no
+ * live process owns containers with this id: everything found under it is a leftover.
+ */
+export function sandboxOwner(hotkey: string, dataDir: string): string {
+  return `${hotkey}.${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`;
+}
+
+/** Removes `owner`'s leftover sandbox containers on every configured Docker host; returns how many. */
+export async function reapOwnLeftovers(hosts: DockerHostConfig[], owner: string, log: Logger): Promise<number> {
+  let total = 0;
+  for (const h of hosts) {
+    try {
+      const n = await reapOwnedSandboxContainers(connectDockerHost(h), owner);
+      if (n > 0) log.warn('removed sandbox containers left by an earlier run of this validator', { host: h.name, containers: n, owner });
+      total += n;
+    } catch (err) {
+      log.warn('could not list leftover sandbox containers', { host: h.name, error: (err as Error).message, fix: `docker rm -f $(docker ps -aq --filter label=${OWNER_LABEL}=${owner})` });
+    }
+  }
+  return total;
 }
 
 export class SandboxEvaluatorPort implements EvaluatorPort {
@@ -120,7 +151,9 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     const evaluator = new SubmissionEvaluator({
       scheduler, image: tag, imageDigest: digest, hardwareClass: cfg.sandbox.hardwareClass, policy, seccompProfile: seccompProfileText(),
       cacheRoot: join(cfg.node.dataDir, 'sandbox-cache'), runnerSession: opts.runnerSession,
+      labels: opts.owner ? { [OWNER_LABEL]: opts.owner } : undefined,
     });
+    if (opts.owner) await reapOwnLeftovers(hosts, opts.owner, log);
     const quarantine = await QuarantineStore.open(join(cfg.node.dataDir, 'intake'));
     const reviewHash = reviewPolicyHash(loadReviewPolicy(), digest);
     log.info('evaluator ready', { image: tag, digest: digest.slice(0, 19), hardwareClass: cfg.sandbox.hardwareClass, slots: evaluationConcurrency(cfg) });

@@ -22,6 +22,11 @@ export interface ChainPort {
   setWeights(uids: number[], weights: number[]): Promise<{ block: number }>;
   /** The weights `hotkey` last set on the subnet (the owner's pick, for owner/shadow modes). */
   weightsOf(hotkey: string): Promise<{ uid: number; weight: number }[]>;
+  /**
+   * The block at which `hotkey` last set weights (LastUpdate of its uid), null when never / unknown.
+   * Lets a restarted loop tell weights that landed before a crash from an older identical set.
+   */
+  lastWeightsBlock?(hotkey: string): Promise<number | null>;
   /** The owner's hotkey of the subnet (when the config names none). */
   subnetOwnerHotkey(): Promise<string | null>;
   close(): Promise<void>;

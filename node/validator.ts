@@ -19,6 +19,7 @@ import type { ChainPort, ConsensusPort, ConsensusSession, EvaluatorPort, Logger,
 import type { DivergenceRecord, ReportVerdict, RunDecision, RunPhase, RunRecord, ValidatorStore } from './validator-store.ts';
 import { decide, decisionView, membersOf, rulesFromConfig } from './validator-decision.ts';
 import { divergenceBetween } from './validator-divergence.ts';
+import { isWeightsIntent, MAX_WEIGHT_SENDS, sameWeightShares, type WeightsIntent } from './validator-weights.ts';
 
 /** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
 export interface ArchivePort {
@@ -514,7 +515,8 @@ export class Validator {
 
   private async applyWeights(l: LiveRun): Promise<void> {
     const r = l.record;
-    if (await this.d.store.marked(r.runId, 'weights-intent')) return; // sent (or tried) once: never twice
+    const intent = await this.d.store.marked(r.runId, 'weights-intent');
+    if (intent) return this.resumeWeights(l, intent.detail);
     const mode = this.d.config.node.mode;
     const certified = r.phase === 'certified' && r.decision?.quorumMet === true;
     const incumbent = (await this.d.store.getMeta<number | null>('incumbent')) ?? null;
@@ -548,36 +550,95 @@ export class Validator {
       this.d.metrics.weightsSet.inc({ result: 'held' });
       return;
     }
-    // uids are recycled on deregistration: the uid we are about to reward must still be the miner we certified
-    if (source !== 'owner') {
-      const now = await this.chainCall('metagraph', () => this.d.chain.metagraph());
-      const hotkeyOf = new Map(now.map((n) => [n.uid, n.hotkey]));
-      const certifiedHotkey = new Map((r.decision?.scores ?? []).map((s) => [s.uid, s.hotkey]));
-      for (const w of weights) {
-        if (w.uid === this.d.config.consensus.burnUid) continue;
-        const want = certifiedHotkey.get(w.uid);
-        const have = hotkeyOf.get(w.uid);
-        if (want && have !== want) {
-          r.weights = { result: 'held', source, uids: weights.map((x) => x.uid), weights: weights.map((x) => x.weight), reason: `uid ${w.uid} now belongs to ${have ?? 'nobody'}, not the certified ${want}: uid recycled, weights held`, at: this.now() };
-          this.d.metrics.weightsSet.inc({ result: 'held' });
-          this.d.log.warn('weights held: uid re-mapped', { runId: r.runId, uid: w.uid });
-          return;
-        }
+    const intentNow: WeightsIntent = { source, uids: weights.map((w) => w.uid), weights: weights.map((w) => w.weight), block: this.lastBlock, sends: 1 };
+    if (await this.holdIfRecycled(r, intentNow)) return;
+    return this.sendWeights(l, intentNow);
+  }
+
+  /** uids are recycled on deregistration: the uid we are about to reward must still be the miner we certified. */
+  private async holdIfRecycled(r: RunRecord, w: WeightsIntent): Promise<boolean> {
+    if (w.source === 'owner') return false;
+    const now = await this.chainCall('metagraph', () => this.d.chain.metagraph());
+    const hotkeyOf = new Map(now.map((n) => [n.uid, n.hotkey]));
+    const certifiedHotkey = new Map((r.decision?.scores ?? []).map((s) => [s.uid, s.hotkey]));
+    for (const uid of w.uids) {
+      if (uid === this.d.config.consensus.burnUid) continue;
+      const want = certifiedHotkey.get(uid);
+      const have = hotkeyOf.get(uid);
+      if (want && have !== want) {
+        r.weights = { result: 'held', source: w.source, uids: w.uids, weights: w.weights, reason: `uid ${uid} now belongs to ${have ?? 'nobody'}, not the certified ${want}: uid recycled, weights held`, at: this.now() };
+        this.d.metrics.weightsSet.inc({ result: 'held' });
+        this.d.log.warn('weights held: uid re-mapped', { runId: r.runId, uid });
+        return true;
       }
     }
-    await this.d.store.mark(r.runId, 'weights-intent');
-    const uids = weights.map((w) => w.uid);
-    const vals = weights.map((w) => w.weight);
+    return false;
+  }
+
+  /** Intent (with the run record: divergence survives a crash) persisted BEFORE set_weights leaves. */
+  private async sendWeights(l: LiveRun, intent: WeightsIntent): Promise<void> {
+    const r = l.record;
+    await this.d.store.putRun(r);
+    await this.d.store.mark(r.runId, 'weights-intent', intent);
+    const { source, uids, weights } = intent;
     try {
-      const { block } = await this.chainCall('set-weights', () => this.d.chain.setWeights(uids, vals));
-      r.weights = { result: 'set', source, uids, weights: vals, block, at: this.now() };
+      const { block } = await this.chainCall('set-weights', () => this.d.chain.setWeights(uids, weights));
+      r.weights = { result: 'set', source, uids, weights, block, at: this.now() };
       this.d.metrics.weightsSet.inc({ result: 'set' });
-      this.d.log.info('weights set', { runId: r.runId, source, uids, block });
+      this.d.log.info('weights set', { runId: r.runId, source, uids, block, sends: intent.sends });
     } catch (err) {
-      r.weights = { result: 'failed', source, uids, weights: vals, reason: (err as Error).message, at: this.now() };
+      r.weights = { result: 'failed', source, uids, weights, reason: (err as Error).message, at: this.now() };
       this.d.metrics.weightsSet.inc({ result: 'failed' });
       this.d.log.warn('set_weights failed (run continues)', { runId: r.runId, error: (err as Error).message });
     }
+  }
+
+  /**
+   * A set_weights was sent (or about to be) when the process stopped, and no outcome was recorded.
+   * Read the chain: this hotkey's weights equal the intent and were set at/after the intent's block →
+   * landed (done, not re-sent). Otherwise re-send, unless a newer run has set weights since (ours
+   * would overwrite fresher ones) or the send budget is spent. Chain read errors: retried next tick.
+   */
+  private async resumeWeights(l: LiveRun, detail: unknown): Promise<void> {
+    const r = l.record;
+    if (r.weights) return;
+    if (!isWeightsIntent(detail)) {
+      // a marker from an older version carries no intent: never risk a double send
+      r.weights = { result: 'failed', source: r.mode === 'decentralized' ? 'certified' : 'owner', uids: [], weights: [], reason: 'weights-intent marker without its intent (older version): not re-sent', at: this.now() };
+      return;
+    }
+    const intent = detail;
+    const onChain = await this.chainCall('weights-of', () => this.d.chain.weightsOf(this.hotkey));
+    const setAt = this.d.chain.lastWeightsBlock ? await this.chainCall('weights-of', () => this.d.chain.lastWeightsBlock!(this.hotkey)) : null;
+    const base = { source: intent.source, uids: intent.uids, weights: intent.weights };
+    if (sameWeightShares(onChain, intent) && (!this.d.chain.lastWeightsBlock || (setAt !== null && setAt >= intent.block))) {
+      r.weights = { result: 'set', ...base, block: setAt ?? undefined, reason: 'found on chain after a restart (sent before it)', at: this.now() };
+      this.d.metrics.weightsSet.inc({ result: 'set' });
+      this.d.log.info('weights found on chain after a restart: not sent again', { runId: r.runId, block: setAt });
+      return;
+    }
+    const newer = await this.newerRunWithWeights(r.runId);
+    if (newer !== null || intent.sends >= MAX_WEIGHT_SENDS) {
+      const reason = newer !== null
+        ? `not on chain after a restart, and run ${newer} has set weights since: not re-sent (would overwrite newer weights)`
+        : `not on chain after ${intent.sends} send(s): given up`;
+      r.weights = { result: 'failed', ...base, reason, at: this.now() };
+      this.d.metrics.weightsSet.inc({ result: 'failed' });
+      this.d.log.warn('weights not re-sent after a restart', { runId: r.runId, reason });
+      return;
+    }
+    this.d.log.info('weights not on chain after a restart: sending again', { runId: r.runId, sends: intent.sends + 1 });
+    const again: WeightsIntent = { ...intent, block: this.lastBlock, sends: intent.sends + 1 };
+    if (await this.holdIfRecycled(r, again)) return;
+    return this.sendWeights(l, again);
+  }
+
+  private async newerRunWithWeights(runId: number): Promise<number | null> {
+    for (const x of await this.d.store.listRuns(8)) {
+      if (x.runId <= runId) continue;
+      if (x.weights?.result === 'set' || (await this.d.store.marked(x.runId, 'weights-intent'))) return x.runId;
+    }
+    return null;
   }
 
   /** Health for /healthz. */

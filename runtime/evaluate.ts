@@ -63,6 +63,8 @@ export interface EvaluatorConfig {
   compileCache?: boolean;
   /** labels every container (tests use it to find their own) */
   runnerSession?: string;
+  /** extra labels on every container (the node's `conclave.owner`, so a restart reaps only its own) */
+  labels?: Record<string, string>;
 }
 
 /** The seed all passes of a run share: derived from the run id, so every validator uses the same one. */
@@ -128,7 +130,7 @@ export class SubmissionEvaluator {
       memoryBytes: s.memoryBytes, shmBytes: s.shmBytes, pidsLimit: s.pidsLimit, cpus: s.cpus,
       seccompProfile: this.cfg.seccompProfile, timeoutMs: timeoutSec * 1000, outputCapBytes: s.outputCapBytes,
       gpus: this.hw.device === 'cuda' ? (gpus === 'all' || !gpus ? { count: this.hw.devices } : { deviceIds: gpus }) : undefined,
-      labels: { 'conclave.sandbox.mode': String(job.mode) },
+      labels: { ...this.cfg.labels, 'conclave.sandbox.mode': String(job.mode) },
     };
   }
 

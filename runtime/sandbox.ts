@@ -8,6 +8,8 @@ import type Dockerode from 'dockerode';
 
 export const SANDBOX_LABEL = 'conclave.sandbox';
 export const SESSION_LABEL = 'conclave.sandbox.session';
+/** Set by the caller through `spec.labels` (stable across restarts): which validator started the container. */
+export const OWNER_LABEL = 'conclave.owner';
 
 export interface BindMount { host: string; container: string; readOnly: boolean }
 export interface GpuRequest { count?: number; deviceIds?: string[] }
@@ -201,6 +203,16 @@ async function removeContainer(c: Dockerode.Container): Promise<void> {
 export async function reapSandboxContainers(docker: Dockerode, session?: string): Promise<number> {
   const label = session ? `${SESSION_LABEL}=${session}` : `${SANDBOX_LABEL}=1`;
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  for (const c of list) await removeContainer(docker.getContainer(c.Id));
+  return list.length;
+}
+
+/**
+ * Removes the sandbox containers of one owner (`conclave.owner=<owner>`): what a validator killed
+ * mid-evaluation left behind. Other owners' containers on a shared engine are not touched.
+ */
+export async function reapOwnedSandboxContainers(docker: Dockerode, owner: string): Promise<number> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`${SANDBOX_LABEL}=1`, `${OWNER_LABEL}=${owner}`] } });
   for (const c of list) await removeContainer(docker.getContainer(c.Id));
   return list.length;
 }

@@ -56,7 +56,8 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   };
   try {
     const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
-    const chain = chainPort(client, signer, cfg.chain.netuid);
+    const { lastWeightsBlock } = await import('../validator-weights.ts');
+    const chain = { ...chainPort(client, signer, cfg.chain.netuid), lastWeightsBlock: (hk: string) => lastWeightsBlock(client, cfg.chain.netuid, hk) };
     cleanup.push(() => chain.close());
     const neurons = await chain.metagraph();
     const me = neurons.find((n) => n.hotkey === signer.hotkey);
@@ -81,8 +82,9 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     log.info('mesh listening', { peerId: mesh.peerId, addrs: mesh.multiaddrs() });
     let evaluator = opts.evaluator;
     if (!evaluator) {
-      const { sandboxEvaluator } = await import('../validator-evaluator.ts');
-      const port = await sandboxEvaluator(cfg, log);
+      const { sandboxEvaluator, sandboxOwner } = await import('../validator-evaluator.ts');
+      // labels this validator's containers and first removes the ones a killed earlier process left
+      const port = await sandboxEvaluator(cfg, log, { owner: sandboxOwner(signer.hotkey, cfg.node.dataDir) });
       cleanup.push(() => port.close());
       evaluator = port;
     }

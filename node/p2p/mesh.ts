@@ -15,8 +15,8 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import type { GossipSub } from '@chainsafe/libp2p-gossipsub';
-import { compatGossipsub } from './gossipsub-compat.ts';
+import { gossipsub } from '@libp2p/gossipsub';
+import type { GossipSub } from '@libp2p/gossipsub';
 import { Admission, type ValidatorInfo } from './admission.ts';
 import { MessageValidator, REJECT_REASONS, type RejectReason, type Verdict } from './message-validator.ts';
 import { ContentStore } from './content-store.ts';
@@ -231,7 +231,7 @@ export class Mesh {
     const services: Record<string, unknown> = {
       identify: identify(),
       ping: ping(),
-      pubsub: compatGossipsub({
+      pubsub: gossipsub({
         heartbeatInterval: this.opts.heartbeatMs,
         floodPublish: true,
         allowPublishToZeroTopicPeers: true,
@@ -438,7 +438,7 @@ export class Mesh {
         stake: b ? this.admission.stakeOf(b.hotkey)?.toString() : undefined,
         connected: connected.has(id),
         admitted: this.live.has(id),
-        gossipScore: this.pubsub ? this.pubsub.getScore(id) : 0,
+        gossipScore: this.pubsub ? (this.pubsub as unknown as { getScore(id: string): number }).getScore(id) : 0,
       };
     });
   }

@@ -62,6 +62,7 @@ export class MemChain {
         const w = this.weights.get(hk)?.at(-1);
         return w ? w.uids.map((u, i) => ({ uid: u, weight: w.weights[i] })) : [];
       },
+      lastWeightsBlock: async (hk) => this.weights.get(hk)?.at(-1)?.block ?? null,
       subnetOwnerHotkey: async () => null,
       close: async () => undefined,
     };

@@ -51,6 +51,7 @@ describe('p2p mesh (5 validator processes over loopback TCP)', function () {
       assert.equal(got.length, new Set(got).size, `member ${i} received a duplicate`);
       assert.deepEqual(new Set(got), new Set(others(i)), `member ${i} received exactly the others' reports`);
       assert.ok(!got.includes([...published].find(([, who]) => who === i)![0]), 'own report is not echoed back');
+      assert.ok(m.reports().every((e) => e.via === 'gossip'), `member ${i}: reports of a formed mesh arrive over gossipsub, not the fetch fallback`);
     });
     const validatorOf = new Map(members.map((m) => [m.id.hotkey, m]));
     for (const e of members[0].reports()) assert.ok(validatorOf.has(e.validator), 'report attributed to a validator hotkey');
