@@ -3,7 +3,8 @@
 import { decodeSignedScoreReport, scoreReportHash, verifySignedScoreReport, type ScoreReport } from '../proto/score-report.ts';
 import { decodeCertificate, decisionHash, type Decision } from '../proto/consensus.ts';
 import { verifyVoteSignature, nativeVerifier } from '../consensus/equivocation.ts';
-import { fromHex } from '../proto/codec.ts';
+import { fromHex, toHex } from '../proto/codec.ts';
+import { rosterHash as computeRosterHash } from '../proto/roster.ts';
 import type { Neuron } from '../consensus/validator-set.ts';
 import type { RosterEntry } from '../proto/roster.ts';
 import { decide, membersOf, type DecisionRules } from './validator-decision.ts';
@@ -25,6 +26,57 @@ export interface AuditInput {
   /** weights set on chain by validators, hotkey → weights (uid, weight in [0,1]) */
   chainWeights: Map<string, { uid: number; weight: number }[]>;
   rules: DecisionRules;
+  /**
+   * 'chain' when the roster was derived by the auditor from chain state (multiaddr sources serve no run
+   * metadata): the certified decision's rosterHash must then equal rosterHash(roster). Default 'source'.
+   */
+  rosterFrom?: 'chain' | 'source';
+}
+
+/** What a run-bundle source (p2p, `fetchRunBundle`) yields: raw signed reports and the certificate. */
+export interface RunBundleEvidence {
+  reports: Uint8Array[];
+  certificate: Uint8Array | null;
+}
+
+/**
+ * Audit inputs from a run bundle plus the roster the auditor derived from chain state (pure). The run's
+ * context (policy hash, hardware class) comes from the certificate's decision — signed by the voters —
+ * or, without a decodable certificate, from the first decodable report; the roster hash from the chain.
+ */
+export function evidenceFromBundle(bundle: RunBundleEvidence, chainRoster: RosterEntry[]): Pick<AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'> {
+  const reports = bundle.reports.map((bytes, i) => {
+    let hotkey = `undecodable-${i}`;
+    try {
+      hotkey = decodeSignedScoreReport(bytes).report.validatorHotkey;
+    } catch {
+      // auditRun reports it as report-decodes:<hotkey>
+    }
+    return { hotkey, signedHex: toHex(bytes) };
+  });
+  let ctx: { policyHash: string; hardwareClass: string } | null = null;
+  if (bundle.certificate) {
+    try {
+      ctx = decodeCertificate(bundle.certificate).decision;
+    } catch {
+      // auditRun reports certificate-decodes
+    }
+  }
+  if (!ctx) {
+    for (const bytes of bundle.reports) {
+      try {
+        ctx = decodeSignedScoreReport(bytes).report;
+        break;
+      } catch {
+        // next
+      }
+    }
+  }
+  return {
+    reports, certificateHex: bundle.certificate ? toHex(bundle.certificate) : null,
+    roster: chainRoster, rosterHash: computeRosterHash(chainRoster), rosterFrom: 'chain',
+    policyHash: ctx?.policyHash ?? '', hardwareClass: ctx?.hardwareClass ?? '',
+  };
 }
 
 export interface AuditCheck {
@@ -82,6 +134,10 @@ export function auditRun(x: AuditInput): AuditResult {
     } catch (err) {
       add('certificate-decodes', false, (err as Error).message);
     }
+  }
+  if (certDecision && x.rosterFrom === 'chain') {
+    const same = certDecision.rosterHash === x.rosterHash;
+    add('roster-matches-chain', same, same ? undefined : `certified roster ${certDecision.rosterHash} ≠ roster on chain at block ${x.runId} (${x.rosterHash})`);
   }
   if (certDecision) {
     const missing = certDecision.reportHashes.filter((h) => !valid.has(h));

@@ -43,6 +43,8 @@ export interface NodeConfig {
     viewTimeoutS: number;
   };
   owner: { hotkey: string };
+  /** Shadow-mode divergence window and the gate for switching shadow → decentralized (advice, served by the API). */
+  shadow: { gateMinTop1: number; gateMinRho: number; gateMinOverlap: number; gateMinRuns: number; window: number };
   intake: { maxSubmissionBytes: number; fetchTimeoutS: number; devAllowLoopbackOrigins: string[] };
   api: { listen: string; rateLimitPerMinute: number; maxResponseBytes: number; cors: string };
   dev: { fault: string };
@@ -146,6 +148,17 @@ export const SCHEMA: KeyDef[] = [
   { key: 'owner.hotkey', path: ['owner', 'hotkey'], kind: 'string', env: 'CONCLAVE_OWNER_HOTKEY', def: '',
     doc: 'SS58 hotkey of the subnet owner\'s validator whose weights owner/shadow modes follow (empty: read the subnet owner from chain).',
     check: (v: string) => (v === '' || /^[1-9A-HJ-NP-Za-km-z]{46,48}$/.test(v) ? undefined : 'must be an SS58 address or empty') },
+  { key: 'shadow.gate_min_top1', path: ['shadow', 'gateMinTop1'], kind: 'number', env: 'CONCLAVE_GATE_MIN_TOP1', def: 0.9,
+    doc: 'Divergence gate (shadow → decentralized): minimum share of runs in the window whose certified winner is the owner\'s pick. Served as gate.minTop1 by GET /v1/consensus/divergence; the dashboard shows pass/fail. Advice only: the mode switch stays a config change.',
+    check: between(0, 1) },
+  { key: 'shadow.gate_min_rho', path: ['shadow', 'gateMinRho'], kind: 'number', env: 'CONCLAVE_GATE_MIN_RHO', def: 0.8,
+    doc: 'Divergence gate: minimum mean Spearman rank correlation between consensus scores and the owner\'s weights (gate.minRho).', check: between(-1, 1) },
+  { key: 'shadow.gate_min_overlap', path: ['shadow', 'gateMinOverlap'], kind: 'number', env: 'CONCLAVE_GATE_MIN_OVERLAP', def: 0.8,
+    doc: 'Divergence gate: minimum mean top-k overlap (k = miners the owner rewards) (gate.minOverlap).', check: between(0, 1) },
+  { key: 'shadow.gate_min_runs', path: ['shadow', 'gateMinRuns'], kind: 'int', env: 'CONCLAVE_GATE_MIN_RUNS', def: 10,
+    doc: 'Divergence gate: minimum number of runs in the window before the gate can pass (gate.minRuns); at most shadow.window.', check: between(1, 500) },
+  { key: 'shadow.window', path: ['shadow', 'window'], kind: 'int', env: 'CONCLAVE_DIVERGENCE_WINDOW', def: 50,
+    doc: 'Runs in the divergence window: the default of GET /v1/consensus/divergence (?window= overrides it per request).', check: between(1, 500) },
   { key: 'intake.max_submission_bytes', path: ['intake', 'maxSubmissionBytes'], kind: 'int', env: 'CONCLAVE_MAX_SUBMISSION_BYTES', def: 500_000,
     doc: 'Size cap for a fetched submission.', check: between(1, 100_000_000) },
   { key: 'intake.fetch_timeout_s', path: ['intake', 'fetchTimeoutS'], kind: 'int', env: 'CONCLAVE_FETCH_TIMEOUT_S', def: 30,
@@ -321,6 +334,9 @@ function crossChecks(c: NodeConfig, problems: { key: string; reason: string }[])
   if (c.dev.fault !== '' && !isLoopbackEndpoint(c.chain.endpoint)) {
     problems.push({ key: 'dev.fault', reason: 'fault injection is for a local devchain only — remove it' });
   }
+  if (c.shadow.gateMinRuns > c.shadow.window) {
+    problems.push({ key: 'shadow.gate_min_runs', reason: `${c.shadow.gateMinRuns} is more than shadow.window (${c.shadow.window}): the gate could never pass — lower it or widen the window` });
+  }
   if (c.consensus.burnUid > 65535) problems.push({ key: 'consensus.burn_uid', reason: 'out of range' });
   for (const h of c.sandbox.dockerHosts) {
     if (h.url.startsWith('tcp://') && !(h.caFile && h.certFile && h.keyFile) && !isLoopbackEndpoint('ws://' + h.url.slice(6))) {
@@ -354,6 +370,11 @@ export function readSecretFile(path: string, key: string): string {
   } catch (err) {
     throw new ConfigError([{ key, reason: `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }]);
   }
+}
+
+/** The divergence gate as the API serves it (`gate` of GET /v1/consensus/divergence; read by the dashboard). */
+export function divergenceGate(c: NodeConfig): { minTop1: number; minRho: number; minOverlap: number; minRuns: number } {
+  return { minTop1: c.shadow.gateMinTop1, minRho: c.shadow.gateMinRho, minOverlap: c.shadow.gateMinOverlap, minRuns: c.shadow.gateMinRuns };
 }
 
 /** Total evaluation slots (GPUs across Docker hosts): the evaluation queue's concurrency. */

@@ -2,6 +2,7 @@
 // node/p2p Mesh → MeshPort. (The evaluator adapter over runtime/ lives in validator-evaluator.ts.)
 import type { SubtensorClient } from './chain/client.ts';
 import type { Mesh } from './p2p/mesh.ts';
+import { archiveRunBundleProvider, type RunArchiveReader } from './p2p/run-bundle.ts';
 import type { Sr25519Signer } from '../proto/signer.ts';
 import type { ChainPort, MeshPort } from './validator-ports.ts';
 
@@ -81,4 +82,13 @@ export function meshPort(mesh: Mesh, onRejected?: (reasons: Record<string, numbe
     },
     close: () => mesh.stop(),
   };
+}
+
+/**
+ * Serves this node's archived runs (signed reports + certificate) on the read-only run-bundle protocol,
+ * so that `conclave audit --source /ip4/.../tcp/PORT/p2p/PEER_ID` can re-verify a run from the mesh port.
+ * Call once after creating the mesh: `serveRunBundles(mesh, archive)`.
+ */
+export function serveRunBundles(mesh: Mesh, archive: RunArchiveReader): void {
+  mesh.setRunBundleProvider(archiveRunBundleProvider(archive));
 }

@@ -25,6 +25,11 @@ export interface SupervisorResult {
   /** CPU seconds used in the container (supervisor + worker + any reaped descendants) */
   cpuSeconds?: number;
   reps: SupervisorRep[];
+  /** sketch mode: the sketch dimension and, per `repN/weight/<name>`, how many coordinates differ from init */
+  sketch?: { dim: number; changed: Record<string, number> };
+  /** the supervisor could not finish for a reason of the validator's (sketch seed, sketcher) */
+  infraError?: string;
+  stdoutTruncated?: boolean;
 }
 
 export class CaptureError extends Error {
@@ -40,7 +45,11 @@ function readRegular(path: string, maxBytes: number): Buffer {
 }
 
 export function readSupervisorResult(dir: string): SupervisorResult {
-  const raw = readRegular(join(dir, 'result.json'), 8 << 20);
+  return parseSupervisorResult(readRegular(join(dir, 'result.json'), 8 << 20));
+}
+
+export function parseSupervisorResult(raw: Buffer): SupervisorResult {
+  if (raw.length > 8 << 20) throw new CaptureError(`result.json is ${raw.length} bytes, above the cap of ${8 << 20}`);
   let r: SupervisorResult;
   try { r = JSON.parse(raw.toString('utf8')); } catch (e) { throw new CaptureError(`result.json is not JSON: ${(e as Error).message}`); }
   if (!r || r.version !== 1 || !['completed', 'violation', 'oom', 'crashed'].includes(r.status) || !Array.isArray(r.reps) || !Array.isArray(r.violations)) {

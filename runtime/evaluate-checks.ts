@@ -12,7 +12,7 @@ export interface MfuStats { median: number; min: number; max: number; spread: nu
 
 /** The order rejections are named in when several checks fail. */
 export const CHECK_ORDER = [
-  'process-spawn', 'network', 'filesystem-write', 'denied-syscall', 'protocol',
+  'process-spawn', 'network', 'filesystem-write', 'denied-syscall', 'disk-limit', 'protocol',
   'result-type', 'wrapper-integrity', 'timer-identity', 'backend-settings', 'optimizer-config', 'optimizer-steps',
   'sequence-length', 'logits-shape', 'token-count', 'all-layers-gradients', 'gradient-error', 'loss-difference',
   'logits-match', 'weight-error', 'changed-share', 'timer-agreement', 'mfu-cap',
@@ -67,7 +67,11 @@ export function computeMfu(miner: SupervisorResult, policy: EvaluatorPolicy, hw:
 
 /** All checks for a completed miner pass. A failing check carries value/limit and the rep it failed in. */
 export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref: ReferenceData, policy: EvaluatorPolicy,
-  hw: HardwareClass): { checks: CheckResult[]; mfu: MfuStats | null } {
+  hw: HardwareClass, opts: { sketched?: CaptureMap } = {}): { checks: CheckResult[]; mfu: MfuStats | null } {
+  // sketch mode: miner tensors are sketches, compared against `sketched` (the reference under the same
+  // projection); changed-share comes from the sketcher's per-tensor counts
+  const refT = opts.sketched ?? ref.tensors;
+  const changedCounts = opts.sketched ? (miner.sketch?.changed ?? {}) : null;
   const th = policy.thresholds;
   const refObs = ref.result.reps[0]?.obs;
   const names = paramNames(ref.tensors);
@@ -91,8 +95,8 @@ export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref
     const o = rep.obs as RepObservation | null;
     if (!o) { fail('result-type', r, 'no observation for this repetition'); continue; }
     const t = (kind: string) => (n: string) => minerTensors.get(`rep${r}/${kind}/${n}`)?.data;
-    const rt = (kind: string) => (n: string) => ref.tensors.get(`rep0/${kind}/${n}`)?.data;
-    const init = (n: string) => ref.tensors.get(`init/${n}`)?.data;
+    const rt = (kind: string) => (n: string) => refT.get(`rep0/${kind}/${n}`)?.data;
+    const init = (n: string) => refT.get(`init/${n}`)?.data;
 
     if (Object.values(o.resultFields ?? {}).every(Boolean) && o.finalLoss !== null) pass('result-type');
     else fail('result-type', r, `returned object lacks ${Object.entries(o.resultFields ?? {}).filter(([, v]) => !v).map(([k]) => k).join(', ') || 'a numeric final_loss'}`);
@@ -124,7 +128,7 @@ export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref
     const dLoss = o.finalLoss === null ? Infinity : Math.abs(o.finalLoss - refLoss);
     if (dLoss <= th.lossAbsDiff) pass('loss-difference', dLoss, th.lossAbsDiff);
     else fail('loss-difference', r, `final_loss ${o.finalLoss} vs reference ${refLoss}`, dLoss, th.lossAbsDiff);
-    const lg = relError(['logits'], () => minerTensors.get(`rep${r}/logits`)?.data, () => ref.tensors.get('rep0/logits')?.data);
+    const lg = relError(['logits'], () => minerTensors.get(`rep${r}/logits`)?.data, () => refT.get('rep0/logits')?.data);
     if (lg.err <= th.logitsRelError) pass('logits-match', lg.err, th.logitsRelError);
     else fail('logits-match', r, `final_logits relative error ${lg.err.toPrecision(3)}`, lg.err, th.logitsRelError);
     const w = relError(names, t('weight'), rt('weight'), init);
@@ -132,6 +136,11 @@ export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref
     else fail('weight-error', r, `final weights differ from the reference by ${w.err.toPrecision(3)} of the reference update (worst ${w.worst})`, w.err, th.weightUpdateRelError);
     let changed = 0; let total = 0;
     for (const n of names) {
+      if (changedCounts) {
+        total += ref.tensors.get(`init/${n}`)?.data.length ?? 0;
+        changed += Math.max(0, Math.min(changedCounts[`rep${r}/weight/${n}`] ?? 0, ref.tensors.get(`init/${n}`)?.data.length ?? 0));
+        continue;
+      }
       const m = t('weight')(n); const b = init(n);
       if (!b) continue;
       total += b.length;

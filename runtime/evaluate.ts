@@ -1,10 +1,13 @@
 // Orchestration of one evaluation: the run's reference pass (computed once per run in a container
 // where no submission code is ever imported, cached in memory and on disk), then the miner pass in a
 // hardened container, then the checks — outside both containers, here.
-import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { readCaptures, readSupervisorResult, CaptureError, type SupervisorResult } from './evaluate-capture.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseCaptures, parseSupervisorResult, readCaptures, readSupervisorResult, CaptureError, type SupervisorResult } from './evaluate-capture.ts';
+import { ResultChannel } from './evaluate-channel.ts';
+import { sketchCaptures } from './evaluate-sketch.ts';
+import { pruneCacheDir, touchEntry, type PruneResult } from './cache-prune.ts';
 import { runChecks, violationChecks, type CheckResult, type MfuStats, type ReferenceData } from './evaluate-checks.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
 import { canonicalJson, evaluatorPolicyHash } from './evaluator-policy.ts';
@@ -46,6 +49,8 @@ export interface EvaluationResult {
   policyHash: string;
   nParams?: number;
   tokensPerRepetition?: number;
+  /** sketch mode (policy.sketch.minParams exceeded): the CountSketch size and the seed drawn after the miner pass */
+  sketch?: { dim: number; seed: string };
   detail?: string;
   output: { stdout: string; stderr: string; truncated: boolean };
 }
@@ -65,7 +70,20 @@ export interface EvaluatorConfig {
   runnerSession?: string;
   /** extra labels on every container (the node's `conclave.owner`, so a restart reaps only its own) */
   labels?: Record<string, string>;
+  /** on-disk cache bounds (least recently used entries go first); DEFAULT_CACHE_LIMITS where unset */
+  cacheLimits?: Partial<EvaluatorCacheLimits>;
 }
+
+export interface EvaluatorCacheLimits {
+  /** run references kept under cacheRoot/reference (and in memory) */
+  referenceEntries: number;
+  /** per-code compile caches kept under cacheRoot/compile, by count and by bytes together */
+  compileEntries: number;
+  compileBytes: number;
+}
+/** A run's reference is reused by every submission of that run: a few runs back is enough. One compile cache
+ * is at most policy.sandbox.compileCacheBytes (512 MiB by default); 64 of them / 8 GiB together. */
+export const DEFAULT_CACHE_LIMITS: EvaluatorCacheLimits = { referenceEntries: 4, compileEntries: 64, compileBytes: 8 * 2 ** 30 };
 
 /** The seed all passes of a run share: derived from the run id, so every validator uses the same one. */
 export function seedForRun(runId: number): number {
@@ -87,6 +105,7 @@ export class SubmissionEvaluator {
   private uid: number;
   private gid: number;
   readonly session: string | undefined;
+  readonly limits: EvaluatorCacheLimits;
 
   constructor(cfg: EvaluatorConfig) {
     this.cfg = cfg;
@@ -96,6 +115,7 @@ export class SubmissionEvaluator {
     this.policyHash = evaluatorPolicyHash(cfg.policy);
     [this.uid, this.gid] = cfg.policy.sandbox.user.split(':').map(Number);
     this.session = cfg.runnerSession;
+    this.limits = { ...DEFAULT_CACHE_LIMITS, ...cfg.cacheLimits };
     mkdirSync(join(cfg.cacheRoot, 'scratch'), { recursive: true, mode: 0o700 });
   }
 
@@ -112,9 +132,15 @@ export class SubmissionEvaluator {
     return path;
   }
 
-  private job(mode: 'reference' | 'miner', runId: number): Record<string, unknown> {
+  private job(mode: 'reference' | 'miner', runId: number, miner?: { cacheSeed: boolean; cacheReturn: boolean; sketchDim?: number }): Record<string, unknown> {
     const p = this.cfg.policy;
+    // a miner container has no host directory to write to: its results come back over the stdout channel
+    const channel = miner ? {
+      channel: 'stdout', outputCapBytes: p.sandbox.outputCapBytes, cacheSeed: miner.cacheSeed, cacheReturn: miner.cacheReturn,
+      cacheMaxBytes: p.sandbox.compileCacheBytes, ...(miner.sketchDim ? { sketch: { dim: miner.sketchDim } } : {}),
+    } : {};
     return {
+      ...channel,
       mode, seed: seedForRun(runId), threads: p.threads, repetitions: mode === 'reference' ? 1 : p.repetitions,
       device: this.hw.device, model: p.model, data: p.data, optimizer: p.optimizer, submission: '/submission/train.py',
       writablePrefixes: ['/tmp', '/cache'], allowedExecutables: p.sandbox.allowedExecutables, maxCaptureBytes: p.sandbox.maxCaptureBytes,
@@ -145,9 +171,14 @@ export class SubmissionEvaluator {
   reference(runId: number): Promise<{ ref: ReferenceData; ms: number; cached: boolean }> {
     const key = this.referenceKey(runId);
     const have = this.refs.get(key);
-    if (have) return have.then((r) => ({ ...r, ms: 0, cached: true }));
+    if (have) {
+      this.refs.delete(key); this.refs.set(key, have); // most recently used last
+      touchEntry(join(this.cfg.cacheRoot, 'reference', key));
+      return have.then((r) => ({ ...r, ms: 0, cached: true }));
+    }
     const p = this.computeReference(runId, key);
     this.refs.set(key, p);
+    while (this.refs.size > this.limits.referenceEntries) this.refs.delete(this.refs.keys().next().value!);
     p.catch(() => this.refs.delete(key)); // a failed reference is retried next time
     return p.then((r) => ({ ...r, cached: r.ms === 0 }));
   }
@@ -156,7 +187,7 @@ export class SubmissionEvaluator {
     const dir = join(this.cfg.cacheRoot, 'reference', key);
     const load = (): ReferenceData => ({ result: readSupervisorResult(dir), tensors: readCaptures(dir, this.cfg.policy.sandbox.maxCaptureBytes) });
     if (existsSync(join(dir, 'result.json'))) {
-      try { return { ref: load(), ms: 0 }; } catch { rmSync(dir, { recursive: true, force: true }); }
+      try { const ref = load(); touchEntry(dir); return { ref, ms: 0 }; } catch { rmSync(dir, { recursive: true, force: true }); }
     }
     const scratch = mkdtempSync(join(this.cfg.cacheRoot, 'scratch', 'ref-'));
     try {
@@ -173,6 +204,7 @@ export class SubmissionEvaluator {
       mkdirSync(join(this.cfg.cacheRoot, 'reference'), { recursive: true });
       rmSync(dir, { recursive: true, force: true });
       renameSync(resultDir, dir);
+      pruneCacheDir(join(this.cfg.cacheRoot, 'reference'), { maxEntries: this.limits.referenceEntries }, key);
       return { ref: { result, tensors }, ms };
     } finally {
       rmSync(scratch, { recursive: true, force: true });
@@ -181,6 +213,20 @@ export class SubmissionEvaluator {
 
   compileCacheDir(codeSha256: string): string {
     return join(this.cfg.cacheRoot, 'compile', sha256Hex(`${codeSha256}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`));
+  }
+
+  /** Applies the cache limits now (they are also applied after every write). */
+  pruneCaches(): { reference: PruneResult; compile: PruneResult } {
+    return {
+      reference: pruneCacheDir(join(this.cfg.cacheRoot, 'reference'), { maxEntries: this.limits.referenceEntries }),
+      compile: pruneCacheDir(join(this.cfg.cacheRoot, 'compile'), { maxEntries: this.limits.compileEntries, maxBytes: this.limits.compileBytes }),
+    };
+  }
+
+  /** Sketch mode is on when the policy has a sketch section and the model is above its parameter threshold. */
+  sketchDimFor(nParams: number | undefined): number | undefined {
+    const sk = this.cfg.policy.sketch;
+    return sk && nParams !== undefined && nParams > sk.minParams ? sk.dim : undefined;
   }
 
   /** Evaluates one submission (a .py file, or a directory holding train.py) for a run. Never throws
@@ -192,6 +238,7 @@ export class SubmissionEvaluator {
     const { ref, ms: referenceMs, cached } = await this.reference(req.runId);
     const scratch = mkdtempSync(join(this.cfg.cacheRoot, 'scratch', 'eval-'));
     const base = { runId: req.runId, codeSha256, hardwareClass: this.cfg.hardwareClass, imageDigest: this.cfg.imageDigest, policyHash: this.policyHash };
+    const s = this.cfg.policy.sandbox;
     try {
       // a private copy: the file cannot change under the evaluation, and the sandbox user can read it
       const code = join(scratch, 'submission');
@@ -200,21 +247,39 @@ export class SubmissionEvaluator {
       else cpSync(req.submissionPath, code, { recursive: true, dereference: false, verbatimSymlinks: true });
       if (!existsSync(join(code, 'train.py'))) throw new Error(`${req.submissionPath}: a project directory must contain train.py`);
       chmodTree(code);
-      const resultDir = this.sandboxDir(join(scratch, 'result'));
-      const binds: BindMount[] = [{ host: code, container: '/submission', readOnly: true }, { host: resultDir, container: '/result', readOnly: false }];
-      const tmpfs: Record<string, string> = {};
-      if (this.cfg.compileCache !== false) binds.push({ host: this.sandboxDir(this.compileCacheDir(codeSha256)), container: '/cache', readOnly: false });
-      else tmpfs['/cache'] = `rw,exec,nosuid,nodev,size=${this.cfg.policy.sandbox.compileCacheBytes}`;
-      const timeoutSec = req.timeoutSec ?? this.cfg.policy.sandbox.timeoutSec;
-      const run = await this.cfg.scheduler.run((host) => this.runner(host).run(this.spec(this.job('miner', req.runId), binds, tmpfs, timeoutSec, host.config.gpus)));
+      // No writable host directory: /cache is a size-capped tmpfs, seeded from the per-code cache (read-only)
+      // and returned through the capped result channel; /result does not exist for a miner.
+      const binds: BindMount[] = [{ host: code, container: '/submission', readOnly: true }];
+      const cacheOn = this.cfg.compileCache !== false;
+      const cacheDir = this.compileCacheDir(codeSha256);
+      const cacheSeed = cacheOn && existsSync(cacheDir);
+      if (cacheSeed) { touchEntry(cacheDir); binds.push({ host: cacheDir, container: '/cache-seed', readOnly: true }); }
+      const tmpfs = { '/cache': `rw,exec,nosuid,nodev,size=${s.compileCacheBytes},uid=${this.uid},gid=${this.gid},mode=0700` };
+      const sketchDim = this.sketchDimFor(ref.result.meta?.nParams);
+      const sketchSeed = sketchDim ? randomBytes(16).toString('hex') : undefined;
+      const channel = new ResultChannel({
+        maxTotalBytes: s.outputCapBytes * 2 + s.maxCaptureBytes + s.compileCacheBytes * 2 + (32 << 20),
+        stdoutCapBytes: s.outputCapBytes, cacheMaxBytes: s.compileCacheBytes, cacheMaxFiles: 20_000,
+      });
+      let sendStdin: ((b: Buffer) => void) | undefined;
+      // the seed exists only on the host until the supervisor reports the submission's processes dead
+      if (sketchSeed) channel.onNeedSeed = () => sendStdin?.(Buffer.from(sketchSeed + '\n'));
+      const timeoutSec = req.timeoutSec ?? s.timeoutSec;
+      const job = this.job('miner', req.runId, { cacheSeed, cacheReturn: cacheOn, sketchDim });
+      const run = await this.cfg.scheduler.run((host) => this.runner(host).run({
+        ...this.spec(job, binds, tmpfs, timeoutSec, host.config.gpus),
+        stdoutSink: channel, stdin: sketchSeed ? (send) => { sendStdin = send; } : undefined,
+      }));
       const tc = performance.now();
-      const out = this.interpret(run, resultDir, ref);
+      const out = this.interpret(run, channel, ref, sketchSeed && sketchDim ? { seed: sketchSeed, dim: sketchDim } : undefined);
       const compareMs = performance.now() - tc;
+      if (cacheOn && out.miner?.status === 'completed' && channel.ended && !channel.error) this.storeCompileCache(cacheDir, channel);
       const minerWorkMs = (out.miner?.reps ?? []).reduce((a, r) => a + (r.wall ?? 0) * 1000, 0);
       return {
         ...base, ...out.result,
         nParams: out.miner?.meta?.nParams, tokensPerRepetition: out.miner?.meta?.expectedTokens,
-        output: { stdout: run.stdout, stderr: run.stderr, truncated: run.truncated },
+        ...(sketchSeed && sketchDim ? { sketch: { dim: sketchDim, seed: sketchSeed } } : {}),
+        output: { stdout: channel.stdout, stderr: run.stderr, truncated: run.truncated || channel.stdoutTruncated || Boolean(out.miner?.stdoutTruncated) },
         timings: {
           totalMs: performance.now() - t0, referenceMs, referenceCached: cached, minerContainerMs: run.durationMs, minerWorkMs,
           sandboxOverheadMs: run.startMs + run.teardownMs, compareMs,
@@ -226,16 +291,39 @@ export class SubmissionEvaluator {
     }
   }
 
-  private interpret(run: SandboxRun, resultDir: string, ref: ReferenceData): { result: Pick<EvaluationResult, 'status' | 'rejectedBy' | 'score' | 'mfu' | 'checks' | 'detail'>; miner?: SupervisorResult } {
+  /** Writes the returned compile cache beside the old one, swaps it in, then applies the cache limits. */
+  private storeCompileCache(cacheDir: string, channel: ResultChannel): void {
+    const parent = dirname(cacheDir);
+    mkdirSync(parent, { recursive: true });
+    const fresh = mkdtempSync(join(parent, `.${basename(cacheDir)}-`));
+    try {
+      for (const f of channel.cacheFiles) {
+        const p = join(fresh, f.path);
+        mkdirSync(dirname(p), { recursive: true });
+        writeFileSync(p, f.data, { mode: f.mode | 0o600, flag: 'wx' });
+      }
+      chmodTree(fresh, true);
+      rmSync(cacheDir, { recursive: true, force: true });
+      renameSync(fresh, cacheDir);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+    pruneCacheDir(parent, { maxEntries: this.limits.compileEntries, maxBytes: this.limits.compileBytes }, basename(cacheDir));
+  }
+
+  private interpret(run: SandboxRun, channel: ResultChannel, ref: ReferenceData, sketch?: { seed: string; dim: number }): { result: Pick<EvaluationResult, 'status' | 'rejectedBy' | 'score' | 'mfu' | 'checks' | 'detail'>; miner?: SupervisorResult } {
     if (run.outcome === 'timeout') return { result: { status: 'timeout', checks: [], detail: `killed after the ${this.cfg.policy.sandbox.timeoutSec}s wall-clock limit` } };
     if (run.outcome === 'sandbox-error') return { result: { status: 'sandbox-error', checks: [], detail: run.error } };
     let miner: SupervisorResult;
     try {
-      miner = readSupervisorResult(resultDir);
+      if (channel.error) throw new CaptureError(channel.error);
+      if (!channel.result) throw new CaptureError('no result frame');
+      miner = parseSupervisorResult(channel.result);
     } catch (e) {
       if (run.oomKilled || run.exitCode === 137) return { result: { status: 'oom', checks: [], detail: 'the container was OOM-killed' } };
       return { result: { status: 'sandbox-error', checks: [], detail: `the evaluator left no result (exit ${run.exitCode}): ${(e as Error).message}; stderr: ${run.stderr.slice(-300)}` } };
     }
+    if (miner.infraError) return { miner, result: { status: 'sandbox-error', checks: [], detail: `evaluator: ${miner.infraError}` } };
     if (miner.status === 'violation') {
       const checks = violationChecks(miner);
       return { miner, result: { status: 'rejected', rejectedBy: checks[0]?.name, checks, detail: checks[0]?.detail } };
@@ -245,11 +333,16 @@ export class SubmissionEvaluator {
       return { miner, result: { status: 'crashed', checks: [], detail: miner.error ? `${miner.error.type}: ${miner.error.detail.slice(-1500)}` : `worker exited (code ${miner.worker.exitCode}, signal ${miner.worker.signal})` } };
     }
     let tensors;
-    try { tensors = readCaptures(resultDir, this.cfg.policy.sandbox.maxCaptureBytes); } catch (e) {
+    try {
+      if (!channel.captures) throw new CaptureError('no captures frame');
+      if (sketch && miner.sketch?.dim !== sketch.dim) throw new CaptureError('the result carries no sketch of the requested size');
+      tensors = parseCaptures(channel.captures);
+    } catch (e) {
       if (e instanceof CaptureError) return { miner, result: { status: 'rejected', rejectedBy: 'protocol', checks: [{ name: 'protocol', ok: false, detail: e.message }] } };
       throw e;
     }
-    const { checks, mfu } = runChecks(miner, tensors, ref, this.cfg.policy, this.hw);
+    const sketched = sketch ? sketchCaptures(ref.tensors, sketch.seed, sketch.dim) : undefined;
+    const { checks, mfu } = runChecks(miner, tensors, ref, this.cfg.policy, this.hw, { sketched });
     const failed = checks.find((c) => !c.ok);
     if (failed) return { miner, result: { status: 'rejected', rejectedBy: failed.name, checks, mfu: mfu ?? undefined, detail: failed.detail } };
     return { miner, result: { status: 'ok', score: mfu!.median, mfu: mfu!, checks } };
@@ -271,12 +364,13 @@ function treeSha256(root: string): string {
   return h.digest('hex');
 }
 
-function chmodTree(dir: string): void {
+/** World-readable (the sandbox user reads it through a read-only mount); `keepExec` keeps files' x bits. */
+function chmodTree(dir: string, keepExec = false): void {
   chmodSync(dir, 0o755);
   for (const entry of readdirSync(dir)) {
     const p = join(dir, entry);
     const s = lstatSync(p);
     if (s.isSymbolicLink()) throw new Error(`${p}: links are not allowed in a submission project`);
-    if (s.isDirectory()) chmodTree(p); else chmodSync(p, 0o644);
+    if (s.isDirectory()) chmodTree(p, keepExec); else chmodSync(p, keepExec && s.mode & 0o100 ? 0o755 : 0o644);
   }
 }

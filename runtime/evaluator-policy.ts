@@ -16,6 +16,9 @@ export interface SandboxLimits {
   compileCacheBytes: number; outputCapBytes: number; timeoutSec: number; maxCaptureBytes: number;
   allowedExecutables: string[];
 }
+/** Sketch mode: models with more than minParams parameters ship CountSketches of `dim` values per tensor
+ * (projection seed chosen after the submission returned) instead of full gradients/weights/logits. */
+export interface SketchPolicy { minParams: number; dim: number }
 export interface EvaluatorPolicy {
   version: 1;
   model: ModelSpec;
@@ -27,6 +30,7 @@ export interface EvaluatorPolicy {
   thresholds: Thresholds;
   hardwareClasses: Record<string, HardwareClass>;
   sandbox: SandboxLimits;
+  sketch?: SketchPolicy;
 }
 
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('./evaluator-policy.json', import.meta.url));
@@ -55,6 +59,10 @@ export function parsePolicy(raw: unknown): EvaluatorPolicy {
   for (const [k, v] of Object.entries(p.hardwareClasses)) { positive(v.peakFlops, `hardwareClasses.${k}.peakFlops`); positive(v.devices, `hardwareClasses.${k}.devices`); }
   for (const k of ['memoryBytes', 'shmBytes', 'pidsLimit', 'cpus', 'tmpBytes', 'compileCacheBytes', 'outputCapBytes', 'timeoutSec', 'maxCaptureBytes'] as const) positive(p.sandbox?.[k], `sandbox.${k}`);
   if (!Array.isArray(p.sandbox.allowedExecutables)) throw new PolicyError('evaluator policy: sandbox.allowedExecutables must be an array');
+  if (p.sketch !== undefined) {
+    if (!Number.isSafeInteger(p.sketch?.minParams) || p.sketch.minParams < 0) throw new PolicyError('evaluator policy: sketch.minParams must be an integer >= 0');
+    if (!Number.isSafeInteger(p.sketch.dim) || p.sketch.dim < 16 || p.sketch.dim > 1 << 20) throw new PolicyError('evaluator policy: sketch.dim must be an integer in 16..1048576');
+  }
   return p;
 }
 

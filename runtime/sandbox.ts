@@ -34,6 +34,10 @@ export interface SandboxSpec {
   timeoutMs: number;
   outputCapBytes: number;
   labels?: Record<string, string>;
+  /** Replaces the capped stdout capture: the container's raw stdout goes here (the sink enforces its own cap). */
+  stdoutSink?: Writable;
+  /** Opens the container's stdin; called once attached with a writer the caller may use while it runs. */
+  stdin?: (send: (data: Buffer) => void) => void;
 }
 
 export type SandboxOutcome = 'exited' | 'timeout' | 'oom' | 'sandbox-error';
@@ -122,6 +126,7 @@ export class SandboxRunner {
     const out = new CappedSink(spec.outputCapBytes);
     const err = new CappedSink(spec.outputCapBytes);
     let container: Dockerode.Container | undefined;
+    let attached: (NodeJS.ReadWriteStream & { destroy?: () => void }) | undefined;
     const base = { exitCode: null, oomKilled: false, stdout: '', stderr: '', truncated: false, startMs: 0, teardownMs: 0 };
     let ret: SandboxRun | undefined;
     let runEnd = 0;
@@ -135,15 +140,19 @@ export class SandboxRunner {
         WorkingDir: '/tmp',
         NetworkDisabled: true,
         AttachStdout: true,
+        AttachStdin: Boolean(spec.stdin),
+        OpenStdin: Boolean(spec.stdin),
+        StdinOnce: false,
         AttachStderr: true,
         Tty: false,
-        OpenStdin: false,
         StopSignal: 'SIGKILL',
         Labels: { ...spec.labels, [SANDBOX_LABEL]: '1', [SESSION_LABEL]: this.session },
         HostConfig: hardenedHostConfig(spec),
       });
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      this.docker.modem.demuxStream(stream, out, err);
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true, stdin: Boolean(spec.stdin), hijack: Boolean(spec.stdin) });
+      attached = stream;
+      this.docker.modem.demuxStream(stream, spec.stdoutSink ?? out, err);
+      if (spec.stdin) spec.stdin((data) => { try { stream.write(data); } catch { /* container gone */ } });
       const waited = container.wait({ condition: 'next-exit' });
       await container.start();
       const startMs = performance.now() - t0;
@@ -172,6 +181,7 @@ export class SandboxRunner {
     } catch (e) {
       return { ...base, outcome: 'sandbox-error', stdout: out.text(), stderr: err.text(), durationMs: performance.now() - t0, error: `docker: ${(e as Error).message}`, containerId: container?.id };
     } finally {
+      attached?.destroy?.(); // a hijacked (stdin) connection stays open otherwise
       if (container) await removeContainer(container);
       if (ret) ret.teardownMs = performance.now() - runEnd;
     }

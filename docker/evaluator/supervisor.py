@@ -6,11 +6,21 @@
    reaps them, wipes the result directory and only then writes result.json and captures.bin.
 No submission code is alive while the result is written, so nothing it did (torch.save, numpy.save, a
 pre-written or linked file in /result) can survive into the result.
+
+Miner containers use the stdout channel instead of a result directory (job "channel": "stdout"): the
+worker's stdout goes to a pipe (forwarded as capped 'stdout' frames), so fd 1 carries only the
+supervisor's frames: result, captures, the compile cache's files. Nothing the submission writes reaches
+a host directory, and every byte that leaves is capped here and on the host.
+Sketch mode (job "sketch"): the worker leaves its tensors in /tmp; after it and every stray are dead the
+supervisor asks the host for the projection seed (a 'need-seed' frame, answered on stdin) and a fresh,
+trusted sketcher process (no submission code) projects them.
 """
 import json
 import os
 import select
+import shutil
 import signal
+import stat
 import sys
 import time
 
@@ -18,6 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conclave_eval import protocol  # noqa: E402
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
+SKETCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sketcher.py')
+CAPTURE_DIR = '/tmp/.conclave-captures'
+# below this much free space a tmpfs counts as filled: the submission hit its disk allowance
+DISK_SLACK_BYTES = 256 << 10
 
 
 def _set_not_dumpable():
@@ -71,6 +85,66 @@ def _wipe(directory):
             os.unlink(path)
 
 
+def _disk_full(path):
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    if st.f_bavail * st.f_frsize < DISK_SLACK_BYTES or (st.f_files > 0 and st.f_favail == 0):
+        return st.f_blocks * st.f_frsize
+    return None
+
+
+def _read_seed(timeout):
+    """One line of hex from stdin (the host writes it only after the worker is gone)."""
+    deadline = time.monotonic() + timeout
+    buf = b''
+    while b'\n' not in buf and len(buf) < 256:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError('no sketch seed on stdin within %ss' % timeout)
+        ready, _, _ = select.select([0], [], [], left)
+        if ready:
+            chunk = os.read(0, 256)
+            if not chunk:
+                break
+            buf += chunk
+    seed = buf.split(b'\n')[0].decode('ascii', 'replace').strip()
+    if len(seed) < 16 or len(seed) > 128 or any(c not in '0123456789abcdef' for c in seed):
+        raise RuntimeError('bad sketch seed on stdin')
+    return seed
+
+
+def _cache_files(root, max_bytes, max_files):
+    """Regular files under root (no links, fifos or devices), depth and size bounded."""
+    total, count = 0, 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir.count('/') > 32:
+            dirnames[:] = []
+            continue
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or len(rel) > 512 or total + st.st_size > max_bytes or count >= max_files:
+                    continue
+                with os.fdopen(os.dup(fd), 'rb') as f:
+                    data = f.read(st.st_size + 1)
+                if len(data) != st.st_size:
+                    continue
+                total += len(data)
+                count += 1
+                yield rel, st.st_mode & 0o755, data
+            finally:
+                os.close(fd)
+
+
 class Supervisor:
     def __init__(self, job):
         self.job = job
@@ -86,6 +160,13 @@ class Supervisor:
         # On cgroup v1 a container at its limit can thrash on page cache for minutes instead of being
         # OOM-killed; the supervisor kills the worker itself when its anonymous memory nears the limit.
         self.memory_high = int(job['memoryBytes'] * 0.9) if job.get('memoryBytes') else None
+        self.channel = job.get('channel') == 'stdout'
+        self.out_cap = int(job.get('outputCapBytes', 64 << 10))
+        self.out_sent = 0
+        self.out_truncated = False
+        self.tensor_files = []
+        self.sketch = None
+        self.infra_error = None
 
     def violation(self, check, detail):
         if len(self.violations) < 32:
@@ -111,6 +192,12 @@ class Supervisor:
             rep['clocks'] = msg.get('clocks')
         elif t == 'rep':
             self.reps.setdefault(int(msg['rep']), {})['obs'] = msg.get('obs')
+        elif t == 'tensor-file' and self.job.get('sketch'):
+            name, shape, path = str(msg.get('name')), [int(x) for x in msg.get('shape', [])], str(msg.get('file'))
+            if os.path.dirname(path) != CAPTURE_DIR or len(self.tensor_files) >= 100000:
+                self.violation('protocol', 'bad tensor-file frame')
+            else:
+                self.tensor_files.append({'name': name, 'shape': shape, 'file': path})
         elif t == 'tensor':
             self.tensor_bytes += len(payload)
             if self.tensor_bytes > int(self.job.get('maxCaptureBytes', 1 << 30)):
@@ -131,13 +218,29 @@ class Supervisor:
                'OMP_NUM_THREADS': str(self.job['threads']), 'MKL_NUM_THREADS': str(self.job['threads']),
                'TORCHINDUCTOR_CACHE_DIR': '/cache/inductor', 'TRITON_CACHE_DIR': '/cache/triton'})
         os.set_inheritable(w, True)
-        pid = os.posix_spawn(sys.executable, [sys.executable, '-I', WORKER, str(w), json.dumps(self.job)], env)
+        self.env = env
+        self.seed_cache()
+        actions = [(os.POSIX_SPAWN_OPEN, 0, '/dev/null', os.O_RDONLY, 0)]  # stdin carries the host's seed
+        out_r = None
+        if self.channel:  # fd 1 is the result channel: the worker's stdout goes through us, capped
+            out_r, out_w = os.pipe()
+            actions.append((os.POSIX_SPAWN_DUP2, out_w, 1))
+        pid = os.posix_spawn(sys.executable, [sys.executable, '-I', WORKER, str(w), json.dumps(self.job)], env,
+                             file_actions=actions)
         os.close(w)
+        if out_r is not None:
+            os.close(out_w)
+            os.set_blocking(out_r, False)
         reader = protocol.FrameReader(int(self.job.get('maxCaptureBytes', 1 << 30)))
         eof = False
         try:
             while not eof:
-                ready, _, _ = select.select([r], [], [], 0.2)
+                ready, _, _ = select.select([r] + ([out_r] if out_r is not None else []), [], [], 0.2)
+                if out_r is not None and out_r in ready:
+                    if not self.forward_stdout(out_r):
+                        os.close(out_r)
+                        out_r = None
+                    ready = [x for x in ready if x != out_r]
                 if ready:
                     chunk = os.read(r, 1 << 20)
                     if not chunk:
@@ -161,6 +264,95 @@ class Supervisor:
         if strays:
             self.violation('process-spawn', '%d process(es) left behind by the submission' % len(strays))
         self.kill_all(pid)
+        if out_r is not None:
+            while self.forward_stdout(out_r):
+                pass
+            os.close(out_r)
+        for path in ('/tmp', '/cache'):
+            size = _disk_full(path)
+            if size is not None and self.job['mode'] == 'miner':
+                self.violation('disk-limit', '%s is full (%d-byte limit): the submission wrote past its disk allowance' % (path, size))
+
+    def forward_stdout(self, fd):
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        room = self.out_cap - self.out_sent
+        if room > 0:
+            protocol.send_frame(1, {'t': 'stdout'}, chunk[:room])
+            self.out_sent += min(room, len(chunk))
+        if len(chunk) > room:
+            self.out_truncated = True
+        return True
+
+    def seed_cache(self):
+        """Copies the host's compile cache for this code (read-only /cache-seed) into the /cache tmpfs."""
+        if not self.job.get('cacheSeed') or not os.path.isdir('/cache-seed'):
+            return
+        try:
+            shutil.copytree('/cache-seed', '/cache', symlinks=True, dirs_exist_ok=True)
+        except (OSError, shutil.Error):
+            _wipe('/cache')  # a partial cache is worse than none
+
+    def run_sketcher(self):
+        """After every submission process is dead: get the seed from the host, project the tensors."""
+        protocol.send_frame(1, {'t': 'need-seed'})
+        try:
+            seed = _read_seed(float(self.job.get('sketchSeedTimeoutSec', 60)))
+        except RuntimeError as e:
+            self.infra_error = str(e)
+            return
+        spec = {'seed': seed, 'dim': int(self.job['sketch']['dim']), 'model': self.job['model'],
+                'modelSeed': int(self.job['seed']), 'device': self.job.get('device', 'cpu'),
+                'threads': int(self.job['threads']), 'tensors': self.tensor_files}
+        r, w = os.pipe()
+        jr, jw = os.pipe()
+        os.set_inheritable(w, True)
+        actions = [(os.POSIX_SPAWN_DUP2, jr, 0), (os.POSIX_SPAWN_OPEN, 1, '/dev/null', os.O_WRONLY, 0)]
+        pid = os.posix_spawn(sys.executable, [sys.executable, '-I', SKETCHER, str(w)], self.env, file_actions=actions)
+        os.close(w)
+        os.close(jr)
+        with os.fdopen(jw, 'wb') as f:
+            f.write(json.dumps(spec).encode())
+        reader = protocol.FrameReader(64 << 20)
+        sketches, changed, bad, done = [], {}, None, False
+        deadline = time.monotonic() + float(self.job.get('sketchTimeoutSec', 300))
+        status = None
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([r], [], [], 0.5)
+                if not ready:
+                    continue
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    break
+                reader.feed(chunk)
+                for msg, payload in reader.frames():
+                    if msg.get('t') == 'sketch':
+                        sketches.append((str(msg['name']), [len(payload) // 4], payload))
+                    elif msg.get('t') == 'changed':
+                        changed[str(msg['name'])] = int(msg['changed'])
+                    elif msg.get('t') == 'bad-input':
+                        bad = str(msg.get('detail'))
+                    elif msg.get('t') == 'done':
+                        done = True
+        finally:
+            os.close(r)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+        if bad is not None:
+            self.violation('protocol', 'captured tensors unusable: %s' % bad)
+        elif not done:
+            self.infra_error = 'the sketcher did not finish (status %s)' % status
+        else:
+            self.tensors = sketches
+            self.sketch = {'dim': spec['dim'], 'changed': changed}
 
     def reap(self, worker_pid):
         while True:
@@ -216,6 +408,21 @@ class Supervisor:
             'reps': [{'rep': k, 'wall': (v['end'] - v['begin']) if 'begin' in v and 'end' in v else None,
                       'clocks': v.get('clocks'), 'obs': v.get('obs')} for k, v in sorted(self.reps.items())],
         }
+        if self.sketch is not None:
+            result['sketch'] = self.sketch
+        if self.infra_error is not None:
+            result['infraError'] = self.infra_error[:500]
+        if self.channel:
+            if self.out_truncated:
+                result['stdoutTruncated'] = True
+            protocol.send_frame(1, {'t': 'result'}, json.dumps(result, separators=(',', ':')).encode())
+            if status == 'completed':
+                protocol.send_frame(1, {'t': 'captures'}, protocol.capture_bytes({'mode': self.job['mode']}, self.tensors))
+                if self.job.get('cacheReturn'):
+                    for rel, mode, data in _cache_files('/cache', int(self.job.get('cacheMaxBytes', 0)), 20000):
+                        protocol.send_frame(1, {'t': 'cache-file', 'path': rel, 'mode': mode}, data)
+            protocol.send_frame(1, {'t': 'end'})
+            return
         _wipe(out_dir)
         if status == 'completed':
             protocol.write_capture_file(os.path.join(out_dir, 'captures.bin'), {'mode': self.job['mode']}, self.tensors)
@@ -227,7 +434,11 @@ def main():
     _set_not_dumpable()
     job = json.loads(os.environ['CONCLAVE_JOB'])
     sup = Supervisor(job)
+    if sup.channel:
+        protocol.send_frame(1, {'t': 'hello', 'v': 1})
     sup.run()
+    if job.get('sketch') and not sup.violations and sup.outcome() == 'completed':
+        sup.run_sketcher()
     sup.write(job.get('resultDir', '/result'))
 
 

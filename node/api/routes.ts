@@ -19,6 +19,8 @@ export interface NodeView {
   archive?: EquivocationSource;
   /** Divergence gate of the shadow → decentralized switch, shown by the dashboard. */
   gate?: { minTop1: number; minRho: number; minOverlap: number; minRuns: number };
+  /** Runs in the divergence window when the request names none (config shadow.window; default 50). */
+  divergenceWindow?: number;
 }
 
 export interface DivergenceSummary {
@@ -132,7 +134,7 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
   });
 
   api.route('/v1/consensus/divergence', async ({ url }) => {
-    const window = intParam(url, 'window', 50, 1, 500);
+    const window = intParam(url, 'window', view.divergenceWindow ?? 50, 1, 500);
     const records = await store.listDivergence(window);
     const body = summariseDivergence(records, view.signer.hotkey, view.netuid, window);
     const seen = new Set<number>();

@@ -1,9 +1,9 @@
-// `conclave audit --run RUN --source URL [--chain ENDPOINT] [--json]`
+// `conclave audit --run RUN --source URL|MULTIADDR [--chain ENDPOINT] [--json]`
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
 import { loadConfigFile, parseConfig } from '../config.ts';
 
-const help = `Usage: conclave audit --run RUN --source URL [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
+const help = `Usage: conclave audit --run RUN --source URL|MULTIADDR [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
 
 Re-verify a past run from a validator's published evidence and the chain alone: fetch its
 reports and certificate, verify every signature against the metagraph at the run's block,
@@ -13,8 +13,11 @@ Exit 0 only when every check holds; 1 when any fails (the JSON names each failed
 
 Options:
   --run RUN               run id (block number of the epoch start)
-  --source URL            a validator's API, e.g. http://127.0.0.1:8080 (multiaddr sources: see
-                          docs/node.md — the p2p fetch protocol serves content by hash only)
+  --source URL|MULTIADDR  where to fetch the run's evidence: a validator's API, e.g. http://127.0.0.1:8080,
+                          or its p2p address with peer id, e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...
+                          (read-only run-bundle protocol; no validator key needed; the roster is then
+                          derived from chain state at the run block and checked against the certificate)
+  --timeout-ms MS         deadline for fetching the evidence from the source (default: 30000)
   --chain ENDPOINT        finney | test | local | ws(s)://URL (default: local)
   --netuid N              subnet (default: 1)
   --commit-window BLOCKS  commit window of the subnet's validators (default: 150, or --rules-from's)
@@ -25,10 +28,11 @@ Options:
 
 Examples:
   conclave audit --run 7200 --source http://127.0.0.1:8080 --json
+  conclave audit --run 7200 --source /ip4/127.0.0.1/tcp/30333/p2p/12D3KooWExample --chain ws://127.0.0.1:9944
 `;
 
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+async function getJson(url: string, timeoutMs: number): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return res.json();
 }
@@ -37,33 +41,46 @@ const command: Command = {
   name: 'audit',
   help,
   async run(argv) {
-    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, 'timeout-ms': { type: 'string' }, json: { type: 'boolean' } }, false);
     const runId = Number(requireFlag(values.run, 'run'));
     if (!Number.isSafeInteger(runId) || runId < 0) throw new UsageError('--run must be a block number');
     const source = requireFlag(values.source, 'source').replace(/\/$/, '');
-    if (source.startsWith('/')) throw new UsageError('--source as a multiaddr is not supported: the p2p fetch protocol serves reports by hash, not a run\'s reports and certificate by run id; give a validator\'s API URL (http://HOST:PORT)');
-    if (!/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API, e.g. http://127.0.0.1:8080');
+    const viaP2p = source.startsWith('/');
+    if (viaP2p && !/\/p2p\/[^/]+$/.test(source)) throw new UsageError('--source multiaddr must end in /p2p/<peer id> (the validator logs it as "mesh listening"), e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...');
+    if (!viaP2p && !/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (http://127.0.0.1:8080) or a p2p multiaddr (/ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...)');
+    const timeoutMs = Number(values['timeout-ms'] ?? 30_000);
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout-ms must be a positive number of milliseconds');
     const cfg = values['rules-from'] ? loadConfigFile(values['rules-from'], { env: {} }) : parseConfig('', { env: {} });
     const netuid = Number(values.netuid ?? cfg.chain.netuid);
     const commitWindow = Number(values['commit-window'] ?? cfg.consensus.commitWindowBlocks);
     const { cryptoReady } = await import('../../proto/signer.ts');
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');
-    const { auditRun } = await import('../audit.ts');
+    const { auditRun, evidenceFromBundle } = await import('../audit.ts');
     const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
-    const run = await getJson(`${source}/v1/runs/${runId}`);
-    const reps = await getJson(`${source}/v1/runs/${runId}/reports`);
+    type Evidence = Pick<import('../audit.ts').AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
+    let fromApi: Evidence | null = null;
+    let bundle: import('../audit.ts').RunBundleEvidence | null = null;
+    if (viaP2p) {
+      const { fetchRunBundle } = await import('../p2p/run-bundle.ts');
+      bundle = await fetchRunBundle(source, netuid, runId, { timeoutMs });
+    } else {
+      const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs);
+      const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs);
+      fromApi = {
+        roster: run.roster, rosterHash: run.rosterHash, policyHash: run.policyHash, hardwareClass: run.hardwareClass,
+        reports: reps.reports.map((r: { hotkey: string; signedHex: string }) => ({ hotkey: r.hotkey, signedHex: r.signedHex })),
+        certificateHex: reps.certificateHex,
+      };
+    }
     const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });
     try {
+      const evidence: Evidence = fromApi ?? evidenceFromBundle(bundle!, (await client.minerRoster(netuid, runId)).entries);
       const metagraph = await client.metagraph(netuid, runId);
       const commitments = await client.scoreCommitments(netuid, runId, runId + commitWindow);
       const chainWeights = new Map<string, { uid: number; weight: number }[]>();
       for (const m of membersOf(metagraph, cfg.consensus.minStake)) chainWeights.set(m.hotkey, (await client.weightsOf(netuid, m.hotkey)) ?? []);
-      const result = auditRun({
-        runId, netuid, roster: run.roster, rosterHash: run.rosterHash, policyHash: run.policyHash, hardwareClass: run.hardwareClass,
-        incumbent: null, reports: reps.reports.map((r: { hotkey: string; signedHex: string }) => ({ hotkey: r.hotkey, signedHex: r.signedHex })),
-        certificateHex: reps.certificateHex, metagraph, commitments, chainWeights, rules: rulesFromConfig(cfg),
-      });
+      const result = auditRun({ runId, netuid, incumbent: null, ...evidence, metagraph, commitments, chainWeights, rules: rulesFromConfig(cfg) });
       if (values.json) printJson(result);
       else {
         for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.detail ? `: ${c.detail}` : ''}\n`);

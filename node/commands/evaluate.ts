@@ -24,7 +24,8 @@ Options:
   --run-id N             run id the seed is derived from (default: 1)
   --hardware-class NAME  peak-FLOP/s class from the policy (default: cpu-2core)
   --policy PATH          evaluator policy JSON (default: ${DEFAULT_POLICY_PATH})
-  --cache DIR            reference/compile cache root (default: /var/tmp/conclave/cache)
+  --cache DIR            reference/compile cache root (default: /var/tmp/conclave/cache); bounded:
+                         4 run references, 64 compile caches / 8 GiB, least recently used removed first
   --image TAG            evaluator image (default: conclave-evaluator:cpu, built when missing)
   --no-review            skip the static review (debugging only: the sandbox still applies)
 
@@ -54,6 +55,7 @@ async function staticReview(file: string, imageDigest: string): Promise<{ verdic
 function summary(r: EvaluationResult): string {
   const lines = [`status: ${r.status}${r.rejectedBy ? ` (check: ${r.rejectedBy})` : ''}`];
   if (r.mfu) lines.push(`MFU: ${r.mfu.median.toFixed(6)} (median of ${r.mfu.perRep.length}, spread ${(r.mfu.spread * 100).toFixed(1)}%, range ${r.mfu.min.toFixed(6)}..${r.mfu.max.toFixed(6)})`);
+  if (r.sketch) lines.push(`sketch mode: ${r.sketch.dim}-value CountSketches, seed ${r.sketch.seed} (drawn after the submission returned)`);
   if (r.detail) lines.push(`detail: ${r.detail.split('\n').slice(-3).join(' | ')}`);
   for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.value !== undefined ? ` = ${typeof c.value === 'number' ? c.value.toPrecision(4) : c.value}` : ''}${c.limit !== undefined ? ` (limit ${c.limit})` : ''}${!c.ok && c.detail ? ` — ${c.detail}` : ''}`);
   const t = r.timings;

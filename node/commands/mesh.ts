@@ -29,6 +29,8 @@ Options:
   --announce-ms N       binding re-announce period (default 60000)
   --publish-wait-ms N   how long a publish waits for admitted subscribers before reporting "queued" (default 5000)
   --no-dht              do not run the Kademlia DHT
+  --archive DIR         serve past runs from this node archive (LevelDB, node/archive.ts) on the read-only
+                        run-bundle protocol /conclave/run-bundle/1.0.0 (what 'conclave audit --source MADDR' reads)
 
 Control commands (stdin, one JSON object per line; "id" is echoed in the reply):
   {"cmd":"report","runId":N,"tag":"x"}          sign and publish a synthetic score report
@@ -119,6 +121,7 @@ const command: Command = {
       'announce-ms': { type: 'string' },
       'publish-wait-ms': { type: 'string' },
       'no-dht': { type: 'boolean' },
+      archive: { type: 'string' },
     }, false);
     await cryptoReady();
     let hotkey: Sr25519Signer;
@@ -147,6 +150,14 @@ const command: Command = {
       publishWaitMs: int(values['publish-wait-ms'], 'publish-wait-ms'),
     });
     mesh.setValidatorSet(validators);
+    let archive: { close(): Promise<void> } | null = null;
+    if (values.archive) {
+      const { Archive } = await import('../archive.ts');
+      const { archiveRunBundleProvider } = await import('../p2p/run-bundle.ts');
+      const a = await Archive.open(values.archive, { createIfMissing: false });
+      archive = a;
+      mesh.setRunBundleProvider(archiveRunBundleProvider(a));
+    }
     const run = int(values.run, 'run');
     if (run !== undefined) mesh.setCurrentRun(run);
     mesh.onReport((m) => out({
@@ -159,7 +170,7 @@ const command: Command = {
     out({ event: 'ready', peerId: mesh.peerId, multiaddrs: mesh.multiaddrs(), hotkey: hotkey.hotkey });
 
     let stopping: Promise<void> | null = null;
-    const stop = () => (stopping ??= mesh.stop().catch(() => {}));
+    const stop = () => (stopping ??= mesh.stop().catch(() => {}).then(() => archive?.close()).catch(() => {}));
     process.once('SIGTERM', () => { void stop().then(() => process.exit(0)); });
     process.once('SIGINT', () => { void stop().then(() => process.exit(0)); });
 

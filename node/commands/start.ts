@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
-import { ConfigError, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
+import { ConfigError, divergenceGate, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
 import { jsonLogger, type EvaluatorPort } from '../validator-ports.ts';
 import type { ApiServer } from '../api/server.ts';
 
@@ -24,6 +24,28 @@ Examples:
   conclave start --config validator.toml
   CONCLAVE_MODE=shadow conclave start --config validator.toml
 `;
+
+/** The node refuses to start: the message says why and what to do (printed without a stack). */
+export class StartRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartRefused';
+  }
+}
+
+/**
+ * Decentralized mode must be able to set the certified weights. On a commit-reveal subnet the chain
+ * refuses plain set_weights and Conclave does not implement commit_timelocked_weights, so such a node
+ * would evaluate and vote but never move emissions: refuse to start rather than fail silently.
+ */
+export function commitRevealRefusal(mode: NodeConfig['node']['mode'], netuid: number, commitRevealEnabled: boolean): string | null {
+  if (mode !== 'decentralized' || !commitRevealEnabled) return null;
+  return `subnet ${netuid} has commit-reveal weights enabled (CommitRevealWeightsEnabled): the chain refuses plain set_weights there, `
+    + 'and Conclave does not implement commit_timelocked_weights (drand timelock encryption) yet, so in decentralized mode this validator '
+    + 'could never set the certified weights. Either run in shadow mode (node.mode = "shadow" or CONCLAVE_MODE=shadow: consensus, '
+    + 'certificates and the divergence record still work; weights are not set while commit-reveal is on), or ask the subnet owner '
+    + `to disable commit-reveal (sudo_set_commit_reveal_weights_enabled(${netuid}, false)) and start again.`;
+}
 
 export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPort; log?: ReturnType<typeof jsonLogger> } = {}) {
   const log = opts.log ?? jsonLogger(cfg.node.logLevel);
@@ -59,6 +81,10 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     const { lastWeightsBlock } = await import('../validator-weights.ts');
     const chain = { ...chainPort(client, signer, cfg.chain.netuid), lastWeightsBlock: (hk: string) => lastWeightsBlock(client, cfg.chain.netuid, hk) };
     cleanup.push(() => chain.close());
+    const hp = await client.hyperparams(cfg.chain.netuid);
+    const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled);
+    if (refusal) throw new StartRefused(refusal);
+    if (hp.commitRevealEnabled) log.warn('commit-reveal weights are enabled on this subnet: set_weights is refused on chain, so this node records consensus and divergence but sets no weights', { netuid: cfg.chain.netuid, mode: cfg.node.mode });
     const neurons = await chain.metagraph();
     const me = neurons.find((n) => n.hotkey === signer.hotkey);
     if (!me) log.warn('this hotkey is not registered on the subnet: the node observes but its reports will not count', { hotkey: signer.hotkey, netuid: cfg.chain.netuid });
@@ -109,7 +135,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     let api: ApiServer | undefined;
     if (cfg.api.listen) {
       const hp = parseHostPort(cfg.api.listen)!;
-      api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health(), archive }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
+      api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health(), archive, gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
       const a = await api.listen(hp.host, hp.port);
       cleanup.push(() => api!.close());
       log.info('API listening', { url: `http://${a.host}:${a.port}` });
@@ -171,7 +197,16 @@ const command: Command = {
       process.stdout.write(JSON.stringify(redactedConfig(cfg), null, 2) + '\n');
       return 0;
     }
-    const node = await startNode(cfg);
+    let node;
+    try {
+      node = await startNode(cfg);
+    } catch (err) {
+      if (err instanceof StartRefused) {
+        process.stderr.write(`conclave start: refusing to start: ${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
     await new Promise<void>((resolve) => {
       const done = () => resolve();
       process.once('SIGINT', done);

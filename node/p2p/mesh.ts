@@ -30,12 +30,23 @@ import {
   decodeFetchRequest, decodeFetchResponse, decodeGossipEnvelope, decodeHello, encodeFetchRequest, encodeFetchResponse,
   encodeGossipEnvelope, encodeHello, signGossipEnvelope, MAX_FETCH_HASHES, MAX_FETCH_REQUEST_BYTES,
   MAX_FETCH_RESPONSE_BYTES, MAX_GOSSIP_ENVELOPE_BYTES, MAX_HELLO_BYTES, MAX_HELLO_KNOWN, MAX_INVENTORY,
-  type FetchItem, type FetchRequest, type FetchResponse, type GossipKind, type HelloFrame,
+  RUN_BUNDLE_REQUEST_BYTES, decodeRunBundleRequest, encodeRunBundleResponse, runBundlePage,
+  type RunBundleResponse, type FetchItem, type FetchRequest, type FetchResponse, type GossipKind, type HelloFrame,
 } from '../../proto/gossip.ts';
 
 export const HELLO_PROTOCOL = '/conclave/hello/1.0.0';
 export const FETCH_PROTOCOL = '/conclave/fetch/1.0.0';
 export const DHT_PROTOCOL = '/conclave/kad/1.0.0';
+/** Read-only, open to any authenticated peer (auditors are outsiders); see proto/gossip.ts "Run bundle". */
+export const RUN_BUNDLE_PROTOCOL = '/conclave/run-bundle/1.0.0';
+
+/** What a node serves for a past run: encoded SignedScoreReports and the encoded commit certificate. */
+export interface RunBundle {
+  reports: Uint8Array[];
+  certificate?: Uint8Array | null;
+}
+/** Registered by the node (from its archive); null/undefined when the run is unknown. */
+export type RunBundleProvider = (runId: number) => Promise<RunBundle | null | undefined>;
 
 export function topicFor(netuid: number, kind: GossipKind): string {
   const name = kind === 'report' ? 'reports' : kind === 'consensus' ? 'consensus' : 'bindings';
@@ -83,6 +94,13 @@ export interface MeshOptions {
   fetchTimeoutMs?: number;
   fetchBurst?: number;
   fetchPerSecond?: number;
+  /** Run-bundle protocol: per-peer rate limit (burst, per second), and across all peers (outsiders can mint peer ids). */
+  bundleBurst?: number;
+  bundlePerSecond?: number;
+  bundleGlobalBurst?: number;
+  bundleGlobalPerSecond?: number;
+  /** Largest run-bundle response frame (default MAX_FETCH_RESPONSE_BYTES, 16 MiB); bigger bundles are paged. */
+  bundlePageBytes?: number;
   /** Stop dialing known validators above this many connections (default 64). */
   maxPeers?: number;
   /** Clock (tests). */
@@ -146,6 +164,7 @@ export interface MeshMetrics {
   publishExpired: number;
   delivered: { report: number; consensus: number };
   fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number };
+  runBundle: { served: number; notFound: number; rateLimited: number; failed: number };
   disconnectsForMisbehaviour: number;
   storeSize: number;
   run: { current: number | null; previous: number | null };
@@ -175,6 +194,11 @@ const DEFAULTS = {
   fetchTimeoutMs: 5000,
   fetchBurst: 20,
   fetchPerSecond: 5,
+  bundleBurst: 8,
+  bundlePerSecond: 1,
+  bundleGlobalBurst: 32,
+  bundleGlobalPerSecond: 8,
+  bundlePageBytes: MAX_FETCH_RESPONSE_BYTES,
   maxPeers: 64,
 };
 
@@ -186,6 +210,10 @@ export class Mesh {
   private readonly validator: MessageValidator;
   private readonly store = new ContentStore();
   private readonly limiter: PeerRateLimiter;
+  private readonly bundleLimiter: PeerRateLimiter;
+  private readonly bundleGlobalLimiter: PeerRateLimiter;
+  private bundleProvider: RunBundleProvider | null = null;
+  private bundlesInFlight = 0;
   private node: Libp2p | null = null;
   private pubsub: GossipSub | null = null;
   private ownBinding: BindingRecord | null = null;
@@ -208,6 +236,7 @@ export class Mesh {
   private readonly m = {
     published: 0, publishExpired: 0, deliveredReport: 0, deliveredConsensus: 0,
     served: 0, rateLimited: 0, requests: 0, failures: 0, itemsFetched: 0, misbehaviour: 0,
+    bundleServed: 0, bundleNotFound: 0, bundleRateLimited: 0, bundleFailed: 0,
     admissionRefused: {} as Record<string, number>,
   };
 
@@ -220,6 +249,8 @@ export class Mesh {
     this.signer = ed25519SignerFromSeed(opts.nodeKeySeed);
     this.validator = new MessageValidator(this.admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs });
     this.limiter = new PeerRateLimiter(this.opts.fetchBurst, this.opts.fetchPerSecond);
+    this.bundleLimiter = new PeerRateLimiter(this.opts.bundleBurst, this.opts.bundlePerSecond);
+    this.bundleGlobalLimiter = new PeerRateLimiter(this.opts.bundleGlobalBurst, this.opts.bundleGlobalPerSecond);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -263,6 +294,7 @@ export class Mesh {
 
     await node.handle(HELLO_PROTOCOL, (stream, conn) => this.serveHello(stream, conn), { maxInboundStreams: 8 });
     await node.handle(FETCH_PROTOCOL, (stream, conn) => this.serveFetch(stream, conn), { maxInboundStreams: 8 });
+    await node.handle(RUN_BUNDLE_PROTOCOL, (stream, conn) => this.serveRunBundle(stream, conn), { maxInboundStreams: 2 });
     node.addEventListener('connection:open', (e) => this.onConnectionOpen(e.detail));
     node.addEventListener('peer:disconnect', (e) => this.onPeerDisconnect(e.detail.toString()));
     node.addEventListener('peer:discovery', (e) => this.onDiscovery(e.detail.id.toString()));
@@ -305,6 +337,14 @@ export class Mesh {
 
   binding(): BindingRecord | null {
     return this.ownBinding;
+  }
+
+  /** hotkey → ed25519 node public key (hex) of every verified binding known here (own included). */
+  bindings(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const b of this.admission.bindings()) out.set(b.hotkey, b.nodePublicKey);
+    if (this.ownBinding) out.set(this.ownBinding.hotkey, this.ownBinding.nodePublicKey);
+    return out;
   }
 
   // ---------------------------------------------------------------- consumer API
@@ -406,6 +446,14 @@ export class Mesh {
     return got;
   }
 
+  /**
+   * Serves past runs on the run-bundle protocol (read-only, to any peer, rate-limited): the node
+   * registers a callback over its archive. Without a provider every request is answered 'unavailable'.
+   */
+  setRunBundleProvider(provider: RunBundleProvider | null): void {
+    this.bundleProvider = provider;
+  }
+
   /** Partition tooling: denies connections to/from these peers and hangs up on them. */
   block(peerIds: string[]): void {
     for (const p of peerIds) {
@@ -457,6 +505,7 @@ export class Mesh {
       publishExpired: this.m.publishExpired,
       delivered: { report: this.m.deliveredReport, consensus: this.m.deliveredConsensus },
       fetch: { served: this.m.served, rateLimited: this.m.rateLimited, requests: this.m.requests, failures: this.m.failures, itemsFetched: this.m.itemsFetched },
+      runBundle: { served: this.m.bundleServed, notFound: this.m.bundleNotFound, rateLimited: this.m.bundleRateLimited, failed: this.m.bundleFailed },
       disconnectsForMisbehaviour: this.m.misbehaviour,
       storeSize: this.store.size,
       run: this.validator.runs(),
@@ -860,6 +909,50 @@ export class Mesh {
       const peer = conn.remotePeer.toString();
       if (conn.status === 'open' && !this.live.has(peer) && !this.isDenied(peer)) void this.sayHello(conn);
     }
+  }
+
+  // ---------------------------------------------------------------- run-bundle protocol
+
+  private async serveRunBundle(stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString();
+    await serveOnce(stream, RUN_BUNDLE_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, this.opts.fetchTimeoutMs * 2, async (bytes) => {
+      const reply = (status: RunBundleResponse['status'], message: string) =>
+        encodeRunBundleResponse({ version: 1, status, message, total: 0, offset: 0, reports: [], certificate: new Uint8Array(0) });
+      const now = this.now();
+      if (this.isDenied(peer)) return reply('unavailable', 'this peer is banned or blocked here');
+      if (!this.bundleLimiter.take(peer, now)) {
+        this.m.bundleRateLimited++;
+        return reply('rate-limited', `more than ${this.opts.bundlePerSecond} run-bundle requests/s from this peer; back off and retry`);
+      }
+      if (!this.bundleGlobalLimiter.take('*', now) || this.bundlesInFlight >= 4) {
+        this.m.bundleRateLimited++;
+        return reply('rate-limited', 'this node is serving too many run-bundle requests; retry in a few seconds');
+      }
+      let req;
+      try {
+        req = decodeRunBundleRequest(bytes);
+      } catch (err) {
+        return reply('bad-request', (err as Error).message);
+      }
+      if (req.netuid !== this.opts.netuid) return reply('bad-request', `this node serves netuid ${this.opts.netuid}, not ${req.netuid}`);
+      const provider = this.bundleProvider;
+      if (!provider) return reply('unavailable', 'this node keeps no run archive (no run-bundle provider registered)');
+      this.bundlesInFlight++;
+      try {
+        const bundle = await provider(req.runId);
+        if (!bundle || (bundle.reports.length === 0 && !bundle.certificate?.length)) {
+          this.m.bundleNotFound++;
+          return reply('not-found', `run ${req.runId} is not in this node's archive`);
+        }
+        this.m.bundleServed++;
+        return encodeRunBundleResponse(runBundlePage(bundle.reports, bundle.certificate ?? null, req.offset, this.opts.bundlePageBytes));
+      } catch (err) {
+        this.m.bundleFailed++;
+        return reply('unavailable', `archive read failed: ${(err as Error).message}`.slice(0, 200));
+      } finally {
+        this.bundlesInFlight--;
+      }
+    });
   }
 
   // ---------------------------------------------------------------- fetch protocol

@@ -11,6 +11,8 @@ import { nodeMetrics } from '../../node/metrics.ts';
 import { buildApi } from '../../node/api/routes.ts';
 import { DIVERGENCE_DOMAIN, verifyDocument } from '../../node/api/signed-summary.ts';
 import type { ApiServer } from '../../node/api/server.ts';
+import { divergenceGate, parseConfig } from '../../node/config.ts';
+import { parseGate } from '../../node/dashboard/static/model.js';
 
 const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 const hex32 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -97,6 +99,36 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
     assert.equal(d.records.length, 3);
     const tampered = { ...d.summary, body: { ...d.summary.body, top1Agreement: 1 } };
     assert.equal(verifyDocument(tampered, DIVERGENCE_DOMAIN).ok, false);
+  });
+
+  it('serves the configured divergence gate and window ([shadow] keys) next to the summary, as the dashboard reads it', async () => {
+    const cfg = parseConfig('[shadow]\ngate_min_top1 = 0.95\ngate_min_rho = 0.7\ngate_min_overlap = 0.6\ngate_min_runs = 2\nwindow = 2\n', { env: { CONCLAVE_GATE_MIN_RHO: '0.75' } });
+    const gated = buildApi({ store, signer, netuid: 1, metrics: nodeMetrics(), health: async () => ({ ok: true }), gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window }, { rateLimitPerMinute: 40, maxResponseBytes: 200_000, cors: '' });
+    const a = await gated.listen('127.0.0.1', 0);
+    try {
+      const d = await (await fetch(`http://127.0.0.1:${a.port}/v1/consensus/divergence`)).json();
+      assert.deepEqual(d.gate, { minTop1: 0.95, minRho: 0.75, minOverlap: 0.6, minRuns: 2 }, 'file values, env override for minRho');
+      assert.equal(d.summary.body.window, 2, 'shadow.window is the default window');
+      assert.equal(d.summary.body.runs, 2);
+      assert.deepEqual(d.records.map((r: { runId: number }) => r.runId), [300, 200]);
+      assert.deepEqual(verifyDocument(d.summary, DIVERGENCE_DOMAIN), { ok: true });
+      const wide = await (await fetch(`http://127.0.0.1:${a.port}/v1/consensus/divergence?window=10`)).json();
+      assert.equal(wide.summary.body.runs, 3, '?window overrides the configured default');
+      // the dashboard takes the served gate over its defaults (URL parameters still override it)
+      const { gate, sources } = parseGate('?minRuns=5', d.gate);
+      assert.deepEqual(gate, { minTop1: 0.95, minRho: 0.75, minOverlap: 0.6, minRuns: 5 });
+      assert.deepEqual(sources, { minTop1: 'api', minRho: 'api', minOverlap: 'api', minRuns: 'url' });
+    } finally {
+      await gated.close();
+    }
+    // the defaults (no [shadow] section) are the dashboard's defaults
+    assert.deepEqual(divergenceGate(parseConfig('', { env: {} })), { minTop1: 0.9, minRho: 0.8, minOverlap: 0.8, minRuns: 10 });
+  });
+
+  it('refuses a gate that could never pass or is out of range', () => {
+    assert.throws(() => parseConfig('[shadow]\ngate_min_runs = 60\nwindow = 50\n', { env: {} }), /shadow\.gate_min_runs: 60 is more than shadow\.window/);
+    assert.throws(() => parseConfig('[shadow]\ngate_min_top1 = 1.5\n', { env: {} }), /shadow\.gate_min_top1: must be between 0 and 1/);
+    assert.throws(() => parseConfig('', { env: { CONCLAVE_GATE_MIN_RHO: '-2' } }), /shadow\.gate_min_rho \(from CONCLAVE_GATE_MIN_RHO\): must be between -1 and 1/);
   });
 
   it('serves evaluations, health and Prometheus metrics; refuses writes; sends no CORS header', async () => {

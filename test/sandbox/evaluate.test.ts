@@ -2,12 +2,15 @@
 // submission evaluated (three at a time) and its status / failing check asserted.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync, existsSync, rmSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { FIXTURES, RUN_ID, testCacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
 import { reapSandboxContainers } from '../../runtime/sandbox.ts';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EvaluationResult, SubmissionEvaluator } from '../../runtime/evaluate.ts';
+import { treeBytes } from '../../runtime/cache-prune.ts';
+
+const SMALL_CACHE = 32 << 20;
 
 const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
 
@@ -47,6 +50,7 @@ describe('sandbox evaluation (real Docker)', function () {
   let refFirst: { ms: number; cached: boolean };
   let refSecond: { ms: number; cached: boolean };
   let cli: { code: number | null; stdout: string; stderr: string };
+  let diskEval: SubmissionEvaluator;
 
   before(async function () {
     this.timeout(300_000);
@@ -55,6 +59,10 @@ describe('sandbox evaluation (real Docker)', function () {
     refSecond = await honestEval.reference(RUN_ID);
     // the cheats run one repetition each; they reuse the same cached reference (same model/data/seed)
     const cheatEval = await makeEvaluator(testPolicy(1, 0), 3);
+    // sketch mode forced on at CI size (threshold 1 parameter); a 32 MiB compile-cache allowance
+    const sketchEval = await makeEvaluator({ ...testPolicy(1, 0), sketch: { minParams: 1, dim: 256 } }, 3);
+    const small = testPolicy(1, 0);
+    diskEval = await makeEvaluator({ ...small, sandbox: { ...small.sandbox, compileCacheBytes: SMALL_CACHE } }, 3);
     const jobs: [SubmissionEvaluator, string, number][] = [
       [honestEval, 'honest', 150],
       ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS].map(([f]) => [cheatEval, f, 150] as [SubmissionEvaluator, string, number]),
@@ -63,9 +71,18 @@ describe('sandbox evaluation (real Docker)', function () {
       [cheatEval, 'sleep_forever', 12],
     ];
     const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', testCacheRoot(), '--run-id', String(RUN_ID), '--timeout', '150']);
-    await Promise.all(jobs.map(async ([ev, f, timeoutSec]) => {
-      results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
-    }));
+    const evalAs = (ev: SubmissionEvaluator, f: string) => ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec: 150 });
+    await Promise.all([
+      ...jobs.map(async ([ev, f, timeoutSec]) => {
+        results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
+      }),
+      ...['honest', 'grad_scaling', 'frozen_layers'].map(async (f) => { results.set('sketch:' + f, await evalAs(sketchEval, f)); }),
+      (async () => { results.set('fill_disk', await evalAs(diskEval, 'fill_disk')); })(),
+      (async () => {
+        results.set('cache_roundtrip:1', await evalAs(diskEval, 'cache_roundtrip'));
+        results.set('cache_roundtrip:2', await evalAs(diskEval, 'cache_roundtrip'));
+      })(),
+    ]);
     cli = await cliRun;
   });
 
@@ -138,6 +155,67 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.ok(existsSync(honestEval.compileCacheDir(results.get('honest')!.codeSha256)));
     assert.notEqual(honestEval.compileCacheDir('a'.repeat(64)), honestEval.compileCacheDir('b'.repeat(64)));
     assert.ok(honest.length > 0);
+  });
+
+  it('sketch mode: passes an honest submission, comparing sketches drawn with a fresh seed per evaluation', () => {
+    const r = results.get('sketch:honest')!;
+    assert.equal(r.status, 'ok', `${r.rejectedBy}: ${r.detail}`);
+    assert.equal(r.sketch?.dim, 256);
+    assert.match(r.sketch!.seed, /^[0-9a-f]{32}$/);
+    assert.notEqual(r.sketch!.seed, results.get('sketch:grad_scaling')!.sketch?.seed);
+    for (const name of ['gradient-error', 'weight-error', 'logits-match', 'changed-share']) {
+      const c = r.checks.find((x) => x.name === name);
+      assert.ok(c?.ok, `${name}: ${c?.detail}`);
+    }
+    assert.equal(results.get('honest')!.sketch, undefined, 'the default policy threshold keeps CI-size models in full mode');
+  });
+
+  it('sketch mode: catches gradient scaling (gradient-error) and frozen layers (changed-share from the sketcher counts)', () => {
+    const g = results.get('sketch:grad_scaling')!;
+    assert.equal(g.status, 'rejected');
+    const ge = g.checks.find((c) => c.name === 'gradient-error')!;
+    assert.equal(ge.ok, false);
+    assert.ok(Math.abs((ge.value as number) - 0.5) < 0.01, `sketched relative error ${ge.value} (loss scaled by 0.5)`);
+    const f = results.get('sketch:frozen_layers')!;
+    assert.equal(f.status, 'rejected');
+    assert.equal(f.checks.find((c) => c.name === 'changed-share')?.ok, false);
+  });
+
+  it('disk: a submission filling /cache past its allowance (bypassing the audit hook) is rejected with disk-limit; nothing reaches the host', () => {
+    const r = results.get('fill_disk')!;
+    assert.equal(r.status, 'rejected', `${r.status}: ${r.detail}`);
+    assert.equal(r.rejectedBy, 'disk-limit');
+    const line = r.output.stdout.split('\n').find((l) => l.startsWith('FILL '));
+    assert.ok(line, r.output.stdout);
+    const fill = JSON.parse(line.slice(5));
+    assert.equal(fill.result.errno, 30, '/result is not writable at all (EROFS): a miner has no result mount');
+    assert.equal(fill.cache.errno, 28, 'ENOSPC at the tmpfs cap');
+    assert.ok(fill.cache.bytes <= SMALL_CACHE);
+    assert.equal(existsSync(diskEval.compileCacheDir(r.codeSha256)), false, 'a rejected run stores no compile cache');
+  });
+
+  it('disk: the compile cache round-trips through the capped channel and stays within its allowance', () => {
+    const [a, b] = [results.get('cache_roundtrip:1')!, results.get('cache_roundtrip:2')!];
+    assert.match(a.output.stdout, /^CACHE none$/m);
+    assert.match(b.output.stdout, /^CACHE run-1$/m, 'the second evaluation of the same code sees the first one\'s cache');
+    const dir = diskEval.compileCacheDir(b.codeSha256);
+    assert.equal(readFileSync(join(dir, 'inductor', 'marker.txt'), 'utf8'), 'run-2');
+    assert.ok(treeBytes(dir) <= SMALL_CACHE);
+  });
+
+  it('bounds the on-disk caches: pruning keeps the most recently used entries', async () => {
+    const pruner = await makeEvaluator(testPolicy(1, 0), 1, { cacheLimits: { referenceEntries: 1, compileEntries: 2 } });
+    const stale = join(testCacheRoot(), 'reference', 'stale-run');
+    mkdirSync(stale, { recursive: true });
+    utimesSync(stale, new Date(0), new Date(0));
+    const before = readdirSync(join(testCacheRoot(), 'compile')).filter((n) => !n.startsWith('.'));
+    assert.ok(before.length > 2, `compile caches before pruning: ${before.length}`);
+    const r = pruner.pruneCaches();
+    assert.equal(r.compile.kept.length, 2);
+    assert.equal(r.compile.removed.length, before.length - 2);
+    assert.equal(readdirSync(join(testCacheRoot(), 'compile')).filter((n) => !n.startsWith('.')).length, 2);
+    assert.deepEqual(r.reference.removed, ['stale-run']);
+    assert.equal(readdirSync(join(testCacheRoot(), 'reference')).length, 1);
   });
 
   it('conclave evaluate: reviews, evaluates and exits 0 for an honest file (reference from the shared cache)', () => {

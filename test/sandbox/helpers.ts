@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ensureEvaluatorImage, seccompProfileText, type ImageInfo } from '../../runtime/sandbox-image.ts';
 import { loadPolicy, type EvaluatorPolicy } from '../../runtime/evaluator-policy.ts';
-import { SubmissionEvaluator } from '../../runtime/evaluate.ts';
+import { SubmissionEvaluator, type EvaluatorConfig } from '../../runtime/evaluate.ts';
 import { DockerScheduler } from '../../runtime/docker-hosts.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -34,12 +34,12 @@ export function testPolicy(repetitions: number, warmup: number): EvaluatorPolicy
   return { ...p, repetitions, warmupRepetitions: warmup };
 }
 
-export async function makeEvaluator(policy: EvaluatorPolicy, concurrency: number): Promise<SubmissionEvaluator> {
+export async function makeEvaluator(policy: EvaluatorPolicy, concurrency: number, extra: Partial<EvaluatorConfig> = {}): Promise<SubmissionEvaluator> {
   const img = await testImage();
   return new SubmissionEvaluator({
     scheduler: new DockerScheduler([{ config: { name: 'local', socketPath: '/var/run/docker.sock', concurrency }, docker }]),
     image: img.tag, imageDigest: img.digest, hardwareClass: 'cpu-2core', policy, seccompProfile: seccompProfileText(),
-    cacheRoot: testCacheRoot(), runnerSession: session,
+    cacheRoot: testCacheRoot(), runnerSession: session, ...extra,
   });
 }
 

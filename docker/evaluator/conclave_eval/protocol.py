@@ -45,16 +45,25 @@ class FrameReader:
             yield msg, payload
 
 
-def write_capture_file(path, meta, tensors):
-    """tensors: list of (name, shape, bytes). Written with O_EXCL|O_NOFOLLOW: never through a link."""
+def _capture_head(meta, tensors):
     entries, offset = [], 0
     for name, shape, data in tensors:
         entries.append({'name': name, 'shape': shape, 'offset': offset, 'length': len(data)})
         offset += len(data)
     head = json.dumps({'meta': meta, 'tensors': entries}, separators=(',', ':')).encode()
+    return b'CCAP1\n' + struct.pack('<I', len(head)) + head
+
+
+def capture_bytes(meta, tensors):
+    """The capture file's bytes (sent over the stdout channel as one frame)."""
+    return b''.join([_capture_head(meta, tensors)] + [data for _, _, data in tensors])
+
+
+def write_capture_file(path, meta, tensors):
+    """tensors: list of (name, shape, bytes). Written with O_EXCL|O_NOFOLLOW: never through a link."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, 'wb') as f:
-        f.write(b'CCAP1\n' + struct.pack('<I', len(head)) + head)
+        f.write(_capture_head(meta, tensors))
         for _, _, data in tensors:
             f.write(data)
 

@@ -1,0 +1,117 @@
+// Client of the run-bundle protocol: fetches a past run's signed reports and certificate from one
+// validator by multiaddr, without being a validator (auditors are outsiders). Starts a minimal,
+// non-listening libp2p dialer (TCP, noise, yamux) with a throwaway identity, pages through the
+// bundle and stops the dialer. The bytes are not trusted here: the auditor verifies every one.
+import { createLibp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { requestResponse } from './frames.ts';
+import { RUN_BUNDLE_PROTOCOL, type RunBundleProvider } from './mesh.ts';
+import { encodeSignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import {
+  decodeRunBundleResponse, encodeRunBundleRequest, MAX_BUNDLE_REPORTS, MAX_FETCH_RESPONSE_BYTES, RUN_BUNDLE_REQUEST_BYTES,
+  type RunBundleStatus,
+} from '../../proto/gossip.ts';
+
+export class RunBundleError extends Error {
+  readonly status: RunBundleStatus | 'dial' | 'protocol';
+  constructor(status: RunBundleStatus | 'dial' | 'protocol', message: string) {
+    super(message);
+    this.name = 'RunBundleError';
+    this.status = status;
+  }
+}
+
+export interface FetchedRunBundle {
+  /** Peer id that served the bundle (authenticated by noise). */
+  peerId: string;
+  /** Encoded SignedScoreReports, in the server's order. */
+  reports: Uint8Array[];
+  /** Encoded commit certificate, or null when the server holds none. */
+  certificate: Uint8Array | null;
+}
+
+export interface FetchRunBundleOptions {
+  /** Deadline for the whole fetch: dial + every page (default 20 s). */
+  timeoutMs?: number;
+}
+
+/** Parses a validator multiaddr; it must name the peer (`/p2p/<peer id>`) so that noise authenticates who answers. */
+export function parseBundleSource(addr: string): { ma: Multiaddr; peerId: string } {
+  let ma: Multiaddr;
+  try {
+    ma = multiaddr(addr);
+  } catch (err) {
+    throw new RunBundleError('dial', `${addr} is not a multiaddr (${(err as Error).message}); expected e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3Koo...`);
+  }
+  const peerId = /\/p2p\/([^/]+)$/.exec(addr)?.[1];
+  if (!peerId) throw new RunBundleError('dial', `${addr} does not end in /p2p/<peer id>; add the validator's peer id (printed by 'conclave start' as "mesh listening")`);
+  return { ma, peerId };
+}
+
+export async function fetchRunBundle(addr: string, netuid: number, runId: number, opts: FetchRunBundleOptions = {}): Promise<FetchedRunBundle> {
+  const { ma, peerId } = parseBundleSource(addr);
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const node = await createLibp2p({
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  try {
+    const reports: Uint8Array[] = [];
+    let certificate: Uint8Array | null = null;
+    let offset = 0;
+    // Each page carries at least one report, so MAX_BUNDLE_REPORTS + 1 pages bound the loop.
+    for (let page = 0; page <= MAX_BUNDLE_REPORTS; page++) {
+      let stream;
+      try {
+        stream = await node.dialProtocol(ma, RUN_BUNDLE_PROTOCOL, { signal: AbortSignal.timeout(left()) });
+      } catch (err) {
+        throw new RunBundleError('dial', `cannot open ${RUN_BUNDLE_PROTOCOL} to ${addr}: ${(err as Error).message} (is the validator running, and is this its p2p address?)`);
+      }
+      let res;
+      try {
+        const bytes = await requestResponse(stream, encodeRunBundleRequest({ version: 1, netuid, runId, offset }), RUN_BUNDLE_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, left(), `run bundle from ${addr}`);
+        res = decodeRunBundleResponse(bytes);
+      } catch (err) {
+        throw new RunBundleError('protocol', `run bundle from ${addr}: ${(err as Error).message}`);
+      }
+      if (res.status !== 'ok') {
+        const why = res.status === 'not-found' ? `run ${runId} is not in that validator's archive` : res.message;
+        throw new RunBundleError(res.status, `run bundle from ${addr}: ${res.status}: ${why}`);
+      }
+      if (res.offset !== offset) throw new RunBundleError('protocol', `run bundle from ${addr}: asked for offset ${offset}, got ${res.offset}`);
+      if (offset === 0 && res.certificate.length > 0) certificate = res.certificate;
+      reports.push(...res.reports);
+      offset += res.reports.length;
+      if (offset >= res.total || res.reports.length === 0) break;
+    }
+    return { peerId, reports, certificate };
+  } finally {
+    await Promise.resolve(node.stop()).catch(() => {});
+  }
+}
+
+/** The slice of node/archive.ts `Archive` the provider reads (structural, so p2p does not own the archive). */
+export interface RunArchiveReader {
+  reportsOfRun(runId: number): Promise<{ items: SignedScoreReport[]; corrupt: { key: string; reason: string }[] }>;
+  getCertificate(runId: number): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * A run-bundle provider over the node's archive: its reports of the run (re-encoded; unreadable entries
+ * are skipped, the auditor sees what is left) and its certificate. Register with `mesh.setRunBundleProvider`.
+ */
+export function archiveRunBundleProvider(archive: RunArchiveReader): RunBundleProvider {
+  return async (runId) => {
+    const [list, certificate] = await Promise.all([archive.reportsOfRun(runId), archive.getCertificate(runId)]);
+    const reports = list.items.slice(0, MAX_BUNDLE_REPORTS).map((r) => encodeSignedScoreReport(r));
+    if (reports.length === 0 && !certificate) return null;
+    return { reports, certificate: certificate ?? null };
+  };
+}
