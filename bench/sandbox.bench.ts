@@ -70,6 +70,24 @@ try {
     ratio: round(withCache / twoPass, 3), target_ratio: 0.55,
     note: 'reference pass is 1 repetition; miner pass is policy.repetitions; both containers pay python+torch import',
   });
+
+  // 4. sketch mode (forced at CI size): extra cost of the post-run seed exchange + trusted sketcher + host sketching
+  const sketchEval = new SubmissionEvaluator({
+    scheduler: new DockerScheduler([{ config: { name: 'local', socketPath: '/var/run/docker.sock', concurrency: 1 }, docker }]),
+    image: image.tag, imageDigest: image.digest, hardwareClass: 'cpu-2core', policy: { ...policy, sketch: { minParams: 1, dim: policy.sketch?.dim ?? 4096 } },
+    seccompProfile: seccomp, cacheRoot, runnerSession: session,
+  });
+  const sk: (typeof runs)[number][] = [];
+  for (let i = 0; i < 2; i++) sk.push(await sketchEval.evaluate({ runId: 7, submissionPath: honest }));
+  for (const r of sk) if (r.status !== 'ok') throw new Error(`honest submission not ok in sketch mode: ${r.status} ${r.rejectedBy ?? ''} ${r.detail ?? ''}`);
+  const skAvg = (f: (r: typeof first) => number) => sk.reduce((a, r) => a + f(r), 0) / sk.length;
+  emit({
+    bench: 'sandbox.sketch_mode', unit: 'ms', dim: sk[0].sketch?.dim, nParams: sk[0].nParams,
+    miner_container_ms: round(skAvg((r) => r.timings.minerContainerMs)), full_mode_miner_container_ms: round(avg((r) => r.timings.minerContainerMs)),
+    compare_ms: round(skAvg((r) => r.timings.compareMs), 2), full_mode_compare_ms: round(avg((r) => r.timings.compareMs), 2),
+    miner_cpu_s: round(skAvg((r) => r.timings.minerCpuSec ?? NaN), 2),
+    note: 'sketch mode adds the sketcher process (python+torch import) after the worker exits; compare_ms includes sketching the reference on the host',
+  });
 } finally {
   await reapSandboxContainers(docker, session);
   rmSync(cacheRoot, { recursive: true, force: true });

@@ -633,6 +633,13 @@ class Reviewer:
             elif attr in self.protected_stores and not (root in self.private_roots and len(chain[1]) == 1):
                 self.add("monkey-patching", node, "replacing '.%s' of another object" % attr)
 
+    def check_match_class(self, node):
+        # `case C(attr=x)` reads getattr(subject, "attr"): each keyword is an attribute access.
+        for name in node.kwd_attrs:
+            probe = ast.Attribute(value=node.cls, attr=name, ctx=ast.Load())
+            ast.copy_location(probe, node)
+            self.check_attribute(probe)
+
     def check_subscript_store(self, node):
         if not isinstance(node.ctx, (ast.Store, ast.Del)):
             return
@@ -734,6 +741,8 @@ class Reviewer:
                 self.check_attribute(node)
             elif isinstance(node, ast.Subscript):
                 self.check_subscript_store(node)
+            elif isinstance(node, ast.MatchClass):
+                self.check_match_class(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.check_def(node)
             if isinstance(node, ast.Call):
