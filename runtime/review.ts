@@ -84,9 +84,13 @@ export function canonicalJson(value: unknown): string {
   return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}';
 }
 
-/** sha256( canonical policy JSON || 0x0a || evaluator image digest ), lowercase hex. */
-export function policyHash(policy: ReviewPolicy, imageDigest: string): string {
-  return sha256Hex(new TextEncoder().encode(canonicalJson(policy) + '\n' + imageDigest));
+/**
+ * sha256( canonical policy JSON || 0x0a || evaluator image digest || 0x0a || sha256 hex of review.py ),
+ * lowercase hex. The reviewer's code is part of the hash: a reviewer change alters verdicts as much as a
+ * policy change does, and reports judged by different reviewers must not be counted together.
+ */
+export function policyHash(policy: ReviewPolicy, imageDigest: string, reviewerSource: string = reviewerCode()): string {
+  return sha256Hex(new TextEncoder().encode(canonicalJson(policy) + '\n' + imageDigest + '\n' + sha256Hex(reviewerSource)));
 }
 
 export function loadPolicy(path = DEFAULT_POLICY_PATH): ReviewPolicy {

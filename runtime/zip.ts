@@ -129,6 +129,18 @@ function plan(entries: Entry[], limits: ZipLimits): PlannedEntry[] {
     }
     planned.push({ entry: e, path, isDir });
   }
+  // A path used both as a file and as a directory ("helpers.py" and "helpers.py/x.py") cannot be
+  // extracted; refuse it here as a verdict, not as an fs error halfway through the extraction.
+  const fileKeys = new Set(planned.filter((p) => !p.isDir).map((p) => p.path.toLowerCase()));
+  for (const p of planned) {
+    const parts = p.path.toLowerCase().split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const ancestor = parts.slice(0, i).join('/');
+      if (fileKeys.has(ancestor)) {
+        throw new ZipRefusal('duplicate-name', `entry ${JSON.stringify(p.path)} lies under ${JSON.stringify(ancestor)}, which is also a file`, p.path);
+      }
+    }
+  }
   if (declared > 1024 && declared > limits.maxRatio * Math.max(1, compressed)) {
     throw new ZipRefusal('compression-ratio', `the archive's overall compression ratio is above ${limits.maxRatio}:1`);
   }

@@ -247,12 +247,15 @@ const command: Command = {
         out({ event: 'reply', ok: false, error: `not JSON: ${(err as Error).message}` });
         continue;
       }
-      try {
-        out({ event: 'reply', id: cmd.id, ...(await handle(cmd)) });
-      } catch (err) {
-        out({ event: 'reply', id: cmd.id, ok: false, error: (err as Error).message });
+      // Commands run concurrently: a publish waiting for subscribers must not hold up 'metrics' or 'peers'.
+      const reply = handle(cmd).then(
+        (r) => out({ event: 'reply', id: cmd.id, ...r }),
+        (err) => out({ event: 'reply', id: cmd.id, ok: false, error: (err as Error).message }),
+      );
+      if (cmd.cmd === 'stop') {
+        await reply;
+        break;
       }
-      if (cmd.cmd === 'stop') break;
     }
     await stop();
     return 0;

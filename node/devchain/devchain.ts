@@ -219,7 +219,15 @@ export class DevChain {
       hashOf: (n) => this.blocks[n]?.hash,
       accountNonce: (who) => this.accountNonce(who, this.head),
       nextNonce: (who) => this.accountNonce(who, this.head) + this.pool.filter((t) => t.who === who).length,
+      accountExists: (who) => this.accountExists(who, this.head),
     };
+  }
+
+  accountExists(who: string, at: number): boolean {
+    const raw = this.state.get(storageKey(this.meta, 'system', 'account', who), at);
+    if (raw === null) return false;
+    const acc = decodeValue(this.meta, 'system', 'account', raw).toJSON() as { providers?: number; sufficients?: number };
+    return Number(acc.providers ?? 0) > 0 || Number(acc.sufficients ?? 0) > 0;
   }
 
   accountNonce(who: string, at: number): number {

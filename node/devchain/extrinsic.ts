@@ -42,6 +42,8 @@ export interface ChainView {
   /** Next nonce of `who`, counting pending pool transactions. */
   nextNonce(who: string): number;
   accountNonce(who: string): number;
+  /** Whether `who` exists in System.Account (providers or sufficients > 0). */
+  accountExists(who: string): boolean;
 }
 
 export interface CheckedExtrinsic {
@@ -108,6 +110,9 @@ export function checkExtrinsic(meta: ChainMeta, view: ChainView, hex: string): C
   if (msg.length > 256) msg = blake2AsU8a(msg, 256);
   const multi = (ext.inner as unknown as { signature: { multiSignature: { toU8a(): Uint8Array } } }).signature.multiSignature.toU8a();
   if (!signatureVerify(msg, multi, who).isValid) throw invalidTx(INVALID.badProof);
+  // frame_system's CheckNonce: an account that does not exist (no providers, no sufficients) has not
+  // paid for its nonce storage, and the pool refuses its transactions as InvalidTransaction::Payment.
+  if (!view.accountExists(who)) throw invalidTx(INVALID.payment);
 
   return {
     hex,

@@ -530,11 +530,14 @@ export class Mesh {
   }
 
   private flushing = false;
+  private flushingSince = 0;
 
   /** Sends queued messages to topics that have at least one admitted subscriber. */
   private flushOutbox(): void {
+    if (this.flushing && process.env.CONCLAVE_MESH_DEBUG && this.now() - this.flushingSince > 5000) process.stderr.write(`mesh debug: flush stuck ${this.now() - this.flushingSince} ms, outbox ${this.outbox.length}\n`);
     if (this.flushing || !this.pubsub || this.outbox.length === 0) return;
     this.flushing = true;
+    this.flushingSince = this.now();
     const now = this.now();
     const pubsub = this.pubsub;
     const ready = new Map<string, boolean>();

@@ -47,6 +47,7 @@ describe('chain: SubtensorClient against the devchain', function () {
     genesis.subnets[0].neurons[5].commitment = 'not-a-hash:http://127.0.0.1/x.zip';
     genesis.subnets[0].neurons[6].axon = { ip: '127.0.0.1', port: 9101 };
     genesis.subnets[0].weightsRateLimit = 15; // 1.5 s at 100 ms blocks
+    genesis.balances = [{ address: devKeypair('//Stranger').address, free: '1000000000000' }]; // funded, not registered
     dc = new DevChain({ genesis, blockMs: 100 });
     await dc.start();
     [client, other] = await Promise.all([SubtensorClient.connect({ endpoint: dc.url }), SubtensorClient.connect({ endpoint: dc.url })]);
@@ -126,6 +127,15 @@ describe('chain: SubtensorClient against the devchain', function () {
     assert.equal(!m.ok && m.error.module?.name, 'NeuronNoValidatorPermit');
     const stranger = await client.setCommitment(signerOf('//Stranger'), DEFAULT_NETUID, 'hello');
     assert.equal(!stranger.ok && stranger.error.kind, 'not-registered');
+  });
+
+  it('refuses a transaction from an account that does not exist on chain (CheckNonce: Payment)', async () => {
+    const nobody = devKeypair('//Unfunded');
+    const tx = client.api.tx.commitments.setCommitment(DEFAULT_NETUID, { fields: [{ Raw2: '0x6869' }] });
+    await tx.signAsync(nobody, { nonce: 0 });
+    await assert.rejects(client.api.rpc.author.submitExtrinsic(tx.toU8a()), /1010: Invalid Transaction: Inability to pay some fees/);
+    const res = await client.setCommitment(signerOf('//Unfunded'), DEFAULT_NETUID, 'hello');
+    assert.equal(!res.ok && res.error.kind, 'rejected', JSON.stringify(res));
   });
 
   it('serve_axon lands in the metagraph', async () => {

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { canonicalJson, chooseEngine, dockerAvailable, loadPolicy, policyHash, reviewFiles, reviewSource } from '../../runtime/review.ts';
+import { canonicalJson, chooseEngine, dockerAvailable, loadPolicy, policyHash, REVIEWER_PATH, reviewFiles, reviewSource } from '../../runtime/review.ts';
 import type { BatchReview } from '../../runtime/review.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -106,6 +106,14 @@ describe('intake: review rules and policy', function () {
     assert.equal(policyHash(reordered, d), policyHash(policy, d));
     assert.notEqual(policyHash(policy, d), policyHash(policy, 'sha256:' + 'cd'.repeat(32)));
     assert.notEqual(policyHash({ ...policy, version: 2 }, d), policyHash(policy, d));
+  });
+
+  it('policyHash also pins the reviewer code: a changed review.py gives another hash', () => {
+    const policy = loadPolicy();
+    const d = 'sha256:' + 'ab'.repeat(32);
+    const source = readFileSync(REVIEWER_PATH, 'utf8');
+    assert.equal(policyHash(policy, d), policyHash(policy, d, source));
+    assert.notEqual(policyHash(policy, d, source + '\n# a reviewer change\n'), policyHash(policy, d, source));
   });
 
   it('a policy change changes the verdict (the policy is data)', async () => {

@@ -62,6 +62,10 @@ describe('intake: ZIP projects', function () {
   it('zip bombs (compression ratio) are refused', () => refused([{ name: 'train.py', data: TRAIN }, { name: 'bomb.txt', data: Buffer.alloc(900 * 1024) }], 'compression-ratio'));
   it('too many unpacked bytes are refused', () => refused([{ name: 'train.py', data: TRAIN }, { name: 'big.txt', data: Buffer.alloc(64 * 1024, 'a'), store: true }], 'too-large', { maxTotalBytes: 32 * 1024 }));
   it('case-insensitive duplicate names are refused', () => refused([{ name: 'train.py', data: TRAIN }, { name: 'TRAIN.py', data: TRAIN }], 'duplicate-name'));
+  it('a path used both as a file and as a directory is refused as a verdict (not an fs error)', async () => {
+    await refused([{ name: 'train.py', data: TRAIN }, { name: 'helpers.py', data: HELPERS }, { name: 'helpers.py/x.py', data: 'X = 1\n' }], 'duplicate-name');
+    await refused([{ name: 'train.py', data: TRAIN }, { name: 'pkg/a.py', data: 'X = 1\n' }, { name: 'PKG', data: 'x' }], 'duplicate-name', { allowedExtensions: ['.py', ''] });
+  });
   it('a project without train.py is refused', () => refused([{ name: 'main.py', data: TRAIN }], 'no-entrypoint'));
 
   it('a header that lies about the size is caught while inflating', async () => {
