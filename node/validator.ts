@@ -429,7 +429,7 @@ export class Validator {
     const commitments = await this.chainCall('read-commitments', () => this.d.chain.reportCommitments(r.runId, commitEnd));
     const { verdicts, counted } = await this.verdictsFor(l, commitEnd, members, commitments);
     r.verdicts = verdicts;
-    const incumbent = (await this.d.store.getMeta<number | null>('incumbent')) ?? null;
+    const incumbent = await this.currentIncumbent(r.roster);
     // What this node would decide from its own view (the certificate may count a different set).
     const rules = rulesFromConfig(this.d.config);
     r.decision = decisionView(decide(counted.map((c) => c.signed.report), members, r.roster, r, incumbent, rules), r.roster, rules.threshold);
@@ -519,8 +519,12 @@ export class Validator {
     if (intent) return this.resumeWeights(l, intent.detail);
     const mode = this.d.config.node.mode;
     const certified = r.phase === 'certified' && r.decision?.quorumMet === true;
-    const incumbent = (await this.d.store.getMeta<number | null>('incumbent')) ?? null;
-    if (certified && r.decision!.winner !== null) await this.d.store.putMeta('incumbent', r.decision!.winner);
+    const incumbent = await this.currentIncumbent(r.roster);
+    if (certified && r.decision!.winner !== null) {
+      const winner = r.decision!.winner;
+      const hotkey = r.roster.find((e) => e.uid === winner)?.minerHotkey ?? null;
+      await this.d.store.putMeta('incumbent', { uid: winner, hotkey });
+    }
 
     let source: 'certified' | 'owner' | 'incumbent';
     let weights: { uid: number; weight: number }[];
@@ -553,6 +557,20 @@ export class Validator {
     const intentNow: WeightsIntent = { source, uids: weights.map((w) => w.uid), weights: weights.map((w) => w.weight), block: this.lastBlock, sends: 1 };
     if (await this.holdIfRecycled(r, intentNow)) return;
     return this.sendWeights(l, intentNow);
+  }
+
+  /**
+   * The previous winner, if its uid still belongs to the same miner in this run's roster. A uid
+   * recycled on deregistration must not inherit the incumbent's protection or a held weight.
+   */
+  private async currentIncumbent(roster: { uid: number; minerHotkey: string }[]): Promise<number | null> {
+    const stored = await this.d.store.getMeta<number | { uid: number; hotkey: string | null } | null>('incumbent');
+    if (stored === undefined || stored === null) return null;
+    if (typeof stored === 'number') return stored; // written before hotkeys were recorded
+    const entry = roster.find((e) => e.uid === stored.uid);
+    if (entry && entry.minerHotkey === stored.hotkey) return stored.uid;
+    this.d.log.warn('incumbent void: its uid no longer holds the same miner', { uid: stored.uid, was: stored.hotkey, now: entry?.minerHotkey ?? null });
+    return null;
   }
 
   /** uids are recycled on deregistration: the uid we are about to reward must still be the miner we certified. */

@@ -158,6 +158,33 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     assert.equal((await runOf(c))!.certificateHash, runs[0].certificateHash);
   });
 
+  it('a quorum miss does not hold weight for a recycled incumbent uid (the uid now belongs to another miner)', async () => {
+    setup();
+    const [a, b, c, d] = [await startNode(0, { tag: 'c' }), await startNode(1, { tag: 'c' }), await startNode(2, { tag: 'c' }), await startNode(3, { tag: 'c' })];
+    for (const n of [a, d]) n.cfg.consensus.consensusTimeoutS = 3;
+    chain.run(120);
+    await waitFor(async () => (await Promise.all([a, b, c, d].map(done))).every(Boolean), 30_000, 'run 80 to finish');
+    assert.equal((await runOf(a))!.decision!.winner, 5);
+    // uid 5 is deregistered and re-registered by another miner; validators 1 and 2 (half the stake) go silent
+    const newcomer = sr25519SignerFromSeed(seed('miner-5-newcomer'));
+    chain.roster = chain.roster.map((e) => (e.uid === 5 ? { ...e, minerHotkey: newcomer.hotkey } : e));
+    chain.neurons = chain.neurons.map((n) => (n.uid === 5 ? { ...n, hotkey: newcomer.hotkey } : n));
+    for (const [n, i] of [[b, 1], [c, 2]] as const) {
+      await n.v.stop();
+      bus.down.add(toHex(ed25519SignerFromSeed(seed(`node-${i}`)).publicKey));
+    }
+    const from = chain.block + 1;
+    let next = from;
+    while (epochStart(next, TEMPO, NETUID) !== next) next++; // the first run that sees the recycled uid
+    await waitFor(async () => (await a.store.getRun(next))?.phase === 'done', 40_000, `validator 0 to finish run ${next}`);
+    const r = (await a.store.getRun(next))!;
+    assert.equal(r.decision?.quorumMet, false, 'half the stake is silent: quorum miss');
+    assert.equal(r.weights?.result, 'held');
+    assert.ok(!r.weights!.uids.includes(5), `no weight for the recycled uid 5: ${JSON.stringify(r.weights)}`);
+    const after = (chain.weights.get(signers[0].hotkey) ?? []).filter((w) => w.block >= from);
+    assert.ok(after.every((w) => !w.uids.includes(5)), `no set_weights rewarding uid 5 after the recycle: ${JSON.stringify(after)}`);
+  });
+
   it('excludes a report that does not match its commitment; shadow mode records divergence and sets the owner pick', async () => {
     setup();
     const owner = sr25519SignerFromSeed(seed('owner'));
