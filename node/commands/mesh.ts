@@ -41,6 +41,7 @@ Control commands (stdin, one JSON object per line; "id" is echoed in the reply):
   {"cmd":"set-run","runId":N}                   set the current run
   {"cmd":"block","peers":[PEER_ID...]} / {"cmd":"unblock"}   simulate / heal a partition
   {"cmd":"dial","addr":MADDR}  {"cmd":"sync"}  {"cmd":"fetch","hash":H}  {"cmd":"peers"}  {"cmd":"metrics"}  {"cmd":"stop"}
+  {"cmd":"gossip-streams"}                      diagnostic: state of gossipsub's outbound stream per peer
 
 Events (stdout): ready {peerId, multiaddrs, hotkey}, report {hash, validator, runId, tag, via, from},
   consensus {hash, hex, runId, signer, via}, admitted, refused, dropped, banned, reply {id, ok, ...}.
@@ -229,6 +230,8 @@ const command: Command = {
           return { ok: true, peers: mesh.peers() };
         case 'metrics':
           return { ok: true, metrics: mesh.metrics() };
+        case 'gossip-streams':
+          return { ok: true, streams: mesh.gossipStreams() };
         case 'stop':
           await stop();
           return { ok: true };

@@ -272,6 +272,11 @@ export class Mesh {
         maxInboundDataLength: MAX_GOSSIP_ENVELOPE_BYTES,
         msgIdFn: (msg) => Buffer.from(sha256Hex(msg.data), 'hex'),
         fallbackToFloodsub: false,
+        // Membership is decided by admission (stake-bound bindings), not by IP: the default IP-colocation
+        // penalty (-5 x (peers on one IP - 10)^2) pushes every peer below the publish and graylist
+        // thresholds once more than 10 validators share an address (one host, a NAT, a devnet), and
+        // gossip silently stops. Invalid messages still cost score (and strikes, see strike()).
+        scoreParams: { IPColocationFactorWeight: 0 },
       }),
     };
     if (this.opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, allowQueryWithZeroPeers: true });
@@ -491,6 +496,16 @@ export class Mesh {
     });
   }
 
+  /** Diagnostic: gossipsub's outbound stream per peer (status, write status, buffered bytes); reads gossipsub internals. */
+  gossipStreams(): Record<string, unknown>[] {
+    const ps = this.pubsub as unknown as { streamsOutbound?: Map<string, { rawStream?: Record<string, unknown> }>; topics?: Map<string, Set<string>> } | null;
+    if (!ps || !(ps.streamsOutbound instanceof Map)) return [];
+    return [...ps.streamsOutbound].map(([peer, s]) => {
+      const r = (s.rawStream ?? {}) as Record<string, unknown>;
+      return { peer, live: this.live.has(peer), status: r.status, writeStatus: r.writeStatus, readStatus: r.readStatus, remoteReadStatus: r.remoteReadStatus, remoteWriteStatus: r.remoteWriteStatus, writeBufferLength: r.writeBufferLength, maxWriteBufferLength: r.maxWriteBufferLength, sendWindow: r.sendWindowCapacity };
+    });
+  }
+
   metrics(): MeshMetrics {
     return {
       peerId: this.node ? this.node.peerId.toString() : '',
@@ -530,14 +545,11 @@ export class Mesh {
   }
 
   private flushing = false;
-  private flushingSince = 0;
 
   /** Sends queued messages to topics that have at least one admitted subscriber. */
   private flushOutbox(): void {
-    if (this.flushing && process.env.CONCLAVE_MESH_DEBUG && this.now() - this.flushingSince > 5000) process.stderr.write(`mesh debug: flush stuck ${this.now() - this.flushingSince} ms, outbox ${this.outbox.length}\n`);
     if (this.flushing || !this.pubsub || this.outbox.length === 0) return;
     this.flushing = true;
-    this.flushingSince = this.now();
     const now = this.now();
     const pubsub = this.pubsub;
     const ready = new Map<string, boolean>();
@@ -551,30 +563,38 @@ export class Mesh {
     };
     const pending = this.outbox.splice(0);
     const sends: Promise<void>[] = [];
-    for (const item of pending) {
-      if (isReady(item.topic)) {
-        sends.push(pubsub.publish(item.topic, item.data).then((r) => {
-          if (r.recipients.length > 0) {
-            this.m.published++;
-            item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
-          } else {
-            this.outbox.push(item);
-          }
-        }, () => { this.outbox.push(item); }));
-        continue;
-      }
+    // Not sent this round: expire it, or tell a waiting publisher it is queued, and keep it.
+    const requeue = (item: OutboxItem) => {
       if (now > item.deadline) {
         this.m.publishExpired++;
         item.resolve?.({ hash: item.hash, recipients: 0, queued: true });
-        continue;
+        return;
       }
       if (item.resolve && now >= item.waitUntil) {
         item.resolve({ hash: item.hash, recipients: 0, queued: true });
         item.resolve = undefined;
       }
       this.outbox.push(item);
+    };
+    try {
+      for (const item of pending) {
+        if (!isReady(item.topic)) {
+          requeue(item);
+          continue;
+        }
+        // gossipsub may know subscribers it holds no outbound stream to: then it sends to nobody
+        sends.push(pubsub.publish(item.topic, item.data).then((r) => {
+          if (r.recipients.length > 0) {
+            this.m.published++;
+            item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
+          } else {
+            requeue(item);
+          }
+        }, () => requeue(item)));
+      }
+    } finally {
+      Promise.allSettled(sends).finally(() => { this.flushing = false; });
     }
-    Promise.allSettled(sends).finally(() => { this.flushing = false; });
   }
 
   // ---------------------------------------------------------------- gossip validation + delivery
