@@ -10,7 +10,7 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
-import { kadDHT } from '@libp2p/kad-dht';
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
@@ -279,7 +279,9 @@ export class Mesh {
         scoreParams: { IPColocationFactorWeight: 0 },
       }),
     };
-    if (this.opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, allowQueryWithZeroPeers: true });
+    // passthroughMapper: keep private/loopback addresses in DHT answers. This DHT is the validators'
+    // own (its own protocol id), and validators on one LAN, host or devnet must find each other.
+    if (this.opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, allowQueryWithZeroPeers: true, peerInfoMapper: passthroughMapper });
     const node = await createLibp2p({
       privateKey,
       addresses: { listen: this.opts.listen ?? ['/ip4/0.0.0.0/tcp/30333'] },
@@ -463,6 +465,7 @@ export class Mesh {
   block(peerIds: string[]): void {
     for (const p of peerIds) {
       this.blocked.add(p);
+      if (this.live.delete(p)) this.emit({ type: 'dropped', peerId: p, reason: 'blocked' });
       this.hangUp(p);
     }
   }
@@ -472,6 +475,17 @@ export class Mesh {
     if (!peerIds) this.blocked.clear();
     else for (const p of peerIds) this.blocked.delete(p);
     this.maintain();
+  }
+
+  /**
+   * Peer routing over the Kademlia DHT (/conclave/kad/1.0.0): the multiaddrs of `peerId` as learned
+   * from other nodes' routing tables. Throws when the DHT is off or nobody knows the peer in time.
+   */
+  async findPeer(peerId: string, timeoutMs = 10_000): Promise<string[]> {
+    if (!this.node) throw new Error('mesh not started');
+    if (this.opts.dht === false) throw new Error('findPeer needs the DHT; start the mesh without dht: false');
+    const info = await this.node.peerRouting.findPeer(peerIdFromString(peerId), { signal: AbortSignal.timeout(timeoutMs) });
+    return info.multiaddrs.map((a) => a.toString());
   }
 
   async dial(addr: string): Promise<void> {
@@ -921,6 +935,14 @@ export class Mesh {
     for (const p of this.admission.recheck(now)) {
       if (this.live.delete(p)) this.emit({ type: 'dropped', peerId: p, reason: 'binding expired' });
       this.hangUp(p);
+    }
+    // A live peer without a connection (a missed peer:disconnect, e.g. a hang-up racing a re-dial) would
+    // never be greeted again on reconnect: forget it, the next connection re-admits it.
+    for (const p of [...this.live]) {
+      if (!this.connected(p)) {
+        this.live.delete(p);
+        this.emit({ type: 'dropped', peerId: p, reason: 'disconnected' });
+      }
     }
     if (this.ownBinding && this.ownBinding.expiresAt - now < this.opts.bindingTtlMs / 2) this.signOwnBinding();
     if (now - this.lastAnnounce >= this.opts.bindingAnnounceMs) this.announceBinding();
