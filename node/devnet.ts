@@ -75,6 +75,8 @@ export interface DevnetSummary {
   validators: { index: number; hotkey: string; stake: string; api: string; alive: boolean; killed: boolean }[];
   runs: RunSummary[];
   audit: { ok: boolean; failed: string[]; source: string; runId: number; exitCode: number; checks: number } | null;
+  /** The same audit with the run fetched over libp2p (`--source MULTIADDR`, run-bundle protocol). */
+  auditP2p: DevnetSummary['audit'];
   elapsedMs: number;
   problems: string[];
 }
@@ -289,17 +291,21 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     const runs: RunSummary[] = [];
     for (const runId of doneRuns) runs.push(await summariseRun(runId, liveChildren(), validators, minerName));
     let audit: DevnetSummary['audit'] = null;
+    let auditP2p: DevnetSummary['audit'] = null;
     const auditor = liveChildren()[0];
     if (auditor && runs.length) {
       const runId = runs[runs.length - 1].runId;
       audit = await runAudit(auditor.api, c.url, runId, setups[auditor.index].configPath, commitWindow);
       log(`devnet: conclave audit --run ${runId} --source ${auditor.api}: ${audit.ok ? 'VERIFIED' : `FAILED (${audit.failed.join(', ')})`}`);
+      auditP2p = await runAudit(peers[auditor.index], c.url, runId, setups[auditor.index].configPath, commitWindow);
+      log(`devnet: conclave audit --run ${runId} --source ${peers[auditor.index]}: ${auditP2p.ok ? 'VERIFIED' : `FAILED (${auditP2p.failed.join(', ')})`}`);
     }
     for (const r of runs) {
       if (r.certifiedBy.length === 0) problems.push(`run ${r.runId}: no certificate`);
       if (!r.sameCertificate) problems.push(`run ${r.runId}: validators hold different certificates`);
     }
     if (audit && !audit.ok) problems.push(`audit failed: ${audit.failed.join(', ')}`);
+    if (auditP2p && !auditP2p.ok) problems.push(`audit over libp2p failed: ${auditP2p.failed.join(', ')}`);
     summary = {
       ok: problems.length === 0 && runs.length === runsWanted,
       chain: c.url,
@@ -307,6 +313,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       validators: setups.map((s) => ({ index: s.index, hotkey: s.hotkey, stake: s.stake, api: s.apiUrl, alive: children[s.index].alive, killed: children[s.index].killed })),
       runs,
       audit,
+      auditP2p,
       elapsedMs: Date.now() - t0,
       problems,
     };
@@ -408,7 +415,9 @@ export function formatSummary(s: DevnetSummary): string {
     lines.push(`  weights: ${r.weights.map((w) => `uid ${w.uid} = ${w.weight.toFixed(3)}`).join(', ') || '-'}`);
   }
   lines.push('', `validators: ${s.validators.map((v) => `v${v.index} ${v.killed ? 'killed' : v.alive ? 'up' : 'down'}`).join(', ')}`);
-  if (s.audit) lines.push(`audit (run ${s.audit.runId}, source ${s.audit.source}): ${s.audit.ok ? `VERIFIED (${s.audit.checks} checks)` : `FAILED: ${s.audit.failed.join(', ')}`}`);
+  for (const a of [s.audit, s.auditP2p]) {
+    if (a) lines.push(`audit (run ${a.runId}, source ${a.source}): ${a.ok ? `VERIFIED (${a.checks} checks)` : `FAILED: ${a.failed.join(', ')}`}`);
+  }
   for (const p of s.problems) lines.push(`problem: ${p}`);
   lines.push(`devnet ${s.ok ? 'OK' : 'FAILED'} in ${(s.elapsedMs / 1000).toFixed(0)} s`);
   return lines.join('\n') + '\n';

@@ -57,7 +57,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const { nodeMetrics } = await import('../metrics.ts');
   const { SubtensorClient } = await import('../chain/client.ts');
   const { Mesh } = await import('../p2p/mesh.ts');
-  const { chainPort, meshPort } = await import('../validator-wiring.ts');
+  const { chainPort, meshPort, serveRunBundles } = await import('../validator-wiring.ts');
   const { PbftConsensus } = await import('../validator-consensus.ts');
   const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
   const { Validator } = await import('../validator.ts');
@@ -98,6 +98,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     const members = () => membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon }));
     mesh.setValidatorSet(members());
     await mesh.start();
+    serveRunBundles(mesh, archive); // auditors fetch past runs by multiaddr (read-only, rate-limited)
     const mport = meshPort(mesh, (r) => {
       for (const [reason, n] of Object.entries(r)) {
         const have = metrics.gossipRejections.get({ reason });

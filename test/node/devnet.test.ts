@@ -66,6 +66,13 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
     assert.equal(summary.ok, true, summary.problems.join('; '));
   });
 
+  it('conclave audit fetching the run from a live validator over libp2p (--source MULTIADDR) verifies too', () => {
+    assert.ok(summary.auditP2p, 'no multiaddr audit ran');
+    assert.match(summary.auditP2p!.source, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//);
+    assert.equal(summary.auditP2p!.ok, true, `failed checks: ${summary.auditP2p!.failed.join(', ')}`);
+    assert.equal(summary.auditP2p!.exitCode, 0);
+  });
+
   it("a real validator's API serves the dashboard page at /", () => {
     assert.equal(readyApis.length, 4);
     assert.ok(dashboard, 'GET / did not answer');
