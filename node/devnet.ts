@@ -43,6 +43,13 @@ export interface DevnetOptions {
   log?: (line: string) => void;
   /** Called once the validators' APIs are up (tests probe them while the devnet runs). */
   onReady?: (x: { apis: string[]; chainUrl: string; dir: string }) => void;
+  /**
+   * Awaited once the runs and the audits are done, before the validators are stopped (tests drive
+   * a browser against the live APIs here). `apis`: the live validators' API URLs; `runIds`: the
+   * finished runs. Bounded by `onRunsDoneTimeoutMs` (default 60 s); a throw or a timeout becomes a problem.
+   */
+  onRunsDone?: (x: { apis: string[]; runIds: number[] }) => Promise<void>;
+  onRunsDoneTimeoutMs?: number;
 }
 
 export interface MinerRow {
@@ -306,6 +313,11 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     }
     if (audit && !audit.ok) problems.push(`audit failed: ${audit.failed.join(', ')}`);
     if (auditP2p && !auditP2p.ok) problems.push(`audit over libp2p failed: ${auditP2p.failed.join(', ')}`);
+    if (opts.onRunsDone) {
+      const hookMs = opts.onRunsDoneTimeoutMs ?? 60_000;
+      const err = await runBounded(() => opts.onRunsDone!({ apis: liveChildren().map((x) => x.api), runIds: [...doneRuns] }), hookMs);
+      if (err) problems.push(`onRunsDone hook: ${err}`);
+    }
     summary = {
       ok: problems.length === 0 && runs.length === runsWanted,
       chain: c.url,
@@ -332,6 +344,19 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     await reapLeftovers(docker, dir);
     if (!opts.keep && summary?.ok) rmSync(dir, { recursive: true, force: true });
     else log(`devnet: logs and data kept in ${dir}`);
+  }
+}
+
+/** Runs `fn` for at most `ms`; returns null when it settled in time, else why not (a hung hook must not hang the devnet). */
+async function runBounded(fn: () => Promise<void>, ms: number): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve().then(fn).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e))),
+      new Promise<string>((r) => { timer = setTimeout(() => r(`did not finish within ${ms} ms; the validators were stopped anyway`), ms); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -2,11 +2,95 @@
 // real Docker sandbox and the miners of node/devnet-miners served from loopback. One run, with the
 // smallest-stake validator SIGKILLed after it committed its report hash: the three others must
 // still certify one decision, the right miners must win and be refused, and `conclave audit`
-// against a live validator's API must verify. Also: the dashboard page served by a real API.
+// against a live validator's API must verify. Also: the dashboard page served by a real API, and
+// driven in headless chromium (playwright-core) against a live validator once the run is certified.
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
 import Dockerode from 'dockerode';
+import { chromium, type Browser } from 'playwright-core';
 import { runDevnet, type DevnetSummary } from '../../node/devnet.ts';
 import { SANDBOX_LABEL } from '../../runtime/sandbox.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+/** What the dashboard showed in the browser, and what the same API served (the expectation). */
+interface BrowserCheck {
+  api: string;
+  rowIds: number[];
+  rowText: Map<number, string>;
+  detailRunId: number | null;
+  hash: string;
+  series: { name: string | null; n: number }[];
+  /** Decodable reports served by GET /v1/runs/:runId/reports: scored entries per report. */
+  servedScored: number[];
+  servedHashes: string[];
+  countedHashes: string[];
+  medianPoints: number;
+  consoleErrors: string[];
+  offOrigin: string[];
+  screenshot: string | null;
+  error: string | null;
+}
+
+/** Headless chromium against one live validator: run history, then the first run's detail. */
+async function checkDashboardInBrowser(api: string, runId: number): Promise<BrowserCheck> {
+  const out: BrowserCheck = {
+    api, rowIds: [], rowText: new Map(), detailRunId: null, hash: '', series: [], servedScored: [], servedHashes: [], countedHashes: [],
+    medianPoints: -1, consoleErrors: [], offOrigin: [], screenshot: null, error: null,
+  };
+  let browser: Browser | undefined;
+  try {
+    if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
+    const get = async (path: string) => {
+      const r = await fetch(`${api}${path}`, { signal: AbortSignal.timeout(10_000) });
+      if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
+      return r.json() as Promise<any>;
+    };
+    const [reportsBody, runBody] = await Promise.all([get(`/v1/runs/${runId}/reports`), get(`/v1/runs/${runId}`)]);
+    const decoded = (reportsBody.reports as any[]).filter((x) => x.report);
+    out.servedScored = decoded.map((x) => (x.report.entries as any[]).filter((e) => e.status === 'scored').length).sort((a, b) => a - b);
+    out.servedHashes = decoded.map((x) => x.reportHash as string);
+    out.countedHashes = runBody.decision?.reportHashes ?? [];
+    out.medianPoints = ((runBody.decision?.scores ?? []) as { score: number | null }[]).filter((s) => s.score !== null).length;
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 30_000,
+    });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    page.setDefaultTimeout(15_000);
+    page.on('console', (m) => { if (m.type() === 'error') out.consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => out.consoleErrors.push(String(e)));
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (!url.startsWith(api + '/')) {
+        out.offOrigin.push(url);
+        return route.abort();
+      }
+      return route.continue();
+    });
+    await page.goto(`${api}/?refresh=0`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    out.rowIds = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-run-id'))));
+    for (const id of out.rowIds) out.rowText.set(id, await page.$eval(`#runs tbody tr[data-run-id="${id}"]`, (tr) => (tr as HTMLElement).innerText));
+    await page.click(`#runs tbody tr[data-run-id="${runId}"] button`);
+    await page.waitForSelector(`#run-detail[data-run-id="${runId}"]:not([hidden]):not([aria-busy]) svg[data-chart="run-scores"]`);
+    out.detailRunId = Number(await page.getAttribute('#run-detail', 'data-run-id'));
+    out.hash = new URL(page.url()).hash;
+    out.series = await page.$$eval('svg[data-chart="run-scores"] g.series', (gs) => gs.map((g) => ({ name: g.getAttribute('data-series'), n: Number(g.getAttribute('data-points')) })));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = new URL('dashboard-devnet.png', ARTIFACTS).pathname;
+    await page.screenshot({ path: file, fullPage: true });
+    out.screenshot = file;
+  } catch (err) {
+    out.error = (err as Error).stack ?? String(err);
+  } finally {
+    await browser?.close().catch(() => undefined);
+  }
+  return out;
+}
 
 describe('npm run devnet (integration: devchain + mesh + 4 validator processes + Docker sandbox)', function () {
   // Evaluations in the sandbox dominate: 4 validators × (reference + 3 sandboxed miners) on a shared 2-core box.
@@ -14,6 +98,7 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
   let summary: DevnetSummary;
   let dashboard: { status: number; type: string | null; body: string } | undefined;
   let readyApis: string[] = [];
+  let inBrowser: BrowserCheck | undefined;
 
   before(async function () {
     try {
@@ -31,6 +116,10 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
         void fetch(`${apis[0]}/`, { signal: AbortSignal.timeout(10_000) })
           .then(async (r) => { dashboard = { status: r.status, type: r.headers.get('content-type'), body: await r.text() }; })
           .catch(() => undefined);
+      },
+      // the validators are still up here: drive the dashboard of the first live one in chromium
+      onRunsDone: async ({ apis, runIds }) => {
+        if (apis.length && runIds.length) inBrowser = await checkDashboardInBrowser(apis[0], runIds[0]);
       },
     });
   });
@@ -79,6 +168,42 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
     assert.equal(dashboard!.status, 200);
     assert.match(dashboard!.type ?? '', /text\/html/);
     assert.match(dashboard!.body, /<html/i);
+  });
+
+  it('in headless chromium, a live validator\'s dashboard lists the run with its certified winner, without console errors', () => {
+    assert.ok(inBrowser, 'the onRunsDone hook did not run');
+    assert.equal(inBrowser!.error, null);
+    assert.ok(summary.validators.some((v) => v.api === inBrowser!.api && v.alive && !v.killed), 'the page was not served by a live validator');
+    assert.deepEqual(inBrowser!.rowIds, summary.runs.map((r) => r.runId).reverse());
+    for (const run of summary.runs) {
+      const text = inBrowser!.rowText.get(run.runId) ?? '';
+      assert.match(text, /certified/);
+      assert.ok(run.winner !== null, 'the run has no winner');
+      assert.match(text, new RegExp(`uid ${run.winner}\\b`));
+    }
+    assert.deepEqual(inBrowser!.consoleErrors, []);
+    assert.deepEqual(inBrowser!.offOrigin, [], 'the page requested another origin');
+  });
+
+  it('clicking the run opens its detail: one score series per counted report plus the median, one point per scored miner', () => {
+    assert.equal(inBrowser?.error, null);
+    const b = inBrowser!;
+    const runId = summary.runs[0].runId;
+    assert.equal(b.detailRunId, runId);
+    assert.equal(b.hash, `#run/${runId}`);
+    // the certificate counted >= 3 reports (3 live validators; the killed one's only if it got out in time)
+    assert.ok(b.countedHashes.length >= 3 && b.countedHashes.length <= 4, `counted ${b.countedHashes.length}`);
+    assert.deepEqual([...b.servedHashes].sort(), [...b.countedHashes].sort(), 'served reports differ from the counted ones');
+    assert.equal(b.series.length, b.countedHashes.length + 1);
+    assert.equal(b.series[b.series.length - 1].name, 'consensus median');
+    assert.deepEqual(b.series.slice(0, -1).map((s) => s.n).sort((x, y) => x - y), b.servedScored);
+    // miners every counted report scored (honest and faster at least) appear in every validator's series
+    const unanimous = summary.runs[0].miners.filter((m) => m.statuses.scored === b.countedHashes.length);
+    assert.ok(unanimous.length >= 2, `unanimously scored: ${unanimous.map((m) => m.miner)}`);
+    assert.ok(b.servedScored.every((n) => n >= unanimous.length), `scored per report ${b.servedScored}`);
+    assert.equal(b.series[b.series.length - 1].n, b.medianPoints);
+    assert.ok(b.medianPoints >= 2, 'honest and faster have consensus scores');
+    assert.ok(b.screenshot && existsSync(b.screenshot), 'no screenshot saved');
   });
 
   it('leaves no sandbox container of the devnet behind', async () => {

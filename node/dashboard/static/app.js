@@ -192,7 +192,7 @@ async function showRun(runId) {
       ['winner', run ? winnerText(run) : '—'],
       ['incumbent', run ? incumbentText(run) : '—'],
       ['reports', `${mx.validators.length}${mx.undecodable.length ? ` (+${mx.undecodable.length} undecodable: ${mx.undecodable.map((u) => `${shortId(u.hotkey, 6, 4)}: ${u.error}`).join('; ')})` : ''}`],
-      ['certificate hash', run?.certificateHash ?? '—'],
+      ['certificate hash', run?.certificateHash ?? runBody?.certificateHash ?? '—'],
       ['weights', run?.weights ?? '—'],
       ['median', mx.medianSource === 'consensus' ? 'certified stake-weighted median (from the node)' : 'no consensus scores served: plain median computed by this page'],
     ]);
