@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
+import { ENDPOINTS } from './chain/endpoints.ts';
 
 export type Mode = 'owner' | 'shadow' | 'decentralized';
 
@@ -74,11 +75,6 @@ interface KeyDef {
   check?: (v: any) => string | undefined;
 }
 
-const ENDPOINT_NAMES: Record<string, string> = {
-  finney: 'wss://entrypoint-finney.opentensor.ai:443',
-  test: 'wss://test.finney.opentensor.ai:443',
-  local: 'ws://127.0.0.1:9944',
-};
 
 const MODES: Mode[] = ['owner', 'shadow', 'decentralized'];
 
@@ -89,7 +85,7 @@ const positive = (v: number) => (v > 0 ? undefined : `must be > 0, got ${v}`);
 export const SCHEMA: KeyDef[] = [
   { key: 'chain.endpoint', path: ['chain', 'endpoint'], kind: 'string', env: 'CONCLAVE_CHAIN_ENDPOINT', def: 'local',
     doc: 'Subtensor WebSocket endpoint: finney, test, local (ws://127.0.0.1:9944) or any ws:// / wss:// URL.',
-    check: (v: string) => (ENDPOINT_NAMES[v] || /^wss?:\/\/[^\s]+$/.test(v) ? undefined : 'must be finney, test, local or a ws:// or wss:// URL') },
+    check: (v: string) => (ENDPOINTS[v] || /^wss?:\/\/[^\s]+$/.test(v) ? undefined : 'must be finney, test, local or a ws:// or wss:// URL') },
   { key: 'chain.netuid', path: ['chain', 'netuid'], kind: 'int', env: 'CONCLAVE_NETUID', def: 1,
     doc: 'Subnet id.', check: between(0, 65535) },
   { key: 'wallet.name', path: ['wallet', 'name'], kind: 'string', env: 'CONCLAVE_WALLET', def: 'default',
@@ -189,7 +185,7 @@ export function parseHostPort(v: string): { host: string; port: number } | undef
 }
 
 export function resolveEndpoint(endpoint: string): string {
-  return ENDPOINT_NAMES[endpoint] ?? endpoint;
+  return ENDPOINTS[endpoint] ?? endpoint;
 }
 
 /** True when the endpoint is a devchain/test chain on this machine (the only place dev allowances are accepted). */
