@@ -3,13 +3,13 @@
 // divergence records and equivocation proofs (test/dashboard/fixture.ts).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { openSameOriginPage } from './chromium.ts';
 import { startFixture, type Fixture } from './fixture.ts';
 import { decodeSignedScoreReport, scoreReportHash, verifySignedScoreReport } from '../../proto/score-report.ts';
 import { fromHex } from '../../proto/codec.ts';
 import { summarizeWindow, normalizeDivergence, isOutlier } from '../../node/dashboard/static/model.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
 describe('dashboard in headless chromium (real node API)', function () {
@@ -17,34 +17,15 @@ describe('dashboard in headless chromium (real node API)', function () {
   let fx: Fixture;
   let browser: Browser;
   let page: Page;
-  const consoleErrors: string[] = [];
-  const offOrigin: string[] = [];
+  let consoleErrors: string[] = [];
+  let offOrigin: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
-    }
     fx = await startFixture();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
-    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    page.setDefaultTimeout(10_000);
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    // Everything must come from the node itself: no CDN, no other origin.
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (!url.startsWith(fx.base + '/')) {
-        offOrigin.push(url);
-        return route.abort();
-      }
-      return route.continue();
-    });
+    const opened = await openSameOriginPage(fx.base);
+    ({ browser, page } = opened);
+    consoleErrors = opened.consoleErrors;
+    offOrigin = opened.offOrigin;
   });
 
   after(async () => {

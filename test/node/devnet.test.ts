@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import Dockerode from 'dockerode';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { openSameOriginPage } from '../dashboard/chromium.ts';
 import { runDevnet, type DevnetSummary } from '../../node/devnet.ts';
 import { SANDBOX_LABEL } from '../../runtime/sandbox.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
 /** What the dashboard showed in the browser, and what the same API served (the expectation). */
@@ -41,7 +41,6 @@ async function checkDashboardInBrowser(api: string, runId: number): Promise<Brow
   };
   let browser: Browser | undefined;
   try {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH`);
     const get = async (path: string) => {
       const r = await fetch(`${api}${path}`, { signal: AbortSignal.timeout(10_000) });
       if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
@@ -54,23 +53,11 @@ async function checkDashboardInBrowser(api: string, runId: number): Promise<Brow
     out.countedHashes = runBody.decision?.reportHashes ?? [];
     out.medianPoints = ((runBody.decision?.scores ?? []) as { score: number | null }[]).filter((s) => s.score !== null).length;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    page.setDefaultTimeout(15_000);
-    page.on('console', (m) => { if (m.type() === 'error') out.consoleErrors.push(m.text()); });
-    page.on('pageerror', (e) => out.consoleErrors.push(String(e)));
-    await page.route('**/*', (route) => {
-      const url = route.request().url();
-      if (!url.startsWith(api + '/')) {
-        out.offOrigin.push(url);
-        return route.abort();
-      }
-      return route.continue();
-    });
+    const opened = await openSameOriginPage(api, 15_000);
+    browser = opened.browser;
+    const page = opened.page;
+    out.consoleErrors = opened.consoleErrors;
+    out.offOrigin = opened.offOrigin;
     await page.goto(`${api}/?refresh=0`);
     await page.waitForSelector('body[data-loaded="true"]');
     out.rowIds = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-run-id'))));
