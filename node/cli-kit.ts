@@ -39,3 +39,24 @@ export function wantsHelp(argv: string[]): boolean {
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
 }
+
+interface IntRange {
+  min?: number;
+  max?: number;
+}
+
+/** An optional integer flag: absent → undefined; else decimal digits only, a safe integer within [min, max]. */
+export function optionalIntFlag(value: string | undefined, flag: string, { min = 0, max = Number.MAX_SAFE_INTEGER }: IntRange = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in ${min}..${max}`;
+    throw new UsageError(`--${flag} must be ${range}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** An integer flag with a default (see optionalIntFlag). */
+export function intFlag(value: string | undefined, flag: string, dflt: number, range: IntRange = {}): number {
+  return optionalIntFlag(value, flag, range) ?? dflt;
+}

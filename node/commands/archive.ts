@@ -1,7 +1,7 @@
 // conclave archive put|get|list|equivocations|repair --db DIR
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../cli-kit.ts';
-import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
+import { UsageError, parseFlags, printJson, requireFlag, optionalIntFlag } from '../cli-kit.ts';
 import { Archive } from '../archive.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { parseSignedScoreReportJson, scoreReportHash, type SignedScoreReport } from '../../proto/score-report.ts';
@@ -42,12 +42,6 @@ const options = {
   json: { type: 'boolean', default: false },
 } as const;
 
-function parseRun(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`--run must be a non-negative integer, got '${v}'`);
-  return Number(v);
-}
-
 function summary(s: SignedScoreReport) {
   return { runId: s.report.runId, validatorHotkey: s.report.validatorHotkey, sha256: scoreReportHash(s.report), entries: s.report.entries.length, issuedAt: s.report.issuedAt };
 }
@@ -66,7 +60,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   await cryptoReady();
-  const runId = parseRun(values.run);
+  const runId = optionalIntFlag(values.run, 'run');
   let items: SignedScoreReport[] = [];
   if (sub === 'put') {
     const path = requireFlag(values.in, 'in');

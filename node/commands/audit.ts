@@ -1,6 +1,6 @@
 // `conclave audit --run RUN --source URL|MULTIADDR [--chain ENDPOINT] [--json]`
 import type { Command } from '../cli-kit.ts';
-import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
+import { UsageError, parseFlags, printJson, requireFlag, intFlag } from '../cli-kit.ts';
 import { loadConfigFile, parseConfig } from '../config.ts';
 
 const help = `Usage: conclave audit --run RUN --source URL|MULTIADDR [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
@@ -42,17 +42,15 @@ const command: Command = {
   help,
   async run(argv) {
     const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, 'timeout-ms': { type: 'string' }, json: { type: 'boolean' } }, false);
-    const runId = Number(requireFlag(values.run, 'run'));
-    if (!Number.isSafeInteger(runId) || runId < 0) throw new UsageError('--run must be a block number');
+    const runId = intFlag(requireFlag(values.run, 'run'), 'run', 0);
     const source = requireFlag(values.source, 'source').replace(/\/$/, '');
     const viaP2p = source.startsWith('/');
     if (viaP2p && !/\/p2p\/[^/]+$/.test(source)) throw new UsageError('--source multiaddr must end in /p2p/<peer id> (the validator logs it as "mesh listening"), e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...');
     if (!viaP2p && !/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (http://127.0.0.1:8080) or a p2p multiaddr (/ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...)');
-    const timeoutMs = Number(values['timeout-ms'] ?? 30_000);
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError('--timeout-ms must be a positive number of milliseconds');
+    const timeoutMs = intFlag(values['timeout-ms'], 'timeout-ms', 30_000, { min: 1 });
     const cfg = values['rules-from'] ? loadConfigFile(values['rules-from'], { env: {} }) : parseConfig('', { env: {} });
-    const netuid = Number(values.netuid ?? cfg.chain.netuid);
-    const commitWindow = Number(values['commit-window'] ?? cfg.consensus.commitWindowBlocks);
+    const netuid = intFlag(values.netuid, 'netuid', cfg.chain.netuid, { max: 65535 });
+    const commitWindow = intFlag(values['commit-window'], 'commit-window', cfg.consensus.commitWindowBlocks, { min: 1 });
     const { cryptoReady } = await import('../../proto/signer.ts');
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');

@@ -2,7 +2,7 @@
 // (new-block, set-commitment, set-storage) change its state between blocks over its dev_* RPC methods.
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { parseFlags, printJson, UsageError, type Command } from '../cli-kit.ts';
+import { parseFlags, printJson, UsageError, type Command, intFlag } from '../cli-kit.ts';
 import { DevChain } from '../devchain/devchain.ts';
 import { defaultGenesis, type Genesis } from '../devchain/genesis.ts';
 import { resolveEndpoint } from '../chain/endpoints.ts';
@@ -65,12 +65,6 @@ const options = {
   json: { type: 'boolean' },
 } as const;
 
-function int(v: string | undefined, flag: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) > max) throw new UsageError(`--${flag} expects an integer in 0..${max}, got ${JSON.stringify(v)}`);
-  return Number(v);
-}
-
 function json(v: string | undefined, flag: string): unknown {
   if (v === undefined) throw new UsageError(`missing required flag --${flag}`);
   try {
@@ -107,14 +101,14 @@ async function admin(sub: string, v: ReturnType<typeof parseFlags<typeof options
   if (sub === 'new-block') result = await devRpc(endpoint, 'dev_newBlock', []);
   else if (sub === 'set-commitment') {
     if (!v.hotkey || v.text === undefined) throw new UsageError('set-commitment needs --netuid, --hotkey and --text');
-    result = await devRpc(endpoint, 'dev_setCommitment', [int(v.netuid, 'netuid', 1, 65535), v.hotkey, v.text]);
+    result = await devRpc(endpoint, 'dev_setCommitment', [intFlag(v.netuid, 'netuid', 1, { max: 65535 }), v.hotkey, v.text]);
   } else if (sub === 'set-storage') {
     if (!v.pallet || !v.item) throw new UsageError('set-storage needs --pallet and --item (polkadot-js camelCase, e.g. subtensorModule tempo)');
     result = await devRpc(endpoint, 'dev_setStorage', [{ pallet: v.pallet, item: v.item, args: v.args ? json(v.args, 'args') : [], value: json(v.value, 'value') }]);
   } else if (sub === 'register') {
     if (!v.seed && !v.hotkey) throw new UsageError('register needs --seed //Name or --hotkey SS58');
     if (v.stake !== undefined && !/^\d+$/.test(v.stake)) throw new UsageError('--stake takes an integer amount of rao');
-    result = await devRpc(endpoint, 'dev_registerNeuron', [int(v.netuid, 'netuid', 1, 65535),
+    result = await devRpc(endpoint, 'dev_registerNeuron', [intFlag(v.netuid, 'netuid', 1, { max: 65535 }),
       { seed: v.seed, hotkey: v.hotkey, stake: v.stake ?? '0', validatorPermit: v.permit ?? false, commitment: v.text }]);
   } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage, register)`);
   if (v.json) printJson(result);
@@ -144,8 +138,8 @@ const command: Command = {
     const chain = new DevChain({
       genesis,
       host: v.host ?? '127.0.0.1',
-      port: int(v.port, 'port', 9944, 65535),
-      blockMs: int(v['block-ms'], 'block-ms', 1000),
+      port: intFlag(v.port, 'port', 9944, { max: 65535 }),
+      blockMs: intFlag(v['block-ms'], 'block-ms', 1000),
       dataDir: v.data,
       log: (l) => process.stderr.write(l + '\n'),
     });

@@ -1,6 +1,6 @@
 // `conclave devnet` (npm run devnet): a whole subnet on this machine, end to end.
 import { writeFileSync } from 'node:fs';
-import { parseFlags, UsageError, type Command } from '../cli-kit.ts';
+import { parseFlags, type Command, intFlag } from '../cli-kit.ts';
 
 const help = `Usage: conclave devnet [--runs N] [--json-summary FILE] [--block-ms MS] [--keep]
 
@@ -41,15 +41,10 @@ const command: Command = {
       runs: { type: 'string' }, 'json-summary': { type: 'string' }, 'block-ms': { type: 'string' }, 'commit-window': { type: 'string' },
       'kill-one': { type: 'boolean' }, keep: { type: 'boolean' }, timeout: { type: 'string' },
     });
-    const int = (v: string | undefined, flag: string, dflt: number, lo: number, hi: number) => {
-      if (v === undefined) return dflt;
-      if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) throw new UsageError(`--${flag} must be an integer in ${lo}..${hi}, got ${JSON.stringify(v)}`);
-      return Number(v);
-    };
-    const runs = int(values.runs, 'runs', 1, 1, 20);
-    const blockMs = int(values['block-ms'], 'block-ms', 1000, 100, 60_000);
-    const commitWindow = int(values['commit-window'], 'commit-window', 400, 10, 100_000);
-    const timeoutS = int(values.timeout, 'timeout', 900, 30, 86_400);
+    const runs = intFlag(values.runs, 'runs', 1, { min: 1, max: 20 });
+    const blockMs = intFlag(values['block-ms'], 'block-ms', 1000, { min: 100, max: 60_000 });
+    const commitWindow = intFlag(values['commit-window'], 'commit-window', 400, { min: 10, max: 100_000 });
+    const timeoutS = intFlag(values.timeout, 'timeout', 900, { min: 30, max: 86_400 });
     const { runDevnet, formatSummary, DevnetError } = await import('../devnet.ts');
     let summary;
     try {

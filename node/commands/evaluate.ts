@@ -1,7 +1,7 @@
 // `conclave evaluate FILE`: static review + sandbox + evaluator for one submission on the CPU image.
 import { readFileSync, statSync } from 'node:fs';
 import Dockerode from 'dockerode';
-import { parseFlags, printJson, UsageError, type Command } from '../cli-kit.ts';
+import { parseFlags, printJson, UsageError, type Command, intFlag } from '../cli-kit.ts';
 import { ensureEvaluatorImage, seccompProfileText } from '../../runtime/sandbox-image.ts';
 import { loadPolicy, DEFAULT_POLICY_PATH } from '../../runtime/evaluator-policy.ts';
 import { SubmissionEvaluator, type EvaluationResult } from '../../runtime/evaluate.ts';
@@ -76,8 +76,7 @@ const command: Command = {
     try { statSync(file); } catch { throw new UsageError(`cannot read ${file}`); }
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout <= 3600)) throw new UsageError('--timeout must be a number of seconds in (0, 3600]');
-    const runId = values['run-id'] === undefined ? 1 : Number(values['run-id']);
-    if (!Number.isSafeInteger(runId) || runId < 0) throw new UsageError('--run-id must be a non-negative integer');
+    const runId = intFlag(values['run-id'], 'run-id', 1);
 
     const policy = loadPolicy(values.policy);
     const docker = new Dockerode();

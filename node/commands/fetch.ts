@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
-import { parseFlags, printJson, requireFlag, UsageError } from '../cli-kit.ts';
+import { parseFlags, printJson, requireFlag, UsageError, optionalIntFlag } from '../cli-kit.ts';
 import { FETCH_DEFAULTS, fetchSubmission, FetchRefusal } from '../../runtime/fetch.ts';
 
 const help = `Usage: conclave fetch URL --sha256 HEX [options]
@@ -28,13 +28,6 @@ Examples:
   conclave fetch https://example.com/project.zip --sha256 9f2c...e1 --out /tmp/project.zip --json
 `;
 
-function positiveInt(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer`);
-  return n;
-}
-
 const command: Command = {
   name: 'fetch',
   help,
@@ -48,7 +41,7 @@ const command: Command = {
     if (!/^[0-9a-fA-F]{64}$/.test(sha256)) throw new UsageError('--sha256 must be 64 hex digits');
     try {
       const r = await fetchSubmission(positionals[0], {
-        sha256, maxBytes: positiveInt(values['max-bytes'], 'max-bytes'), totalTimeoutMs: positiveInt(values['timeout-ms'], 'timeout-ms'),
+        sha256, maxBytes: optionalIntFlag(values['max-bytes'], 'max-bytes', { min: 1 }), totalTimeoutMs: optionalIntFlag(values['timeout-ms'], 'timeout-ms', { min: 1 }),
       });
       const path = values.out ?? join(await mkdtemp(join(tmpdir(), 'conclave-fetch-')), 'submission');
       await writeFile(path, r.bytes, { flag: 'wx' });

@@ -1,7 +1,7 @@
 // `conclave mesh`: a standalone mesh member driven over a JSON-lines control channel
 // (commands on stdin, events and replies on stdout). Used for debugging and by test/p2p.
 import { createInterface } from 'node:readline';
-import { parseFlags, requireFlag, UsageError, type Command } from '../cli-kit.ts';
+import { parseFlags, requireFlag, UsageError, type Command, intFlag, optionalIntFlag } from '../cli-kit.ts';
 import { Mesh, type MeshEvent } from '../p2p/mesh.ts';
 import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
@@ -53,13 +53,6 @@ Examples:
 
 function out(obj: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ ...obj, at: Date.now() }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
-}
-
-function int(v: string | undefined, flag: string, dflt?: number): number | undefined {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 export function parseValidators(value: unknown): ValidatorInfo[] {
@@ -134,7 +127,7 @@ const command: Command = {
       if (err instanceof UsageError) throw err;
       throw new UsageError(`${(err as Error).message} (generate one with: openssl rand -hex 32)`);
     }
-    const netuid = int(values.netuid, 'netuid', 1)!;
+    const netuid = intFlag(values.netuid, 'netuid', 1);
     const validators = await readValidators(values.validators);
     const mesh = new Mesh({
       netuid,
@@ -143,12 +136,12 @@ const command: Command = {
       listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: values.bootstrap ?? [],
       dht: !values['no-dht'],
-      heartbeatMs: int(values['heartbeat-ms'], 'heartbeat-ms'),
-      maintainMs: int(values['maintain-ms'], 'maintain-ms'),
-      admissionGraceMs: int(values['grace-ms'], 'grace-ms'),
-      strikeLimit: int(values['strike-limit'], 'strike-limit'),
-      bindingAnnounceMs: int(values['announce-ms'], 'announce-ms'),
-      publishWaitMs: int(values['publish-wait-ms'], 'publish-wait-ms'),
+      heartbeatMs: optionalIntFlag(values['heartbeat-ms'], 'heartbeat-ms'),
+      maintainMs: optionalIntFlag(values['maintain-ms'], 'maintain-ms'),
+      admissionGraceMs: optionalIntFlag(values['grace-ms'], 'grace-ms'),
+      strikeLimit: optionalIntFlag(values['strike-limit'], 'strike-limit'),
+      bindingAnnounceMs: optionalIntFlag(values['announce-ms'], 'announce-ms'),
+      publishWaitMs: optionalIntFlag(values['publish-wait-ms'], 'publish-wait-ms'),
     });
     mesh.setValidatorSet(validators);
     let archive: { close(): Promise<void> } | null = null;
@@ -159,7 +152,7 @@ const command: Command = {
       archive = a;
       mesh.setRunBundleProvider(archiveRunBundleProvider(a));
     }
-    const run = int(values.run, 'run');
+    const run = optionalIntFlag(values.run, 'run');
     if (run !== undefined) mesh.setCurrentRun(run);
     mesh.onReport((m) => out({
       event: 'report', hash: m.hash, validator: m.signed.report.validatorHotkey, runId: m.runId, issuedAt: m.signed.report.issuedAt,

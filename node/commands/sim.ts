@@ -1,5 +1,5 @@
 // `conclave sim`: the deterministic Byzantine simulator of the consensus protocol.
-import { parseFlags, printJson, UsageError, type Command } from '../cli-kit.ts';
+import { parseFlags, printJson, UsageError, type Command, intFlag } from '../cli-kit.ts';
 import { DEFAULT_SIM_OPTIONS, FAULTS, STAKE_DISTRIBUTIONS, simulate, type Fault, type Partition, type SimOptions, type StakeDistribution } from '../../consensus/sim/simulator.ts';
 import { parseThreshold } from '../../consensus/validator-set.ts';
 
@@ -41,12 +41,6 @@ Examples:
   conclave sim --validators 16 --byzantine 5 --faults equivocate,silent-proposer --partition 0-8000/2
   conclave sim --validators 7 --byzantine 3 --faults equivocate --threshold 1/2   # negative control
 `;
-
-function int(v: string | undefined, flag: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} expects a non-negative integer, got ${JSON.stringify(v)}`);
-  return Number(v);
-}
 
 function prob(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -110,11 +104,11 @@ export function parseSimArgs(argv: string[]): { opts: SimOptions; json: boolean 
   }
   const opts: SimOptions = {
     ...D,
-    validators: int(values.validators, 'validators', D.validators),
-    byzantine: int(values.byzantine, 'byzantine', D.byzantine),
-    runs: int(values.runs, 'runs', D.runs),
-    seed: int(values.seed, 'seed', D.seed),
-    miners: int(values.miners, 'miners', D.miners),
+    validators: intFlag(values.validators, 'validators', D.validators),
+    byzantine: intFlag(values.byzantine, 'byzantine', D.byzantine),
+    runs: intFlag(values.runs, 'runs', D.runs),
+    seed: intFlag(values.seed, 'seed', D.seed),
+    miners: intFlag(values.miners, 'miners', D.miners),
     faults,
     stake,
     threshold,
@@ -123,9 +117,9 @@ export function parseSimArgs(argv: string[]): { opts: SimOptions; json: boolean 
     loss: prob(values.loss, 'loss', D.loss),
     duplicate: prob(values.duplicate, 'duplicate', D.duplicate),
     partitions: (values.partition ?? []).map(partition),
-    partitionEvery: int(values['partition-every'], 'partition-every', D.partitionEvery),
-    timing: { ...D.timing, viewTimeoutMs: int(values['view-timeout'], 'view-timeout', D.timing.viewTimeoutMs) },
-    livenessBoundMs: int(values['liveness-bound'], 'liveness-bound', D.livenessBoundMs),
+    partitionEvery: intFlag(values['partition-every'], 'partition-every', D.partitionEvery),
+    timing: { ...D.timing, viewTimeoutMs: intFlag(values['view-timeout'], 'view-timeout', D.timing.viewTimeoutMs) },
+    livenessBoundMs: intFlag(values['liveness-bound'], 'liveness-bound', D.livenessBoundMs),
   };
   if (opts.timing.viewTimeoutMs < 1) throw new UsageError('--view-timeout must be at least 1 ms');
   return { opts, json: values.json === true };
