@@ -1,7 +1,7 @@
 // Bounded on-disk caches (reference passes, per-code compile caches): each entry is one directory; the
 // least recently used (directory mtime, touched on every use) go first once the directory holds more than
 // maxEntries entries or more than maxBytes together. Names starting with '.' (in-progress writes) are left alone.
-import { lstatSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CacheLimits { maxEntries: number; maxBytes?: number }
@@ -46,4 +46,18 @@ export function pruneCacheDir(dir: string, limits: CacheLimits, keep?: string): 
     removed.push(e.name);
   }
   return { kept, removed, bytes };
+}
+
+/**
+ * Moves a finished cache entry into place. Another process sharing the cache root (a second
+ * `conclave evaluate`, a validator) may have placed the same key between our rm and rename; keys are
+ * content-addressed, so its entry is as good as ours and we keep it rather than failing the evaluation.
+ */
+export function placeCacheEntry(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+  }
 }

@@ -2,12 +2,12 @@
 // where no submission code is ever imported, cached in memory and on disk), then the miner pass in a
 // hardened container, then the checks — outside both containers, here.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCaptures, parseSupervisorResult, readCaptures, readSupervisorResult, CaptureError, type SupervisorResult } from './evaluate-capture.ts';
 import { ResultChannel } from './evaluate-channel.ts';
 import { sketchCaptures } from './evaluate-sketch.ts';
-import { pruneCacheDir, touchEntry, type PruneResult } from './cache-prune.ts';
+import { placeCacheEntry, pruneCacheDir, touchEntry, type PruneResult } from './cache-prune.ts';
 import { runChecks, violationChecks, type CheckResult, type MfuStats, type ReferenceData } from './evaluate-checks.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
 import { canonicalJson, evaluatorPolicyHash } from './evaluator-policy.ts';
@@ -203,7 +203,7 @@ export class SubmissionEvaluator {
       const tensors = readCaptures(resultDir, this.cfg.policy.sandbox.maxCaptureBytes);
       mkdirSync(join(this.cfg.cacheRoot, 'reference'), { recursive: true });
       rmSync(dir, { recursive: true, force: true });
-      renameSync(resultDir, dir);
+      placeCacheEntry(resultDir, dir);
       pruneCacheDir(join(this.cfg.cacheRoot, 'reference'), { maxEntries: this.limits.referenceEntries }, key);
       return { ref: { result, tensors }, ms };
     } finally {
@@ -304,7 +304,7 @@ export class SubmissionEvaluator {
       }
       chmodTree(fresh, true);
       rmSync(cacheDir, { recursive: true, force: true });
-      renameSync(fresh, cacheDir);
+      placeCacheEntry(fresh, cacheDir);
     } finally {
       rmSync(fresh, { recursive: true, force: true });
     }
@@ -374,3 +374,4 @@ function chmodTree(dir: string, keepExec = false): void {
     if (s.isDirectory()) chmodTree(p, keepExec); else chmodSync(p, keepExec && s.mode & 0o100 ? 0o755 : 0o644);
   }
 }
+

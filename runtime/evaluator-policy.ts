@@ -8,7 +8,7 @@ export interface ModelSpec { vocab: number; dModel: number; nHeads: number; nLay
 export interface Thresholds {
   lossAbsDiff: number; gradRelError: number; weightUpdateRelError: number; logitsRelError: number;
   changedShareMin: number; timerRelTolerance: number; timerAbsToleranceSec: number;
-  supervisorRelTolerance: number; supervisorAbsToleranceSec: number; mfuMax: number;
+  mfuMax: number;
 }
 export interface HardwareClass { peakFlops: number; devices: number; device: 'cpu' | 'cuda'; note?: string }
 export interface SandboxLimits {
@@ -54,7 +54,10 @@ export function parsePolicy(raw: unknown): EvaluatorPolicy {
   positive(p.optimizer?.lr, 'optimizer.lr');
   positive(p.repetitions, 'repetitions'); positive(p.threads, 'threads');
   if (!(p.warmupRepetitions >= 0 && p.warmupRepetitions < p.repetitions)) throw new PolicyError('evaluator policy: warmupRepetitions must be >= 0 and < repetitions');
-  for (const [k, v] of Object.entries(p.thresholds ?? {})) positive(v, `thresholds.${k}`);
+  const thresholdKeys: (keyof Thresholds)[] = ['lossAbsDiff', 'gradRelError', 'weightUpdateRelError', 'logitsRelError', 'changedShareMin', 'timerRelTolerance', 'timerAbsToleranceSec', 'mfuMax'];
+  for (const k of thresholdKeys) positive(p.thresholds?.[k], `thresholds.${k}`);
+  const unknown = Object.keys(p.thresholds).filter((k) => !(thresholdKeys as string[]).includes(k));
+  if (unknown.length) throw new PolicyError(`evaluator policy: unknown thresholds ${unknown.join(', ')} (known: ${thresholdKeys.join(', ')}); a policy from another Conclave version?`);
   if (!p.hardwareClasses || Object.keys(p.hardwareClasses).length === 0) throw new PolicyError('evaluator policy: hardwareClasses is empty');
   for (const [k, v] of Object.entries(p.hardwareClasses)) { positive(v.peakFlops, `hardwareClasses.${k}.peakFlops`); positive(v.devices, `hardwareClasses.${k}.devices`); }
   for (const k of ['memoryBytes', 'shmBytes', 'pidsLimit', 'cpus', 'tmpBytes', 'compileCacheBytes', 'outputCapBytes', 'timeoutSec', 'maxCaptureBytes'] as const) positive(p.sandbox?.[k], `sandbox.${k}`);

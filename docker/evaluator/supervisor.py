@@ -1,7 +1,10 @@
 """Container entrypoint (PID 1). Never imports torch or submission code.
 
-1. starts the worker (python3 -I worker.py FD JOB) with a pipe as its only channel back;
+1. starts the worker (python3 -I worker.py FD JOB ACKFD) with a pipe as its only channel back, plus a
+   one-byte-per-repetition ack pipe;
 2. timestamps the worker's begin/end frames with its own clock (the wall time the MFU is computed from);
+   the worker waits for the ack of its begin frame before it starts its clocks and calls the submission,
+   so this window always contains the worker's own, however late the supervisor reads a frame;
 3. when the worker has exited, kills every other process left in the container (kill(-1) from PID 1),
    reaps them, wipes the result directory and only then writes result.json and captures.bin.
 No submission code is alive while the result is written, so nothing it did (torch.save, numpy.save, a
@@ -157,6 +160,7 @@ class Supervisor:
         self.done = False
         self.worker_status = None
         self.memory_killed = False
+        self.ack_w = None
         # On cgroup v1 a container at its limit can thrash on page cache for minutes instead of being
         # OOM-killed; the supervisor kills the worker itself when its anonymous memory nears the limit.
         self.memory_high = int(job['memoryBytes'] * 0.9) if job.get('memoryBytes') else None
@@ -184,6 +188,13 @@ class Supervisor:
             if 'begin' in rep:
                 self.violation('protocol', 'repeated begin frame for rep %s' % msg['rep'])
             rep['begin'] = now
+            # the worker starts its clocks and the submission only after this byte: our window
+            # [begin, end] then contains the worker's, however late we were scheduled to read the frame
+            if self.ack_w is not None:
+                try:
+                    os.write(self.ack_w, b'\x01')
+                except OSError:
+                    pass
         elif t == 'end':
             rep = self.reps.setdefault(int(msg['rep']), {})
             if 'end' in rep or 'begin' not in rep:
@@ -213,6 +224,8 @@ class Supervisor:
 
     def run(self):
         r, w = os.pipe()
+        ack_r, self.ack_w = os.pipe()
+        os.set_inheritable(ack_r, True)
         env = {k: v for k, v in os.environ.items() if k != 'CONCLAVE_JOB'}  # image env (CUDA paths) stays
         env.update({'HOME': '/tmp', 'PYTHONDONTWRITEBYTECODE': '1',
                'OMP_NUM_THREADS': str(self.job['threads']), 'MKL_NUM_THREADS': str(self.job['threads']),
@@ -225,9 +238,10 @@ class Supervisor:
         if self.channel:  # fd 1 is the result channel: the worker's stdout goes through us, capped
             out_r, out_w = os.pipe()
             actions.append((os.POSIX_SPAWN_DUP2, out_w, 1))
-        pid = os.posix_spawn(sys.executable, [sys.executable, '-I', WORKER, str(w), json.dumps(self.job)], env,
+        pid = os.posix_spawn(sys.executable, [sys.executable, '-I', WORKER, str(w), json.dumps(self.job), str(ack_r)], env,
                              file_actions=actions)
         os.close(w)
+        os.close(ack_r)
         if out_r is not None:
             os.close(out_w)
             os.set_blocking(out_r, False)
@@ -260,6 +274,8 @@ class Supervisor:
         except ValueError as e:
             self.violation('protocol', str(e))
         os.close(r)
+        os.close(self.ack_w)
+        self.ack_w = None
         strays = [p for p in _other_pids() if p != pid]
         if strays:
             self.violation('process-spawn', '%d process(es) left behind by the submission' % len(strays))

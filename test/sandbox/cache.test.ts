@@ -1,9 +1,9 @@
 // Pure / filesystem parts of the bounded caches, the sketch projection and the result channel parser.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pruneCacheDir, treeBytes } from '../../runtime/cache-prune.ts';
+import { placeCacheEntry, pruneCacheDir, treeBytes } from '../../runtime/cache-prune.ts';
 import { countSketch, sketchCaptures, sketchKey } from '../../runtime/evaluate-sketch.ts';
 import { ResultChannel, safeRelativePath } from '../../runtime/evaluate-channel.ts';
 
@@ -45,6 +45,17 @@ describe('bounded on-disk caches (LRU by mtime)', () => {
     assert.deepEqual(r.removed, ['mid']);
     assert.equal(treeBytes(dir), 8000);
     assert.deepEqual(pruneCacheDir(join(dir, 'missing'), { maxEntries: 1 }), { kept: [], removed: [], bytes: 0 });
+  });
+
+  it('placing an entry another process placed first keeps theirs and does not fail; other errors still throw', () => {
+    entry('key', 0); writeFileSync(join(dir, 'key', 'sub', 'f'), 'theirs');
+    mkdirSync(join(dir, '.ours', 'sub'), { recursive: true }); writeFileSync(join(dir, '.ours', 'sub', 'f'), 'ours');
+    placeCacheEntry(join(dir, '.ours'), join(dir, 'key'));
+    assert.equal(readFileSync(join(dir, 'key', 'sub', 'f'), 'utf8'), 'theirs');
+    placeCacheEntry(join(dir, '.ours'), join(dir, 'fresh'));
+    assert.equal(readFileSync(join(dir, 'fresh', 'sub', 'f'), 'utf8'), 'ours');
+    assert.equal(existsSync(join(dir, '.ours')), false);
+    assert.throws(() => placeCacheEntry(join(dir, 'no-such-entry'), join(dir, 'other')), /ENOENT/);
   });
 });
 

@@ -78,6 +78,12 @@ describe('evaluator checks (pure)', () => {
     const r = result(obs());
     r.reps[0].clocks = [0.5, 0.5, 0.2];
     assert.deepEqual(failed(r, tensors('rep0')), ['timer-agreement']);
+    // the supervisor's window contains the worker's: a late-read frame (wall > perf) is scheduling delay, not a cheat
+    r.reps[0].clocks = [0.3, 0.3, 0.3];
+    assert.deepEqual(failed(r, tensors('rep0')), []);
+    // the worker timing more than the supervisor saw is impossible for honest frames
+    r.reps[0].clocks = [0.6, 0.6, 0.6];
+    assert.deepEqual(failed(r, tensors('rep0')), ['timer-agreement']);
     const fast = result(obs(), 1e-9);
     assert.ok(failed(fast, tensors('rep0')).includes('mfu-cap'));
     assert.ok(computeMfu(fast, policy, hw)!.median > policy.thresholds.mfuMax);
@@ -102,6 +108,9 @@ describe('evaluator checks (pure)', () => {
     assert.throws(() => parsePolicy({ ...policy, version: 2 }), PolicyError);
     assert.throws(() => parsePolicy({ ...policy, model: { ...policy.model, nHeads: 3 } }), /divisible/);
     assert.throws(() => parsePolicy({ ...policy, thresholds: { ...policy.thresholds, gradRelError: -1 } }), /gradRelError/);
+    const { mfuMax: _dropped, ...missing } = policy.thresholds;
+    assert.throws(() => parsePolicy({ ...policy, thresholds: missing }), /thresholds\.mfuMax must be a positive number/);
+    assert.throws(() => parsePolicy({ ...policy, thresholds: { ...policy.thresholds, supervisorRelTolerance: 0.25 } }), /unknown thresholds supervisorRelTolerance/);
     const reordered = Object.fromEntries(Object.entries(policy).reverse()) as typeof policy;
     assert.equal(evaluatorPolicyHash(reordered), evaluatorPolicyHash(policy));
     assert.equal(seedForRun(5), seedForRun(5));

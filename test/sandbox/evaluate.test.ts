@@ -51,6 +51,7 @@ describe('sandbox evaluation (real Docker)', function () {
   let refSecond: { ms: number; cached: boolean };
   let cli: { code: number | null; stdout: string; stderr: string };
   let diskEval: SubmissionEvaluator;
+  let racedRefs: PromiseSettledResult<{ ms: number; cached: boolean }>[];
 
   before(async function () {
     this.timeout(300_000);
@@ -79,6 +80,11 @@ describe('sandbox evaluation (real Docker)', function () {
       ...['honest', 'grad_scaling', 'frozen_layers'].map(async (f) => { results.set('sketch:' + f, await evalAs(sketchEval, f)); }),
       (async () => { results.set('fill_disk', await evalAs(diskEval, 'fill_disk')); })(),
       (async () => {
+        // two evaluators sharing the cache root (as two processes would) compute one new run's reference at once
+        const [a, b] = [await makeEvaluator(testPolicy(1, 0), 1), await makeEvaluator(testPolicy(1, 0), 1)];
+        racedRefs = await Promise.allSettled([a.reference(RUN_ID + 1), b.reference(RUN_ID + 1)]);
+      })(),
+      (async () => {
         results.set('cache_roundtrip:1', await evalAs(diskEval, 'cache_roundtrip'));
         results.set('cache_roundtrip:2', await evalAs(diskEval, 'cache_roundtrip'));
       })(),
@@ -98,6 +104,11 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.equal(refSecond.cached, true);
     assert.equal(refSecond.ms, 0);
     assert.ok(results.get('honest')!.timings.referenceCached);
+  });
+
+  it('two evaluators sharing the cache root may compute the same reference at once: both succeed, one entry stays', () => {
+    for (const r of racedRefs) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+    assert.ok(readdirSync(join(testCacheRoot(), 'reference')).length >= 2, 'the raced run has its cache entry');
   });
 
   it('passes an honest submission with every check and MFU > 0', () => {
@@ -204,7 +215,7 @@ describe('sandbox evaluation (real Docker)', function () {
   });
 
   it('bounds the on-disk caches: pruning keeps the most recently used entries', async () => {
-    const pruner = await makeEvaluator(testPolicy(1, 0), 1, { cacheLimits: { referenceEntries: 1, compileEntries: 2 } });
+    const pruner = await makeEvaluator(testPolicy(1, 0), 1, { cacheLimits: { referenceEntries: 2, compileEntries: 2 } });
     const stale = join(testCacheRoot(), 'reference', 'stale-run');
     mkdirSync(stale, { recursive: true });
     utimesSync(stale, new Date(0), new Date(0));
@@ -215,15 +226,17 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.equal(r.compile.removed.length, before.length - 2);
     assert.equal(readdirSync(join(testCacheRoot(), 'compile')).filter((n) => !n.startsWith('.')).length, 2);
     assert.deepEqual(r.reference.removed, ['stale-run']);
-    assert.equal(readdirSync(join(testCacheRoot(), 'reference')).length, 1);
+    assert.equal(readdirSync(join(testCacheRoot(), 'reference')).length, 2);
   });
 
   it('conclave evaluate: reviews, evaluates and exits 0 for an honest file (reference from the shared cache)', () => {
-    assert.equal(cli.code, 0, cli.stderr.slice(-2000));
-    const r = JSON.parse(cli.stdout) as EvaluationResult;
-    assert.equal(r.status, 'ok');
-    assert.equal(r.timings.referenceCached, true);
-    assert.ok(r.score! > 0);
+    let r: EvaluationResult | undefined;
+    try { r = JSON.parse(cli.stdout) as EvaluationResult; } catch { /* reported below */ }
+    const why = r ? `${r.status} ${r.rejectedBy ?? ''}: ${r.detail ?? ''} ${JSON.stringify(r.checks.filter((c) => !c.ok))}` : `stdout ${cli.stdout.slice(-1000)}`;
+    assert.equal(cli.code, 0, `${why}\nstderr: ${cli.stderr.slice(-2000)}`);
+    assert.equal(r!.status, 'ok');
+    assert.equal(r!.timings.referenceCached, true);
+    assert.ok(r!.score! > 0);
   });
 
   it('conclave evaluate: usage errors exit 2', async () => {

@@ -134,6 +134,26 @@ describe('hardened sandbox container (real Docker)', function () {
     assert.deepEqual(await runner.leftovers(), []);
   });
 
+  it('the worker reads its three clocks together even when preempted between two reads', async () => {
+    // _mono stalls 30 ms on its first three calls, as a preemption between perf_counter and monotonic would
+    const probe = [
+      'import sys, time, json; sys.path.insert(0, "/opt/conclave/evaluator")',
+      'from conclave_eval import worker as w',
+      'real = w._mono; n = [0]',
+      'def stalled():\n    n[0] += 1\n    if n[0] <= 3: time.sleep(0.03)\n    return real()',
+      'w._mono = stalled; perf, mono, raw = w._read_clocks(); tight = [n[0], abs(mono - perf)]',
+      'w._mono = lambda: (time.sleep(0.005), real())[1]; n[0] = 0',
+      't0 = time.perf_counter(); w._read_clocks(); bounded = time.perf_counter() - t0',
+      'print(json.dumps({"tries": tight[0], "gap": tight[1], "bounded": bounded}))',
+    ].join('\n');
+    const r = await runner.run(spec({ cmd: [probe], memoryBytes: 1 << 30, pidsLimit: 64 }));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const p = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(p.tries, 4, 'three stalled readings were retried');
+    assert.ok(p.gap < 0.005, `perf_counter and monotonic read ${p.gap}s apart`);
+    assert.ok(p.bounded < 1, `a host that always stalls still gets a reading after a bounded number of tries (${p.bounded}s)`);
+  });
+
   it('caps captured output', async () => {
     const r = await runner.run(spec({ cmd: ['import sys; sys.stdout.write("x" * 300000); sys.stderr.write("e")'], outputCapBytes: 1000 }));
     assert.equal(r.exitCode, 0);
