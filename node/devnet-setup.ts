@@ -1,7 +1,7 @@
 // Devnet building blocks: dev hotkey files for //Validator<i>, the miners' loopback file server, the
 // devnet genesis (real sha256 commitments of node/devnet-miners/*) and the validators' TOML configs.
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,12 +38,32 @@ export async function devHotkeyFile(uri: string): Promise<{ json: string; hotkey
 }
 
 /** A free loopback TCP port (bound, read, released). */
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((res, rej) => { s.once('error', rej); s.listen(0, '127.0.0.1', () => res()); });
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
+/**
+ * `n` distinct loopback ports for child processes to bind later. They are picked below the kernel's
+ * ephemeral range where it leaves room (so no outgoing connection takes one in the meantime), and
+ * all are held open until every one is chosen (so two of them are never the same).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  let low = 32768;
+  try { low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low; } catch { /* not Linux */ }
+  const span = low > 12_000 ? [10_000, low] as const : null;
+  const held: NetServer[] = [];
+  const listen = (port: number) => new Promise<NetServer | null>((res) => {
+    const srv = createNetServer();
+    srv.once('error', () => res(null));
+    srv.listen(port, '127.0.0.1', () => res(srv));
+  });
+  try {
+    for (let tries = 0; held.length < n && tries < 50 * n; tries++) {
+      const want = span && tries < 40 * n ? span[0] + Math.floor(Math.random() * (span[1] - span[0])) : 0;
+      const srv = await listen(want);
+      if (srv) held.push(srv);
+    }
+    if (held.length < n) throw new Error(`could not find ${n} free loopback ports`);
+    return held.map((srv) => (srv.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(held.map((srv) => new Promise<void>((res) => srv.close(() => res()))));
+  }
 }
 
 export interface MinerServer {
@@ -123,10 +143,13 @@ export async function devnetGenesis(miners: MinerServer, tempo: number): Promise
   return { genesis: g, validators, late };
 }
 
-/** A CI-sized evaluator policy: the default model and checks, fewer repetitions, one CPU per container. */
+/**
+ * A CI-sized evaluator policy: the default model and checks, one CPU per container, and three timed
+ * repetitions after one warm-up, so one preempted repetition on a loaded machine does not decide the median.
+ */
 export function devnetPolicy(): Record<string, unknown> {
   const p = loadPolicy() as unknown as Record<string, any>;
-  return { ...p, repetitions: 2, warmupRepetitions: 1, sandbox: { ...p.sandbox, cpus: 1, timeoutSec: 240 } };
+  return { ...p, repetitions: 4, warmupRepetitions: 1, sandbox: { ...p.sandbox, cpus: 1, timeoutSec: 240 } };
 }
 
 export interface ValidatorSetup {

@@ -16,7 +16,7 @@ import { DevChain } from './devchain/devchain.ts';
 import { devKeypair, devValidatorSeed } from './devchain/genesis.ts';
 import { epochStart } from './validator.ts';
 import { loadOrCreateNodeKey } from './node-key.ts';
-import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePort, startMinerServer, writeValidatorConfig, type MinerServer } from './devnet-setup.ts';
+import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './devnet-setup.ts';
 import { ensureEvaluatorImage } from '../runtime/sandbox-image.ts';
 import { reapSandboxContainers, SANDBOX_LABEL } from '../runtime/sandbox.ts';
 
@@ -162,7 +162,8 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     writeFileSync(policyFile, JSON.stringify(devnetPolicy(), null, 2));
     const walletPath = join(dir, 'wallets');
     const setups: { index: number; hotkey: string; configPath: string; apiUrl: string; stake: string }[] = [];
-    const ports = await Promise.all(Array.from({ length: validators }, async () => ({ p2p: await freePort(), api: await freePort() })));
+    const free = await freePorts(2 * validators);
+    const ports = Array.from({ length: validators }, (_, i) => ({ p2p: free[2 * i], api: free[2 * i + 1] }));
     const peers: string[] = [];
     for (let i = 0; i < validators; i++) {
       const vdir = join(dir, `v${i}`);

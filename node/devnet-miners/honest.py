@@ -23,7 +23,7 @@ class SlowTrainer:
 
     def busy_work(self):
         acc = self.scratch
-        for _ in range(12):
+        for _ in range(48):
             acc = torch.tanh(acc @ self.scratch) * 0.01
         return float(acc.sum())
 

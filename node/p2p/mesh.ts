@@ -155,6 +155,8 @@ export interface MeshMetrics {
   peerId: string;
   connections: number;
   admittedPeers: number;
+  /** Admitted peers subscribed to this netuid's report topic: who a report published now would reach directly. */
+  reportSubscribers: number;
   knownBindings: number;
   accepted: number;
   rejected: Record<RejectReason, number>;
@@ -525,6 +527,7 @@ export class Mesh {
       peerId: this.node ? this.node.peerId.toString() : '',
       connections: this.node ? this.node.getConnections().length : 0,
       admittedPeers: this.live.size,
+      reportSubscribers: this.pubsub ? this.pubsub.getSubscribers(topicFor(this.opts.netuid, 'report')).filter((p) => this.live.has(p.toString())).length : 0,
       knownBindings: this.admission.bindings().length,
       accepted: this.validator.accepted,
       rejected: { ...this.validator.counters },

@@ -95,6 +95,9 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
     }
     summary = await runDevnet({
       runs: 1,
+      // ~100 s of evaluation here; 700 one-second blocks leave room for a machine several times slower
+      // (once every live validator has committed, the remaining blocks are fast-forwarded)
+      commitWindow: 700,
       kill: { index: 3, phase: 'committed' },
       timeoutMs: 18 * 60_000,
       log: () => undefined,

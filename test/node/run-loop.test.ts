@@ -118,6 +118,7 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
   }
 
   const runOf = (n: Node) => n.store.getRun(80);
+  const allCommitted = (ns: Node[]) => waitFor(async () => (await Promise.all(ns.map(runOf))).every((r) => r?.phase === 'committed'), 30_000, 'every validator to commit run 80');
   const done = async (n: Node) => (await runOf(n))?.phase === 'done';
 
   it('certifies one decision; an inflating validator moves neither median nor winner; a validator killed mid-run resumes without a second commit', async () => {
@@ -126,13 +127,14 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     const b = await startNode(1, { tag: 'a' });
     let c = await startNode(2, { tag: 'a' });
     const d = await startNode(3, { tag: 'a', fault: 'inflate:4:10' });
-    chain.run(120);
-    // kill validator 2 once its commitment is on chain, before reports are published
-    await waitFor(async () => (await runOf(c))?.phase === 'committed', 15_000, 'validator 2 to commit');
+    // kill validator 2 once its commitment is on chain, before reports are published; blocks start once
+    // all four have committed (the commit window is 6 blocks: a slow machine must not miss it)
+    await allCommitted([a, b, c, d]);
     await c.v.stop();
     bus.down.add(toHex(ed25519SignerFromSeed(seed('node-2')).publicKey));
     await c.store.close();
     nodes.splice(nodes.indexOf(c), 1);
+    chain.run(120);
 
     await waitFor(async () => (await Promise.all([a, b, d].map(done))).every(Boolean), 30_000, 'the three live validators to finish run 80');
     const runs = (await Promise.all([a, b, d].map(runOf))) as RunRecord[];
@@ -161,10 +163,11 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
   it('a quorum miss does not hold weight for a recycled incumbent uid (the uid now belongs to another miner)', async () => {
     setup();
     const [a, b, c, d] = [await startNode(0, { tag: 'c' }), await startNode(1, { tag: 'c' }), await startNode(2, { tag: 'c' }), await startNode(3, { tag: 'c' })];
-    for (const n of [a, d]) n.cfg.consensus.consensusTimeoutS = 3;
+    await allCommitted([a, b, c, d]);
     chain.run(120);
     await waitFor(async () => (await Promise.all([a, b, c, d].map(done))).every(Boolean), 30_000, 'run 80 to finish');
     assert.equal((await runOf(a))!.decision!.winner, 5);
+    for (const n of [a, d]) n.cfg.consensus.consensusTimeoutS = 3; // the next run's quorum miss need not take 20 s
     // uid 5 is deregistered and re-registered by another miner; validators 1 and 2 (half the stake) go silent
     const newcomer = sr25519SignerFromSeed(seed('miner-5-newcomer'));
     chain.roster = chain.roster.map((e) => (e.uid === 5 ? { ...e, minerHotkey: newcomer.hotkey } : e));
@@ -194,6 +197,7 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     const c = await startNode(2, { tag: 'b' });
     const d = await startNode(3, { tag: 'b', mode: 'shadow' });
     d.cfg.owner.hotkey = owner.hotkey;
+    await allCommitted([a, b, c, d]);
     chain.run(120);
     await waitFor(async () => (await Promise.all([a, c, d].map(done))).every(Boolean), 30_000, 'honest validators to finish run 80');
     const ra = (await runOf(a))!;

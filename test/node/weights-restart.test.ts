@@ -96,6 +96,8 @@ describe('node/validator: set_weights across a crash between intent and confirma
       },
     };
     const n = await start(dir, port);
+    // blocks start only once the commitment is in: on a slow machine the 4-block window could close first
+    await waitFor(async () => (await n.store.getRun(RUN))?.phase === 'committed', 30_000, 'the validator to commit');
     chain.run(100);
     await waitFor(() => called, 30_000, 'the validator to call set_weights');
     chain.stop(); // the chain stands still while the validator is down: no new run interferes

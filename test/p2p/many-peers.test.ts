@@ -40,6 +40,8 @@ describe('p2p: sixteen validators sharing one IP address', function () {
       await Promise.all(batch.map((m) => m.start()));
     }
     await until(() => meshes.every((m) => m.metrics().admittedPeers === N - 1), 90_000, 'every member admits the 15 others', 250);
+    // admission precedes the peers' subscription messages: wait for those too before publishing
+    await until(() => meshes[0].metrics().reportSubscribers === N - 1, 30_000, 'the bootstrap node sees 15 report-topic subscribers', 100);
   });
 
   after(async () => {

@@ -149,7 +149,7 @@ describe('hardened sandbox container (real Docker)', function () {
     const r = await runner.run(spec({ cmd: [probe], memoryBytes: 1 << 30, pidsLimit: 64 }));
     assert.equal(r.exitCode, 0, r.stderr);
     const p = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    assert.equal(p.tries, 4, 'three stalled readings were retried');
+    assert.ok(p.tries >= 4, `three stalled readings were retried (${p.tries} tries)`);
     assert.ok(p.gap < 0.005, `perf_counter and monotonic read ${p.gap}s apart`);
     assert.ok(p.bounded < 1, `a host that always stalls still gets a reading after a bounded number of tries (${p.bounded}s)`);
   });
