@@ -37,7 +37,6 @@ export async function devHotkeyFile(uri: string): Promise<{ json: string; hotkey
   return { hotkey, json: JSON.stringify({ accountId: hex(kp.publicKey), publicKey: hex(kp.publicKey), privateKey: hex(kp.secretKey), ss58Address: hotkey }) };
 }
 
-/** A free loopback TCP port (bound, read, released). */
 /**
  * `n` distinct loopback ports for child processes to bind later. They are picked below the kernel's
  * ephemeral range where it leaves room (so no outgoing connection takes one in the meantime), and

@@ -374,4 +374,3 @@ function chmodTree(dir: string, keepExec = false): void {
     if (s.isDirectory()) chmodTree(p, keepExec); else chmodSync(p, keepExec && s.mode & 0o100 ? 0o755 : 0o644);
   }
 }
-
