@@ -50,6 +50,13 @@ export class Counter extends Metric {
   get(labels: Labels = {}): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** Brings the series up to totals counted elsewhere (e.g. the mesh's own counters), label by label. */
+  catchUp(label: string, totals: Record<string, number>): void {
+    for (const [value, n] of Object.entries(totals)) {
+      const have = this.get({ [label]: value });
+      if (n > have) this.inc({ [label]: value }, n - have);
+    }
+  }
   lines(): string[] {
     return [...this.values].map(([k, v]) => `${this.name}${k ? `{${k}}` : ''} ${fmt(v)}`);
   }
@@ -103,6 +110,7 @@ export class Histogram extends Metric {
 
 export class Registry {
   private metrics = new Map<string, Metric>();
+  private collectors: (() => void)[] = [];
   private register<M extends Metric>(m: M): M {
     if (this.metrics.has(m.name)) throw new Error(`metric ${m.name} registered twice`);
     this.metrics.set(m.name, m);
@@ -117,8 +125,15 @@ export class Registry {
   histogram(name: string, help: string, buckets: number[]): Histogram {
     return this.register(new Histogram(name, help, buckets));
   }
+  /** Runs `fn` before every render: for values kept elsewhere and copied in when scraped. */
+  onCollect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
   /** Prometheus text exposition. */
   render(): string {
+    for (const fn of this.collectors) {
+      try { fn(); } catch { /* a failing source leaves its series as they were; the scrape still answers */ }
+    }
     let out = '';
     for (const m of this.metrics.values()) {
       out += `# HELP ${m.name} ${m.help.replace(/\n/g, ' ')}\n# TYPE ${m.name} ${m.type}\n`;

@@ -43,8 +43,6 @@ export interface MeshPort {
   boundNodeKeys(): Map<string, string>;
   /** Ask peers for the reports of a run (late join / restart). Best effort. */
   fetchReports?(runId: number): Promise<Uint8Array[]>;
-  /** Gossip rejections so far, by reason (exported as metrics). */
-  rejections?(): Record<string, number>;
   peerCount(): number;
   /** The run the loop is in (the mesh accepts messages of this run and the previous one). */
   setRun?(runId: number): void;

@@ -48,7 +48,7 @@ function boundNodeKeys(mesh: Mesh): Map<string, string> {
   return out;
 }
 
-export function meshPort(mesh: Mesh, onRejected?: (reasons: Record<string, number>) => void): MeshPort {
+export function meshPort(mesh: Mesh): MeshPort {
   let currentRun: number | undefined;
   return {
     publishReport: async (bytes) => {
@@ -66,11 +66,6 @@ export function meshPort(mesh: Mesh, onRejected?: (reasons: Record<string, numbe
         if (key) h(m.payload, key);
       }),
     boundNodeKeys: () => boundNodeKeys(mesh),
-    rejections: () => {
-      const r = mesh.metrics().rejected as Record<string, number>;
-      onRejected?.(r);
-      return r;
-    },
     peerCount: () => mesh.metrics().admittedPeers,
     setRun: (runId) => {
       if (mesh.metrics().run.current !== runId) mesh.setCurrentRun(runId);

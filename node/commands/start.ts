@@ -99,12 +99,8 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     mesh.setValidatorSet(members());
     await mesh.start();
     serveRunBundles(mesh, archive); // auditors fetch past runs by multiaddr (read-only, rate-limited)
-    const mport = meshPort(mesh, (r) => {
-      for (const [reason, n] of Object.entries(r)) {
-        const have = metrics.gossipRejections.get({ reason });
-        if (n > have) metrics.gossipRejections.inc({ reason }, n - have);
-      }
-    });
+    const mport = meshPort(mesh);
+    metrics.registry.onCollect(() => metrics.gossipRejections.catchUp('reason', mesh.metrics().rejected));
     cleanup.push(() => mport.close());
     log.info('mesh listening', { peerId: mesh.peerId, addrs: mesh.multiaddrs() });
     let evaluator = opts.evaluator;
