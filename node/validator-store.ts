@@ -211,6 +211,10 @@ export class ValidatorStore {
   async putReportBytes(runId: number, hotkey: string, hex: string): Promise<void> {
     await this.db.put(`rep/${pad(runId)}/${hotkey}`, hex);
   }
+  /** One validator's report for a run (hex), without scanning the run's other reports. */
+  getReportBytes(runId: number, hotkey: string): Promise<string | undefined> {
+    return this.db.get(`rep/${pad(runId)}/${hotkey}`);
+  }
   async listReportBytes(runId: number): Promise<{ hotkey: string; hex: string }[]> {
     const out: { hotkey: string; hex: string }[] = [];
     const p = `rep/${pad(runId)}/`;

@@ -23,6 +23,7 @@ import { isWeightsIntent, MAX_WEIGHT_SENDS, sameWeightShares, type WeightsIntent
 
 /** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
 export interface ArchivePort {
+  /** A report whose signature the loop has verified (peers') or just made (its own): not verified again. */
   putSignedReport(signed: SignedScoreReport): Promise<void>;
   putCertificate(runId: number, bytes: Uint8Array): Promise<void>;
   putEquivocation(runId: number, hotkey: string, proofHex: string): Promise<void>;
@@ -348,7 +349,7 @@ export class Validator {
     const r = l.record;
     if (this.d.config.dev.fault === 'silent') return;
     const faulty = await this.d.store.marked(r.runId, 'fault-published-report');
-    const mine = faulty ? (faulty.detail as string) : (await this.d.store.listReportBytes(r.runId)).find((x) => x.hotkey === this.hotkey)?.hex;
+    const mine = faulty ? (faulty.detail as string) : await this.d.store.getReportBytes(r.runId, this.hotkey);
     if (!mine) throw new Error(`own report for run ${r.runId} is missing from the store`);
     await this.d.store.mark(r.runId, 'published');
     await this.d.mesh.publishReport(fromHex(mine, undefined, 'own report')).catch((err) => {
@@ -377,8 +378,8 @@ export class Validator {
       }
       if (signed.report.validatorHotkey === this.hotkey) continue;
       const hex = toHex(bytes);
-      const prev = (await this.d.store.listReportBytes(runId)).find((x) => x.hotkey === signed.report.validatorHotkey);
-      if (prev && prev.hex !== hex) {
+      const prev = await this.d.store.getReportBytes(runId, signed.report.validatorHotkey);
+      if (prev !== undefined && prev !== hex) {
         // two different reports from one key: keep the first, record the second as evidence
         await this.d.store.mark(runId, `second-report/${signed.report.validatorHotkey}`, hex);
         continue;
@@ -443,10 +444,10 @@ export class Validator {
     const resume = await this.d.store.getConsensusState(r.runId);
     const nodeKeys = this.d.mesh.boundNodeKeys();
     await this.d.store.putMeta(`consensus-input/${r.runId}`, { members: x.members, commitments: [...x.commitments], counted: x.counted.map(toHex), incumbent: x.incumbent, startedAt: l.consensusStartedAt });
-    const mine = (await this.d.store.listReportBytes(r.runId)).find((y) => y.hotkey === this.hotkey);
+    const mine = await this.d.store.getReportBytes(r.runId, this.hotkey);
     // a node publishing a report other than its commitment (test fault) feeds that one to consensus too
     const faulty = await this.d.store.marked(r.runId, 'fault-published-report');
-    const own = this.d.config.dev.fault === 'silent' ? null : faulty ? fromHex(faulty.detail as string) : mine ? fromHex(mine.hex) : null;
+    const own = this.d.config.dev.fault === 'silent' ? null : faulty ? fromHex(faulty.detail as string) : mine ? fromHex(mine) : null;
     l.session = await this.d.consensus.start(
       { runId: r.runId, netuid: r.netuid, members: x.members, rosterHash: r.rosterHash, policyHash: r.policyHash, hardwareClass: r.hardwareClass, roster: r.roster, counted: x.counted, commitments: x.commitments, incumbent: x.incumbent, nodeKeys, ownReport: own },
       {

@@ -128,9 +128,9 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
 
   api.route('/v1/consensus/scores/:runId', async ({ params }) => {
     const runId = pathInt(params.runId, 'runId');
-    const mine = (await store.listReportBytes(runId)).find((x) => x.hotkey === view.signer.hotkey);
-    if (!mine) throw new HttpError(404, `this validator has no report for run ${runId}`);
-    return { status: 200, body: reportView(mine.hotkey, mine.hex) };
+    const mine = await store.getReportBytes(runId, view.signer.hotkey);
+    if (mine === undefined) throw new HttpError(404, `this validator has no report for run ${runId}`);
+    return { status: 200, body: reportView(view.signer.hotkey, mine) };
   });
 
   api.route('/v1/consensus/divergence', async ({ url }) => {

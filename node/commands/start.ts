@@ -163,7 +163,7 @@ function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<t
   const proofs = archive.kv('consensus-equivocations');
   return {
     putSignedReport: async (signed) => {
-      const r = await archive.putReport(signed);
+      const r = await archive.putReport(signed, { verified: true }); // the loop verified it (ArchivePort contract)
       if (r.status === 'equivocation') log.warn('equivocation archived', { runId: signed.report.runId, validator: signed.report.validatorHotkey });
     },
     putCertificate: async (runId, bytes) => {
