@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Dockerode from 'dockerode';
 import { fetchSubmission, FetchRefusal } from '../runtime/fetch.ts';
 import { reviewSource, loadPolicy as loadReviewPolicy, policyHash as reviewPolicyHash } from '../runtime/review.ts';
 import { reviewProject } from '../runtime/review-project.ts';
@@ -16,7 +15,7 @@ import { extractZipProject, looksLikeZip, ZipRefusal } from '../runtime/zip.ts';
 import { codePrint, type CodePrint } from '../runtime/fingerprint.ts';
 import { QuarantineStore } from '../runtime/quarantine-store.ts';
 import { SubmissionEvaluator, toScoreStatus, type EvaluationResult } from '../runtime/evaluate.ts';
-import { connectDockerHost, DockerScheduler, type DockerHostConfig } from '../runtime/docker-hosts.ts';
+import { DockerScheduler, type DockerHostConfig, type ScheduledHost } from '../runtime/docker-hosts.ts';
 import { OWNER_LABEL, reapOwnedSandboxContainers } from '../runtime/sandbox.ts';
 import { loadPolicy as loadEvaluatorPolicy } from '../runtime/evaluator-policy.ts';
 import { seccompProfileText, CPU_IMAGE } from '../runtime/sandbox-image.ts';
@@ -85,11 +84,11 @@ export function sandboxOwner(hotkey: string, dataDir: string): string {
 }
 
 /** Removes `owner`'s leftover sandbox containers on every configured Docker host; returns how many. */
-export async function reapOwnLeftovers(hosts: DockerHostConfig[], owner: string, log: Logger): Promise<number> {
+export async function reapOwnLeftovers(hosts: ScheduledHost[], owner: string, log: Logger): Promise<number> {
   let total = 0;
-  for (const h of hosts) {
+  for (const { config: h, docker } of hosts) {
     try {
-      const n = await reapOwnedSandboxContainers(connectDockerHost(h), owner);
+      const n = await reapOwnedSandboxContainers(docker, owner);
       if (n > 0) log.warn('removed sandbox containers left by an earlier run of this validator', { host: h.name, containers: n, owner });
       total += n;
     } catch (err) {
@@ -131,7 +130,7 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
   static async create(cfg: NodeConfig, log: Logger, opts: SandboxEvaluatorOptions = {}): Promise<SandboxEvaluatorPort> {
     const hosts = dockerHostConfigs(cfg.sandbox.dockerHosts);
     const scheduler = DockerScheduler.fromConfig(hosts);
-    const first = new Dockerode(hosts[0].socketPath ? { socketPath: hosts[0].socketPath } : undefined);
+    const first = scheduler.hosts()[0].docker; // the first configured host, socket or TCP+TLS
     try {
       await first.ping();
     } catch (err) {
@@ -153,7 +152,7 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
       cacheRoot: join(cfg.node.dataDir, 'sandbox-cache'), runnerSession: opts.runnerSession,
       labels: opts.owner ? { [OWNER_LABEL]: opts.owner } : undefined,
     });
-    if (opts.owner) await reapOwnLeftovers(hosts, opts.owner, log);
+    if (opts.owner) await reapOwnLeftovers(scheduler.hosts(), opts.owner, log);
     const quarantine = await QuarantineStore.open(join(cfg.node.dataDir, 'intake'));
     const reviewHash = reviewPolicyHash(loadReviewPolicy(), digest);
     log.info('evaluator ready', { image: tag, digest: digest.slice(0, 19), hardwareClass: cfg.sandbox.hardwareClass, slots: evaluationConcurrency(cfg) });

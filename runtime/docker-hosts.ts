@@ -58,6 +58,11 @@ export class DockerScheduler {
     return new DockerScheduler(configs.map((config) => ({ config, docker: connectDockerHost(config) })));
   }
 
+  /** The hosts with their connected clients, in configuration order. */
+  hosts(): ScheduledHost[] {
+    return this.slots.map((s) => s.host);
+  }
+
   /** Per host: [name, busy, concurrency]. */
   load(): [string, number, number][] {
     return this.slots.map((s) => [s.host.config.name, s.busy, s.host.config.concurrency]);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -62,6 +62,21 @@ describe('node/validator-evaluator (intake adapter: fetch → review → duplica
   });
 
   const entry = (uid: number, name: string, path = name, commitBlock = 1): RosterEntry => ({ uid, minerHotkey: `5Miner${uid}`.padEnd(48, 'x'), codeSha256: sha(files[name]), url: `${origin}/${path}`, commitBlock });
+
+  it('checks the first configured Docker host itself: a TCP+TLS host that does not answer is refused, not the local socket', async () => {
+    const tls = mkdtempSync(join(tmpdir(), 'conclave-tls-'));
+    try {
+      for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(tls, f), 'not a certificate\n');
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+      const deadPort = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      const cfg = parseConfig(`[node]\ndata_dir = "${join(tls, 'data')}"\n[sandbox]\ndocker_hosts = [{ url = "tcp://127.0.0.1:${deadPort}", gpus = 1, ca_file = "${join(tls, 'ca.pem')}", cert_file = "${join(tls, 'cert.pem')}", key_file = "${join(tls, 'key.pem')}" }]\n`, { env: {} });
+      await assert.rejects(SandboxEvaluatorPort.create(cfg, jsonLogger('error'), { reviewEngine: 'host' }), new RegExp(`no Docker engine at tcp://127\\.0\\.0\\.1:${deadPort}`));
+    } finally {
+      rmSync(tls, { recursive: true, force: true });
+    }
+  });
 
   it('exact loopback origins only: another port or another loopback address is outside the allowance', () => {
     const a = loopbackAllowance(['http://127.0.0.1:8000'])!;
