@@ -263,9 +263,6 @@ class Worker:
         batches = make_batches(cfg, data, seed)
         extra = make_batches(cfg, dict(data, numSteps=2), seed + 1)
         batches = torch.cat([batches, extra], 0)
-        n_params = sum(p.numel() for p in build_model(cfg, seed, 'cpu').parameters())
-        self.send({'t': 'meta', 'nParams': n_params, 'expectedTokens': data['numSteps'] * data['batchSize'] * cfg['seqLen'],
-                   'device': self.device, 'torch': torch.__version__})
         for rep in range(int(job['repetitions'])):
             self.one_rep(rep, inner, cfg, data, seed, batches)
         self.send({'t': 'done'})
@@ -290,6 +287,10 @@ class Worker:
     def one_rep(self, rep, inner, cfg, data, seed, batches):
         model = build_model(cfg, seed, self.device)
         named = list(model.named_parameters())
+        if rep == 0:  # counted on the first repetition's model: no extra model built just to count
+            self.send({'t': 'meta', 'nParams': sum(p.numel() for _, p in named),
+                       'expectedTokens': data['numSteps'] * data['batchSize'] * cfg['seqLen'],
+                       'device': self.device, 'torch': torch.__version__})
         if rep == 0 and self.job['mode'] == 'reference':
             for n, p in named:
                 self.send_tensor('init/' + n, p)
