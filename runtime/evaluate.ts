@@ -271,7 +271,7 @@ export class SubmissionEvaluator {
         stdoutSink: channel, stdin: sketchSeed ? (send) => { sendStdin = send; } : undefined,
       }));
       const tc = performance.now();
-      const out = this.interpret(run, channel, ref, sketchSeed && sketchDim ? { seed: sketchSeed, dim: sketchDim } : undefined);
+      const out = this.interpret(run, channel, ref, timeoutSec, sketchSeed && sketchDim ? { seed: sketchSeed, dim: sketchDim } : undefined);
       const compareMs = performance.now() - tc;
       if (cacheOn && out.miner?.status === 'completed' && channel.ended && !channel.error) this.storeCompileCache(cacheDir, channel);
       const minerWorkMs = (out.miner?.reps ?? []).reduce((a, r) => a + (r.wall ?? 0) * 1000, 0);
@@ -311,8 +311,8 @@ export class SubmissionEvaluator {
     pruneCacheDir(parent, { maxEntries: this.limits.compileEntries, maxBytes: this.limits.compileBytes }, basename(cacheDir));
   }
 
-  private interpret(run: SandboxRun, channel: ResultChannel, ref: ReferenceData, sketch?: { seed: string; dim: number }): { result: Pick<EvaluationResult, 'status' | 'rejectedBy' | 'score' | 'mfu' | 'checks' | 'detail'>; miner?: SupervisorResult } {
-    if (run.outcome === 'timeout') return { result: { status: 'timeout', checks: [], detail: `killed after the ${this.cfg.policy.sandbox.timeoutSec}s wall-clock limit` } };
+  private interpret(run: SandboxRun, channel: ResultChannel, ref: ReferenceData, timeoutSec: number, sketch?: { seed: string; dim: number }): { result: Pick<EvaluationResult, 'status' | 'rejectedBy' | 'score' | 'mfu' | 'checks' | 'detail'>; miner?: SupervisorResult } {
+    if (run.outcome === 'timeout') return { result: { status: 'timeout', checks: [], detail: `killed after the ${timeoutSec}s wall-clock limit` } };
     if (run.outcome === 'sandbox-error') return { result: { status: 'sandbox-error', checks: [], detail: run.error } };
     let miner: SupervisorResult;
     try {

@@ -144,6 +144,7 @@ describe('sandbox evaluation (real Docker)', function () {
   it('kills a submission sleeping past the wall-clock timeout', () => {
     const r = results.get('sleep_forever')!;
     assert.equal(r.status, 'timeout', `status ${r.status}: ${r.detail}`);
+    assert.match(r.detail!, /killed after the 12s wall-clock limit/, 'names the limit it ran under, not the policy default');
     assert.ok(r.timings.minerContainerMs < 90_000, `${r.timings.minerContainerMs} ms: the 12 s limit, not the policy's 120 s, ended it`);
   });
 
