@@ -19,7 +19,7 @@ const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify
 
 for (const engine of ['host', 'docker'] as const) {
   if (engine === 'docker') {
-    try { chooseEngine({ engine: 'docker' }); } catch (err) { emit({ bench: 'intake.review.docker', skipped: (err as Error).message }); continue; }
+    try { await chooseEngine({ engine: 'docker' }); } catch (err) { emit({ bench: 'intake.review.docker', skipped: (err as Error).message }); continue; }
   }
   const t0 = performance.now();
   const b = await reviewFiles(corpus, { engine, fingerprint: true });

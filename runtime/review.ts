@@ -2,7 +2,7 @@
 // run inside the sandbox image with network none when a Docker engine and the image are present,
 // otherwise (documented fallback) by the host's python3 in isolated mode. Many files go to one
 // Python process (batch mode) so reviewing a whole corpus costs one interpreter start.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -129,18 +129,22 @@ function reviewerCode(): string {
   return reviewerSource;
 }
 
+/** stdout of a docker CLI call, or null when it fails; never blocks the event loop (intake runs in the node). */
+function dockerCli(args: string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('docker', args, { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => resolve(err ? null : stdout.trim()));
+  });
+}
+
 /** The image's content digest (`docker image inspect`), or null when Docker or the image is absent. */
-export function dockerImageDigest(image: string): string | null {
-  const r = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error || r.status !== 0) return null;
-  const id = r.stdout.trim();
-  return /^sha256:[0-9a-f]{64}$/.test(id) ? id : null;
+export async function dockerImageDigest(image: string): Promise<string | null> {
+  const id = await dockerCli(['image', 'inspect', '--format', '{{.Id}}', image]);
+  return id !== null && /^sha256:[0-9a-f]{64}$/.test(id) ? id : null;
 }
 
 /** True when a Docker engine answers. */
-export function dockerAvailable(): boolean {
-  const r = spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8', timeout: 10_000 });
-  return !r.error && r.status === 0 && r.stdout.trim().length > 0;
+export async function dockerAvailable(): Promise<boolean> {
+  return !!(await dockerCli(['version', '--format', '{{.Server.Version}}']));
 }
 
 function imageCandidates(opts: ReviewOptions): string[] {
@@ -150,11 +154,11 @@ function imageCandidates(opts: ReviewOptions): string[] {
 
 interface EngineChoice { engine: 'docker' | 'host'; image?: string; digest?: string }
 
-export function chooseEngine(opts: ReviewOptions = {}): EngineChoice {
+export async function chooseEngine(opts: ReviewOptions = {}): Promise<EngineChoice> {
   const want = opts.engine ?? 'auto';
   if (want === 'host') return { engine: 'host' };
   for (const image of imageCandidates(opts)) {
-    const digest = dockerImageDigest(image);
+    const digest = await dockerImageDigest(image);
     if (digest) return { engine: 'docker', image, digest };
   }
   if (want === 'docker') {
@@ -196,7 +200,7 @@ function runProcess(cmd: string, args: string[], input: string, timeoutMs: numbe
 /** Reviews many files in one reviewer process. Throws ReviewError when the reviewer cannot run. */
 export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}): Promise<BatchReview> {
   const policy = opts.policy ?? defaultPolicy();
-  const choice = chooseEngine(opts);
+  const choice = await chooseEngine(opts);
   const imageDigest = opts.imageDigest ?? choice.digest ?? 'none';
   const hash = policyHash(policy, imageDigest);
   const request = JSON.stringify({

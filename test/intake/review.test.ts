@@ -125,9 +125,9 @@ describe('intake: review rules and policy', function () {
   });
 
   it('runs the same review inside the sandbox image with network none (Docker engine)', async function () {
-    if (!dockerAvailable()) this.skip(); // no Docker engine on this machine: the host fallback is what runs
+    if (!(await dockerAvailable())) this.skip(); // no Docker engine on this machine: the host fallback is what runs
     let choice;
-    try { choice = chooseEngine({ engine: 'docker' }); } catch (err) {
+    try { choice = await chooseEngine({ engine: 'docker' }); } catch (err) {
       console.log(`      skipped: ${(err as Error).message}`);
       this.skip();
     }
