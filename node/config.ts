@@ -80,7 +80,6 @@ const MODES: Mode[] = ['owner', 'shadow', 'decentralized'];
 
 const between = (lo: number, hi: number) => (v: number) =>
   v >= lo && v <= hi ? undefined : `must be between ${lo} and ${hi}, got ${v}`;
-const positive = (v: number) => (v > 0 ? undefined : `must be > 0, got ${v}`);
 
 export const SCHEMA: KeyDef[] = [
   { key: 'chain.endpoint', path: ['chain', 'endpoint'], kind: 'string', env: 'CONCLAVE_CHAIN_ENDPOINT', def: 'local',
@@ -333,7 +332,6 @@ function crossChecks(c: NodeConfig, problems: { key: string; reason: string }[])
   if (c.shadow.gateMinRuns > c.shadow.window) {
     problems.push({ key: 'shadow.gate_min_runs', reason: `${c.shadow.gateMinRuns} is more than shadow.window (${c.shadow.window}): the gate could never pass — lower it or widen the window` });
   }
-  if (c.consensus.burnUid > 65535) problems.push({ key: 'consensus.burn_uid', reason: 'out of range' });
   for (const h of c.sandbox.dockerHosts) {
     if (h.url.startsWith('tcp://') && !(h.caFile && h.certFile && h.keyFile) && !isLoopbackEndpoint('ws://' + h.url.slice(6))) {
       problems.push({ key: 'sandbox.docker_hosts', reason: `${h.url}: a remote Docker host needs TLS (ca_file, cert_file, key_file)` });

@@ -151,15 +151,6 @@ export function devnetPolicy(): Record<string, unknown> {
   return { ...p, repetitions: 4, warmupRepetitions: 1, sandbox: { ...p.sandbox, cpus: 1, timeoutSec: 240 } };
 }
 
-export interface ValidatorSetup {
-  index: number;
-  hotkey: string;
-  dataDir: string;
-  configPath: string;
-  apiUrl: string;
-  p2pAddr: string;
-}
-
 export function tomlString(v: string): string {
   return JSON.stringify(v);
 }

@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { DevChain } from './devchain/devchain.ts';
-import { devKeypair, devValidatorSeed } from './devchain/genesis.ts';
+import { devValidatorSeed } from './devchain/genesis.ts';
 import { epochStart } from './validator.ts';
 import { loadOrCreateNodeKey } from './node-key.ts';
 import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './devnet-setup.ts';
 import { ensureEvaluatorImage } from '../runtime/sandbox-image.ts';
-import { reapSandboxContainers, SANDBOX_LABEL } from '../runtime/sandbox.ts';
+import { SANDBOX_LABEL } from '../runtime/sandbox.ts';
 
 export class DevnetError extends Error {
   constructor(message: string) {
@@ -297,7 +297,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     if (doneRuns.length < runsWanted) problems.push(`only ${doneRuns.length} of ${runsWanted} run(s) finished before the deadline`);
 
     const runs: RunSummary[] = [];
-    for (const runId of doneRuns) runs.push(await summariseRun(runId, liveChildren(), validators, minerName));
+    for (const runId of doneRuns) runs.push(await summariseRun(runId, liveChildren(), minerName));
     let audit: DevnetSummary['audit'] = null;
     let auditP2p: DevnetSummary['audit'] = null;
     const auditor = liveChildren()[0];
@@ -370,12 +370,11 @@ async function reapLeftovers(docker: Dockerode, dir: string): Promise<void> {
       if (mine) await docker.getContainer(ct.Id).remove({ force: true }).catch(() => undefined);
     }
   } catch {
-    // best effort; reapSandboxContainers(docker) removes every sandbox container if needed
-    void reapSandboxContainers;
+    // best effort: a leftover is reaped by its owner's next `conclave start`
   }
 }
 
-async function summariseRun(runId: number, live: Child[], validators: number, minerName: (uid: number) => string): Promise<RunSummary> {
+async function summariseRun(runId: number, live: Child[], minerName: (uid: number) => string): Promise<RunSummary> {
   const recs = await Promise.all(live.map(async (ch) => ({ ch, rec: await getJson(`${ch.api}/v1/runs/${runId}`).catch(() => null) })));
   const certified = recs.filter((x) => x.rec?.certificateHash);
   const hashes = new Set(certified.map((x) => x.rec.certificateHash));
@@ -398,7 +397,6 @@ async function summariseRun(runId: number, live: Child[], validators: number, mi
     const score = ref?.decision?.scores?.find((x: { uid: number }) => x.uid === e.uid)?.score ?? null;
     return { uid: e.uid, miner: minerName(e.uid), hotkey: e.minerHotkey, status: top, statuses: st, consensusScore: score === null ? null : score / 1e6, winner: e.uid === winner };
   });
-  void validators;
   return {
     runId,
     certifiedBy: certified.map((x) => x.ch.hotkey),
@@ -449,4 +447,3 @@ export function formatSummary(s: DevnetSummary): string {
   return lines.join('\n') + '\n';
 }
 
-export { devKeypair };

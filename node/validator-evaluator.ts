@@ -104,7 +104,6 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
   private readonly evaluator: SubmissionEvaluator;
   private readonly quarantine: QuarantineStore;
   private readonly imageDigest: string;
-  private readonly reviewHash: string;
   private readonly combinedHash: string;
   private readonly dir: string;
   private readonly allowance: ReturnType<typeof loopbackAllowance>;
@@ -119,7 +118,6 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     this.evaluator = x.evaluator;
     this.quarantine = x.quarantine;
     this.imageDigest = x.imageDigest;
-    this.reviewHash = x.reviewHash;
     this.opts = x.opts;
     this.dir = join(x.cfg.node.dataDir, 'submissions');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });

@@ -156,9 +156,6 @@ export class ValidatorStore {
     }
     return out;
   }
-  async latestRun(): Promise<RunRecord | undefined> {
-    return (await this.listRuns(1))[0];
-  }
 
   // --- evaluation cache
   async putEvaluation(e: EvaluationRecord): Promise<void> {
@@ -174,18 +171,6 @@ export class ValidatorStore {
         out.push(fromJson<EvaluationRecord>(v));
       } catch {
         /* skip corrupt */
-      }
-    }
-    return out;
-  }
-  async countEvaluationsByStatus(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for await (const v of this.db.values({ gte: 'eval/', lt: 'eval/~', limit: 100_000 })) {
-      try {
-        const s = fromJson<EvaluationRecord>(v).status;
-        out[s] = (out[s] ?? 0) + 1;
-      } catch {
-        /* skip */
       }
     }
     return out;

@@ -16,7 +16,7 @@ import { reportMismatch } from '../consensus/aggregate.ts';
 import type { NodeConfig } from './config.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { ChainPort, ConsensusPort, ConsensusSession, EvaluatorPort, Logger, MeshPort } from './validator-ports.ts';
-import type { DivergenceRecord, ReportVerdict, RunDecision, RunPhase, RunRecord, ValidatorStore } from './validator-store.ts';
+import type { DivergenceRecord, ReportVerdict, RunPhase, RunRecord, ValidatorStore } from './validator-store.ts';
 import { decide, decisionView, membersOf, rulesFromConfig } from './validator-decision.ts';
 import { divergenceBetween } from './validator-divergence.ts';
 import { isWeightsIntent, MAX_WEIGHT_SENDS, sameWeightShares, type WeightsIntent } from './validator-weights.ts';
@@ -544,7 +544,7 @@ export class Validator {
         weights = r.decision!.weights;
       } else {
         source = 'incumbent';
-        weights = r.decision && incumbent !== null ? weightsForIncumbent(r.decision, incumbent, this.d.config) : [];
+        weights = r.decision && incumbent !== null ? weightsForIncumbent(incumbent, this.d.config) : [];
       }
     } else {
       source = 'owner';
@@ -674,8 +674,7 @@ export function identicalEarlier(roster: RosterEntry[], e: RosterEntry): RosterE
   return roster.find((o) => o.codeSha256 === e.codeSha256 && o.minerHotkey !== e.minerHotkey && (o.commitBlock < e.commitBlock || (o.commitBlock === e.commitBlock && o.uid < e.uid)));
 }
 
-function weightsForIncumbent(decision: RunDecision, incumbent: number, c: NodeConfig): { uid: number; weight: number }[] {
-  void decision;
+function weightsForIncumbent(incumbent: number, c: NodeConfig): { uid: number; weight: number }[] {
   if (incumbent === c.consensus.burnUid) return [{ uid: c.consensus.burnUid, weight: 1 }];
   const w = [{ uid: incumbent, weight: 1 - c.consensus.burnRate }];
   if (c.consensus.burnRate > 0) w.push({ uid: c.consensus.burnUid, weight: c.consensus.burnRate });

@@ -9,7 +9,7 @@
 // Hotkeys are SS58 strings (prefix 42) in TypeScript and 32-byte public keys on the wire.
 import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, randomBytes, type KeyObject } from 'node:crypto';
 import * as wasm from '@polkadot/wasm-crypto';
-import { CodecError, bytesEqual } from './codec.ts';
+import { CodecError } from './codec.ts';
 
 export interface Sr25519Signer {
   /** SS58 address (prefix 42) of `publicKey`. */
@@ -213,12 +213,6 @@ function ed25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
 }
 
-export function ed25519PublicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - 32));
-}
-
 /** Ed25519 signer from a 32-byte seed (RFC 8032 private key). */
 export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519Signer {
   if (seed.length !== 32) throw new Error(`ed25519 seed: expected 32 bytes, got ${seed.length}`);
@@ -254,9 +248,4 @@ export function verifyEd25519(msg: Uint8Array, sig: Uint8Array, publicKey: Uint8
   } catch {
     return false;
   }
-}
-
-/** True when both signers hold the same public key. */
-export function samePublicKey(a: { publicKey: Uint8Array }, b: { publicKey: Uint8Array }): boolean {
-  return bytesEqual(a.publicKey, b.publicKey);
 }

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { cryptoWaitReady, blake2AsHex, blake2AsU8a, encodeAddress, decodeAddress } from '@polkadot/util-crypto';
+import { cryptoWaitReady, blake2AsHex, encodeAddress, decodeAddress } from '@polkadot/util-crypto';
 import { hexToU8a, u8aConcat, u8aToHex, compactToU8a } from '@polkadot/util';
 import { chainMeta, storageKey, encodeValue, decodeValue, type ChainMeta } from './metadata.ts';
 import { VersionedState } from './state.ts';

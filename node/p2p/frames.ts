@@ -10,30 +10,10 @@ export class ProtocolTimeoutError extends Error {
   }
 }
 
-export function withDeadline(ms: number): AbortSignal {
-  return AbortSignal.timeout(ms);
-}
-
-export async function writeFrame(stream: Stream, bytes: Uint8Array, maxBytes: number, timeoutMs: number): Promise<void> {
-  const lp = lpStream(stream, { maxDataLength: maxBytes });
-  await lp.write(bytes, { signal: withDeadline(timeoutMs) });
-}
-
-export async function readFrame(stream: Stream, maxBytes: number, timeoutMs: number, what: string): Promise<Uint8Array> {
-  const lp = lpStream(stream, { maxDataLength: maxBytes });
-  try {
-    const data = await lp.read({ signal: withDeadline(timeoutMs) });
-    return data.subarray();
-  } catch (err) {
-    if ((err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') throw new ProtocolTimeoutError(what, timeoutMs);
-    throw err;
-  }
-}
-
 /** Client side: write the request, read the response, close. */
 export async function requestResponse(stream: Stream, request: Uint8Array, maxRequest: number, maxResponse: number, timeoutMs: number, what: string): Promise<Uint8Array> {
   const lp = lpStream(stream, { maxDataLength: Math.max(maxRequest, maxResponse) });
-  const signal = withDeadline(timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     await lp.write(request, { signal });
     const data = await lp.read({ signal });
@@ -49,7 +29,7 @@ export async function requestResponse(stream: Stream, request: Uint8Array, maxRe
 /** Server side: read the request, compute and write the response, close. */
 export async function serveOnce(stream: Stream, maxRequest: number, maxResponse: number, timeoutMs: number, respond: (req: Uint8Array) => Promise<Uint8Array> | Uint8Array): Promise<void> {
   const lp = lpStream(stream, { maxDataLength: Math.max(maxRequest, maxResponse) });
-  const signal = withDeadline(timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     const req = (await lp.read({ signal })).subarray();
     if (req.length > maxRequest) throw new Error(`request of ${req.length} bytes exceeds ${maxRequest}`);
