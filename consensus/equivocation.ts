@@ -33,7 +33,8 @@ export function verifyReportSignature(signed: SignedScoreReport, verifier: Verif
   return verifier.sr25519(msg, sig, signed.report.validatorHotkey);
 }
 
-function verifyEncodedReport(encoded: Uint8Array, signed: SignedScoreReport, verifier: Verifier): boolean {
+/** Verifies a report's signature over its canonical encoding `encoded` (already in hand: not re-encoded). */
+export function verifyEncodedReport(encoded: Uint8Array, signed: SignedScoreReport, verifier: Verifier): boolean {
   try {
     return verifier.sr25519(signingBytes(SCORE_REPORT_DOMAIN, encoded), fromHex(signed.signature, 64, 'report signature'), signed.report.validatorHotkey);
   } catch {

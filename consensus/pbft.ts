@@ -20,7 +20,7 @@
 // its lock (highest prepare certificate). The next proposer, with view changes from > threshold,
 // must re-propose the value of the highest lock among them (justification attached), else it may
 // propose freely. Members that already decided answer laggards with the commit certificate.
-import { fromHex, sha256Hex, signingBytes } from '../proto/codec.ts';
+import { fromHex, sha256Hex } from '../proto/codec.ts';
 import {
   decisionHash,
   decodeMessage,
@@ -36,12 +36,12 @@ import {
   type ViewChange,
   type Vote,
 } from '../proto/consensus.ts';
-import { SCORE_REPORT_DOMAIN, scoreReportHash, type SignedScoreReport } from '../proto/score-report.ts';
+import { scoreReportHash, type SignedScoreReport } from '../proto/score-report.ts';
 import type { BindingRecord } from '../proto/binding.ts';
 import type { Ed25519Signer } from '../proto/signer.ts';
 import { reportMismatch, type RosterSlot, type RunContext } from './aggregate.ts';
 import { computeDecision, type CountedInput } from './decision.ts';
-import { verifyEquivocationProof, verifyReportSignature, verifyVoteSignature, type Verifier } from './equivocation.ts';
+import { verifyEncodedReport, verifyEquivocationProof, verifyReportSignature, verifyVoteSignature, type Verifier } from './equivocation.ts';
 import { checkThreshold, meetsThreshold, proposerIndex, type Threshold } from './validator-set.ts';
 import type { WinnerPolicy } from './winner.ts';
 
@@ -419,7 +419,7 @@ function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: bool
   if (member === undefined) return c.reject(from, `report signed by ${report.validatorHotkey}, which is not a member of this run's validator set`);
   const hash = canonical ? canonical.hash : scoreReportHash(report);
   if (s.reports[hash]) return;
-  const sigOk = own || (canonical ? verifyCanonicalReport(canonical.raw, signed, c.env.verifier) : verifyReportSignature(signed, c.env.verifier));
+  const sigOk = own || (canonical ? verifyEncodedReport(canonical.raw, signed, c.env.verifier) : verifyReportSignature(signed, c.env.verifier));
   if (!sigOk) return c.reject(from, `report signature does not verify for ${report.validatorHotkey}`);
   const commitments = c.setup.commitments;
   const countable = commitments === null || commitments[report.validatorHotkey] === hash;
@@ -438,14 +438,6 @@ function ingestReport(c: Ctx, signed: SignedScoreReport, from: number, own: bool
   }
   tryPropose(c);
   retryPending(c);
-}
-
-function verifyCanonicalReport(raw: Uint8Array, signed: SignedScoreReport, verifier: Verifier): boolean {
-  try {
-    return verifier.sr25519(signingBytes(SCORE_REPORT_DOMAIN, raw), fromHex(signed.signature, 64), signed.report.validatorHotkey);
-  } catch {
-    return false;
-  }
 }
 
 function markEquivocator(c: Ctx, hotkey: string, proof: EquivocationProof, broadcast: boolean): void {

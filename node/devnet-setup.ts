@@ -2,7 +2,7 @@
 // devnet genesis (real sha256 commitments of node/devnet-miners/*) and the validators' TOML configs.
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../proto/codec.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,6 @@ export const DEVNET_MINERS: { kind: MinerKind; file: string; expect: string; not
   { kind: 'skip-backward', file: 'skip-backward.py', expect: 'rejected-runtime', note: 'never calls backward()' },
   { kind: 'redirect', file: 'faster.py', expect: 'fetch-failed', note: 'URL redirects to another loopback port' },
 ];
-
-export const sha256Hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 /** btcli-layout hotkey file for a dev URI such as //Validator0 (derived key: privateKey + publicKey, no seed). */
 export async function devHotkeyFile(uri: string): Promise<{ json: string; hotkey: string }> {

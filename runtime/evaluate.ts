@@ -10,7 +10,9 @@ import { sketchCaptures } from './evaluate-sketch.ts';
 import { placeCacheEntry, pruneCacheDir, touchEntry, type PruneResult } from './cache-prune.ts';
 import { runChecks, violationChecks, type CheckResult, type MfuStats, type ReferenceData } from './evaluate-checks.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
-import { canonicalJson, evaluatorPolicyHash } from './evaluator-policy.ts';
+import { evaluatorPolicyHash } from './evaluator-policy.ts';
+import { canonicalJson } from '../proto/canonical-json.ts';
+import { sha256Hex } from '../proto/codec.ts';
 import { SandboxRunner, type BindMount, type SandboxRun, type SandboxSpec } from './sandbox.ts';
 import type { DockerScheduler, ScheduledHost } from './docker-hosts.ts';
 
@@ -94,7 +96,6 @@ export function toScoreStatus(s: EvaluationStatus): 'scored' | 'rejected-runtime
   return s === 'ok' ? 'scored' : s === 'timeout' ? 'timeout' : s === 'sandbox-error' ? 'not-evaluated' : 'rejected-runtime';
 }
 
-function sha256Hex(s: string | Buffer): string { return createHash('sha256').update(s).digest('hex'); }
 
 export class SubmissionEvaluator {
   readonly cfg: EvaluatorConfig;

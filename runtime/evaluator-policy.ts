@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { canonicalJson } from '../proto/canonical-json.ts';
 
 export interface ModelSpec { vocab: number; dModel: number; nHeads: number; nLayers: number; dFF: number; seqLen: number }
 export interface Thresholds {
@@ -76,15 +77,6 @@ export function loadPolicy(path = DEFAULT_POLICY_PATH): EvaluatorPolicy {
     if (e instanceof PolicyError) throw e;
     throw new PolicyError(`evaluator policy: ${path} is not valid JSON: ${(e as Error).message}`);
   }
-}
-
-/** JSON with object keys sorted at every level: the bytes the policy hash is taken over. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  if (v && typeof v === 'object') {
-    return '{' + Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson((v as Record<string, unknown>)[k])).join(',') + '}';
-  }
-  return JSON.stringify(v);
 }
 
 export function evaluatorPolicyHash(policy: EvaluatorPolicy): string {

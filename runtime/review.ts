@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256Hex } from '../proto/codec.ts';
+import { canonicalJson as sharedCanonicalJson } from '../proto/canonical-json.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REVIEW_DIR = join(here, '..', 'docker', 'review');
@@ -73,15 +74,9 @@ export class ReviewError extends Error {
   }
 }
 
-/** JSON with object keys sorted at every level and no whitespace: one policy, one byte string. */
+/** The review policy's canonical JSON (proto/canonical-json.ts); a non-finite number is refused. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new ReviewError('policy contains a non-finite number');
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}';
+  return sharedCanonicalJson(value, () => { throw new ReviewError('policy contains a non-finite number'); });
 }
 
 /**

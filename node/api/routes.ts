@@ -5,7 +5,8 @@ import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { NodeMetrics } from '../metrics.ts';
 import type { DivergenceRecord, RunDecision, ValidatorStore } from '../validator-store.ts';
 import { ApiServer, HttpError, intParam, pathInt, type ApiServerOptions } from './server.ts';
-import { DIVERGENCE_DOMAIN, canonicalJson, signDocument } from './signed-summary.ts';
+import { DIVERGENCE_DOMAIN, signDocument } from './signed-summary.ts';
+import { canonicalJson } from '../../proto/canonical-json.ts';
 import { dashboardHandler } from '../dashboard/handler.ts';
 import { equivocationRoutes, type EquivocationSource } from '../dashboard/equivocation-routes.ts';
 

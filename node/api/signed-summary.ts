@@ -3,6 +3,7 @@
 // canonical JSON has object keys sorted and no whitespace. Anyone can verify it offline.
 import { signingBytes, toHex, fromHex } from '../../proto/codec.ts';
 import { verifySr25519, type Sr25519Signer } from '../../proto/signer.ts';
+import { canonicalJson } from '../../proto/canonical-json.ts';
 
 export const DIVERGENCE_DOMAIN = 'conclave/divergence-summary/v1';
 
@@ -11,17 +12,6 @@ export interface SignedDocument<T> {
   signer: string;
   body: T;
   signature: string;
-}
-
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') {
-    if (typeof v === 'number' && !Number.isFinite(v)) return 'null';
-    if (typeof v === 'bigint') return JSON.stringify(v.toString());
-    return JSON.stringify(v) ?? 'null';
-  }
-  if (Array.isArray(v)) return '[' + v.map(canonicalJson).join(',') + ']';
-  const o = v as Record<string, unknown>;
-  return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson(o[k])).join(',') + '}';
 }
 
 export function signDocument<T>(domain: string, body: T, signer: Sr25519Signer): SignedDocument<T> {
