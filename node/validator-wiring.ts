@@ -29,25 +29,6 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
   };
 }
 
-/**
- * hotkey → ed25519 node key (hex) of every admitted validator. Uses `Mesh.bindings()` when p2p exposes
- * it (requested), else the mesh's public `admission` table of verified binding records.
- */
-function boundNodeKeys(mesh: Mesh): Map<string, string> {
-  const out = new Map<string, string>();
-  const m = mesh as unknown as { bindings?: () => unknown; admission?: { bindings(): { hotkey: string; nodePublicKey: string }[] } };
-  if (typeof m.bindings === 'function') {
-    const b = m.bindings();
-    if (b instanceof Map) for (const [hk, key] of b as Map<string, string>) out.set(hk, key);
-    else if (Array.isArray(b)) for (const r of b as { hotkey: string; nodePublicKey: string }[]) out.set(r.hotkey, r.nodePublicKey);
-  } else {
-    for (const b of m.admission?.bindings() ?? []) out.set(b.hotkey, b.nodePublicKey);
-  }
-  const own = mesh.binding();
-  if (own) out.set(own.hotkey, own.nodePublicKey);
-  return out;
-}
-
 export function meshPort(mesh: Mesh): MeshPort {
   let currentRun: number | undefined;
   return {
@@ -62,13 +43,12 @@ export function meshPort(mesh: Mesh): MeshPort {
     onConsensus: (h) =>
       mesh.onConsensus((m) => {
         currentRun = m.runId;
-        const key = boundNodeKeys(mesh).get(m.signerHotkey);
-        if (key) h(m.payload, key);
+        if (m.signerHotkey) h(m.payload, m.signerNodeKey); // only signers bound to an admitted hotkey
       }),
-    boundNodeKeys: () => boundNodeKeys(mesh),
-    peerCount: () => mesh.metrics().admittedPeers,
+    boundNodeKeys: () => mesh.bindings(),
+    peerCount: () => mesh.admittedPeerCount(),
     setRun: (runId) => {
-      if (mesh.metrics().run.current !== runId) mesh.setCurrentRun(runId);
+      if (mesh.currentRun() !== runId) mesh.setCurrentRun(runId);
     },
     // catch-up by the fetch protocol: what arrives is delivered through onReport like gossip
     fetchReports: async () => {

@@ -171,7 +171,7 @@ const command: Command = {
     const handle = async (cmd: Record<string, any>): Promise<Record<string, unknown>> => {
       switch (cmd.cmd) {
         case 'report': {
-          const runId = cmd.runId ?? mesh.metrics().run.current ?? 0;
+          const runId = cmd.runId ?? mesh.currentRun() ?? 0;
           const tag = String(cmd.tag ?? `${hotkey.hotkey}:${Date.now()}`);
           const signed = signScoreReport(syntheticReport(hotkey, netuid, runId, tag), hotkey);
           if (cmd.forge) {
@@ -188,7 +188,7 @@ const command: Command = {
         case 'burst': {
           // Throughput probe: sign and publish `count` reports back to back.
           const count = Math.min(Number(cmd.count ?? 100), 10_000);
-          const runId = mesh.metrics().run.current ?? 0;
+          const runId = mesh.currentRun() ?? 0;
           const started = Date.now();
           const results = await Promise.all(Array.from({ length: count }, (_, k) =>
             mesh.publishReport(encodeSignedScoreReport(signScoreReport(syntheticReport(hotkey, netuid, runId, `burst-${started}-${k}`), hotkey)))));

@@ -124,6 +124,8 @@ export interface DeliveredConsensus {
   runId: number;
   /** Hotkey bound to the node key that signed the envelope. */
   signerHotkey: string;
+  /** The signer's ed25519 node key (hex), as in the envelope the mesh verified. */
+  signerNodeKey: string;
   fromPeer: string;
   via: 'gossip' | 'fetch';
 }
@@ -382,6 +384,16 @@ export class Mesh {
       this.hangUp(p);
     }
     if (this.node) this.dialAxons();
+  }
+
+  /** The run set by setCurrentRun (null before the first). */
+  currentRun(): number | null {
+    return this.validator.runs().current;
+  }
+
+  /** Peers admitted as validators right now (cheap; metrics() builds a whole snapshot). */
+  admittedPeerCount(): number {
+    return this.live.size;
   }
 
   /** Sets the current run; messages of this run and the previous one are accepted. */
@@ -643,7 +655,7 @@ export class Mesh {
       this.m.deliveredConsensus++;
       const signerPeer = this.admission.peerOfNodeKey(env.nodePublicKey);
       const signerHotkey = signerPeer ? this.admission.bindingOf(signerPeer)?.hotkey ?? '' : '';
-      const m: DeliveredConsensus = { hash: v.hash, payload: env.payload, runId: env.runId, signerHotkey, fromPeer, via };
+      const m: DeliveredConsensus = { hash: v.hash, payload: env.payload, runId: env.runId, signerHotkey, signerNodeKey: env.nodePublicKey, fromPeer, via };
       for (const cb of this.consensusHandlers) this.safeCall(() => cb(m));
     }
   }
