@@ -288,6 +288,8 @@ class Supervisor:
             size = _disk_full(path)
             if size is not None and self.job['mode'] == 'miner':
                 self.violation('disk-limit', '%s is full (%d-byte limit): the submission wrote past its disk allowance' % (path, size))
+        if _exit_info(self.worker_status)[1] == signal.SIGSYS:
+            self.violation('denied-syscall', 'the worker was killed by the seccomp profile (SIGSYS)')
 
     def forward_stdout(self, fd):
         try:
@@ -399,11 +401,7 @@ class Supervisor:
             time.sleep(0.02)
 
     def outcome(self):
-        st = self.worker_status
-        sig = os.WTERMSIG(st) if st is not None and os.WIFSIGNALED(st) else None
-        code = os.WEXITSTATUS(st) if st is not None and os.WIFEXITED(st) else None
-        if sig == signal.SIGSYS:
-            self.violation('denied-syscall', 'the worker was killed by the seccomp profile (SIGSYS)')
+        code, sig = _exit_info(self.worker_status)
         if self.violations:
             return 'violation'
         if sig == signal.SIGKILL and (self.memory_killed or _oom_kills() > 0):
@@ -414,13 +412,12 @@ class Supervisor:
 
     def write(self, out_dir):
         status = self.outcome()
-        st = self.worker_status
+        code, sig = _exit_info(self.worker_status)
         result = {
             'version': 1, 'mode': self.job['mode'], 'status': status, 'violations': self.violations,
             'error': self.error, 'meta': self.meta,
             'cpuSeconds': sum(os.times()[:4]),  # own + reaped children (user + system)
-            'worker': {'exitCode': os.WEXITSTATUS(st) if st is not None and os.WIFEXITED(st) else None,
-                       'signal': os.WTERMSIG(st) if st is not None and os.WIFSIGNALED(st) else None},
+            'worker': {'exitCode': code, 'signal': sig},
             'reps': [{'rep': k, 'wall': (v['end'] - v['begin']) if 'begin' in v and 'end' in v else None,
                       'clocks': v.get('clocks'), 'obs': v.get('obs')} for k, v in sorted(self.reps.items())],
         }
@@ -433,7 +430,7 @@ class Supervisor:
                 result['stdoutTruncated'] = True
             protocol.send_frame(1, {'t': 'result'}, json.dumps(result, separators=(',', ':')).encode())
             if status == 'completed':
-                protocol.send_frame(1, {'t': 'captures'}, protocol.capture_bytes({'mode': self.job['mode']}, self.tensors))
+                protocol.send_frame(1, {'t': 'captures'}, *protocol.capture_parts({'mode': self.job['mode']}, self.tensors))
                 if self.job.get('cacheReturn'):
                     for rel, mode, data in _cache_files('/cache', int(self.job.get('cacheMaxBytes', 0)), 20000):
                         protocol.send_frame(1, {'t': 'cache-file', 'path': rel, 'mode': mode}, data)
@@ -443,6 +440,14 @@ class Supervisor:
         if status == 'completed':
             protocol.write_capture_file(os.path.join(out_dir, 'captures.bin'), {'mode': self.job['mode']}, self.tensors)
         protocol.write_json_file(os.path.join(out_dir, 'result.json'), result)
+
+
+def _exit_info(status):
+    """(exit code, terminating signal) of a waitpid status; None where it does not apply or not reaped yet."""
+    if status is None:
+        return None, None
+    return (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
 
 
 def main():

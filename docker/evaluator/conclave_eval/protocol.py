@@ -11,13 +11,29 @@ import struct
 MAX_JSON = 1 << 20
 
 
-def send_frame(fd, msg, payload=b''):
-    head = json.dumps(msg, separators=(',', ':')).encode()
-    data = struct.pack('<II', len(head), len(payload)) + head + payload
+def _write_all(fd, data):
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+_JOIN_MAX = 1 << 20
+
+
+def send_frame(fd, msg, *payload_parts):
+    """One frame whose payload is the parts in order. Up to 1 MiB it goes out as one buffer (a small
+    frame is then one atomic pipe write); larger payloads (a capture frame can be ~1 GiB) are written
+    part by part instead of joined, which would double what the container holds."""
+    head = json.dumps(msg, separators=(',', ':')).encode()
+    size = sum(len(p) for p in payload_parts)
+    prefix = struct.pack('<II', len(head), size) + head
+    if size <= _JOIN_MAX:
+        _write_all(fd, b''.join([prefix, *payload_parts]))
+        return
+    _write_all(fd, prefix)
+    for part in payload_parts:
+        _write_all(fd, part)
 
 
 class FrameReader:
@@ -37,8 +53,9 @@ class FrameReader:
                 raise ValueError('frame too large: json %d payload %d' % (hl, pl))
             if len(self.buf) < 8 + hl + pl:
                 return
-            msg = json.loads(bytes(self.buf[8:8 + hl]))
-            payload = bytes(self.buf[8 + hl:8 + hl + pl])
+            with memoryview(self.buf) as view:  # one copy out of the buffer, not two
+                msg = json.loads(bytes(view[8:8 + hl]))
+                payload = bytes(view[8 + hl:8 + hl + pl])
             del self.buf[:8 + hl + pl]
             if not isinstance(msg, dict):
                 raise ValueError('frame is not a JSON object')
@@ -54,18 +71,17 @@ def _capture_head(meta, tensors):
     return b'CCAP1\n' + struct.pack('<I', len(head)) + head
 
 
-def capture_bytes(meta, tensors):
-    """The capture file's bytes (sent over the stdout channel as one frame)."""
-    return b''.join([_capture_head(meta, tensors)] + [data for _, _, data in tensors])
+def capture_parts(meta, tensors):
+    """The capture file's bytes as parts (head, then each tensor's data): a file, or one frame's payload."""
+    return [_capture_head(meta, tensors)] + [data for _, _, data in tensors]
 
 
 def write_capture_file(path, meta, tensors):
     """tensors: list of (name, shape, bytes). Written with O_EXCL|O_NOFOLLOW: never through a link."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, 'wb') as f:
-        f.write(_capture_head(meta, tensors))
-        for _, _, data in tensors:
-            f.write(data)
+        for part in capture_parts(meta, tensors):
+            f.write(part)
 
 
 def write_json_file(path, obj):
