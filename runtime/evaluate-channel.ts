@@ -90,7 +90,10 @@ export class ResultChannel extends Writable {
       const frame = this.take(8 + hl + pl);
       let msg: { t?: unknown; path?: unknown; mode?: unknown };
       try { msg = JSON.parse(frame.subarray(8, 8 + hl).toString('utf8')); } catch { throw new Error('result stream: a frame header is not JSON'); }
-      this.onFrame(msg, Buffer.from(frame.subarray(8 + hl)));
+      // Small payloads are copied so they do not pin the chunk they arrived in; a large one (the captures,
+      // up to ~1 GiB) is most of its buffer anyway, and a copy would double the host's memory for it.
+      const body = frame.subarray(8 + hl);
+      this.onFrame(msg, body.length >= 1 << 20 ? body : Buffer.from(body));
     }
   }
 
