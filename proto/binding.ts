@@ -8,7 +8,7 @@
 // Signature = sr25519(hotkey, utf8("conclave/binding/v1") || 0x00 || body). Wire form: body | [64] signature.
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { peerIdFromPublicKey } from '@libp2p/peer-id';
-import { CodecError, Reader, Writer, fromHex, signingBytes, toHex } from './codec.ts';
+import { CodecError, Reader, Writer, expectUint, fromHex, signingBytes, toHex } from './codec.ts';
 import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
 import type { VerifyResult } from './score-report.ts';
 
@@ -43,10 +43,6 @@ export function peerIdOfNodePublicKey(nodePublicKey: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(nodePublicKey)).toString();
 }
 
-function checkSafeUint(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new CodecError(`${what}: expected a non-negative safe integer, got ${String(v)}`);
-  return v;
-}
 
 export function encodeBindingBody(b: UnsignedBinding): Uint8Array {
   if (b === null || typeof b !== 'object') throw new CodecError('binding: expected an object');
@@ -63,8 +59,8 @@ export function encodeBindingBody(b: UnsignedBinding): Uint8Array {
     if (typeof m !== 'string' || !m.startsWith('/')) throw new CodecError(`binding multiaddrs[${i}]: expected a multiaddr string starting with '/'`);
     w.string(m, MAX_MULTIADDR_BYTES);
   }
-  w.u64(checkSafeUint(b.issuedAt, 'binding issuedAt'));
-  w.u64(checkSafeUint(b.expiresAt, 'binding expiresAt'));
+  w.u64(expectUint(b.issuedAt, 'binding issuedAt'));
+  w.u64(expectUint(b.expiresAt, 'binding expiresAt'));
   return w.finish();
 }
 

@@ -191,6 +191,14 @@ function checkSafeUint(v: number, what: string): number {
   return v;
 }
 
+/** A decoded or user-given field that must be an integer in 0..max (default: any safe non-negative integer). */
+export function expectUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
+    throw new CodecError(`${what}: expected an integer in 0..${max === Number.MAX_SAFE_INTEGER ? '2^53-1' : max}, got ${String(v)}`);
+  }
+  return v;
+}
+
 /** Domain-separated signing bytes: utf8(domain) || 0x00 || payload. */
 export function signingBytes(domain: string, payload: Uint8Array): Uint8Array {
   const d = utf8Encoder.encode(domain);

@@ -23,7 +23,7 @@
 //
 // Certificate v1: u8 phase (1 prepare, 2 commit) | u32 view | decision (u32-len) | u16 n, n x vote
 //   (votes strictly ascending by voter key; each vote's phase/run/view/hash must match).
-import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
+import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { MAX_SIGNED_REPORT_BYTES, decodeSignedScoreReport, encodeSignedScoreReport, type SignedScoreReport } from './score-report.ts';
 import { MAX_BINDING_BYTES, decodeBinding, encodeBinding, type BindingRecord } from './binding.ts';
 
@@ -122,14 +122,10 @@ const TAGS: Record<ConsensusMessage['type'], number> = {
   report: 1, proposal: 2, vote: 3, certificate: 4, 'view-change': 5, 'request-reports': 6, equivocation: 7,
 };
 
-function uint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new CodecError(`${what}: expected an integer in 0..${max}, got ${String(v)}`);
-  return v;
-}
 
 function optU16(w: Writer, v: number | null, what: string): void {
   if (v === null) w.u8(0);
-  else w.u8(1).u16(uint(v, what, 0xffff));
+  else w.u8(1).u16(expectUint(v, what, 0xffff));
 }
 
 function readOptU16(r: Reader, what: string): number | null {
@@ -144,7 +140,7 @@ function readOptU16(r: Reader, what: string): number | null {
 export function encodeDecision(d: Decision): Uint8Array {
   if (d.version !== 1) throw new CodecError(`decision: unsupported version ${String(d.version)}`);
   const w = new Writer();
-  w.u8(1).u16(uint(d.netuid, 'decision netuid', 0xffff)).u64(uint(d.runId, 'decision runId'));
+  w.u8(1).u16(expectUint(d.netuid, 'decision netuid', 0xffff)).u64(expectUint(d.runId, 'decision runId'));
   w.fixed(fromHex(d.rosterHash, 32, 'decision rosterHash'), 32).fixed(fromHex(d.policyHash, 32, 'decision policyHash'), 32);
   w.string(d.hardwareClass, 64);
   if (d.outcome !== 'winner' && d.outcome !== 'hold') throw new CodecError(`decision outcome: expected 'winner' or 'hold'`);
@@ -155,17 +151,17 @@ export function encodeDecision(d: Decision): Uint8Array {
   w.u16(d.weights.length);
   let prev = -1;
   for (const x of d.weights) {
-    if (uint(x.uid, 'weight uid', 0xffff) <= prev) throw new CodecError('decision weights: uids must be strictly ascending');
+    if (expectUint(x.uid, 'weight uid', 0xffff) <= prev) throw new CodecError('decision weights: uids must be strictly ascending');
     prev = x.uid;
-    w.u16(x.uid).u32(uint(x.weightPpm, 'weight ppm', 1_000_000));
+    w.u16(x.uid).u32(expectUint(x.weightPpm, 'weight ppm', 1_000_000));
   }
   if (d.scores.length > MAX_DECISION_SCORES) throw new CodecError('decision: too many scores');
   w.u16(d.scores.length);
   prev = -1;
   for (const x of d.scores) {
-    if (uint(x.uid, 'score uid', 0xffff) <= prev) throw new CodecError('decision scores: uids must be strictly ascending');
+    if (expectUint(x.uid, 'score uid', 0xffff) <= prev) throw new CodecError('decision scores: uids must be strictly ascending');
     prev = x.uid;
-    w.u16(x.uid).u64(uint(x.score, 'score'));
+    w.u16(x.uid).u64(expectUint(x.score, 'score'));
   }
   if (d.reportHashes.length > MAX_MEMBERS) throw new CodecError('decision: too many report hashes');
   w.u16(d.reportHashes.length);
@@ -245,9 +241,9 @@ function voteBody(v: Omit<Vote, 'signature' | 'voter'>): Uint8Array {
   if (phase < 0) throw new CodecError(`vote phase: unknown ${JSON.stringify(v.phase)}`);
   return new Writer()
     .u8(phase)
-    .u16(uint(v.netuid, 'vote netuid', 0xffff))
-    .u64(uint(v.runId, 'vote runId'))
-    .u32(uint(v.view, 'vote view', 0xffffffff))
+    .u16(expectUint(v.netuid, 'vote netuid', 0xffff))
+    .u64(expectUint(v.runId, 'vote runId'))
+    .u32(expectUint(v.view, 'vote view', 0xffffffff))
     .fixed(fromHex(v.decisionHash, 32, 'vote decisionHash'), 32)
     .finish();
 }
@@ -291,7 +287,7 @@ export function decodeVote(bytes: Uint8Array): Vote {
 function writeCertificate(w: Writer, c: Certificate): void {
   if (c.phase !== 'prepare' && c.phase !== 'commit') throw new CodecError(`certificate phase: expected prepare or commit`);
   if (c.votes.length > MAX_MEMBERS) throw new CodecError('certificate: too many votes');
-  w.u8(c.phase === 'prepare' ? 1 : 2).u32(uint(c.view, 'certificate view', 0xffffffff)).bytes(encodeDecision(c.decision));
+  w.u8(c.phase === 'prepare' ? 1 : 2).u32(expectUint(c.view, 'certificate view', 0xffffffff)).bytes(encodeDecision(c.decision));
   w.u16(c.votes.length);
   let prev = '';
   for (const v of c.votes) {
@@ -335,7 +331,7 @@ export function decodeCertificate(bytes: Uint8Array): Certificate {
 // ---- view changes ----
 
 export function viewChangeSigningBytes(vc: Omit<ViewChange, 'voter' | 'signature'>): Uint8Array {
-  const w = new Writer().u16(uint(vc.netuid, 'view-change netuid', 0xffff)).u64(uint(vc.runId, 'view-change runId')).u32(uint(vc.newView, 'view-change view', 0xffffffff));
+  const w = new Writer().u16(expectUint(vc.netuid, 'view-change netuid', 0xffff)).u64(expectUint(vc.runId, 'view-change runId')).u32(expectUint(vc.newView, 'view-change view', 0xffffffff));
   if (vc.prepared) w.u8(1).u32(vc.prepared.view).fixed(fromHex(decisionHash(vc.prepared.decision), 32), 32);
   else w.u8(0);
   return signingBytes(VIEW_CHANGE_DOMAIN, w.finish());
@@ -347,7 +343,7 @@ export function signViewChange(vc: Omit<ViewChange, 'voter' | 'signature'>, sign
 }
 
 function writeViewChange(w: Writer, vc: ViewChange): void {
-  w.u16(uint(vc.netuid, 'view-change netuid', 0xffff)).u64(uint(vc.runId, 'view-change runId')).u32(uint(vc.newView, 'view-change view', 0xffffffff));
+  w.u16(expectUint(vc.netuid, 'view-change netuid', 0xffff)).u64(expectUint(vc.runId, 'view-change runId')).u32(expectUint(vc.newView, 'view-change view', 0xffffffff));
   if (vc.prepared) {
     w.u8(1);
     writeCertificate(w, vc.prepared);
@@ -435,7 +431,7 @@ export function encodeMessage(m: ConsensusMessage): Uint8Array {
       break;
     case 'request-reports':
       if (m.hashes.length > MAX_HASH_REQUEST) throw new CodecError('request-reports: too many hashes');
-      w.u16(uint(m.netuid, 'netuid', 0xffff)).u64(uint(m.runId, 'runId')).u16(m.hashes.length);
+      w.u16(expectUint(m.netuid, 'netuid', 0xffff)).u64(expectUint(m.runId, 'runId')).u16(m.hashes.length);
       for (const h of m.hashes) w.fixed(fromHex(h, 32, 'report hash'), 32);
       break;
     case 'equivocation':

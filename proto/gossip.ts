@@ -29,7 +29,7 @@
 //             | u16 offset | u16 count of u32-len encoded SignedScoreReports (each <= MAX_GOSSIP_PAYLOAD_BYTES)
 //             | u32-len certificate (<= MAX_BUNDLE_CERTIFICATE_BYTES; empty when none or offset > 0)
 //   The whole response is <= MAX_FETCH_RESPONSE_BYTES; the server puts as many reports as fit.
-import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
+import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { MAX_BINDING_BYTES } from './binding.ts';
 import { verifyEd25519, type Ed25519Signer } from './signer.ts';
 
@@ -72,10 +72,6 @@ function kindCode(kind: GossipKind): number {
   return i + 1;
 }
 
-function checkSafeUint(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new CodecError(`${what}: expected a non-negative safe integer, got ${String(v)}`);
-  return v;
-}
 
 function encodeEnvelopeBody(e: UnsignedGossipEnvelope, nodePublicKey: Uint8Array): Uint8Array {
   if (e.version !== 1) throw new CodecError(`gossip envelope: unsupported version ${String(e.version)} (this node speaks version 1)`);
@@ -84,8 +80,8 @@ function encodeEnvelopeBody(e: UnsignedGossipEnvelope, nodePublicKey: Uint8Array
     throw new CodecError(`gossip envelope payload: ${e.payload.length} bytes exceed the limit of ${MAX_GOSSIP_PAYLOAD_BYTES}`);
   }
   const w = new Writer();
-  w.u8(1).u8(kindCode(e.kind)).u16(checkSafeUint(e.netuid, 'netuid'));
-  w.u64(checkSafeUint(e.runId, 'runId')).u64(checkSafeUint(e.issuedAt, 'issuedAt'));
+  w.u8(1).u8(kindCode(e.kind)).u16(expectUint(e.netuid, 'netuid'));
+  w.u64(expectUint(e.runId, 'runId')).u64(expectUint(e.issuedAt, 'issuedAt'));
   w.bytes(e.payload);
   w.fixed(nodePublicKey, 32, 'node public key');
   return w.finish();
@@ -164,7 +160,7 @@ export interface HelloFrame {
 export function encodeHello(h: HelloFrame): Uint8Array {
   if (h.known.length > MAX_HELLO_KNOWN) throw new CodecError(`hello: ${h.known.length} known bindings exceed the limit of ${MAX_HELLO_KNOWN}`);
   const w = new Writer();
-  w.u8(1).u16(checkSafeUint(h.netuid, 'netuid')).u8(h.status === 'ok' ? 0 : 1).string(h.reason.slice(0, 200), MAX_REASON_BYTES);
+  w.u8(1).u16(expectUint(h.netuid, 'netuid')).u8(h.status === 'ok' ? 0 : 1).string(h.reason.slice(0, 200), MAX_REASON_BYTES);
   if (h.binding.length > MAX_BINDING_BYTES) throw new CodecError('hello: binding too large');
   w.bytes(h.binding);
   w.u8(h.known.length);
@@ -229,7 +225,7 @@ export interface FetchResponse {
 export function encodeFetchRequest(q: FetchRequest): Uint8Array {
   if (q.hashes.length > MAX_FETCH_HASHES) throw new CodecError(`fetch request: ${q.hashes.length} hashes exceed the limit of ${MAX_FETCH_HASHES}`);
   const w = new Writer();
-  w.u8(1).u8(q.op === 'inventory' ? 1 : q.op === 'get' ? 2 : 0).u16(checkSafeUint(q.netuid, 'netuid')).u64(checkSafeUint(q.runId, 'runId'));
+  w.u8(1).u8(q.op === 'inventory' ? 1 : q.op === 'get' ? 2 : 0).u16(expectUint(q.netuid, 'netuid')).u64(expectUint(q.runId, 'runId'));
   if (q.op !== 'inventory' && q.op !== 'get') throw new CodecError(`fetch request: unknown op ${JSON.stringify(q.op)}`);
   w.u16(q.hashes.length);
   for (const h of q.hashes) w.fixed(fromHex(h, 32, 'fetch hash'), 32);
@@ -330,10 +326,10 @@ export interface RunBundleResponse {
 }
 
 export function encodeRunBundleRequest(q: RunBundleRequest): Uint8Array {
-  const offset = checkSafeUint(q.offset, 'run bundle offset');
+  const offset = expectUint(q.offset, 'run bundle offset');
   if (offset > MAX_BUNDLE_REPORTS) throw new CodecError(`run bundle request: offset ${offset} exceeds ${MAX_BUNDLE_REPORTS}`);
   const w = new Writer();
-  w.u8(1).u16(checkSafeUint(q.netuid, 'netuid')).u64(checkSafeUint(q.runId, 'runId')).u16(offset);
+  w.u8(1).u16(expectUint(q.netuid, 'netuid')).u64(expectUint(q.runId, 'runId')).u16(offset);
   return w.finish();
 }
 

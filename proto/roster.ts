@@ -4,7 +4,7 @@
 // Canonical encoding v1: u8 version=1 | u32 count (<= MAX_ROSTER_ENTRIES), ascending unique uid:
 //   u16 uid | [32] miner public key | [32] codeSha256 | u32-len utf8 url (<= 2048 bytes) | u64 commitBlock
 // rosterHash = sha256(utf8("conclave/roster/v1") || 0x00 || canonical bytes).
-import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
+import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { hotkeyToPublicKey, publicKeyToHotkey } from './signer.ts';
 
 export const ROSTER_DOMAIN = 'conclave/roster/v1';
@@ -19,10 +19,6 @@ export interface RosterEntry {
   commitBlock: number;
 }
 
-function uint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new CodecError(`${what}: expected an integer in 0..${max}, got ${String(v)}`);
-  return v;
-}
 
 /** Sorted copy by uid; duplicate uids are refused (two submissions for one uid is ambiguous). */
 export function sortRoster(entries: readonly RosterEntry[]): RosterEntry[] {
@@ -42,12 +38,12 @@ export function encodeRoster(entries: readonly RosterEntry[]): Uint8Array {
   w.u32(entries.length);
   for (const [i, e] of sortRoster(entries).entries()) {
     const where = `roster entry ${i}`;
-    w.u16(uint(e.uid, `${where} uid`, 0xffff));
+    w.u16(expectUint(e.uid, `${where} uid`, 0xffff));
     w.fixed(hotkeyToPublicKey(e.minerHotkey), 32);
     w.fixed(fromHex(e.codeSha256, 32, `${where} codeSha256`), 32);
     if (typeof e.url !== 'string') throw new CodecError(`${where} url: expected a string`);
     w.string(e.url, MAX_URL_BYTES);
-    w.u64(uint(e.commitBlock, `${where} commitBlock`));
+    w.u64(expectUint(e.commitBlock, `${where} commitBlock`));
   }
   return w.finish();
 }

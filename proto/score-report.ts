@@ -9,7 +9,7 @@
 // scoreReportHash = sha256(canonical bytes) — this is what goes on chain.
 // Signature = sr25519(hotkey, utf8("conclave/score-report/v1") || 0x00 || canonical bytes).
 // Signed encoding: u32-len canonical report bytes | [64] signature.
-import { CodecError, Reader, Writer, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
+import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { hotkeyToPublicKey, publicKeyHexToHotkey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
 
 export const SCORE_REPORT_DOMAIN = 'conclave/score-report/v1';
@@ -81,12 +81,6 @@ function statusCode(status: ScoreStatus, where: string): number {
   return i;
 }
 
-function checkSafeUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
-    throw new CodecError(`${what}: expected an integer in 0..${max}, got ${String(v)}`);
-  }
-  return v;
-}
 
 const HEX32_RE = /^[0-9a-f]{64}$/;
 
@@ -114,8 +108,8 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
   const buf = Buffer.alloc(size);
   let o = 0;
   buf[o++] = report.version;
-  buf.writeUInt16BE(checkSafeUint(report.netuid, 'score report netuid', 0xffff), o); o += 2;
-  buf.writeBigUInt64BE(BigInt(checkSafeUint(report.runId, 'score report runId')), o); o += 8;
+  buf.writeUInt16BE(expectUint(report.netuid, 'score report netuid', 0xffff), o); o += 2;
+  buf.writeBigUInt64BE(BigInt(expectUint(report.runId, 'score report runId')), o); o += 8;
   putHex32(buf, o, report.rosterHash, 'score report rosterHash'); o += 32;
   putHex32(buf, o, report.policyHash, 'score report policyHash'); o += 32;
   buf.writeUInt32BE(hw.length, o); o += 4;
@@ -127,11 +121,11 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
     const e = report.entries[i];
     const where = `score report entry ${i}`;
     if (e === null || typeof e !== 'object') throw new CodecError(`${where}: expected an object`);
-    const uid = checkSafeUint(e.uid, `${where} uid`, 0xffff);
+    const uid = expectUint(e.uid, `${where} uid`, 0xffff);
     if (uid <= prevUid) throw new CodecError(`${where}: uid ${uid} ${uid === prevUid ? 'is duplicated' : 'is out of order'} (entries must be sorted by uid, unique)`);
     prevUid = uid;
     const code = statusCode(e.status, where);
-    const score = checkSafeUint(e.score, `${where} score`);
+    const score = expectUint(e.score, `${where} score`);
     if (e.status !== 'scored' && score !== 0) throw new CodecError(`${where}: status '${e.status}' must carry score 0, got ${score}`);
     buf.writeUInt16BE(uid, o); o += 2;
     buf.set(hotkeyToPublicKey(e.minerHotkey), o); o += 32;
@@ -139,7 +133,7 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
     buf.writeBigUInt64BE(BigInt(score), o); o += 8;
     buf[o++] = code;
   }
-  buf.writeBigUInt64BE(BigInt(checkSafeUint(report.issuedAt, 'score report issuedAt')), o); o += 8;
+  buf.writeBigUInt64BE(BigInt(expectUint(report.issuedAt, 'score report issuedAt')), o); o += 8;
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
