@@ -1,5 +1,6 @@
 // Small helpers shared by CLI commands: flag parsing with clear errors, help text, exit codes.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { bigintAsString } from './json-bigint.ts';
 
 export interface Command {
   name: string;
@@ -37,7 +38,7 @@ export function wantsHelp(argv: string[]): boolean {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+  process.stdout.write(JSON.stringify(value, bigintAsString, 2) + '\n');
 }
 
 interface IntRange {

@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { ENDPOINTS } from './chain/endpoints.ts';
+import { bigintAsString } from './json-bigint.ts';
 
 export type Mode = 'owner' | 'shadow' | 'decentralized';
 
@@ -183,14 +184,10 @@ export function parseHostPort(v: string): { host: string; port: number } | undef
   return { host: m[1].replace(/^\[|\]$/g, ''), port };
 }
 
-export function resolveEndpoint(endpoint: string): string {
-  return ENDPOINTS[endpoint] ?? endpoint;
-}
-
 /** True when the endpoint is a devchain/test chain on this machine (the only place dev allowances are accepted). */
 export function isLoopbackEndpoint(endpoint: string): boolean {
   try {
-    const host = new URL(resolveEndpoint(endpoint)).hostname.replace(/^\[|\]$/g, '');
+    const host = new URL(ENDPOINTS[endpoint] ?? endpoint).hostname.replace(/^\[|\]$/g, '');
     return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
   } catch {
     return false;
@@ -351,7 +348,7 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): NodeConfig
 
 /** A copy safe to log: `*_file` secret paths are shown as set/unset only; bigints as strings. */
 export function redactedConfig(c: NodeConfig): Record<string, unknown> {
-  const out = JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) as Record<string, any>;
+  const out = JSON.parse(JSON.stringify(c, bigintAsString)) as Record<string, any>;
   out.wallet.passwordFile = c.wallet.passwordFile ? '(set)' : '';
   out.sandbox.dockerHosts = c.sandbox.dockerHosts.map((h) => ({ url: h.url, gpus: h.gpus, tls: Boolean(h.keyFile) }));
   return out;

@@ -6,6 +6,7 @@ import type { Neuron } from '../consensus/validator-set.ts';
 import type { RosterEntry } from '../proto/roster.ts';
 import type { ScoreStatus } from '../proto/score-report.ts';
 import type { RunDecision } from './validator-store.ts';
+import { bigintAsString } from './json-bigint.ts';
 
 export interface ChainPort {
   bestBlock(): Promise<number>;
@@ -120,7 +121,7 @@ export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error', base: Rec
   const order = { debug: 0, info: 1, warn: 2, error: 3 };
   const emit = (lvl: keyof typeof order) => (msg: string, fields: Record<string, unknown> = {}) => {
     if (order[lvl] < order[level]) return;
-    out(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    out(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, bigintAsString));
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

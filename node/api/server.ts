@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeMetrics } from '../metrics.ts';
+import { bigintAsString } from '../json-bigint.ts';
 
 export type Params = Record<string, string>;
 export interface ApiRequest {
@@ -141,7 +142,7 @@ export class ApiServer {
   }
 
   private sendJson(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}, head = false, route = 'other'): void {
-    let text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    let text = JSON.stringify(value, bigintAsString);
     if (Buffer.byteLength(text) > this.opts.maxResponseBytes) {
       status = 507;
       text = JSON.stringify({ error: 'response too large', hint: 'use ?limit= and ?before= to page through the list' });

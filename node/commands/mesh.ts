@@ -7,6 +7,7 @@ import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../pr
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
 import { encodeSignedScoreReport, signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
 import type { ValidatorInfo } from '../p2p/admission.ts';
+import { bigintAsString } from '../json-bigint.ts';
 
 const help = `Usage: conclave mesh --hotkey-seed HEX --node-seed HEX [options]
 
@@ -52,7 +53,7 @@ Examples:
 `;
 
 function out(obj: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ ...obj, at: Date.now() }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+  process.stdout.write(JSON.stringify({ ...obj, at: Date.now() }, bigintAsString) + '\n');
 }
 
 export function parseValidators(value: unknown): ValidatorInfo[] {
