@@ -32,7 +32,7 @@ from conclave_eval import protocol  # noqa: E402
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
 SKETCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sketcher.py')
-CAPTURE_DIR = '/tmp/.conclave-captures'
+CAPTURE_DIR = protocol.CAPTURE_DIR
 # below this much free space a tmpfs counts as filled: the submission hit its disk allowance
 DISK_SLACK_BYTES = 256 << 10
 

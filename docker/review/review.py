@@ -133,6 +133,7 @@ class Reviewer:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for a in node.names:
                     self.aliases[a.asname or a.name] = node.module + "." + a.name
+        defs = {n.name: n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         # Aliases of module objects and of protected parameters propagate through plain assignment.
         for _ in range(4):
             changed = False
@@ -156,7 +157,6 @@ class Reviewer:
                                 self.protected_names.add(name)
                                 changed = True
             # Parameters of local functions that receive the optimizer / protected objects.
-            defs = {n.name: n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
             for node in ast.walk(self.tree):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in defs:
                     params = [a.arg for a in defs[node.func.id].args.posonlyargs + defs[node.func.id].args.args]
@@ -320,7 +320,7 @@ class Reviewer:
                     for i in self.fold(sl, d):
                         if isinstance(i, int) and isinstance(v, (str, bytes)):
                             r = v[i]
-                            out.append(r if isinstance(r, str) else r)
+                            out.append(r)
             return self.cap(out)
         if isinstance(node, ast.Call):
             return self.cap(self.fold_call(node, d))
@@ -438,7 +438,7 @@ class Reviewer:
                 out.append(items)
             return out
         vals = self.fold(node, d + 1)
-        return [list(v) if not isinstance(v, bytes) else list(v) for v in vals if isinstance(v, (str, bytes))]
+        return [list(v) for v in vals if isinstance(v, (str, bytes))]
 
     # ---- string scanning --------------------------------------------------------------------
     def danger_in(self, s, depth, exact=True):

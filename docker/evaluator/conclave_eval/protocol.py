@@ -9,6 +9,8 @@ import os
 import struct
 
 MAX_JSON = 1 << 20
+# sketch mode: where the worker leaves full tensors for the trusted sketcher (inside the container's /tmp)
+CAPTURE_DIR = '/tmp/.conclave-captures'
 
 
 def _write_all(fd, data):

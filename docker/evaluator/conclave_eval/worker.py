@@ -218,6 +218,7 @@ class Worker:
         self.fd = fd
         self.ack_fd = ack_fd
         self.job = job
+        self.files = 0  # sketch mode: tensors left in protocol.CAPTURE_DIR
         self.device = job.get('device', 'cpu')
 
     def send(self, msg, payload=b''):
@@ -228,9 +229,9 @@ class Worker:
         if self.job.get('sketch'):
             # sketch mode: the tensor waits in /tmp for the trusted sketcher, which runs after this process
             # is dead with a projection seed nobody in this container knew while the submission ran
-            self.files = getattr(self, 'files', 0) + 1
-            path = '/tmp/.conclave-captures/%d.f32' % self.files
-            os.makedirs('/tmp/.conclave-captures', mode=0o700, exist_ok=True)
+            self.files += 1
+            path = '%s/%d.f32' % (protocol.CAPTURE_DIR, self.files)
+            os.makedirs(protocol.CAPTURE_DIR, mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, 'wb') as f:
                 f.write(data)
@@ -304,10 +305,7 @@ class Worker:
         hyper0, backend0, timers0 = _hyper(inner_opt), _backend(), _timer_objects()
         num_steps = int(data['numSteps'])
         c0 = self.begin(rep)
-        if self.job['mode'] == 'miner':
-            with _evaluator_hidden():
-                result = inner(model, stream, opt, num_steps, self.device, 1)
-        else:
+        with _evaluator_hidden() if self.job['mode'] == 'miner' else contextlib.nullcontext():
             result = inner(model, stream, opt, num_steps, self.device, 1)
         c1 = self.clocks()
         self.send({'t': 'end', 'rep': rep, 'clocks': [b - a for a, b in zip(c0, c1)]})
