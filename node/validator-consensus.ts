@@ -4,7 +4,7 @@
 // saw — the node never votes twice in one view/phase.
 import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Output, type PbftState, type Timing } from '../consensus/pbft.ts';
 import { nativeVerifier } from '../consensus/equivocation.ts';
-import { encodeCertificate, encodeEquivocationProof, encodeMessage } from '../proto/consensus.ts';
+import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type Decision } from '../proto/consensus.ts';
 import { decodeSignedScoreReport } from '../proto/score-report.ts';
 import { sha256Hex, toHex } from '../proto/codec.ts';
 import type { Ed25519Signer } from '../proto/signer.ts';
@@ -45,12 +45,16 @@ export class PbftConsensus implements ConsensusPort {
     const equivocations: { hotkey: string; proofHex: string }[] = [];
     const byNodeKey = new Map(members.map((m, i) => [m.nodeKey, i]));
 
+    const outcomeOf = (d: { decision: Decision; certificate: Certificate }) => {
+      const certificateBytes = encodeCertificate(d.certificate);
+      return { decision: decisionView(d.decision, input.roster, rules.threshold), certificateBytes, certificateHash: sha256Hex(certificateBytes), countedHashes: d.decision.reportHashes };
+    };
+
     const apply = async (outputs: Output[]) => {
       for (const o of outputs) {
         if (o.type === 'set-timer') timers[o.timer] = o.at;
         else if (o.type === 'decided') {
-          const certificateBytes = encodeCertificate(o.certificate);
-          decided = { decision: decisionView(o.decision, input.roster, rules.threshold), certificateBytes, certificateHash: sha256Hex(certificateBytes), countedHashes: o.decision.reportHashes };
+          decided = outcomeOf(o);
         } else if (o.type === 'equivocation') equivocations.push({ hotkey: o.offender, proofHex: toHex(encodeEquivocationProof(o.proof)) });
         else if (o.type === 'rejected') this.onReject(o.reason);
       }
@@ -67,9 +71,7 @@ export class PbftConsensus implements ConsensusPort {
       state = decodeState(saved.pbft);
       timers = saved.timers ?? {};
       if (state.decided) {
-        const d = state.decided;
-        const certificateBytes = encodeCertificate(d.certificate);
-        decided = { decision: decisionView(d.decision, input.roster, rules.threshold), certificateBytes, certificateHash: sha256Hex(certificateBytes), countedHashes: d.decision.reportHashes };
+        decided = outcomeOf(state.decided);
       }
     } else {
       let ownReport = null;

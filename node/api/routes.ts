@@ -42,10 +42,14 @@ const mean = (xs: (number | null)[]): number | null => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 };
 
-export function summariseDivergence(records: DivergenceRecord[], validator: string, netuid: number, window: number, now = Date.now()): DivergenceSummary {
-  // a re-armed duplicate of a run counts once (the newest record wins)
+/** One record per run: a re-armed duplicate counts once (records come newest first; the newest wins). */
+function latestPerRun(records: DivergenceRecord[]): DivergenceRecord[] {
   const seen = new Set<number>();
-  const uniq = records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
+  return records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
+}
+
+export function summariseDivergence(records: DivergenceRecord[], validator: string, netuid: number, window: number, now = Date.now()): DivergenceSummary {
+  const uniq = latestPerRun(records);
   return {
     validator,
     netuid,
@@ -138,9 +142,7 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
     const window = intParam(url, 'window', view.divergenceWindow ?? 50, 1, 500);
     const records = await store.listDivergence(window);
     const body = summariseDivergence(records, view.signer.hotkey, view.netuid, window);
-    const seen = new Set<number>();
-    const uniq = records.filter((r) => (seen.has(r.runId) ? false : (seen.add(r.runId), true)));
-    return { status: 200, body: { summary: signDocument(DIVERGENCE_DOMAIN, body, view.signer), records: uniq, ...(view.gate ? { gate: view.gate } : {}) } };
+    return { status: 200, body: { summary: signDocument(DIVERGENCE_DOMAIN, body, view.signer), records: latestPerRun(records), ...(view.gate ? { gate: view.gate } : {}) } };
   });
 
   api.route('/v1/evaluations/:codeSha256', async ({ params }) => {

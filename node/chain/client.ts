@@ -101,7 +101,7 @@ export class SubtensorClient {
     const retry = () => {
       if (client) return client.onDisconnected();
       if (gaveUp) return;
-      const delay = Math.min(250 * 2 ** attempt++, opts.maxBackoffMs);
+      const delay = backoffMs(attempt++, opts.maxBackoffMs);
       timer = setTimeout(() => provider.connect().catch(() => {}), delay);
     };
     provider.on('disconnected', retry);
@@ -134,7 +134,7 @@ export class SubtensorClient {
 
   private onDisconnected(): void {
     if (this.closed || this.reconnectTimer) return;
-    const delay = Math.min(250 * 2 ** this.attempt++, this.opts.maxBackoffMs);
+    const delay = backoffMs(this.attempt++, this.opts.maxBackoffMs);
     this.opts.log(`chain: disconnected from ${this.endpoint}; retrying in ${delay} ms`);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -612,6 +612,11 @@ export function ipFromU128(v: bigint, type: number): string | null {
     return g.join(':');
   }
   return null;
+}
+
+/** Reconnect delay: 250 ms doubling per failed attempt, capped. */
+function backoffMs(attempt: number, maxMs: number): number {
+  return Math.min(250 * 2 ** attempt, maxMs);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
