@@ -23,6 +23,8 @@ export interface NodeKey {
   signer: Ed25519Signer;
   publicKey: Uint8Array;
   publicKeyHex: string;
+  /** The 32-byte ed25519 seed (secret): what the mesh derives its libp2p identity from. */
+  seed: Uint8Array;
   /** Pass as `privateKey` to createLibp2p so the peer id derives from this key. */
   libp2pPrivateKey: Ed25519PrivateKey;
   peerId: string;
@@ -37,6 +39,7 @@ export async function nodeKeyFromSeed(seed: Uint8Array, path?: string): Promise<
   }
   return {
     signer,
+    seed,
     publicKey: signer.publicKey,
     publicKeyHex: toHex(signer.publicKey),
     libp2pPrivateKey,

@@ -1,5 +1,4 @@
 // `conclave start --config validator.toml`: the validator node.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
@@ -52,7 +51,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const { cryptoReady } = await import('../../proto/signer.ts');
   await cryptoReady();
   const { loadHotkey } = await import('../wallet.ts');
-  const { loadOrCreateNodeKey, nodeKeyPath } = await import('../node-key.ts');
+  const { loadOrCreateNodeKey } = await import('../node-key.ts');
   const { ValidatorStore } = await import('../validator-store.ts');
   const { nodeMetrics } = await import('../metrics.ts');
   const { SubtensorClient } = await import('../chain/client.ts');
@@ -66,7 +65,6 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
 
   const signer = await loadHotkey({ wallet: cfg.wallet.name, hotkey: cfg.wallet.hotkey, walletPath: cfg.wallet.path });
   const nodeKey = await loadOrCreateNodeKey(cfg.node.dataDir);
-  const seedHex = JSON.parse(await readFile(nodeKeyPath(cfg.node.dataDir), 'utf8')).seed as string;
   log.info('starting validator', { hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
 
   const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
@@ -91,7 +89,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     const mesh = new Mesh({
       netuid: cfg.chain.netuid,
       hotkey: signer,
-      nodeKeySeed: new Uint8Array(Buffer.from(seedHex, 'hex')),
+      nodeKeySeed: nodeKey.seed,
       listen: [cfg.p2p.listen],
       bootstrap: cfg.p2p.bootstrap,
     });
