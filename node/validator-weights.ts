@@ -2,7 +2,6 @@
 // decides, after a crash between sending and the confirmation, whether the weights landed.
 // The chain stores weights as u16 max-upscaled (largest = 65535, zeros dropped), so intent and
 // chain are compared as shares of the largest weight.
-import type { SubtensorClient } from './chain/client.ts';
 
 /** Persisted (LevelDB mark `weights-intent`) before every set_weights of a run. */
 export interface WeightsIntent {
@@ -47,17 +46,4 @@ export function isWeightsIntent(x: unknown): x is WeightsIntent {
   const o = x as WeightsIntent;
   return Boolean(o) && typeof o === 'object' && Array.isArray(o.uids) && Array.isArray(o.weights) && o.uids.length === o.weights.length
     && Number.isInteger(o.block) && Number.isInteger(o.sends) && ['certified', 'owner', 'incumbent'].includes(o.source);
-}
-
-/**
- * The block at which `hotkey` last set weights on `netuid` (SubtensorModule.LastUpdate of its uid),
- * null when it is not registered or never set any. Adapter for ChainPort.lastWeightsBlock.
- */
-export async function lastWeightsBlock(client: SubtensorClient, netuid: number, hotkey: string): Promise<number | null> {
-  const q = (client.api.query as unknown as Record<string, Record<string, (...a: unknown[]) => Promise<any>>>).subtensorModule;
-  const uid = await q.uids(netuid, hotkey);
-  if (uid.isNone) return null;
-  const last = ((await q.lastUpdate(netuid)).toJSON() ?? []) as (number | string)[];
-  const b = Number(last[Number(uid.unwrap().toString())] ?? 0);
-  return b > 0 ? b : null;
 }

@@ -24,6 +24,10 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     reportCommitments: (runId, at) => client.scoreCommitments(netuid, runId, at),
     setWeights: async (uids, weights) => writeOk(await client.setWeights(signer, netuid, uids, weights), 'set_weights'),
     weightsOf: async (hotkey) => (await client.weightsOf(netuid, hotkey)) ?? [],
+    lastWeightsBlock: async (hotkey) => {
+      const u = await client.lastWeightsUpdate(netuid, hotkey);
+      return u && u.block > 0 ? u.block : null;
+    },
     subnetOwnerHotkey: () => client.subnetOwnerHotkey(netuid),
     close: () => client.close(),
   };

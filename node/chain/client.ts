@@ -414,6 +414,21 @@ export class SubtensorClient {
     });
   }
 
+  /**
+   * `hotkey`'s uid on `netuid` and the block it last set weights at (SubtensorModule.LastUpdate; 0 when
+   * never), or null when it is not registered there.
+   */
+  async lastWeightsUpdate(netuid: number, hotkey: string, at?: BlockRef): Promise<{ uid: number; block: number } | null> {
+    const { apiAt } = await this.at(at);
+    return this.read(async () => {
+      const uidOpt = await this.storage(apiAt, 'subtensorModule', 'uids')(netuid, hotkey);
+      if (uidOpt.isNone) return null;
+      const uid = Number(uidOpt.unwrap().toString());
+      const last = await this.storage(apiAt, 'subtensorModule', 'lastUpdate')(netuid);
+      return { uid, block: Number(((last.toJSON() ?? []) as (number | string)[])[uid] ?? 0) };
+    });
+  }
+
   /** The subnet owner's hotkey (SubnetOwnerHotkey), or null when unset or the chain has no such item. */
   async subnetOwnerHotkey(netuid: number, at?: BlockRef): Promise<string | null> {
     const { apiAt } = await this.at(at);
@@ -476,12 +491,9 @@ export class SubtensorClient {
     try {
       const hp = await this.hyperparams(netuid);
       if (hp.commitRevealEnabled) return fail('commit-reveal', `subnet ${netuid} requires commit-reveal weights; plain set_weights would be refused (CommitRevealEnabled)`);
-      const { apiAt } = await this.at(undefined);
-      const uidOpt: Dyn = await this.read(() => this.storage(apiAt, 'subtensorModule', 'uids')(netuid, signer.hotkey));
-      if (uidOpt.isNone) return fail('not-registered', `hotkey ${signer.hotkey} is not registered on subnet ${netuid}`);
-      const uid = Number(uidOpt.unwrap().toString());
-      const last: Dyn = await this.read(() => this.storage(apiAt, 'subtensorModule', 'lastUpdate')(netuid));
-      const lastBlock = Number(((last.toJSON() ?? []) as number[])[uid] ?? 0);
+      const mine = await this.lastWeightsUpdate(netuid, signer.hotkey);
+      if (!mine) return fail('not-registered', `hotkey ${signer.hotkey} is not registered on subnet ${netuid}`);
+      const { uid, block: lastBlock } = mine;
       const best = await this.bestBlock();
       const next = lastBlock + hp.weightsRateLimit;
       if (lastBlock !== 0 && best.number + 1 < next) {

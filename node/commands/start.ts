@@ -76,8 +76,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   };
   try {
     const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
-    const { lastWeightsBlock } = await import('../validator-weights.ts');
-    const chain = { ...chainPort(client, signer, cfg.chain.netuid), lastWeightsBlock: (hk: string) => lastWeightsBlock(client, cfg.chain.netuid, hk) };
+    const chain = chainPort(client, signer, cfg.chain.netuid);
     cleanup.push(() => chain.close());
     const hp = await client.hyperparams(cfg.chain.netuid);
     const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled);

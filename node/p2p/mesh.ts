@@ -22,7 +22,7 @@ import { MessageValidator, REJECT_REASONS, type RejectReason, type Verdict } fro
 import { ContentStore } from './content-store.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
 import { requestResponse, serveOnce } from './frames.ts';
-import { sha256Hex } from '../../proto/codec.ts';
+import { sha256, sha256Hex } from '../../proto/codec.ts';
 import { decodeBinding, encodeBinding, signBinding, type BindingRecord } from '../../proto/binding.ts';
 import { decodeSignedScoreReport, verifySignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { ed25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
@@ -274,7 +274,7 @@ export class Mesh {
         emitSelf: false,
         allowedTopics: topics,
         maxInboundDataLength: MAX_GOSSIP_ENVELOPE_BYTES,
-        msgIdFn: (msg) => Buffer.from(sha256Hex(msg.data), 'hex'),
+        msgIdFn: (msg) => sha256(msg.data),
         fallbackToFloodsub: false,
         // Membership is decided by admission (stake-bound bindings), not by IP: the default IP-colocation
         // penalty (-5 x (peers on one IP - 10)^2) pushes every peer below the publish and graylist
@@ -450,8 +450,12 @@ export class Mesh {
       const item = res?.items[0];
       if (!item) continue;
       if (item.kind === 'blob') {
-        if (sha256Hex(item.bytes) !== hash) { this.strike(peer, 'decode', 'served a blob whose sha256 does not match'); continue; }
-        this.store.putBlob(hash, item.bytes);
+        try {
+          this.store.putBlob(hash, item.bytes); // checks the bytes against the hash
+        } catch {
+          this.strike(peer, 'decode', 'served a blob whose sha256 does not match');
+          continue;
+        }
         return item.bytes;
       }
       const payload = this.acceptFetched(item.bytes, peer, hash, false);

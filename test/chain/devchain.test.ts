@@ -109,6 +109,8 @@ describe('chain: SubtensorClient against the devchain', function () {
     const first = await client.setWeights(v0, DEFAULT_NETUID, [4, 6, 7], [0.5, 1, 0.25]);
     assert.ok(first.ok, JSON.stringify(first));
     assert.deepEqual(await other.weightsOf(DEFAULT_NETUID, v0.hotkey, first.block), [{ uid: 4, weight: 32768 }, { uid: 6, weight: 65535 }, { uid: 7, weight: 16384 }]);
+    assert.equal((await other.lastWeightsUpdate(DEFAULT_NETUID, v0.hotkey, first.block))?.block, first.block, 'LastUpdate of its uid is the block the set landed in');
+    assert.equal(await other.lastWeightsUpdate(DEFAULT_NETUID, devKeypair('//Stranger').address), null, 'an unregistered key has no uid');
     // the chain itself refuses: bypass the client's local check and submit directly
     const onChain = await client.submit(v0, () => client.api.tx.subtensorModule.setWeights(DEFAULT_NETUID, [4], [65535], 0));
     assert.equal(onChain.ok, false);
