@@ -143,17 +143,23 @@ export class ValidatorStore {
   getRun(runId: number): Promise<RunRecord | undefined> {
     return this.getJson<RunRecord>(`run/${pad(runId)}`);
   }
+  /** The JSON records in a key range, in range order; unreadable ones are skipped, not fatal. */
+  private async *jsonValues<T>(range: { gte: string; lt: string; reverse?: boolean; limit: number }): AsyncGenerator<T> {
+    for await (const v of this.db.values(range)) {
+      let parsed: T;
+      try {
+        parsed = fromJson<T>(v);
+      } catch {
+        continue;
+      }
+      yield parsed;
+    }
+  }
+
   /** Newest first; `before` pages backwards. Unreadable records are skipped, not fatal. */
   async listRuns(limit: number, before?: number): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
-    const opts = { gte: 'run/', lt: before !== undefined ? `run/${pad(before)}` : 'run/~', reverse: true, limit };
-    for await (const [, v] of this.db.iterator(opts)) {
-      try {
-        out.push(fromJson<RunRecord>(v));
-      } catch {
-        /* skip corrupt */
-      }
-    }
+    for await (const r of this.jsonValues<RunRecord>({ gte: 'run/', lt: before !== undefined ? `run/${pad(before)}` : 'run/~', reverse: true, limit })) out.push(r);
     return out;
   }
 
@@ -166,13 +172,7 @@ export class ValidatorStore {
   }
   async listEvaluations(codeSha256: string): Promise<EvaluationRecord[]> {
     const out: EvaluationRecord[] = [];
-    for await (const v of this.db.values({ gte: `eval/${codeSha256}/`, lt: `eval/${codeSha256}/~`, limit: 100 })) {
-      try {
-        out.push(fromJson<EvaluationRecord>(v));
-      } catch {
-        /* skip corrupt */
-      }
-    }
+    for await (const e of this.jsonValues<EvaluationRecord>({ gte: `eval/${codeSha256}/`, lt: `eval/${codeSha256}/~`, limit: 100 })) out.push(e);
     return out;
   }
 
@@ -210,13 +210,8 @@ export class ValidatorStore {
   // --- divergence (shadow mode)
   async listDivergence(limit: number): Promise<DivergenceRecord[]> {
     const out: DivergenceRecord[] = [];
-    for await (const [, v] of this.db.iterator({ gte: 'run/', lt: 'run/~', reverse: true, limit: limit * 4 })) {
-      try {
-        const r = fromJson<RunRecord>(v);
-        if (r.divergence) out.push(r.divergence);
-      } catch {
-        /* skip */
-      }
+    for await (const r of this.jsonValues<RunRecord>({ gte: 'run/', lt: 'run/~', reverse: true, limit: limit * 4 })) {
+      if (r.divergence) out.push(r.divergence);
       if (out.length >= limit) break;
     }
     return out;
