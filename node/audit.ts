@@ -7,7 +7,7 @@ import { fromHex, toHex } from '../proto/codec.ts';
 import { rosterHash as computeRosterHash } from '../proto/roster.ts';
 import type { Neuron } from '../consensus/validator-set.ts';
 import type { RosterEntry } from '../proto/roster.ts';
-import { decide, membersOf, type DecisionRules } from './validator-decision.ts';
+import { decide, membersOf, type DecisionRules } from './validator/decision.ts';
 
 export interface AuditInput {
   runId: number;

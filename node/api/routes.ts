@@ -3,7 +3,7 @@ import { decodeSignedScoreReport, scoreReportHash } from '../../proto/score-repo
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { NodeMetrics } from '../metrics.ts';
-import type { DivergenceRecord, RunDecision, ValidatorStore } from '../validator-store.ts';
+import type { DivergenceRecord, RunDecision, ValidatorStore } from '../validator/store.ts';
 import { ApiServer, HttpError, intParam, pathInt, type ApiServerOptions } from './server.ts';
 import { DIVERGENCE_DOMAIN, signDocument } from './signed-summary.ts';
 import { canonicalJson } from '../../proto/canonical-json.ts';

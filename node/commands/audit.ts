@@ -55,7 +55,7 @@ const command: Command = {
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');
     const { auditRun, evidenceFromBundle } = await import('../audit.ts');
-    const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
+    const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
     type Evidence = Pick<import('../audit.ts').AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
     let fromApi: Evidence | null = null;
     let bundle: import('../audit.ts').RunBundleEvidence | null = null;

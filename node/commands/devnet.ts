@@ -45,7 +45,7 @@ const command: Command = {
     const blockMs = intFlag(values['block-ms'], 'block-ms', 1000, { min: 100, max: 60_000 });
     const commitWindow = intFlag(values['commit-window'], 'commit-window', 400, { min: 10, max: 100_000 });
     const timeoutS = intFlag(values.timeout, 'timeout', 900, { min: 30, max: 86_400 });
-    const { runDevnet, formatSummary, DevnetError } = await import('../devnet.ts');
+    const { runDevnet, formatSummary, DevnetError } = await import('../devnet/devnet.ts');
     let summary;
     try {
       summary = await runDevnet({ runs, blockMs, commitWindow, keep: values.keep, timeoutMs: timeoutS * 1000, kill: values['kill-one'] ? { index: 3, phase: 'committed' } : undefined });

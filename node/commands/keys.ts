@@ -1,8 +1,8 @@
 // conclave keys new|show|node — hotkeys in the Bittensor wallet layout, and the node key.
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson } from '../cli-kit.ts';
-import { createHotkey, DEFAULT_WALLET_PATH, hotkeyFilePath, loadHotkey, type HotkeyRef } from '../wallet.ts';
-import { loadOrCreateNodeKey } from '../node-key.ts';
+import { createHotkey, DEFAULT_WALLET_PATH, hotkeyFilePath, loadHotkey, type HotkeyRef } from '../keys/wallet.ts';
+import { loadOrCreateNodeKey } from '../keys/node-key.ts';
 import { signBinding } from '../../proto/binding.ts';
 import { toHex } from '../../proto/codec.ts';
 

@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
-import { DEFAULT_WALLET_PATH, loadHotkey } from '../wallet.ts';
+import { DEFAULT_WALLET_PATH, loadHotkey } from '../keys/wallet.ts';
 import { toHex } from '../../proto/codec.ts';
 import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
 import { ConfigError, divergenceGate, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
-import { jsonLogger, type EvaluatorPort } from '../validator-ports.ts';
+import { jsonLogger, type EvaluatorPort } from '../validator/ports.ts';
 import type { ApiServer } from '../api/server.ts';
 
 const help = `Usage: conclave start --config FILE [--print-config]
@@ -50,16 +50,16 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const log = opts.log ?? jsonLogger(cfg.node.logLevel);
   const { cryptoReady } = await import('../../proto/signer.ts');
   await cryptoReady();
-  const { loadHotkey } = await import('../wallet.ts');
-  const { loadOrCreateNodeKey } = await import('../node-key.ts');
-  const { ValidatorStore } = await import('../validator-store.ts');
+  const { loadHotkey } = await import('../keys/wallet.ts');
+  const { loadOrCreateNodeKey } = await import('../keys/node-key.ts');
+  const { ValidatorStore } = await import('../validator/store.ts');
   const { nodeMetrics } = await import('../metrics.ts');
   const { SubtensorClient } = await import('../chain/client.ts');
   const { Mesh } = await import('../p2p/mesh.ts');
-  const { chainPort, meshPort, serveRunBundles } = await import('../validator-wiring.ts');
-  const { PbftConsensus } = await import('../validator-consensus.ts');
-  const { rulesFromConfig, membersOf } = await import('../validator-decision.ts');
-  const { Validator } = await import('../validator.ts');
+  const { chainPort, meshPort, serveRunBundles } = await import('../validator/wiring.ts');
+  const { PbftConsensus } = await import('../validator/consensus-adapter.ts');
+  const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
+  const { Validator } = await import('../validator/validator.ts');
   const { buildApi } = await import('../api/routes.ts');
   const { Archive } = await import('../archive.ts');
 
@@ -102,7 +102,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
     log.info('mesh listening', { peerId: mesh.peerId, addrs: mesh.multiaddrs() });
     let evaluator = opts.evaluator;
     if (!evaluator) {
-      const { sandboxEvaluator, sandboxOwner } = await import('../validator-evaluator.ts');
+      const { sandboxEvaluator, sandboxOwner } = await import('../validator/evaluator-adapter.ts');
       // labels this validator's containers and first removes the ones a killed earlier process left
       const port = await sandboxEvaluator(cfg, log, { owner: sandboxOwner(signer.hotkey, cfg.node.dataDir) });
       cleanup.push(() => port.close());
@@ -156,7 +156,7 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
 }
 
 /** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
-function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<typeof jsonLogger>): import('../validator.ts').ArchivePort {
+function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<typeof jsonLogger>): import('../validator/validator.ts').ArchivePort {
   const proofs = archive.kv('consensus-equivocations');
   return {
     putSignedReport: async (signed) => {

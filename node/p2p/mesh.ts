@@ -246,7 +246,7 @@ export class Mesh {
 
   constructor(opts: MeshOptions) {
     if (!Number.isInteger(opts.netuid) || opts.netuid < 0 || opts.netuid > 0xffff) throw new Error(`netuid must be an integer 0..65535, got ${opts.netuid}`);
-    if (!(opts.nodeKeySeed instanceof Uint8Array) || opts.nodeKeySeed.length !== 32) throw new Error('nodeKeySeed: expected the 32-byte ed25519 seed of the node key (see node/node-key.ts)');
+    if (!(opts.nodeKeySeed instanceof Uint8Array) || opts.nodeKeySeed.length !== 32) throw new Error('nodeKeySeed: expected the 32-byte ed25519 seed of the node key (see node/keys/node-key.ts)');
     const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
     this.opts = { ...DEFAULTS, ...defined } as MeshOptions & typeof DEFAULTS;
     this.now = opts.now ?? Date.now;

@@ -1,7 +1,7 @@
 // A node API fed with real artefacts for the dashboard tests: real sr25519-signed score reports
-// (proto/score-report.ts), decisions by the node's consensus rules (node/validator-decision.ts →
+// (proto/score-report.ts), decisions by the node's consensus rules (node/validator/decision.ts →
 // consensus/), divergence by consensus/divergence.ts, real ed25519 commit certificates and
-// equivocation proofs (proto/consensus.ts), all stored in a real LevelDB (node/validator-store.ts)
+// equivocation proofs (proto/consensus.ts), all stored in a real LevelDB (node/validator/store.ts)
 // and served by the node's real API server (node/api/routes.ts) with the dashboard hooked in.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,11 @@ import { encodeSignedScoreReport, scoreReportHash, signScoreReport, type ScoreEn
 import { toHex } from '../../proto/codec.ts';
 import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
 import { decisionHash, encodeCertificate, signVote } from '../../proto/consensus.ts';
-import { decide, decisionView, type DecisionRules } from '../../node/validator-decision.ts';
-import { divergenceBetween } from '../../node/validator-divergence.ts';
+import { decide, decisionView, type DecisionRules } from '../../node/validator/decision.ts';
+import { divergenceBetween } from '../../node/validator/divergence.ts';
 import { Archive } from '../../node/archive.ts';
 import { equivocationRoutes } from '../../node/dashboard/equivocation-routes.ts';
-import { ValidatorStore, type DivergenceRecord, type RunRecord } from '../../node/validator-store.ts';
+import { ValidatorStore, type DivergenceRecord, type RunRecord } from '../../node/validator/store.ts';
 import { nodeMetrics } from '../../node/metrics.ts';
 import { buildApi } from '../../node/api/routes.ts';
 import type { ApiServer } from '../../node/api/server.ts';

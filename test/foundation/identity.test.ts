@@ -10,8 +10,8 @@ import { fromHex, toHex } from '../../proto/codec.ts';
 import { cryptoReady, ed25519SignerFromSeed, hotkeyToPublicKey, publicKeyToHotkey, sr25519SignerFromSeed, verifyEd25519, verifySr25519 } from '../../proto/signer.ts';
 import { decodeBinding, encodeBinding, signBinding, verifyBinding, type BindingRecord } from '../../proto/binding.ts';
 import { decodeRoster, encodeRoster, rosterHash } from '../../proto/roster.ts';
-import { createHotkey, hotkeyFilePath, loadHotkey, loadHotkeyFile, parseHotkeyFile } from '../../node/wallet.ts';
-import { loadNodeKey, loadOrCreateNodeKey, nodeKeyPath } from '../../node/node-key.ts';
+import { createHotkey, hotkeyFilePath, loadHotkey, loadHotkeyFile, parseHotkeyFile } from '../../node/keys/wallet.ts';
+import { loadNodeKey, loadOrCreateNodeKey, nodeKeyPath } from '../../node/keys/node-key.ts';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/foundation/golden-v1.json', import.meta.url), 'utf8'));
 // Substrate's well-known development phrase; its sr25519 root account is public knowledge.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { encodeSignedScoreReport, signScoreReport, scoreReportHash, type ScoreReport } from '../../proto/score-report.ts';
 import { toHex } from '../../proto/codec.ts';
-import { ValidatorStore, type RunRecord } from '../../node/validator-store.ts';
+import { ValidatorStore, type RunRecord } from '../../node/validator/store.ts';
 import { nodeMetrics } from '../../node/metrics.ts';
 import { buildApi } from '../../node/api/routes.ts';
 import { DIVERGENCE_DOMAIN, verifyDocument } from '../../node/api/signed-summary.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { freePorts } from '../../node/devnet-setup.ts';
+import { freePorts } from '../../node/devnet/setup.ts';
 
 describe('devnet port allocation', () => {
   it('returns distinct ports that can be bound, below the ephemeral range', async () => {

@@ -1,5 +1,5 @@
 // The devnet end to end: real devchain, real libp2p mesh, 4 real `conclave start` processes, the
-// real Docker sandbox and the miners of node/devnet-miners served from loopback. One run, with the
+// real Docker sandbox and the miners of node/devnet/miners served from loopback. One run, with the
 // smallest-stake validator SIGKILLed after it committed its report hash: the three others must
 // still certify one decision, the right miners must win and be refused, and `conclave audit`
 // against a live validator's API must verify. Also: the dashboard page served by a real API, and
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import Dockerode from 'dockerode';
 import type { Browser } from 'playwright-core';
 import { openSameOriginPage } from '../dashboard/chromium.ts';
-import { runDevnet, type DevnetSummary } from '../../node/devnet.ts';
+import { runDevnet, type DevnetSummary } from '../../node/devnet/devnet.ts';
 import { SANDBOX_LABEL } from '../../runtime/sandbox.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);

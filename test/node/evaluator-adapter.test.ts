@@ -1,4 +1,4 @@
-// The EvaluatorPort over runtime/ (node/validator-evaluator.ts) up to the sandbox: real HTTP on
+// The EvaluatorPort over runtime/ (node/validator/evaluator-adapter.ts) up to the sandbox: real HTTP on
 // loopback, the real SSRF-safe fetch, the real static reviewer (host engine: fast, same ast rules),
 // the real duplicate store (LevelDB). No container is started here: every case is decided before
 // the sandbox. The devnet test covers the sandboxed outcomes.
@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseConfig } from '../../node/config.ts';
-import { hopsOutsideAllowance, loopbackAllowance, SandboxEvaluatorPort } from '../../node/validator-evaluator.ts';
+import { hopsOutsideAllowance, loopbackAllowance, SandboxEvaluatorPort } from '../../node/validator/evaluator-adapter.ts';
 import { MINERS_DIR, requireDockerForTests } from './devnet-helpers.ts';
-import { jsonLogger } from '../../node/validator-ports.ts';
+import { jsonLogger } from '../../node/validator/ports.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-describe('node/validator-evaluator (intake adapter: fetch → review → duplicates)', function () {
+describe('node/validator/evaluator-adapter (intake adapter: fetch → review → duplicates)', function () {
   this.timeout(120_000);
   let dir: string;
   let server: Server;
@@ -125,7 +125,7 @@ describe('node/validator-evaluator (intake adapter: fetch → review → duplica
 
 describe('devnet without a Docker engine', () => {
   it('stops at once and says how to get one', async () => {
-    const { requireDocker, DevnetError } = await import('../../node/devnet.ts');
+    const { requireDocker, DevnetError } = await import('../../node/devnet/devnet.ts');
     const { default: Docker } = await import('dockerode');
     const t0 = Date.now();
     await assert.rejects(requireDocker(new Docker({ socketPath: '/nonexistent/docker.sock' })), (err: Error) => {

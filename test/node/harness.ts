@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Neuron } from '../../consensus/validator-set.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
-import type { ChainPort, EvaluationOutcome, EvaluatorPort, MeshPort } from '../../node/validator-ports.ts';
+import type { ChainPort, EvaluationOutcome, EvaluatorPort, MeshPort } from '../../node/validator/ports.ts';
 
 export const h32 = (s: string) => createHash('sha256').update(s).digest('hex');
 export const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Dockerode from 'dockerode';
 import { parseConfig } from '../../node/config.ts';
-import { SandboxEvaluatorPort, sandboxOwner } from '../../node/validator-evaluator.ts';
-import { jsonLogger } from '../../node/validator-ports.ts';
+import { SandboxEvaluatorPort, sandboxOwner } from '../../node/validator/evaluator-adapter.ts';
+import { jsonLogger } from '../../node/validator/ports.ts';
 import { OWNER_LABEL, SANDBOX_LABEL } from '../../runtime/sandbox.ts';
 import { requireDockerForTests } from './devnet-helpers.ts';
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevChain } from '../../node/devchain/devchain.ts';
 import { defaultGenesis } from '../../node/devchain/genesis.ts';
-import { devHotkeyFile } from '../../node/devnet-setup.ts';
+import { devHotkeyFile } from '../../node/devnet/setup.ts';
 import { parseConfig } from '../../node/config.ts';
-import { jsonLogger } from '../../node/validator-ports.ts';
+import { jsonLogger } from '../../node/validator/ports.ts';
 import { commitRevealRefusal, startNode, StartRefused } from '../../node/commands/start.ts';
 import { fixedEvaluator } from './harness.ts';
 

@@ -1,10 +1,10 @@
 // Adapters from the real parts to the run loop's seams: node/chain SubtensorClient → ChainPort,
-// node/p2p Mesh → MeshPort. (The evaluator adapter over runtime/ lives in validator-evaluator.ts.)
-import type { SubtensorClient } from './chain/client.ts';
-import type { Mesh } from './p2p/mesh.ts';
-import { archiveRunBundleProvider, type RunArchiveReader } from './p2p/run-bundle.ts';
-import type { Sr25519Signer } from '../proto/signer.ts';
-import type { ChainPort, MeshPort } from './validator-ports.ts';
+// node/p2p Mesh → MeshPort. (The evaluator adapter over runtime/ lives in evaluator-adapter.ts.)
+import type { SubtensorClient } from '../chain/client.ts';
+import type { Mesh } from '../p2p/mesh.ts';
+import { archiveRunBundleProvider, type RunArchiveReader } from '../p2p/run-bundle.ts';
+import type { Sr25519Signer } from '../../proto/signer.ts';
+import type { ChainPort, MeshPort } from './ports.ts';
 
 function writeOk(r: { ok: true; block: number } | { ok: false; error: { kind: string; message?: string } }, what: string): { block: number } {
   if (r.ok) return { block: r.block };

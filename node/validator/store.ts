@@ -4,9 +4,9 @@
 // "done" markers (report committed, report published, vote sent, weights set) written BEFORE
 // the action they guard, so a restart never commits or votes twice.
 import { Level } from 'level';
-import type { RosterEntry } from '../proto/roster.ts';
-import type { ScoreStatus } from '../proto/score-report.ts';
-import type { Mode } from './config.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+import type { ScoreStatus } from '../../proto/score-report.ts';
+import type { Mode } from '../config.ts';
 
 export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'done' | 'failed';
 

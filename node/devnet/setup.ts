@@ -1,17 +1,17 @@
 // Devnet building blocks: dev hotkey files for //Validator<i>, the miners' loopback file server, the
-// devnet genesis (real sha256 commitments of node/devnet-miners/*) and the validators' TOML configs.
+// devnet genesis (real sha256 commitments of node/devnet/miners/*) and the validators' TOML configs.
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import { sha256Hex } from '../proto/codec.ts';
+import { sha256Hex } from '../../proto/codec.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_PHRASE } from '@polkadot/keyring';
 import { cryptoWaitReady, encodeAddress, keyExtractPath, keyFromPath, mnemonicToMiniSecret, sr25519PairFromSeed } from '@polkadot/util-crypto';
-import { defaultGenesis, devMinerSeed, devKeypair, type Genesis } from './devchain/genesis.ts';
-import { loadPolicy } from '../runtime/evaluator-policy.ts';
+import { defaultGenesis, devMinerSeed, devKeypair, type Genesis } from '../devchain/genesis.ts';
+import { loadPolicy } from '../../runtime/evaluator-policy.ts';
 
-export const MINERS_DIR = fileURLToPath(new URL('./devnet-miners/', import.meta.url));
+export const MINERS_DIR = fileURLToPath(new URL('./miners/', import.meta.url));
 
 export type MinerKind = 'honest' | 'faster' | 'renamed-copy' | 'timer-cheat' | 'skip-backward' | 'redirect';
 
@@ -73,7 +73,7 @@ export interface MinerServer {
   close(): Promise<void>;
 }
 
-/** Serves node/devnet-miners/* on 127.0.0.1 (one path per miner); miner 5's URL redirects elsewhere on loopback. */
+/** Serves node/devnet/miners/* on 127.0.0.1 (one path per miner); miner 5's URL redirects elsewhere on loopback. */
 export async function startMinerServer(): Promise<MinerServer> {
   const files = DEVNET_MINERS.map((m) => readFileSync(join(MINERS_DIR, m.file)));
   const requests: { path: string; at: number }[] = [];

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { ed25519SignerFromSeed, randomEd25519Seed, type Ed25519Signer } from '../proto/signer.ts';
-import { toHex } from '../proto/codec.ts';
+import { ed25519SignerFromSeed, randomEd25519Seed, type Ed25519Signer } from '../../proto/signer.ts';
+import { toHex } from '../../proto/codec.ts';
 
 export const NODE_KEY_FILE = 'node-key.json';
 

@@ -6,8 +6,8 @@ import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mnemonicGenerate, mnemonicToMiniSecret, mnemonicValidate } from '@polkadot/util-crypto';
-import { cryptoReady, hotkeyToPublicKey, sr25519SignerFromSecretKey, sr25519SignerFromSeed, type Sr25519Signer } from '../proto/signer.ts';
-import { bytesEqual } from '../proto/codec.ts';
+import { cryptoReady, hotkeyToPublicKey, sr25519SignerFromSecretKey, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import { bytesEqual } from '../../proto/codec.ts';
 
 export class WalletError extends Error {
   constructor(message: string) {

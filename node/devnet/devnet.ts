@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
-import { DevChain } from './devchain/devchain.ts';
-import { devValidatorSeed } from './devchain/genesis.ts';
-import { epochStart } from './validator.ts';
-import { loadOrCreateNodeKey } from './node-key.ts';
-import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './devnet-setup.ts';
-import { ensureEvaluatorImage } from '../runtime/sandbox-image.ts';
-import { SANDBOX_LABEL } from '../runtime/sandbox.ts';
+import { DevChain } from '../devchain/devchain.ts';
+import { devValidatorSeed } from '../devchain/genesis.ts';
+import { epochStart } from '../validator/validator.ts';
+import { loadOrCreateNodeKey } from '../keys/node-key.ts';
+import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './setup.ts';
+import { ensureEvaluatorImage } from '../../runtime/sandbox-image.ts';
+import { SANDBOX_LABEL } from '../../runtime/sandbox.ts';
 
 export class DevnetError extends Error {
   constructor(message: string) {
@@ -98,7 +98,7 @@ interface Child {
   phase: Map<number, string>;
 }
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function getJson(url: string, timeoutMs = 5000): Promise<any> {

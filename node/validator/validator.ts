@@ -8,18 +8,18 @@
 //   → consensus (reports counted only if they hash to their on-chain commitment) → certified |
 //   quorum-miss → weights (mode-dependent, uid→hotkey re-checked) → done
 import PQueue from 'p-queue';
-import { decodeSignedScoreReport, encodeSignedScoreReport, scoreReportHash, signScoreReport, verifySignedScoreReport, type ScoreEntry, type ScoreReport, type SignedScoreReport } from '../proto/score-report.ts';
-import { rosterHash, type RosterEntry } from '../proto/roster.ts';
-import { fromHex, toHex } from '../proto/codec.ts';
-import type { Sr25519Signer } from '../proto/signer.ts';
-import { reportMismatch } from '../consensus/aggregate.ts';
-import type { NodeConfig } from './config.ts';
-import type { NodeMetrics } from './metrics.ts';
-import type { ChainPort, ConsensusPort, ConsensusSession, EvaluatorPort, Logger, MeshPort } from './validator-ports.ts';
-import type { DivergenceRecord, ReportVerdict, RunPhase, RunRecord, ValidatorStore } from './validator-store.ts';
-import { decide, decisionView, membersOf, rulesFromConfig } from './validator-decision.ts';
-import { divergenceBetween } from './validator-divergence.ts';
-import { isWeightsIntent, MAX_WEIGHT_SENDS, sameWeightShares, type WeightsIntent } from './validator-weights.ts';
+import { decodeSignedScoreReport, encodeSignedScoreReport, scoreReportHash, signScoreReport, verifySignedScoreReport, type ScoreEntry, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
+import { fromHex, toHex } from '../../proto/codec.ts';
+import type { Sr25519Signer } from '../../proto/signer.ts';
+import { reportMismatch } from '../../consensus/aggregate.ts';
+import type { NodeConfig } from '../config.ts';
+import type { NodeMetrics } from '../metrics.ts';
+import type { ChainPort, ConsensusPort, ConsensusSession, EvaluatorPort, Logger, MeshPort } from './ports.ts';
+import type { DivergenceRecord, ReportVerdict, RunPhase, RunRecord, ValidatorStore } from './store.ts';
+import { decide, decisionView, membersOf, rulesFromConfig } from './decision.ts';
+import { divergenceBetween } from './divergence.ts';
+import { isWeightsIntent, MAX_WEIGHT_SENDS, sameWeightShares, type WeightsIntent } from './weights.ts';
 
 /** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
 export interface ArchivePort {

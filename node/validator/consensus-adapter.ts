@@ -2,15 +2,15 @@
 // outputs out. The reducer state and pending timers are persisted (awaited) BEFORE any output
 // message leaves, so a restart resumes from exactly the state that produced the messages peers
 // saw — the node never votes twice in one view/phase.
-import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Output, type PbftState, type Timing } from '../consensus/pbft.ts';
-import { nativeVerifier } from '../consensus/equivocation.ts';
-import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type Decision } from '../proto/consensus.ts';
-import { decodeSignedScoreReport } from '../proto/score-report.ts';
-import { sha256Hex, toHex } from '../proto/codec.ts';
-import type { Ed25519Signer } from '../proto/signer.ts';
-import type { ConsensusInput, ConsensusOutcome, ConsensusPort, ConsensusSession } from './validator-ports.ts';
-import type { DecisionRules } from './validator-decision.ts';
-import { decisionView } from './validator-decision.ts';
+import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Output, type PbftState, type Timing } from '../../consensus/pbft.ts';
+import { nativeVerifier } from '../../consensus/equivocation.ts';
+import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type Decision } from '../../proto/consensus.ts';
+import { decodeSignedScoreReport } from '../../proto/score-report.ts';
+import { sha256Hex, toHex } from '../../proto/codec.ts';
+import type { Ed25519Signer } from '../../proto/signer.ts';
+import type { ConsensusInput, ConsensusOutcome, ConsensusPort, ConsensusSession } from './ports.ts';
+import type { DecisionRules } from './decision.ts';
+import { decisionView } from './decision.ts';
 
 interface Persisted {
   pbft: string;

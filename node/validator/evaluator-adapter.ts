@@ -8,21 +8,21 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fetchSubmission, FetchRefusal } from '../runtime/fetch.ts';
-import { reviewSource, loadPolicy as loadReviewPolicy, policyHash as reviewPolicyHash } from '../runtime/review.ts';
-import { reviewProject } from '../runtime/review-project.ts';
-import { extractZipProject, looksLikeZip, ZipRefusal } from '../runtime/zip.ts';
-import { codePrint, type CodePrint } from '../runtime/fingerprint.ts';
-import { QuarantineStore } from '../runtime/quarantine-store.ts';
-import { SubmissionEvaluator, toScoreStatus, type EvaluationResult } from '../runtime/evaluate.ts';
-import { DockerScheduler, type DockerHostConfig, type ScheduledHost } from '../runtime/docker-hosts.ts';
-import { OWNER_LABEL, reapOwnedSandboxContainers } from '../runtime/sandbox.ts';
-import { loadPolicy as loadEvaluatorPolicy } from '../runtime/evaluator-policy.ts';
-import { seccompProfileText, CPU_IMAGE } from '../runtime/sandbox-image.ts';
-import { toScore, type ScoreStatus } from '../proto/score-report.ts';
-import type { RosterEntry } from '../proto/roster.ts';
-import { evaluationConcurrency, expandHome, type DockerHost, type NodeConfig } from './config.ts';
-import type { EvaluationOutcome, EvaluatorPort, Logger } from './validator-ports.ts';
+import { fetchSubmission, FetchRefusal } from '../../runtime/fetch.ts';
+import { reviewSource, loadPolicy as loadReviewPolicy, policyHash as reviewPolicyHash } from '../../runtime/review.ts';
+import { reviewProject } from '../../runtime/review-project.ts';
+import { extractZipProject, looksLikeZip, ZipRefusal } from '../../runtime/zip.ts';
+import { codePrint, type CodePrint } from '../../runtime/fingerprint.ts';
+import { QuarantineStore } from '../../runtime/quarantine-store.ts';
+import { SubmissionEvaluator, toScoreStatus, type EvaluationResult } from '../../runtime/evaluate.ts';
+import { DockerScheduler, type DockerHostConfig, type ScheduledHost } from '../../runtime/docker-hosts.ts';
+import { OWNER_LABEL, reapOwnedSandboxContainers } from '../../runtime/sandbox.ts';
+import { loadPolicy as loadEvaluatorPolicy } from '../../runtime/evaluator-policy.ts';
+import { seccompProfileText, CPU_IMAGE } from '../../runtime/sandbox-image.ts';
+import { toScore, type ScoreStatus } from '../../proto/score-report.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+import { evaluationConcurrency, expandHome, type DockerHost, type NodeConfig } from '../config.ts';
+import type { EvaluationOutcome, EvaluatorPort, Logger } from './ports.ts';
 
 /** Loopback origins a devnet may serve submissions from, exactly (scheme + host + port). */
 export function loopbackAllowance(origins: string[]): { ports: number[]; origins: Set<string> } | undefined {

@@ -1,12 +1,12 @@
-// The seams of the run loop. The validator (node/validator.ts) talks to the chain, the mesh,
-// the evaluator and the consensus protocol only through these interfaces; node/validator-wiring.ts
+// The seams of the run loop. The validator (node/validator/validator.ts) talks to the chain, the mesh,
+// the evaluator and the consensus protocol only through these interfaces; node/validator/wiring.ts
 // adapts the real parts (node/chain, node/p2p, runtime/, consensus/) to them, and tests can put
 // in-process implementations behind the same seams.
-import type { Neuron } from '../consensus/validator-set.ts';
-import type { RosterEntry } from '../proto/roster.ts';
-import type { ScoreStatus } from '../proto/score-report.ts';
-import type { RunDecision } from './validator-store.ts';
-import { bigintAsString } from './json-bigint.ts';
+import type { Neuron } from '../../consensus/validator-set.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+import type { ScoreStatus } from '../../proto/score-report.ts';
+import type { RunDecision } from './store.ts';
+import { bigintAsString } from '../json-bigint.ts';
 
 export interface ChainPort {
   bestBlock(): Promise<number>;

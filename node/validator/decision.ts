@@ -1,14 +1,14 @@
 // The decision of a run from a set of counted reports, by the pure consensus rules
 // (consensus/decision.ts: stake-weighted lower median, quorum, winner with dethrone margin, burn
 // split), mapped to the run record's view. Used by the run loop and by `conclave audit`.
-import { computeDecision as consensusDecision } from '../consensus/decision.ts';
-import { buildValidatorSet, meetsThreshold, type Neuron, type Threshold } from '../consensus/validator-set.ts';
-import { PPM, type WinnerPolicy } from '../consensus/winner.ts';
-import type { Decision } from '../proto/consensus.ts';
-import type { RosterEntry } from '../proto/roster.ts';
-import { scoreReportHash, type ScoreReport } from '../proto/score-report.ts';
-import type { NodeConfig } from './config.ts';
-import type { RunDecision } from './validator-store.ts';
+import { computeDecision as consensusDecision } from '../../consensus/decision.ts';
+import { buildValidatorSet, meetsThreshold, type Neuron, type Threshold } from '../../consensus/validator-set.ts';
+import { PPM, type WinnerPolicy } from '../../consensus/winner.ts';
+import type { Decision } from '../../proto/consensus.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
+import { scoreReportHash, type ScoreReport } from '../../proto/score-report.ts';
+import type { NodeConfig } from '../config.ts';
+import type { RunDecision } from './store.ts';
 
 export interface DecisionRules {
   threshold: Threshold;

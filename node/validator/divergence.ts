@@ -1,7 +1,7 @@
 // Shadow mode: how far the certified consensus is from the owner's pick, per run, with the
 // pure metrics of consensus/divergence.ts (top-1 agreement, tie-corrected Spearman, top-k overlap).
-import { compareRun } from '../consensus/divergence.ts';
-import type { DivergenceRecord, RunDecision } from './validator-store.ts';
+import { compareRun } from '../../consensus/divergence.ts';
+import type { DivergenceRecord, RunDecision } from './store.ts';
 
 export function divergenceBetween(runId: number, decision: RunDecision, owner: { uid: number; weight: number }[] | null, burnUid: number, now: number): DivergenceRecord {
   const ownerMap = new Map((owner ?? []).filter((w) => w.uid !== burnUid).map((w) => [w.uid, w.weight]));
