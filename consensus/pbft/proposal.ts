@@ -1,0 +1,95 @@
+// PBFT reducer, proposals: the proposer of a view proposes (in view 0 from the reports it holds, later
+// the highest lock among the view changes, if any); members check a proposal and send their prepare
+// vote to its proposer, the collector of the view.
+import { decisionHash, signVote, type Certificate, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
+import { computeDecision } from '../decision.ts';
+import { verifyVoteSignature } from '../equivocation.ts';
+import { meetsThreshold } from '../validator-set.ts';
+import { help } from './certificate.ts';
+import { rules, sameRun, type Ctx } from './context.ts';
+import { recordVote } from './equivocators.ts';
+import { countable } from './reports.ts';
+import { enterView } from './timers.ts';
+import { checkContent, checkJustification, decisionFitsRun } from './validate.ts';
+import { highestLock } from './view-change.ts';
+import { collectVote } from './votes.ts';
+
+export function tryPropose(c: Ctx): void {
+  const s = c.s;
+  const v = s.view;
+  if (s.decided || !s.started || c.proposerOf(v) !== c.self || s.myProposals[v]) return;
+  let decision: Decision | null = null;
+  let justification: ViewChange[] = [];
+  if (v === 0) {
+    const counted = countable(c);
+    const all = counted.length === c.setup.members.length;
+    if (!s.proposeReady && !all) return;
+    const d = computeDecision(rules(c), counted);
+    if (!meetsThreshold(d.countedPower, c.d.total, c.setup.threshold)) return;
+    decision = d;
+  } else {
+    const vcs = s.viewChanges[v] ?? {};
+    const voters = Object.keys(vcs).map((k) => c.d.byNodeKey.get(k)!);
+    if (!c.quorum(voters)) return;
+    justification = Object.keys(vcs).sort().map((k) => vcs[k]);
+    const forced = highestLock(justification);
+    if (forced) decision = forced.decision;
+    else {
+      const d = computeDecision(rules(c), countable(c));
+      if (!meetsThreshold(d.countedPower, c.d.total, c.setup.threshold)) return;
+      decision = d;
+    }
+  }
+  const hash = decisionHash(decision);
+  const ctx = c.setup.context;
+  const vote = signVote({ phase: 'propose', netuid: ctx.netuid, runId: ctx.runId, view: v, decisionHash: hash }, c.env.signer);
+  const proposal: Proposal = { vote, decision, justification };
+  s.myProposals[v] = decision;
+  c.broadcast({ type: 'proposal', proposal });
+  onProposal(c, proposal, c.self, true);
+}
+
+export function onProposal(c: Ctx, p: Proposal, from: number, own = false): void {
+  const s = c.s;
+  const v = p.vote.view;
+  if (!sameRun(c, p.vote.netuid, p.vote.runId)) return c.reject(from, `proposal for run ${p.vote.runId} (stale or replayed)`);
+  if (s.decided) return help(c, from, v);
+  if (v < s.view) return;
+  const proposer = c.proposerOf(v);
+  if (p.vote.voter !== c.setup.members[proposer].nodeKey) return c.reject(from, `proposal for view ${v} not signed by its proposer (member ${proposer})`);
+  const hash = decisionHash(p.decision);
+  if (hash !== p.vote.decisionHash) return c.reject(from, 'proposal vote does not match its decision');
+  if (!own && !verifyVoteSignature(p.vote, c.env.verifier)) return c.reject(from, 'proposal signature does not verify');
+  if (!recordVote(c, p.vote)) return c.reject(from, `conflicting proposal from member ${proposer} in view ${v}`);
+  if (s.prepared[v] !== undefined) return;
+  const misfit = decisionFitsRun(c, p.decision);
+  if (misfit) return c.reject(from, `proposal: ${misfit}`);
+  let forced: Certificate | null = null;
+  if (v > 0) {
+    const j = checkJustification(c, p.justification, v);
+    if (typeof j === 'string') return c.reject(from, `proposal for view ${v}: ${j}`);
+    forced = j.forced;
+    if (forced && decisionHash(forced.decision) !== hash) return c.reject(from, `proposal for view ${v} ignores the highest lock in its justification`);
+  }
+  if (!forced && !own) {
+    const problem = checkContent(c, p, from);
+    if (problem === 'pending') return;
+    if (problem) return c.reject(from, `proposal for view ${v}: ${problem}`);
+  }
+  if (v > s.view) enterView(c, v);
+  s.prepared[v] = hash;
+  if (s.pending && s.pending.proposal.vote.view <= v) s.pending = null;
+  const ctx = c.setup.context;
+  const vote = signVote({ phase: 'prepare', netuid: ctx.netuid, runId: ctx.runId, view: v, decisionHash: hash }, c.env.signer);
+  if (proposer === c.self) collectVote(c, vote);
+  else c.send(proposer, { type: 'vote', vote });
+}
+
+export function retryPending(c: Ctx): void {
+  const p = c.s.pending;
+  if (!p) return;
+  if (p.proposal.decision.reportHashes.every((h) => c.s.reports[h])) {
+    c.s.pending = null;
+    onProposal(c, p.proposal, p.from);
+  }
+}

@@ -1,0 +1,108 @@
+// PBFT reducer, validation of what peers send: a decision fits this run, a proposal's content
+// recomputes from its counted reports, a justification holds a quorum of valid view changes, a view
+// change and a certificate verify. Each returns null when valid, else the reason.
+import { fromHex } from '../../proto/codec.ts';
+import { decisionHash, viewChangeSigningBytes, type Certificate, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
+import { computeDecision, type CountedInput } from '../decision.ts';
+import { verifyVoteSignature } from '../equivocation.ts';
+import { meetsThreshold } from '../validator-set.ts';
+import { rules, sameRun, type Ctx } from './context.ts';
+import { highestLock } from './view-change.ts';
+
+export function decisionFitsRun(c: Ctx, d: Decision): string | null {
+  const ctx = c.setup.context;
+  if (d.netuid !== ctx.netuid || d.runId !== ctx.runId) return 'decision is for another run';
+  if (d.rosterHash !== ctx.rosterHash || d.policyHash !== ctx.policyHash || d.hardwareClass !== ctx.hardwareClass) return 'decision names another roster, policy or hardware class';
+  if (d.totalPower !== c.d.total) return 'decision uses another validator set (total power differs)';
+  if (d.incumbentUid !== c.setup.incumbentUid) return 'decision assumes another incumbent';
+  return null;
+}
+
+/** Checks every counted report and recomputes the decision. 'pending' when reports are missing. */
+export function checkContent(c: Ctx, p: Proposal, from: number): string | null | 'pending' {
+  const s = c.s;
+  const missing = p.decision.reportHashes.filter((h) => !s.reports[h]);
+  if (missing.length > 0) {
+    s.pending = { proposal: p, from };
+    const ask = missing.filter((h) => !s.requested[h]);
+    if (ask.length > 0) {
+      for (const h of ask) s.requested[h] = true;
+      const ctx = c.setup.context;
+      const proposer = c.proposerOf(p.vote.view);
+      c.send(proposer, { type: 'request-reports', netuid: ctx.netuid, runId: ctx.runId, hashes: ask });
+    }
+    return 'pending';
+  }
+  const counted: CountedInput[] = [];
+  const seen = new Set<string>();
+  for (const h of p.decision.reportHashes) {
+    const r = s.reports[h];
+    if (!r.countable) return `counts report ${h.slice(0, 12)}… that does not match ${r.hotkey}'s on-chain commitment`;
+    // Proven equivocators are excluded by honest proposers, but a member does not reject a
+    // proposal for counting one: proofs arrive at different times at different members, and
+    // refusing on them would let each equivocator force a view change after every proposal.
+    // The counted report is still the one its author committed on chain, counted once.
+    if (seen.has(r.hotkey)) return `counts two reports by ${r.hotkey}`;
+    seen.add(r.hotkey);
+    counted.push({ report: r.signed.report, hash: h, power: c.setup.members[c.d.byHotkey.get(r.hotkey)!].stake });
+  }
+  const mine = computeDecision(rules(c), counted);
+  if (!meetsThreshold(mine.countedPower, c.d.total, c.setup.threshold)) return 'counted reports do not reach the quorum';
+  if (decisionHash(mine) !== p.vote.decisionHash) return 'decision differs from the one recomputed from its counted reports';
+  return null;
+}
+
+export function checkJustification(c: Ctx, vcs: readonly ViewChange[], v: number): { forced: Certificate | null } | string {
+  const voters = new Set<number>();
+  for (const vc of vcs) {
+    if (!sameRun(c, vc.netuid, vc.runId) || vc.newView !== v) return 'justification holds a view change for another run or view';
+    const i = c.d.byNodeKey.get(vc.voter);
+    if (i === undefined) return 'justification holds a view change from a non-member';
+    if (voters.has(i)) return 'justification holds two view changes from one member';
+    const why = checkViewChange(c, vc);
+    if (why) return `justification: ${why}`;
+    voters.add(i);
+  }
+  if (!c.quorum(voters)) return 'justification lacks view changes from a quorum of voting power';
+  return { forced: highestLock(vcs) };
+}
+
+export function checkViewChange(c: Ctx, vc: ViewChange): string | null {
+  let ok = false;
+  try {
+    ok = c.env.verifier.ed25519(viewChangeSigningBytes(vc), fromHex(vc.signature, 64), fromHex(vc.voter, 32));
+  } catch {
+    ok = false;
+  }
+  if (!ok) return 'view change signature does not verify';
+  if (vc.prepared) {
+    if (vc.prepared.phase !== 'prepare' || vc.prepared.view >= vc.newView) return 'view change carries a lock from a later view';
+    const why = checkCertificate(c, vc.prepared);
+    if (why) return `view change lock: ${why}`;
+  }
+  return null;
+}
+
+export function certKey(phase: string, view: number, hash: string): string {
+  return `${phase}:${view}:${hash}`;
+}
+
+/** Signature and power checks of a certificate; a certificate already checked is remembered by (phase, view, hash). */
+export function checkCertificate(c: Ctx, cert: Certificate): string | null {
+  const hash = decisionHash(cert.decision);
+  const key = certKey(cert.phase, cert.view, hash);
+  if (c.s.validCerts[key]) return null;
+  const misfit = decisionFitsRun(c, cert.decision);
+  if (misfit) return misfit;
+  const voters: number[] = [];
+  for (const v of cert.votes) {
+    if (v.phase !== cert.phase || v.view !== cert.view || v.decisionHash !== hash || !sameRun(c, v.netuid, v.runId)) return 'certificate holds a vote for something else';
+    const i = c.d.byNodeKey.get(v.voter);
+    if (i === undefined) return 'certificate holds a vote from a non-member';
+    voters.push(i);
+  }
+  if (!c.quorum(voters)) return 'certificate votes do not reach the quorum';
+  for (const v of cert.votes) if (!verifyVoteSignature(v, c.env.verifier)) return 'certificate holds a vote whose signature does not verify';
+  c.s.validCerts[key] = true;
+  return null;
+}
