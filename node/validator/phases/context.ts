@@ -1,0 +1,35 @@
+// What a phase of the run loop is given. The phase machine (node/validator/validator.ts) owns the
+// order of phases and persists each transition; a phase module does the work of one phase on the
+// live run and reports back, never choosing the next phase itself.
+import type { ConsensusSession } from '../ports.ts';
+import type { RunRecord } from '../store.ts';
+import type { ValidatorDeps } from '../validator.ts';
+
+/** A run the loop is stepping: its persisted record plus what only lives in memory. */
+export interface LiveRun {
+  record: RunRecord;
+  evaluation?: Promise<void>;
+  evalAbort?: AbortController;
+  session?: ConsensusSession;
+  consensusStartedAt?: number;
+  busy: boolean;
+}
+
+export interface PhaseContext {
+  readonly d: ValidatorDeps;
+  readonly now: () => number;
+  /** this node's hotkey (the signer's) */
+  readonly hotkey: string;
+  /** the best block the current tick read */
+  readonly lastBlock: number;
+}
+
+/** A chain call whose failure is counted under `op` (and rethrown: the step is retried next tick). */
+export async function chainCall<T>(ctx: PhaseContext, op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    ctx.d.metrics.chainErrors.inc({ op });
+    throw err;
+  }
+}
