@@ -1,19 +1,115 @@
-// Client of the run-bundle protocol: fetches a past run's signed reports and certificate from one
-// validator by multiaddr, without being a validator (auditors are outsiders). Starts a minimal,
+// The run-bundle protocol (/conclave/run-bundle/1.0.0), both ends. Server (RunBundleServer, mounted
+// by the mesh): read-only, open to any authenticated peer (auditors are outsiders), rate-limited per
+// peer and node-wide, answering from a provider the node registers over its archive
+// (archiveRunBundleProvider). Client (fetchRunBundle): fetches a past run's signed reports and
+// certificate from one validator by multiaddr, without being a validator. Starts a minimal,
 // non-listening libp2p dialer (TCP, noise, yamux) with a throwaway identity, pages through the
 // bundle and stops the dialer. The bytes are not trusted here: the auditor verifies every one.
-import { createLibp2p } from 'libp2p';
+import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { requestResponse } from './frames.ts';
-import { RUN_BUNDLE_PROTOCOL, type RunBundleProvider } from './mesh.ts';
+import type { Connection, Stream } from '@libp2p/interface';
+import { requestResponse, serveOnce } from './frames.ts';
+import { PeerRateLimiter } from './rate-limit.ts';
+import type { MeshMetrics, ResolvedMeshOptions } from './mesh-types.ts';
 import { encodeSignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import {
-  decodeRunBundleResponse, encodeRunBundleRequest, MAX_BUNDLE_REPORTS, MAX_FETCH_RESPONSE_BYTES, RUN_BUNDLE_REQUEST_BYTES,
-  type RunBundleStatus,
+  decodeRunBundleRequest, decodeRunBundleResponse, encodeRunBundleRequest, encodeRunBundleResponse, runBundlePage,
+  MAX_BUNDLE_REPORTS, MAX_FETCH_RESPONSE_BYTES, RUN_BUNDLE_REQUEST_BYTES, type RunBundleResponse, type RunBundleStatus,
 } from '../../proto/gossip.ts';
+
+/** Read-only, open to any authenticated peer (auditors are outsiders); see proto/gossip.ts "Run bundle". */
+export const RUN_BUNDLE_PROTOCOL = '/conclave/run-bundle/1.0.0';
+
+/** What a node serves for a past run: encoded SignedScoreReports and the encoded commit certificate. */
+export interface RunBundle {
+  reports: Uint8Array[];
+  certificate?: Uint8Array | null;
+}
+/** Registered by the node (from its archive); null/undefined when the run is unknown. */
+export type RunBundleProvider = (runId: number) => Promise<RunBundle | null | undefined>;
+
+export type RunBundleServerOptions = Pick<ResolvedMeshOptions, 'netuid' | 'fetchTimeoutMs' | 'bundleBurst' | 'bundlePerSecond' | 'bundleGlobalBurst' | 'bundleGlobalPerSecond' | 'bundlePageBytes'>;
+
+export interface RunBundleServerComponents {
+  now: () => number;
+  /** Banned or blocked peers get 'unavailable'. */
+  isDenied: (peer: string) => boolean;
+}
+
+/** Server side: without a provider every request is answered 'unavailable'. */
+export class RunBundleServer {
+  private readonly opts: RunBundleServerOptions;
+  private readonly c: RunBundleServerComponents;
+  private readonly limiter: PeerRateLimiter;
+  private readonly globalLimiter: PeerRateLimiter;
+  private provider: RunBundleProvider | null = null;
+  private inFlight = 0;
+  private readonly m = { served: 0, notFound: 0, rateLimited: 0, failed: 0 };
+
+  constructor(opts: RunBundleServerOptions, components: RunBundleServerComponents) {
+    this.opts = opts;
+    this.c = components;
+    this.limiter = new PeerRateLimiter(opts.bundleBurst, opts.bundlePerSecond);
+    this.globalLimiter = new PeerRateLimiter(opts.bundleGlobalBurst, opts.bundleGlobalPerSecond);
+  }
+
+  async mount(node: Libp2p): Promise<void> {
+    await node.handle(RUN_BUNDLE_PROTOCOL, (stream, conn) => this.serve(stream, conn), { maxInboundStreams: 2 });
+  }
+
+  setProvider(provider: RunBundleProvider | null): void {
+    this.provider = provider;
+  }
+
+  metrics(): MeshMetrics['runBundle'] {
+    return { served: this.m.served, notFound: this.m.notFound, rateLimited: this.m.rateLimited, failed: this.m.failed };
+  }
+
+  private async serve(stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString();
+    await serveOnce(stream, RUN_BUNDLE_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, this.opts.fetchTimeoutMs * 2, async (bytes) => {
+      const reply = (status: RunBundleResponse['status'], message: string) =>
+        encodeRunBundleResponse({ version: 1, status, message, total: 0, offset: 0, reports: [], certificate: new Uint8Array(0) });
+      const now = this.c.now();
+      if (this.c.isDenied(peer)) return reply('unavailable', 'this peer is banned or blocked here');
+      if (!this.limiter.take(peer, now)) {
+        this.m.rateLimited++;
+        return reply('rate-limited', `more than ${this.opts.bundlePerSecond} run-bundle requests/s from this peer; back off and retry`);
+      }
+      if (!this.globalLimiter.take('*', now) || this.inFlight >= 4) {
+        this.m.rateLimited++;
+        return reply('rate-limited', 'this node is serving too many run-bundle requests; retry in a few seconds');
+      }
+      let req;
+      try {
+        req = decodeRunBundleRequest(bytes);
+      } catch (err) {
+        return reply('bad-request', (err as Error).message);
+      }
+      if (req.netuid !== this.opts.netuid) return reply('bad-request', `this node serves netuid ${this.opts.netuid}, not ${req.netuid}`);
+      const provider = this.provider;
+      if (!provider) return reply('unavailable', 'this node keeps no run archive (no run-bundle provider registered)');
+      this.inFlight++;
+      try {
+        const bundle = await provider(req.runId);
+        if (!bundle || (bundle.reports.length === 0 && !bundle.certificate?.length)) {
+          this.m.notFound++;
+          return reply('not-found', `run ${req.runId} is not in this node's archive`);
+        }
+        this.m.served++;
+        return encodeRunBundleResponse(runBundlePage(bundle.reports, bundle.certificate ?? null, req.offset, this.opts.bundlePageBytes));
+      } catch (err) {
+        this.m.failed++;
+        return reply('unavailable', `archive read failed: ${(err as Error).message}`.slice(0, 200));
+      } finally {
+        this.inFlight--;
+      }
+    });
+  }
+}
 
 export class RunBundleError extends Error {
   readonly status: RunBundleStatus | 'dial' | 'protocol';

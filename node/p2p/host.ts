@@ -1,0 +1,153 @@
+// Host and transports: the libp2p 3 node (TCP, noise, yamux, identify, ping, the validators' own
+// Kademlia DHT, gossipsub with this mesh's overrides) behind a connection gater, plus the connection
+// primitives the other parts share (connected, hangUp, dial, peer routing) and the one-shot timers
+// that die with the mesh. Whom to dial is dialer.ts's business; who gets in, membership.ts's.
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { PeerId } from '@libp2p/interface';
+import { gossipsub } from '@libp2p/gossipsub';
+import type { GossipSub } from '@libp2p/gossipsub';
+import { GOSSIP_KINDS, topicFor } from './topics.ts';
+import type { ResolvedMeshOptions } from './mesh-types.ts';
+import { sha256 } from '../../proto/codec.ts';
+import { MAX_GOSSIP_ENVELOPE_BYTES } from '../../proto/gossip.ts';
+
+export const DHT_PROTOCOL = '/conclave/kad/1.0.0';
+
+export type HostOptions = Pick<ResolvedMeshOptions, 'netuid' | 'nodeKeySeed' | 'listen' | 'dht' | 'heartbeatMs' | 'maxPeers'>;
+
+export class Host {
+  /** The running libp2p node; null before start() and after stop(). */
+  node: Libp2p | null = null;
+  pubsub: GossipSub | null = null;
+  private readonly opts: HostOptions;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private stopped = false;
+
+  constructor(opts: HostOptions) {
+    this.opts = opts;
+  }
+
+  /** Creates the libp2p node; `isDenied` is the connection gater (banned, refused or blocked peers). */
+  async start(isDenied: (peer: string) => boolean): Promise<Libp2p> {
+    const privateKey = await generateKeyPairFromSeed('Ed25519', this.opts.nodeKeySeed);
+    const topics = GOSSIP_KINDS.map((k) => topicFor(this.opts.netuid, k));
+    const services: Record<string, unknown> = {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        heartbeatInterval: this.opts.heartbeatMs,
+        floodPublish: true,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false,
+        allowedTopics: topics,
+        maxInboundDataLength: MAX_GOSSIP_ENVELOPE_BYTES,
+        msgIdFn: (msg) => sha256(msg.data),
+        fallbackToFloodsub: false,
+        // Membership is decided by admission (stake-bound bindings), not by IP: the default IP-colocation
+        // penalty (-5 x (peers on one IP - 10)^2) pushes every peer below the publish and graylist
+        // thresholds once more than 10 validators share an address (one host, a NAT, a devnet), and
+        // gossip silently stops. Invalid messages still cost score (and strikes, see Membership.strike()).
+        scoreParams: { IPColocationFactorWeight: 0 },
+      }),
+    };
+    // passthroughMapper: keep private/loopback addresses in DHT answers. This DHT is the validators'
+    // own (its own protocol id), and validators on one LAN, host or devnet must find each other.
+    if (this.opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, allowQueryWithZeroPeers: true, peerInfoMapper: passthroughMapper });
+    const node = await createLibp2p({
+      privateKey,
+      addresses: { listen: this.opts.listen ?? ['/ip4/0.0.0.0/tcp/30333'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: {
+        denyDialPeer: (p: PeerId) => isDenied(p.toString()),
+        denyInboundEncryptedConnection: (p: PeerId) => isDenied(p.toString()),
+        denyOutboundEncryptedConnection: (p: PeerId) => isDenied(p.toString()),
+      },
+      connectionManager: { maxConnections: this.opts.maxPeers * 2 },
+      services: services as any,
+    });
+    this.node = node as unknown as Libp2p;
+    this.pubsub = (node.services as any).pubsub as GossipSub;
+    return this.node;
+  }
+
+  /** First half of stopping: no timer fires any more (also those scheduled later). */
+  halt(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  /** Second half of stopping: the node goes. */
+  async stop(): Promise<void> {
+    const node = this.node;
+    this.node = null;
+    if (node) await node.stop();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Runs `fn` after `ms` unless the mesh stops first. */
+  later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    t.unref?.();
+    this.timers.add(t);
+  }
+
+  /** True when the node runs and `peer` is its own peer id. */
+  isSelf(peer: string): boolean {
+    return this.node !== null && peer === this.node.peerId.toString();
+  }
+
+  multiaddrs(): string[] {
+    return this.node ? this.node.getMultiaddrs().map((a) => a.toString()) : [];
+  }
+
+  connected(peer: string): boolean {
+    if (!this.node) return false;
+    try {
+      return this.node.getConnections(peerIdFromString(peer)).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  hangUp(peer: string): void {
+    if (!this.node) return;
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peer);
+    } catch {
+      return;
+    }
+    void this.node.hangUp(id).catch(() => {});
+  }
+
+  async dial(addr: string): Promise<void> {
+    if (!this.node) throw new Error('mesh not started');
+    await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(5000) });
+  }
+
+  async findPeer(peerId: string, timeoutMs: number): Promise<string[]> {
+    if (!this.node) throw new Error('mesh not started');
+    if (this.opts.dht === false) throw new Error('findPeer needs the DHT; start the mesh without dht: false');
+    const info = await this.node.peerRouting.findPeer(peerIdFromString(peerId), { signal: AbortSignal.timeout(timeoutMs) });
+    return info.multiaddrs.map((a) => a.toString());
+  }
+}

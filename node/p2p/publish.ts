@@ -1,0 +1,155 @@
+// The publish path: local checks on what this node publishes (a report must verify and belong to this
+// netuid and an accepted run), envelope signing with the node key, and the outbox. A message waits in
+// the outbox until its topic has an admitted subscriber (re-tried on every subscription change and on
+// a timer); publish*() resolves when sent or after publishWaitMs with `queued: true`, and the message
+// stays queued until publishRetryMs. Sent envelopes are also stored so late peers can fetch them.
+import type { ContentStore } from './content-store.ts';
+import type { Host } from './host.ts';
+import type { Membership } from './membership.ts';
+import type { MessageValidator } from './message-validator.ts';
+import { topicFor } from './topics.ts';
+import type { PublishOutcome, ResolvedMeshOptions } from './mesh-types.ts';
+import { sha256Hex } from '../../proto/codec.ts';
+import { decodeSignedScoreReport, verifySignedScoreReport } from '../../proto/score-report.ts';
+import type { Ed25519Signer } from '../../proto/signer.ts';
+import { encodeGossipEnvelope, signGossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
+
+export type PublisherOptions = Pick<ResolvedMeshOptions, 'netuid' | 'publishWaitMs' | 'publishRetryMs'>;
+
+export interface PublisherComponents {
+  now: () => number;
+  /** The node key: signs every envelope. */
+  signer: Ed25519Signer;
+  host: Host;
+  validator: MessageValidator;
+  store: ContentStore;
+  members: Pick<Membership, 'isAdmitted'>;
+}
+
+interface OutboxItem {
+  topic: string;
+  data: Uint8Array;
+  hash: string;
+  waitUntil: number;
+  deadline: number;
+  resolve?: (o: PublishOutcome) => void;
+}
+
+export class Publisher {
+  private readonly opts: PublisherOptions;
+  private readonly c: PublisherComponents;
+  private readonly outbox: OutboxItem[] = [];
+  private flushing = false;
+  private readonly m = { published: 0, publishExpired: 0 };
+
+  constructor(opts: PublisherOptions, components: PublisherComponents) {
+    this.opts = opts;
+    this.c = components;
+  }
+
+  /** Publishes an encoded SignedScoreReport (checked locally first). */
+  async publishReport(signedReportBytes: Uint8Array): Promise<PublishOutcome> {
+    const signed = decodeSignedScoreReport(signedReportBytes);
+    const v = verifySignedScoreReport(signed);
+    if (!v.ok) throw new Error(`publishReport: refusing to publish an invalid report: ${v.reason}`);
+    if (signed.report.netuid !== this.opts.netuid) throw new Error(`publishReport: report is for netuid ${signed.report.netuid}, this mesh is netuid ${this.opts.netuid}`);
+    if (!this.c.validator.runAccepted(signed.report.runId)) throw new Error(`publishReport: report is for run ${signed.report.runId}, which peers would ignore (current run ${this.c.validator.runs().current})`);
+    return this.publishEnvelope('report', signed.report.runId, signedReportBytes);
+  }
+
+  /** Publishes an opaque consensus message (proto/consensus.ts bytes) for `runId` (default: the current run). */
+  async publishConsensus(payload: Uint8Array, runId?: number): Promise<PublishOutcome> {
+    const run = runId ?? this.c.validator.runs().current;
+    if (run === null) throw new Error('publishConsensus: no current run; call setCurrentRun(runId) first or pass runId');
+    if (!this.c.validator.runAccepted(run)) throw new Error(`publishConsensus: run ${run} is neither the current nor the previous run`);
+    return this.publishEnvelope('consensus', run, payload);
+  }
+
+  /** Test/diagnostic hook: publishes raw envelope bytes on a topic without local checks. */
+  async publishRaw(kind: GossipKind, data: Uint8Array): Promise<number> {
+    const pubsub = this.c.host.pubsub;
+    if (!pubsub) throw new Error('mesh not started');
+    const r = await pubsub.publish(topicFor(this.opts.netuid, kind), data);
+    return r.recipients.length;
+  }
+
+  /** Signs an envelope with the node key (for publishRaw and tests). */
+  envelope(kind: GossipKind, runId: number, payload: Uint8Array, issuedAt = this.c.now()): Uint8Array {
+    return encodeGossipEnvelope(signGossipEnvelope({ version: 1, kind, netuid: this.opts.netuid, runId, issuedAt, payload }, this.c.signer));
+  }
+
+  publishEnvelope(kind: GossipKind, runId: number, payload: Uint8Array): Promise<PublishOutcome> {
+    if (!this.c.host.pubsub) throw new Error('mesh not started: call start() first');
+    const data = this.envelope(kind, runId, payload);
+    const hash = sha256Hex(payload);
+    if (kind !== 'binding') {
+      this.c.store.putEnvelope(hash, data, runId);
+      this.c.validator.markDelivered(hash, this.c.now());
+    }
+    const now = this.c.now();
+    return new Promise((resolve) => {
+      this.outbox.push({ topic: topicFor(this.opts.netuid, kind), data, hash, waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve });
+      this.flush();
+    });
+  }
+
+  /** Sends queued messages to topics that have at least one admitted subscriber. */
+  flush(): void {
+    const pubsub = this.c.host.pubsub;
+    if (this.flushing || !pubsub || this.outbox.length === 0) return;
+    this.flushing = true;
+    const now = this.c.now();
+    const ready = new Map<string, boolean>();
+    const isReady = (topic: string) => {
+      let r = ready.get(topic);
+      if (r === undefined) {
+        r = pubsub.getSubscribers(topic).some((p) => this.c.members.isAdmitted(p.toString()));
+        ready.set(topic, r);
+      }
+      return r;
+    };
+    const pending = this.outbox.splice(0);
+    const sends: Promise<void>[] = [];
+    // Not sent this round: expire it, or tell a waiting publisher it is queued, and keep it.
+    const requeue = (item: OutboxItem) => {
+      if (now > item.deadline) {
+        this.m.publishExpired++;
+        item.resolve?.({ hash: item.hash, recipients: 0, queued: true });
+        return;
+      }
+      if (item.resolve && now >= item.waitUntil) {
+        item.resolve({ hash: item.hash, recipients: 0, queued: true });
+        item.resolve = undefined;
+      }
+      this.outbox.push(item);
+    };
+    try {
+      for (const item of pending) {
+        if (!isReady(item.topic)) {
+          requeue(item);
+          continue;
+        }
+        // gossipsub may know subscribers it holds no outbound stream to: then it sends to nobody
+        sends.push(pubsub.publish(item.topic, item.data).then((r) => {
+          if (r.recipients.length > 0) {
+            this.m.published++;
+            item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
+          } else {
+            requeue(item);
+          }
+        }, () => requeue(item)));
+      }
+    } finally {
+      Promise.allSettled(sends).finally(() => { this.flushing = false; });
+    }
+  }
+
+  /** On stop: every waiting publisher learns its message is still queued. */
+  drain(): void {
+    for (const item of this.outbox.splice(0)) item.resolve?.({ hash: item.hash, recipients: 0, queued: true });
+  }
+
+  metrics(): { published: number; publishQueued: number; publishExpired: number } {
+    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired };
+  }
+}

@@ -1,0 +1,97 @@
+// Gossip topics and the glue between gossipsub and message-validator.ts: the per-netuid topic names,
+// topic validators and subscriptions, verdict → accept/ignore/reject (plus a strike for invalid
+// messages), and exactly-once delivery of accepted reports and consensus messages to the node's
+// handlers, whether they came by gossip or by fetch.
+import type { PeerId } from '@libp2p/interface';
+import type { GossipSub } from '@libp2p/gossipsub';
+import type { Admission } from './admission.ts';
+import type { ContentStore } from './content-store.ts';
+import type { MessageValidator, Verdict } from './message-validator.ts';
+import type { Membership } from './membership.ts';
+import type { Dialer } from './dialer.ts';
+import { safeCall, type DeliveredConsensus, type DeliveredReport } from './mesh-types.ts';
+import type { GossipKind } from '../../proto/gossip.ts';
+
+export const GOSSIP_KINDS = ['report', 'consensus', 'binding'] as const;
+
+export function topicFor(netuid: number, kind: GossipKind): string {
+  const name = kind === 'report' ? 'reports' : kind === 'consensus' ? 'consensus' : 'bindings';
+  return `/conclave/${netuid}/${name}/1`;
+}
+
+export interface GossipTopicsComponents {
+  netuid: number;
+  now: () => number;
+  validator: MessageValidator;
+  store: ContentStore;
+  admission: Admission;
+  members: Pick<Membership, 'strike'>;
+  dialer: Pick<Dialer, 'onBindingLearned'>;
+}
+
+export class GossipTopics {
+  private readonly c: GossipTopicsComponents;
+  private readonly reportHandlers: Array<(m: DeliveredReport) => void> = [];
+  private readonly consensusHandlers: Array<(m: DeliveredConsensus) => void> = [];
+  private readonly m = { deliveredReport: 0, deliveredConsensus: 0 };
+
+  constructor(components: GossipTopicsComponents) {
+    this.c = components;
+  }
+
+  onReport(cb: (m: DeliveredReport) => void): void {
+    this.reportHandlers.push(cb);
+  }
+
+  onConsensus(cb: (m: DeliveredConsensus) => void): void {
+    this.consensusHandlers.push(cb);
+  }
+
+  /** Installs a validator on each topic of the netuid and subscribes; `onSubscriptionChange` runs on every change. */
+  subscribe(pubsub: GossipSub, onSubscriptionChange: () => void): void {
+    for (const kind of GOSSIP_KINDS) {
+      const topic = topicFor(this.c.netuid, kind);
+      const validate = (source: PeerId, msg: any) => this.validate(kind, source.toString(), msg);
+      pubsub.topicValidators.set(topic, validate as any);
+      pubsub.subscribe(topic);
+    }
+    pubsub.addEventListener('subscription-change', () => onSubscriptionChange());
+  }
+
+  private validate(kind: GossipKind, source: string, msg: { type: string; from?: PeerId; data: Uint8Array }): 'accept' | 'ignore' | 'reject' {
+    const author = msg.type === 'signed' && msg.from ? msg.from.toString() : undefined;
+    const v = this.c.validator.check(msg.data, { nowMs: this.c.now(), via: 'gossip', author, expectKind: kind });
+    if (v.action !== 'accept') {
+      if (v.strike) this.c.members.strike(source, v.reason, v.detail);
+      return v.action;
+    }
+    this.deliver(v, author ?? source, 'gossip', msg.data);
+    return 'accept';
+  }
+
+  /** Hands an accepted message to the handlers, once per content hash; a binding only feeds the dialer. */
+  deliver(v: Extract<Verdict, { action: 'accept' }>, fromPeer: string, via: 'gossip' | 'fetch', envelopeBytes: Uint8Array): void {
+    const env = v.envelope;
+    if (env.kind === 'binding') {
+      if (v.binding) this.c.dialer.onBindingLearned(v.binding);
+      return;
+    }
+    if (!this.c.validator.markDelivered(v.hash, this.c.now())) return;
+    this.c.store.putEnvelope(v.hash, envelopeBytes, env.runId);
+    if (env.kind === 'report' && v.report) {
+      this.m.deliveredReport++;
+      const m: DeliveredReport = { hash: v.hash, signed: v.report, bytes: env.payload, runId: env.runId, fromPeer, via };
+      for (const cb of this.reportHandlers) safeCall(() => cb(m));
+    } else if (env.kind === 'consensus') {
+      this.m.deliveredConsensus++;
+      const signerPeer = this.c.admission.peerOfNodeKey(env.nodePublicKey);
+      const signerHotkey = signerPeer ? this.c.admission.bindingOf(signerPeer)?.hotkey ?? '' : '';
+      const m: DeliveredConsensus = { hash: v.hash, payload: env.payload, runId: env.runId, signerHotkey, signerNodeKey: env.nodePublicKey, fromPeer, via };
+      for (const cb of this.consensusHandlers) safeCall(() => cb(m));
+    }
+  }
+
+  metrics(): { report: number; consensus: number } {
+    return { report: this.m.deliveredReport, consensus: this.m.deliveredConsensus };
+  }
+}
