@@ -1,21 +1,28 @@
-// Static review of submissions. The verdict comes from CPython's own `ast` (docker/review/review.py),
-// run inside the sandbox image with network none when a Docker engine and the image are present,
-// otherwise (documented fallback) by the host's python3 in isolated mode. Many files go to one
-// Python process (batch mode) so reviewing a whole corpus costs one interpreter start.
+// Static review of submissions. The verdict comes from CPython's own `ast` (docker/review/review.py, the
+// driver, and its rule modules in docker/review/rules/), run inside the sandbox image with network none
+// when a Docker engine and the image are present, otherwise (documented fallback) by the host's python3
+// in isolated mode. Many files go to one Python process (batch mode) so reviewing a whole corpus costs
+// one interpreter start. The reviewer travels as text, never as a mount: `python3 -I -S -B -c <review.py>
+// <path> <source> ...` with the other modules as argument pairs, imported from memory by the driver, so
+// the code that runs is exactly the code policyHash covers and the node's paths need not be visible to
+// the Docker engine.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256Hex } from '../proto/codec.ts';
 import { canonicalJson as sharedCanonicalJson } from '../proto/canonical-json.ts';
+import { CPU_IMAGE } from './sandbox-image.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REVIEW_DIR = join(here, '..', 'docker', 'review');
+/** The driver; the rule modules live beside it (docker/review/rules/). */
 export const REVIEWER_PATH = join(REVIEW_DIR, 'review.py');
+const DRIVER = 'review.py';
 export const DEFAULT_POLICY_PATH = join(REVIEW_DIR, 'policy.v1.json');
 /** Image tried first for the review container; `CONCLAVE_REVIEW_IMAGE` overrides it. */
-export const DEFAULT_REVIEW_IMAGE = 'conclave-evaluator:cpu';
+export const DEFAULT_REVIEW_IMAGE = CPU_IMAGE;
 /** Used when the evaluator image has not been built yet (it carries the same python3). */
 export const FALLBACK_REVIEW_IMAGE = 'conclave-base:bookworm';
 
@@ -79,13 +86,26 @@ export function canonicalJson(value: unknown): string {
   return sharedCanonicalJson(value, () => { throw new ReviewError('policy contains a non-finite number'); });
 }
 
+/** One file of the reviewer: its path relative to docker/review ('/'-separated) and its text. */
+export interface ReviewerFile { path: string; source: string }
+
 /**
- * sha256( canonical policy JSON || 0x0a || evaluator image digest || 0x0a || sha256 hex of review.py ),
- * lowercase hex. The reviewer's code is part of the hash: a reviewer change alters verdicts as much as a
- * policy change does, and reports judged by different reviewers must not be counted together.
+ * sha256 hex of the reviewer's code: over its files sorted by path, each contributing
+ * `path || 0x0a || sha256 hex of its source || 0x0a`.
  */
-export function policyHash(policy: ReviewPolicy, imageDigest: string, reviewerSource: string = reviewerCode()): string {
-  return sha256Hex(new TextEncoder().encode(canonicalJson(policy) + '\n' + imageDigest + '\n' + sha256Hex(reviewerSource)));
+export function reviewerDigest(files: readonly ReviewerFile[]): string {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return sha256Hex(sorted.map((f) => f.path + '\n' + sha256Hex(f.source) + '\n').join(''));
+}
+
+/**
+ * sha256( canonical policy JSON || 0x0a || evaluator image digest || 0x0a || reviewerDigest(every .py
+ * file of docker/review) ), lowercase hex. The reviewer's code is part of the hash: a change to the driver
+ * or any rule module alters verdicts as much as a policy change does, and reports judged by different
+ * reviewers must not be counted together.
+ */
+export function policyHash(policy: ReviewPolicy, imageDigest: string, reviewer: readonly ReviewerFile[] = reviewerFiles()): string {
+  return sha256Hex(new TextEncoder().encode(canonicalJson(policy) + '\n' + imageDigest + '\n' + reviewerDigest(reviewer)));
 }
 
 export function loadPolicy(path = DEFAULT_POLICY_PATH): ReviewPolicy {
@@ -118,10 +138,39 @@ function defaultPolicy(): ReviewPolicy {
   return cachedPolicy;
 }
 
-let reviewerSource: string | undefined;
-function reviewerCode(): string {
-  reviewerSource ??= readFileSync(REVIEWER_PATH, 'utf8');
-  return reviewerSource;
+/** Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN); keep every reviewer file well below. */
+const MAX_REVIEWER_FILE_BYTES = 100 * 1024;
+
+function listReviewerFiles(dir: string, prefix: string): ReviewerFile[] {
+  const out: ReviewerFile[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix + e.name;
+    if (e.isDirectory() && e.name !== '__pycache__') out.push(...listReviewerFiles(join(dir, e.name), rel + '/'));
+    else if (e.isFile() && e.name.endsWith('.py')) out.push({ path: rel, source: readFileSync(join(dir, e.name), 'utf8') });
+  }
+  return out;
+}
+
+let reviewerSources: ReviewerFile[] | undefined;
+/** The reviewer's files (review.py and every other .py under docker/review), sorted by path; read once. */
+export function reviewerFiles(): ReviewerFile[] {
+  if (!reviewerSources) {
+    const files = listReviewerFiles(REVIEW_DIR, '').sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    if (!files.some((f) => f.path === DRIVER)) throw new ReviewError(`the reviewer driver ${REVIEWER_PATH} is missing`);
+    for (const f of files) {
+      if (Buffer.byteLength(f.source) > MAX_REVIEWER_FILE_BYTES) {
+        throw new ReviewError(`reviewer file ${f.path} is over ${MAX_REVIEWER_FILE_BYTES} bytes; split it (it travels as one process argument)`);
+      }
+    }
+    reviewerSources = files;
+  }
+  return reviewerSources;
+}
+
+/** python3 arguments that run the reviewer: the driver as `-c`, the other files as (path, source) pairs. */
+function reviewerArgs(files: readonly ReviewerFile[]): string[] {
+  const driver = files.find((f) => f.path === DRIVER)!;
+  return ['-I', '-S', '-B', '-c', driver.source, ...files.filter((f) => f !== driver).flatMap((f) => [f.path, f.source])];
 }
 
 /** stdout of a docker CLI call, or null when it fails; never blocks the event loop (intake runs in the node). */
@@ -197,7 +246,8 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
   const policy = opts.policy ?? defaultPolicy();
   const choice = await chooseEngine(opts);
   const imageDigest = opts.imageDigest ?? choice.digest ?? 'none';
-  const hash = policyHash(policy, imageDigest);
+  const reviewer = reviewerFiles();
+  const hash = policyHash(policy, imageDigest, reviewer);
   const request = JSON.stringify({
     policy,
     fingerprint: opts.fingerprint ?? false,
@@ -215,10 +265,10 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
     run = await runProcess('docker', ['run', '--rm', '-i', '--name', name, '--network', 'none', '--read-only',
       '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--pids-limit', '32', '--memory', '1g',
       '--cpus', '1', '--user', '65534:65534', '--tmpfs', '/tmp:size=8m', '--log-driver', 'none',
-      '--entrypoint', 'python3', choice.image!, '-I', '-S', '-c', reviewerCode()], request, timeoutMs,
+      '--entrypoint', 'python3', choice.image!, ...reviewerArgs(reviewer)], request, timeoutMs,
     () => { spawnSync('docker', ['rm', '-f', name], { timeout: 10_000 }); });
   } else {
-    run = await runProcess(opts.python ?? 'python3', ['-I', '-S', '-c', reviewerCode()], request, timeoutMs);
+    run = await runProcess(opts.python ?? 'python3', reviewerArgs(reviewer), request, timeoutMs);
   }
   if (run.timedOut) throw new ReviewError(`the reviewer did not finish within ${timeoutMs} ms (${choice.engine} engine)`);
   if (run.code !== 0) {

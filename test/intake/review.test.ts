@@ -2,11 +2,11 @@
 // legitimate training submission in test/intake/legit is accepted. The whole corpus is reviewed in
 // one python process (host engine); one batch also goes through the Docker engine.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { canonicalJson, chooseEngine, dockerAvailable, loadPolicy, policyHash, REVIEWER_PATH, reviewFiles, reviewSource } from '../../runtime/review.ts';
+import { canonicalJson, chooseEngine, dockerAvailable, loadPolicy, policyHash, REVIEWER_PATH, reviewerFiles, reviewFiles, reviewSource } from '../../runtime/review.ts';
 import type { BatchReview } from '../../runtime/review.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -108,12 +108,34 @@ describe('intake: review rules and policy', function () {
     assert.notEqual(policyHash({ ...policy, version: 2 }, d), policyHash(policy, d));
   });
 
-  it('policyHash also pins the reviewer code: a changed review.py gives another hash', () => {
+  it('policyHash also pins the reviewer code: a change to review.py or to any rule module gives another hash', () => {
     const policy = loadPolicy();
     const d = 'sha256:' + 'ab'.repeat(32);
-    const source = readFileSync(REVIEWER_PATH, 'utf8');
-    assert.equal(policyHash(policy, d), policyHash(policy, d, source));
-    assert.notEqual(policyHash(policy, d, source + '\n# a reviewer change\n'), policyHash(policy, d, source));
+    const files = reviewerFiles();
+    const paths = files.map((f) => f.path);
+    assert.ok(paths.includes('review.py') && paths.includes('rules/__init__.py') && paths.includes('rules/names.py'), paths.join(' '));
+    assert.ok(paths.every((p) => p.endsWith('.py') && !p.includes('__pycache__')));
+    assert.equal(policyHash(policy, d), policyHash(policy, d, files));
+    assert.equal(policyHash(policy, d, [...files].reverse()), policyHash(policy, d, files));
+    for (const path of ['review.py', 'rules/names.py']) {
+      const changed = files.map((f) => (f.path === path ? { ...f, source: f.source + '\n# a reviewer change\n' } : f));
+      assert.notEqual(policyHash(policy, d, changed), policyHash(policy, d, files), path);
+    }
+    assert.notEqual(policyHash(policy, d, files.filter((f) => f.path !== 'rules/names.py')), policyHash(policy, d, files));
+  });
+
+  it('the driver run as a file (python3 -I -S -B review.py) reads its rule modules from beside it, writes no bytecode', async () => {
+    const caches = [join(dirname(REVIEWER_PATH), '__pycache__'), join(dirname(REVIEWER_PATH), 'rules', '__pycache__')];
+    const cachedBefore = caches.map((c) => existsSync(c));
+    const inputs = [attackFiles[0], legitFiles[0]].map((f, i) => ({ id: f, source: readFileSync(join(i ? legitDir : attacksDir, f)) }));
+    const viaArgs = await reviewFiles(inputs, { engine: 'host' });
+    const request = JSON.stringify({ policy: loadPolicy(), fingerprint: false, files: inputs.map((f) => ({ id: f.id, source_b64: f.source.toString('base64'), entrypoint: true, localModules: [] })) });
+    const r = spawnSync('python3', ['-I', '-S', '-B', REVIEWER_PATH], { input: request, encoding: 'utf8', cwd: here, timeout: 25_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const asFile = JSON.parse(r.stdout) as { results: Array<{ verdict: string; findings: Array<{ rule: string }> }> };
+    assert.deepEqual(asFile.results.map((x) => [x.verdict, x.findings.map((f) => f.rule)]), viaArgs.results.map((x) => [x.verdict, x.findings.map((f) => f.rule)]));
+    assert.deepEqual(viaArgs.results.map((x) => x.verdict), ['reject', 'accept']);
+    assert.deepEqual(caches.map((c) => existsSync(c)), cachedBefore, 'the reviewer wrote a __pycache__');
   });
 
   it('a policy change changes the verdict (the policy is data)', async () => {

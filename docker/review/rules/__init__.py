@@ -1,0 +1,54 @@
+"""The reviewer's rules, one module per family; Reviewer composes them and walks the tree once.
+
+    base.py         policy tables, parent map, findings, shared helpers (no rules)
+    tracking.py     aliases of modules, optimizer and protected parameters (no rules)
+    folding.py      constant folding of strings built at run time (no rules)
+    strings.py      forbidden-string
+    imports.py      forbidden-import, star-import, relative-import (+ names imported from modules)
+    names.py        dunder-name, forbidden-builtin (incl. getattr/hasattr/type/staticmethod narrowing)
+    bindings.py     name-binding, forbidden-def, class-hierarchy (metaclasses)
+    attributes.py   forbiddenAttributes families, dunder-attribute, private-attribute, torch-internals,
+                    backend-toggle, dynamo-config-write, optimizer-internals, monkey-patching
+    entrypoint.py   entrypoint (the inner_steps contract)
+    source.py       source-size, source-encoding, parse-error, too-complex (before the tree exists)
+    fingerprint.py  token stream for duplicate detection (not a rule)
+"""
+import ast
+
+from .attributes import AttributeRules
+from .base import ReviewerBase
+from .bindings import BindingRules
+from .entrypoint import EntrypointRules
+from .folding import ConstantFolding
+from .imports import ImportRules
+from .names import NameRules
+from .strings import StringRules
+from .tracking import AliasTracking
+
+
+class Reviewer(AliasTracking, ConstantFolding, StringRules, ImportRules, NameRules, AttributeRules, BindingRules,
+               EntrypointRules, ReviewerBase):
+    def run(self):
+        self.collect_aliases()
+        self.collect_env()
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self.check_import(node)
+            elif isinstance(node, ast.Name):
+                self.check_name(node)
+            elif isinstance(node, ast.Attribute):
+                self.check_attribute(node)
+            elif isinstance(node, ast.Subscript):
+                self.check_subscript_store(node)
+            elif isinstance(node, ast.MatchClass):
+                self.check_match_class(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.check_def(node)
+            if isinstance(node, ast.Call):
+                self.check_format_fields(node)
+            self.check_binding_forms(node)
+        self.scan_strings()
+        if self.entrypoint:
+            self.check_entrypoint()
+        self.findings.sort(key=lambda f: (f["line"], f["col"], f["rule"]))
+        return self.findings
