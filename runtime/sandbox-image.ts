@@ -11,7 +11,8 @@ import type Dockerode from 'dockerode';
 
 export const DOCKER_DIR = fileURLToPath(new URL('../docker/', import.meta.url));
 export const BASE_IMAGE = 'conclave-base:bookworm';
-export const CPU_IMAGE = 'conclave-evaluator:cpu';
+/** The evaluator image's tag; $CONCLAVE_EVALUATOR_IMAGE names another (e.g. two checkouts side by side on one engine). */
+export const CPU_IMAGE = process.env.CONCLAVE_EVALUATOR_IMAGE || 'conclave-evaluator:cpu';
 export const INPUTS_LABEL = 'conclave.inputs';
 export const SECCOMP_PATH = join(DOCKER_DIR, 'seccomp.json');
 

@@ -10,6 +10,7 @@ import { DEV_PHRASE } from '@polkadot/keyring';
 import { cryptoWaitReady, encodeAddress, keyExtractPath, keyFromPath, mnemonicToMiniSecret, sr25519PairFromSeed } from '@polkadot/util-crypto';
 import { defaultGenesis, devMinerSeed, devKeypair, type Genesis } from '../devchain/genesis.ts';
 import { loadPolicy } from '../../runtime/evaluator-policy.ts';
+import { CPU_IMAGE } from '../../runtime/sandbox-image.ts';
 
 export const MINERS_DIR = fileURLToPath(new URL('./miners/', import.meta.url));
 
@@ -178,6 +179,7 @@ bootstrap = [${x.bootstrap.map(tomlString).join(', ')}]
 announce_axon = false
 
 [sandbox]
+image = ${tomlString(CPU_IMAGE)}
 docker_hosts = [{ url = "unix:///var/run/docker.sock", gpus = 1 }]
 hardware_class = "cpu-2core"
 policy_file = ${tomlString(x.policyFile)}

@@ -11,9 +11,10 @@ import { parseConfig } from '../../node/config.ts';
 import { SandboxEvaluatorPort, sandboxOwner } from '../../node/validator/evaluator-adapter.ts';
 import { jsonLogger } from '../../node/validator/ports.ts';
 import { OWNER_LABEL, SANDBOX_LABEL } from '../../runtime/sandbox.ts';
+import { CPU_IMAGE } from '../../runtime/sandbox-image.ts';
 import { requireDockerForTests } from './devnet-helpers.ts';
 
-const IMAGE = 'conclave-evaluator:cpu';
+const IMAGE = CPU_IMAGE;
 
 describe('node: sandbox containers are reaped by owner at start', function () {
   this.timeout(120_000);
