@@ -1,7 +1,10 @@
 // conclave keys new|show|node — hotkeys in the Bittensor wallet layout, and the node key.
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson } from '../cli-kit.ts';
-import { createHotkey, DEFAULT_WALLET_PATH, hotkeyFilePath, loadHotkey, type HotkeyRef } from '../keys/wallet.ts';
+import { createHotkey, DEFAULT_WALLET_PATH, hotkeyFilePath, loadHotkey, readHotkeyFile, readHotkeyPub, WalletError, type HotkeyRef } from '../keys/wallet.ts';
+import { keyfileFormat } from '../keys/keyfile-format.ts';
+import { PASSWORD_ENV } from '../keys/password.ts';
+import { readFile } from 'node:fs/promises';
 import { loadOrCreateNodeKey } from '../keys/node-key.ts';
 import { signBinding } from '../../proto/binding.ts';
 import { toHex } from '../../proto/codec.ts';
@@ -9,9 +12,13 @@ import { toHex } from '../../proto/codec.ts';
 const help = `Usage: conclave keys <new|show|node> [options]
 
 Create or inspect the validator's identities.
-  new    Create an sr25519 hotkey at <wallet-path>/<wallet>/hotkeys/<hotkey> (btcli layout,
-         unencrypted, mode 0600). Never overwrites an existing file. Prints the mnemonic ONCE.
-  show   Print a hotkey's SS58 address and public key (never the secret).
+  new    Create an sr25519 hotkey at <wallet-path>/<wallet>/hotkeys/<hotkey> and its <hotkey>pub.txt
+         (btcli layout, unencrypted, mode 0600). Never overwrites an existing file. Prints the
+         mnemonic ONCE.
+  show   Print a hotkey's SS58 address and public key (never the secret). Reads btcli keyfiles:
+         unencrypted, or encrypted with --use-password (NaCl; give the password with
+         --password-file or ${PASSWORD_ENV}; the Argon2i key derivation takes 5-30 s). Without a
+         password, an encrypted hotkey is shown from its <hotkey>pub.txt, unverified.
   node   Create (if missing) and print the ed25519 node key kept in --data-dir (libp2p peer id).
          With --bind, also print a binding record signed by the hotkey.
 
@@ -19,6 +26,8 @@ Options:
   --wallet NAME        Wallet name (default: default)
   --hotkey NAME        Hotkey name (default: default)
   --wallet-path DIR    Wallets directory (default: ${DEFAULT_WALLET_PATH})
+  --password-file FILE show, node --bind: password of an encrypted hotkey (first line of FILE);
+                       or set ${PASSWORD_ENV}
   --mnemonic "WORDS"   new: import this BIP39 phrase instead of generating one
   --data-dir DIR       node: data directory holding node-key.json (default: ./.conclave)
   --bind               node: sign a binding record of the node key with the hotkey
@@ -36,6 +45,7 @@ const options = {
   wallet: { type: 'string', default: 'default' },
   hotkey: { type: 'string', default: 'default' },
   'wallet-path': { type: 'string', default: DEFAULT_WALLET_PATH },
+  'password-file': { type: 'string' },
   mnemonic: { type: 'string' },
   'data-dir': { type: 'string', default: './.conclave' },
   bind: { type: 'boolean', default: false },
@@ -49,13 +59,17 @@ async function run(argv: string[]): Promise<number> {
   const [sub, ...extra] = positionals;
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
   const ref: HotkeyRef = { wallet: values.wallet, hotkey: values.hotkey, walletPath: values['wallet-path'] };
+  const loadOpts = {
+    password: { flagFile: values['password-file'] },
+    onWarning: (m: string) => process.stderr.write(`warning: ${m}\n`),
+  };
   switch (sub) {
     case 'new': {
-      const { signer, mnemonic, path } = await createHotkey(ref, { mnemonic: values.mnemonic });
+      const { signer, mnemonic, path, pubPath } = await createHotkey(ref, { mnemonic: values.mnemonic });
       if (values.json) {
-        printJson({ path, hotkey: signer.hotkey, publicKey: toHex(signer.publicKey), mnemonic });
+        printJson({ path, pubPath, hotkey: signer.hotkey, publicKey: toHex(signer.publicKey), mnemonic });
       } else {
-        process.stdout.write(`created hotkey ${values.wallet}/${values.hotkey}\n  path       ${path}\n  ss58       ${signer.hotkey}\n  publicKey  0x${toHex(signer.publicKey)}\n`);
+        process.stdout.write(`created hotkey ${values.wallet}/${values.hotkey}\n  path       ${path}\n  public     ${pubPath}\n  ss58       ${signer.hotkey}\n  publicKey  0x${toHex(signer.publicKey)}\n`);
         if (!values.mnemonic) {
           process.stdout.write(`\nmnemonic (shown once; anyone with it controls this hotkey — store it offline):\n  ${mnemonic}\n`);
         }
@@ -63,9 +77,13 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'show': {
-      const signer = await loadHotkey(ref);
-      if (values.json) printJson({ path: hotkeyFilePath(ref), hotkey: signer.hotkey, publicKey: toHex(signer.publicKey) });
-      else process.stdout.write(`hotkey ${values.wallet}/${values.hotkey}\n  path       ${hotkeyFilePath(ref)}\n  ss58       ${signer.hotkey}\n  publicKey  0x${toHex(signer.publicKey)}\n`);
+      const path = hotkeyFilePath(ref);
+      const shown = await showHotkey(ref, path, values['password-file'], loadOpts);
+      if (values.json) printJson({ path, ...shown });
+      else {
+        process.stdout.write(`hotkey ${values.wallet}/${values.hotkey}\n  path       ${path}\n  ss58       ${shown.hotkey}\n  publicKey  0x${shown.publicKey}\n  keyfile    ${shown.keyfile}\n`);
+        if (shown.note) process.stdout.write(`  note       ${shown.note}\n`);
+      }
       return 0;
     }
     case 'node': {
@@ -74,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
       if (values.bind) {
         const ttl = Number(values['ttl-hours']);
         if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 24 * 30) throw new UsageError('--ttl-hours must be a number in (0, 720]');
-        const signer = await loadHotkey(ref);
+        const signer = await loadHotkey(ref, loadOpts);
         const now = Date.now();
         binding = signBinding({ nodePublicKey: key.publicKey, multiaddrs: values.multiaddr ?? [], issuedAt: now, expiresAt: now + Math.round(ttl * 3600_000) }, signer);
       }
@@ -91,6 +109,38 @@ async function run(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown subcommand '${sub}' (expected new, show or node)`);
   }
+}
+
+/**
+ * What `keys show` prints. An encrypted hotkey is decrypted when a password is given; without one,
+ * its <hotkey>pub.txt (btcli's public companion) is shown and marked as not verified against the secret.
+ */
+async function showHotkey(ref: HotkeyRef, path: string, passwordFile: string | undefined, loadOpts: Parameters<typeof readHotkeyFile>[1]) {
+  const havePassword = Boolean(passwordFile) || Boolean(process.env[PASSWORD_ENV]);
+  if (!havePassword) {
+    let head: Uint8Array | null = null;
+    try {
+      head = await readFile(path);
+    } catch {
+      head = null; // readHotkeyFile below says what is wrong with the path
+    }
+    if (head && keyfileFormat(head) === 'nacl') {
+      const pub = await readHotkeyPub(ref);
+      if (!pub) throw new WalletError(`${path} is encrypted (NaCl, btcli --use-password) and there is no ${path}pub.txt to show instead: give the password with --password-file FILE or ${PASSWORD_ENV}`);
+      return { hotkey: pub.hotkey, publicKey: toHex(pub.publicKey), keyfile: 'encrypted (NaCl), not decrypted', secretFrom: null, verified: false, note: `address read from ${pub.path}; give --password-file FILE or ${PASSWORD_ENV} to decrypt and check the key itself` };
+    }
+  }
+  const k = await readHotkeyFile(path, loadOpts);
+  const pub = await readHotkeyPub(ref).catch(() => null);
+  const mismatch = pub && pub.hotkey !== k.signer.hotkey ? `${pub.path} names another key (${pub.hotkey}): it is stale; btcli and Conclave sign with ${k.signer.hotkey}` : null;
+  return {
+    hotkey: k.signer.hotkey,
+    publicKey: toHex(k.signer.publicKey),
+    keyfile: `${k.encryption === 'nacl' ? 'encrypted (NaCl), decrypted' : 'unencrypted'}; secret from ${k.secretFrom}`,
+    secretFrom: k.secretFrom,
+    verified: true,
+    note: mismatch,
+  };
 }
 
 const command: Command = { name: 'keys', help, run };

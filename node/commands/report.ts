@@ -29,6 +29,7 @@ Options:
   --wallet NAME        sign: wallet name (default: default)
   --hotkey NAME        sign: hotkey name (default: default)
   --wallet-path DIR    sign: wallets directory (default: ${DEFAULT_WALLET_PATH})
+  --password-file FILE sign: password of an encrypted hotkey (or set CONCLAVE_HOTKEY_PASSWORD)
   --validator SS58     example: the validator hotkey to put in the report
   --json               Machine-readable output
 
@@ -44,6 +45,7 @@ const options = {
   wallet: { type: 'string', default: 'default' },
   hotkey: { type: 'string', default: 'default' },
   'wallet-path': { type: 'string', default: DEFAULT_WALLET_PATH },
+  'password-file': { type: 'string' },
   validator: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
@@ -88,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'sign': {
       const report = parseScoreReportJson(await readJsonFile(requireFlag(values.in, 'in')));
-      const signer = await loadHotkey({ wallet: values.wallet, hotkey: values.hotkey, walletPath: values['wallet-path'] });
+      const signer = await loadHotkey({ wallet: values.wallet, hotkey: values.hotkey, walletPath: values['wallet-path'] }, { password: { flagFile: values['password-file'] } });
       const signed = signScoreReport(report, signer);
       const canonicalHex = toHex(encodeScoreReport(report));
       const sha256 = scoreReportHash(report);

@@ -11,6 +11,7 @@ import { cryptoWaitReady, encodeAddress, keyExtractPath, keyFromPath, mnemonicTo
 import { defaultGenesis, devMinerSeed, devKeypair, type Genesis } from '../devchain/genesis.ts';
 import { loadPolicy } from '../../runtime/evaluator-policy.ts';
 import { CPU_IMAGE } from '../../runtime/sandbox-image.ts';
+import { ed25519FormToCanonical } from '../keys/sr25519-secret.ts';
 
 export const MINERS_DIR = fileURLToPath(new URL('./miners/', import.meta.url));
 
@@ -26,14 +27,17 @@ export const DEVNET_MINERS: { kind: MinerKind; file: string; expect: string; not
   { kind: 'redirect', file: 'faster.py', expect: 'fetch-failed', note: 'URL redirects to another loopback port' },
 ];
 
-/** btcli-layout hotkey file for a dev URI such as //Validator0 (derived key: privateKey + publicKey, no seed). */
+/**
+ * Hotkey file for a dev URI such as //Validator0 exactly as bittensor-wallet writes one for `--uri`:
+ * derived key, so no seed; `privateKey` in canonical schnorrkel form, `publicKey`, `ss58Address`.
+ */
 export async function devHotkeyFile(uri: string): Promise<{ json: string; hotkey: string }> {
   await cryptoWaitReady();
   const root = sr25519PairFromSeed(mnemonicToMiniSecret(DEV_PHRASE));
   const kp = keyFromPath(root, keyExtractPath(uri).path, 'sr25519');
   const hex = (u: Uint8Array) => '0x' + Buffer.from(u).toString('hex');
   const hotkey = encodeAddress(kp.publicKey, 42);
-  return { hotkey, json: JSON.stringify({ accountId: hex(kp.publicKey), publicKey: hex(kp.publicKey), privateKey: hex(kp.secretKey), ss58Address: hotkey }) };
+  return { hotkey, json: JSON.stringify({ accountId: hex(kp.publicKey), publicKey: hex(kp.publicKey), privateKey: hex(ed25519FormToCanonical(kp.secretKey)), ss58Address: hotkey }) };
 }
 
 /**

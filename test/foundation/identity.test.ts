@@ -93,8 +93,8 @@ describe('foundation: identities', () => {
     });
 
     it('refuses encrypted, malformed and inconsistent keyfiles with a message that says what to do', async () => {
-      assert.throws(() => parseHotkeyFile('$NACL\x00\x01binary', 'hk'), /encrypted \(NaCl.*--no-use-password/s);
-      assert.throws(() => parseHotkeyFile('{"crypto":{}}', 'hk'), /password-encrypted JSON keystore/);
+      assert.throws(() => parseHotkeyFile('$NACL\x00\x01binary', 'hk'), /encrypted \(NaCl/);
+      assert.throws(() => parseHotkeyFile('{"encoded":"x","encoding":{}}', 'hk'), /polkadot-js JSON keystore.*btcli wallet regen-hotkey --json/);
       assert.throws(() => parseHotkeyFile('not json', 'hk'), /not a Bittensor hotkey keyfile/);
       assert.throws(() => parseHotkeyFile('{"publicKey":"0x' + '00'.repeat(32) + '"}', 'hk'), /has no secret/);
       const seed = '0x' + golden.validatorSeedHex;
