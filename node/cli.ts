@@ -1,6 +1,7 @@
 // conclave: the command-line entry point. Dispatches to lazily loaded command modules.
 import { COMMANDS } from './commands/registry.ts';
 import { UsageError, wantsHelp } from './cli-kit.ts';
+import { versionLine } from './version.ts';
 
 function mainHelp(): string {
   const groups = new Map<string, string[]>();
@@ -13,7 +14,7 @@ function mainHelp(): string {
   out += 'Conclave: a validator node that evaluates miners\' code in a sandbox, agrees on one winner\n';
   out += 'with the other validators (stake-weighted median + PBFT quorum) and archives the evidence.\n\n';
   for (const [group, lines] of groups) out += `${group.toUpperCase()} COMMANDS\n${lines.join('\n')}\n\n`;
-  out += 'Run `conclave <command> --help` for the options of one command.\n';
+  out += 'Run `conclave <command> --help` for the options of one command; `conclave --version` for the build.\n';
   return out;
 }
 
@@ -22,6 +23,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(versionLine() + '\n');
+    return 0;
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) {

@@ -49,15 +49,22 @@ export interface NodeConfig {
   shadow: { gateMinTop1: number; gateMinRho: number; gateMinOverlap: number; gateMinRuns: number; window: number };
   intake: { maxSubmissionBytes: number; fetchTimeoutS: number; devAllowLoopbackOrigins: string[] };
   api: { listen: string; rateLimitPerMinute: number; maxResponseBytes: number; cors: string };
+  /** Prometheus metrics on their own listener (address '' = served on api.listen at /metrics). */
+  metrics: { address: string };
+  /** What /healthz requires (see node/status/health.ts). */
+  health: { minPeers: number; maxHeadAgeS: number };
   dev: { fault: string };
 }
 
 export class ConfigError extends Error {
   readonly problems: { key: string; reason: string }[];
-  constructor(problems: { key: string; reason: string }[]) {
-    super(`invalid config:\n${problems.map((p) => `  ${p.key}: ${p.reason}`).join('\n')}`);
+  /** the config file, when the problems come from one */
+  readonly file: string | undefined;
+  constructor(problems: { key: string; reason: string }[], file?: string) {
+    super(`invalid config${file ? ` ${file}` : ''}:\n${problems.map((p) => `  ${p.key}: ${p.reason}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+    this.file = file;
   }
 }
 
@@ -171,6 +178,13 @@ export const SCHEMA: KeyDef[] = [
     doc: 'Largest response body; lists are paged to stay below it.', check: between(1024, 100_000_000) },
   { key: 'api.cors_origin', path: ['api', 'cors'], kind: 'string', env: 'CONCLAVE_API_CORS_ORIGIN', def: '',
     doc: 'Access-Control-Allow-Origin value; empty = no CORS header (default).' },
+  { key: 'metrics.address', path: ['metrics', 'address'], kind: 'string', env: 'CONCLAVE_METRICS_ADDRESS', def: '',
+    doc: 'Serve Prometheus /metrics (and /healthz) on their own host:port, e.g. 127.0.0.1:9615, so the public API and the metrics can be firewalled apart; /metrics then leaves api.listen. Empty = /metrics on api.listen.',
+    check: (v: string) => (v === '' || parseHostPort(v) ? undefined : 'must be host:port, e.g. 127.0.0.1:9615, or empty') },
+  { key: 'health.min_peers', path: ['health', 'minPeers'], kind: 'int', env: 'CONCLAVE_HEALTH_MIN_PEERS', def: 1,
+    doc: '/healthz is degraded with fewer admitted validator peers than this (capped at the other validators the subnet has). 0 = this validator runs alone.', check: between(0, 256) },
+  { key: 'health.max_head_age_s', path: ['health', 'maxHeadAgeS'], kind: 'int', env: 'CONCLAVE_HEALTH_MAX_HEAD_AGE_S', def: 120,
+    doc: '/healthz is degraded when the best block has not advanced for this many seconds (finney: 12 s blocks).', check: between(5, 86400) },
   { key: 'dev.fault', path: ['dev', 'fault'], kind: 'string', env: 'CONCLAVE_DEV_FAULT', def: '',
     doc: 'TEST ONLY, local devchain only: make this validator misbehave to exercise the others (inflate:<uid>:<factor> | mismatch-report | silent). Empty = honest.',
     check: (v: string) => (v === '' || /^(inflate:\d+:\d+(\.\d+)?|mismatch-report|silent)$/.test(v) ? undefined : 'must be empty, inflate:<uid>:<factor>, mismatch-report or silent') },
@@ -275,6 +289,67 @@ function coerceHosts(raw: unknown, fromEnv: boolean): { value?: unknown; reason?
 export interface LoadOptions {
   /** Environment to read overrides from (default process.env). */
   env?: Record<string, string | undefined>;
+  /** The file the text came from (named in errors). */
+  path?: string;
+}
+
+/** Where each key's effective value came from: the file, an environment variable, or the default. */
+export type ConfigSource = 'file' | 'default' | `env:${string}`;
+const SOURCES = new WeakMap<NodeConfig, Record<string, ConfigSource>>();
+
+export function configSources(c: NodeConfig): Record<string, ConfigSource> {
+  return SOURCES.get(c) ?? {};
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** dataDir, data-dir, DATA_DIR → data_dir */
+function snake(k: string): string {
+  return k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase();
+}
+
+/** The closest name in `known` to `name` (spelling, case, camelCase, a missing suffix), or null. */
+export function closest(name: string, known: string[]): string | null {
+  const n = snake(name);
+  let best: { k: string; d: number } | null = null;
+  for (const k of known) {
+    if (snake(k) === n) return k;
+    // "password" → "password_file", "listen_addr" → "listen"
+    if (k.startsWith(`${n}_`) || n.startsWith(`${k}_`)) return k;
+    const d = editDistance(n, k);
+    if (d <= Math.max(2, Math.floor(k.length / 4)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k ?? null;
+}
+
+/** "did you mean …" for an unknown key `section.name`: the same section first, then a key of that name elsewhere. */
+function suggestKey(section: string, name: string): string {
+  const inSection = SCHEMA.filter((d) => d.path[0] === section).map((d) => d.key.split('.')[1]);
+  const near = closest(name, inSection);
+  if (near) return `; did you mean ${section}.${near}?`;
+  const elsewhere = SCHEMA.find((d) => d.key.split('.')[1] === snake(name));
+  if (elsewhere) return `; did you mean ${elsewhere.key} (in [${elsewhere.path[0]}])?`;
+  const anyNear = closest(name, SCHEMA.map((d) => d.key.split('.')[1]));
+  if (anyNear) return `; did you mean ${SCHEMA.find((d) => d.key.split('.')[1] === anyNear)!.key}?`;
+  return '';
+}
+
+/** A TOML syntax error as "line L, column C: reason" plus the offending line. */
+function tomlSyntaxProblem(err: Error & { line?: number; column?: number }, text: string): string {
+  const reason = err.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
+  if (typeof err.line !== 'number') return `not valid TOML: ${reason}`;
+  const src = text.split(/\r?\n/)[err.line - 1];
+  return `not valid TOML at line ${err.line}, column ${err.column ?? '?'}: ${reason}${src !== undefined ? ` (line ${err.line}: ${JSON.stringify(src.trim().slice(0, 120))})` : ''}`;
 }
 
 /** Parse + validate a TOML document (string). Throws ConfigError listing every problem. */
@@ -285,37 +360,46 @@ export function parseConfig(tomlText: string, opts: LoadOptions = {}): NodeConfi
   try {
     doc = parseToml(tomlText) as Record<string, unknown>;
   } catch (err) {
-    throw new ConfigError([{ key: '(file)', reason: `not valid TOML: ${(err as Error).message.split('\n')[0]}` }]);
+    throw new ConfigError([{ key: opts.path ?? '(file)', reason: tomlSyntaxProblem(err as Error, tomlText) }], opts.path);
   }
   const cfg = defaults();
   const known = new Set(SCHEMA.map((d) => d.key));
-  const sections = new Set(SCHEMA.map((d) => d.path[0]));
+  const sections = [...new Set(SCHEMA.map((d) => d.path[0]))];
   for (const [section, body] of Object.entries(doc)) {
-    if (!sections.has(section)) { problems.push({ key: section, reason: `unknown section (known: ${[...sections].join(', ')})` }); continue; }
+    if (!sections.includes(section)) {
+      const near = closest(section, sections);
+      const asKey = SCHEMA.find((d) => d.key.split('.')[1] === snake(section));
+      const hint = near ? `; did you mean [${near}]?` : asKey ? `; ${asKey.key} belongs in [${asKey.path[0]}]` : '';
+      problems.push({ key: section, reason: `unknown section (known: ${sections.join(', ')})${hint}` });
+      continue;
+    }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) { problems.push({ key: section, reason: 'must be a table [section]' }); continue; }
     for (const k of Object.keys(body)) {
-      if (!known.has(`${section}.${k}`)) problems.push({ key: `${section}.${k}`, reason: 'unknown key (see validator.example.toml)' });
+      if (!known.has(`${section}.${k}`)) problems.push({ key: `${section}.${k}`, reason: `unknown key${suggestKey(section, k)} (every key: validator.example.toml)` });
     }
   }
+  const sources: Record<string, ConfigSource> = {};
   for (const d of SCHEMA) {
     const [section, name] = d.key.split('.');
     const fileVal = (doc[section] as Record<string, unknown> | undefined)?.[name];
     const envVal = env[d.env];
     const fromEnv = envVal !== undefined && envVal !== '';
     const raw = fromEnv ? envVal : fileVal;
-    if (raw === undefined) continue;
+    if (raw === undefined) { sources[d.key] = 'default'; continue; }
     const where = fromEnv ? `${d.key} (from ${d.env})` : d.key;
     const c = coerce(d, raw, fromEnv);
     if (c.reason) { problems.push({ key: where, reason: c.reason }); continue; }
     const why = d.check?.(c.value);
     if (why) { problems.push({ key: where, reason: why }); continue; }
     cfg[d.path[0]][d.path[1]] = c.value;
+    sources[d.key] = fromEnv ? `env:${d.env}` : 'file';
   }
   const out = cfg as unknown as NodeConfig;
   if (problems.length === 0) crossChecks(out, problems);
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(problems, opts.path);
   out.wallet.path = expandHome(out.wallet.path);
   out.node.dataDir = expandHome(out.node.dataDir);
+  SOURCES.set(out, sources);
   return out;
 }
 
@@ -325,6 +409,9 @@ function crossChecks(c: NodeConfig, problems: { key: string; reason: string }[])
   }
   if (c.dev.fault !== '' && !isLoopbackEndpoint(c.chain.endpoint)) {
     problems.push({ key: 'dev.fault', reason: 'fault injection is for a local devchain only — remove it' });
+  }
+  if (c.metrics.address !== '' && c.metrics.address === c.api.listen) {
+    problems.push({ key: 'metrics.address', reason: `is the same address as api.listen (${c.api.listen}); give the metrics another port, or leave metrics.address empty to serve /metrics on the API` });
   }
   if (c.shadow.gateMinRuns > c.shadow.window) {
     problems.push({ key: 'shadow.gate_min_runs', reason: `${c.shadow.gateMinRuns} is more than shadow.window (${c.shadow.window}): the gate could never pass — lower it or widen the window` });
@@ -341,9 +428,11 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): NodeConfig
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ key: '(file)', reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file (start from validator.example.toml)' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? (err as Error).message;
+    throw new ConfigError([{ key: '(file)', reason: `cannot read ${path}: ${why}` }], path);
   }
-  return parseConfig(text, opts);
+  return parseConfig(text, { ...opts, path });
 }
 
 /** A copy safe to log: `*_file` secret paths are shown as set/unset only; bigints as strings. */
@@ -385,6 +474,37 @@ function tomlValue(v: unknown): string {
     return '[' + v.map((x) => JSON.stringify(x)).join(', ') + ']';
   }
   throw new Error(`no TOML form for ${typeof v}`);
+}
+
+/**
+ * The effective config as TOML with the file's key names (what `conclave start --print-config` prints):
+ * every key, its value after environment overrides and defaults, and where it came from. Secret-file
+ * paths are shown only as set/unset, like in the logs.
+ */
+export function effectiveToml(c: NodeConfig): string {
+  const src = configSources(c);
+  let out = '# Effective Conclave config: every key with the value the node uses and where it came from.\n';
+  let section = '';
+  for (const d of SCHEMA) {
+    const [s, name] = d.key.split('.');
+    if (s !== section) { out += `\n[${s}]\n`; section = s; }
+    let v = (c as unknown as Record<string, Record<string, unknown>>)[d.path[0]][d.path[1]];
+    const from = src[d.key] ?? 'default';
+    let note = from === 'file' ? 'from the file' : from === 'default' ? 'default' : `from ${from.slice(4)}`;
+    if (d.key.endsWith('_file') && v !== '') { v = '(set)'; note += '; path not shown'; }
+    if (d.kind === 'hosts') {
+      v = (v as DockerHost[]).map((h) => ({ ...h, ...(h.keyFile ? { keyFile: '(set)', certFile: '(set)', caFile: '(set)' } : {}) }));
+      out += `${name} = ${tomlHosts(v as DockerHost[])}  # ${note}\n`;
+      continue;
+    }
+    out += `${name} = ${tomlValue(v)}  # ${note}\n`;
+  }
+  return out;
+}
+
+function tomlHosts(hosts: DockerHost[]): string {
+  const one = (h: DockerHost) => `{ url = ${JSON.stringify(h.url)}, gpus = ${h.gpus}${h.caFile ? `, ca_file = ${JSON.stringify(h.caFile)}, cert_file = ${JSON.stringify(h.certFile)}, key_file = ${JSON.stringify(h.keyFile)}` : ''} }`;
+  return `[ ${hosts.map(one).join(', ')} ]`;
 }
 
 /** The documented example file, generated from the schema (validator.example.toml is this text). */

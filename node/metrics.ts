@@ -50,6 +50,11 @@ export class Counter extends Metric {
   get(labels: Labels = {}): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** Sets the series to a total counted elsewhere (the kernel's CPU seconds); never moves it backwards. */
+  setTotal(total: number, labels: Labels = {}): void {
+    const have = this.get(labels);
+    if (total > have) this.inc(labels, total - have);
+  }
   /** Brings the series up to totals counted elsewhere (e.g. the mesh's own counters), label by label. */
   catchUp(label: string, totals: Record<string, number>): void {
     for (const [value, n] of Object.entries(totals)) {
@@ -83,6 +88,9 @@ export class Histogram extends Metric {
   constructor(name: string, help: string, buckets: number[]) {
     super(name, help);
     this.buckets = [...buckets].sort((a, b) => a - b);
+  }
+  get bucketBounds(): readonly number[] {
+    return this.buckets;
   }
   observe(v: number, labels: Labels = {}): void {
     const k = this.boundKey(this.series, labels);
@@ -129,6 +137,10 @@ export class Registry {
   onCollect(fn: () => void): void {
     this.collectors.push(fn);
   }
+  /** Names of the registered metrics (a histogram's series add _bucket, _sum and _count). */
+  names(): { name: string; type: string }[] {
+    return [...this.metrics.values()].map((m) => ({ name: m.name, type: m.type }));
+  }
   /** Prometheus text exposition. */
   render(): string {
     for (const fn of this.collectors) {
@@ -143,24 +155,37 @@ export class Registry {
   }
 }
 
-/** The node's metric set (names are part of the operator-facing API; see docs/node.md). */
+/** Buckets (seconds) for how long a run stays in one phase: seconds (roster) to an epoch (evaluating, 72 min on finney). */
+export const PHASE_BUCKETS = [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+/** The node's metric set (names are part of the operator-facing API; see docs/operations.md). */
 export function nodeMetrics(reg = new Registry()) {
   return {
     registry: reg,
-    runsTotal: reg.counter('conclave_runs_total', 'Runs finished, by outcome (certified, quorum-miss, held, failed).'),
+    buildInfo: reg.gauge('conclave_build_info', 'Build of this node: 1, with version, git commit and Node.js version as labels.'),
+    nodeInfo: reg.gauge('conclave_node_info', 'This node: 1, with mode, netuid, hotkey and p2p peer id as labels.'),
+    runsTotal: reg.counter('conclave_runs_total', 'Runs finished, by outcome (certified, quorum-miss, skipped).'),
     currentRun: reg.gauge('conclave_current_run', 'runId (epoch start block) of the run in progress.'),
     runPhase: reg.gauge('conclave_run_phase', 'Phase of the current run (1 = active) by phase name.'),
+    runPhaseSeconds: reg.histogram('conclave_run_phase_duration_seconds', 'Time a run spent in one phase, by phase (observed when the phase ends).', PHASE_BUCKETS),
     evaluationsTotal: reg.counter('conclave_evaluations_total', 'Evaluations finished, by ScoreStatus.'),
-    evaluationsQueued: reg.gauge('conclave_evaluations_queued', 'Evaluations waiting or running.'),
+    evaluationsQueued: reg.gauge('conclave_evaluations_queued', 'Evaluation queue depth: evaluations waiting or running.'),
     evaluationCacheHits: reg.counter('conclave_evaluation_cache_hits_total', 'Evaluations answered from the (codeSha256, policyHash) cache.'),
     evaluationSeconds: reg.histogram('conclave_evaluation_seconds', 'Wall time of one evaluation.', [1, 5, 15, 30, 60, 120, 300, 600, 1800]),
     gossipRejections: reg.counter('conclave_gossip_rejections_total', 'Gossip messages rejected, by reason.'),
     reportsReceived: reg.counter('conclave_reports_received_total', 'Peer reports received, by verdict (counted, no-commitment, hash-mismatch, bad-signature, not-member, wrong-run).'),
     consensusLatency: reg.histogram('conclave_consensus_latency_seconds', 'From consensus start to certificate.', [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600]),
     chainErrors: reg.counter('conclave_chain_errors_total', 'Chain reads/writes that failed, by operation.'),
+    chainConnected: reg.gauge('conclave_chain_connected', '1 while the chain endpoint answers, 0 during an outage.'),
+    chainHead: reg.gauge('conclave_chain_head_block', 'Best block number seen on the chain.'),
+    chainFinalized: reg.gauge('conclave_chain_finalized_block', 'Finalized block number seen on the chain.'),
+    peersConnected: reg.gauge('conclave_peers_connected', 'libp2p connections open (any peer).'),
+    peersAdmitted: reg.gauge('conclave_peers_admitted', 'Peers admitted to the validator mesh (a verified, stake-bound hotkey binding).'),
+    commitsTotal: reg.counter('conclave_commits_total', 'Report-hash commitments sent on chain, by result (committed, failed).'),
     weightsSet: reg.counter('conclave_weights_set_total', 'set_weights outcomes, by result (set, held, failed).'),
     apiRequests: reg.counter('conclave_api_requests_total', 'HTTP API requests, by route and status code.'),
     divergenceTop1: reg.gauge('conclave_divergence_top1_agreement', 'Shadow mode: share of recent runs where the consensus winner equals the owner pick.'),
+    healthy: reg.gauge('conclave_healthy', '1 when /healthz reports healthy (chain, admitted peers, a recent run), else 0.'),
   };
 }
 

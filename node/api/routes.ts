@@ -9,19 +9,24 @@ import { DIVERGENCE_DOMAIN, signDocument } from './signed-summary.ts';
 import { canonicalJson } from '../../proto/canonical-json.ts';
 import { dashboardHandler } from '../dashboard/handler.ts';
 import { equivocationRoutes, type EquivocationSource } from '../dashboard/equivocation-routes.ts';
+import { isSkippedRun } from '../status/node-status.ts';
 
 export interface NodeView {
   store: ValidatorStore;
   signer: Sr25519Signer;
   netuid: number;
   metrics: NodeMetrics;
-  health(): Promise<{ ok: boolean } & Record<string, unknown>>;
+  health(): Promise<{ ok: boolean }>;
   /** The archive (equivocation proofs); the /v1/equivocations routes exist only when it is open. */
   archive?: EquivocationSource;
   /** Divergence gate of the shadow → decentralized switch, shown by the dashboard. */
   gate?: { minTop1: number; minRho: number; minOverlap: number; minRuns: number };
   /** Runs in the divergence window when the request names none (config shadow.window; default 50). */
   divergenceWindow?: number;
+  /** The node's status panel data (GET /v1/status); the route exists only when given. */
+  status?: () => Promise<unknown>;
+  /** Serve /metrics on this API (default true; false when metrics.address gives them their own listener). */
+  serveMetrics?: boolean;
 }
 
 export interface DivergenceSummary {
@@ -79,6 +84,11 @@ export function reportView(hotkey: string, signedHex: string) {
   }
 }
 
+/** The Prometheus text exposition of the node's registry, as /metrics answers it. */
+export function metricsResult(metrics: NodeMetrics): { status: number; body: string; contentType: string } {
+  return { status: 200, body: metrics.registry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+}
+
 export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
   const api = new ApiServer({ ...opts, metrics: opts.metrics ?? view.metrics });
   const { store } = view;
@@ -90,7 +100,11 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
     return { status: h.ok ? 200 : 503, body: h };
   });
 
-  api.route('/metrics', () => ({ status: 200, body: view.metrics.registry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' }));
+  if (view.serveMetrics !== false) api.route('/metrics', () => metricsResult(view.metrics));
+  if (view.status) {
+    const status = view.status;
+    api.route('/v1/status', async () => ({ status: 200, body: await status() }));
+  }
 
   api.route('/v1/runs', async ({ url }) => {
     const limit = intParam(url, 'limit', 20, 1, 100);
@@ -101,7 +115,9 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
       status: 200,
       body: {
         runs: runs.map((r) => ({
-          runId: r.runId, netuid: r.netuid, mode: r.mode, phase: r.phase, rosterHash: r.rosterHash, policyHash: r.policyHash,
+          runId: r.runId, netuid: r.netuid, mode: r.mode, phase: isSkippedRun(r) ? 'skipped' : r.phase, skipped: isSkippedRun(r),
+          ...(isSkippedRun(r) && r.error ? { skipReason: r.error } : {}),
+          rosterHash: r.rosterHash, policyHash: r.policyHash,
           winner: r.decision?.winner ?? null, quorumMet: r.decision?.quorumMet ?? null, certified: Boolean(r.certificateHex),
           weights: r.weights?.result ?? null, updatedAt: r.updatedAt,
           countedStakeShare: r.decision?.countedStakeShare ?? null,

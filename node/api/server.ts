@@ -111,7 +111,11 @@ export class ApiServer {
     server.maxHeadersCount = 50;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`API cannot listen on ${host}:${port}: ${(err as Error).message} (set api.listen to a free address)`)));
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const e = new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }) as NodeJS.ErrnoException;
+        e.code = err.code;
+        reject(e);
+      });
       server.listen(port, host, () => resolve());
     });
     const a = server.address() as AddressInfo;

@@ -2,26 +2,35 @@
 import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
-import { ConfigError, divergenceGate, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
-import { jsonLogger, type EvaluatorPort } from '../validator/ports.ts';
+import { ConfigError, divergenceGate, effectiveToml, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
+import { jsonLogger, type EvaluatorPort, type MeshPort } from '../validator/ports.ts';
 import type { ApiServer } from '../api/server.ts';
+import type { Logger, NodeLogger } from '../logging/logger.ts';
+import { checkListenable, listenErrorCode, listenErrorMessage, listenSpecs } from '../listen-check.ts';
+import { PASSWORD_ENV } from '../keys/password.ts';
+import { routeForeignOutput } from '../logging/capture.ts';
 
-const help = `Usage: conclave start --config FILE [--print-config]
+const help = `Usage: conclave start --config FILE [--password-file FILE] [--print-config]
 
 Start the validator node: connect to the chain, join the validator mesh, evaluate every
 submission of each run in the Docker sandbox, commit the report hash on chain, publish the
 report after the commit window, reach PBFT consensus with the other validators, archive the
 evidence and set weights according to node.mode. A read-only HTTP API serves runs, reports,
-divergence and Prometheus metrics on api.listen.
+divergence, the dashboard, /healthz and Prometheus /metrics on api.listen (metrics.address
+moves /metrics to its own address). Every log line on stderr is JSON.
 
 Options:
-  --config FILE       TOML config (see validator.example.toml; every key has a default and an
-                      environment variable override, e.g. CONCLAVE_NETUID)
-  --print-config      print the effective config (secrets redacted) and exit
+  --config FILE         TOML config (see validator.example.toml; every key has a default and an
+                        environment variable override, e.g. CONCLAVE_NETUID)
+  --password-file FILE  password of an encrypted hotkey (btcli --use-password); beats
+                        ${PASSWORD_ENV} and wallet.password_file
+  --print-config        print the effective config as TOML (key names as in the file, where each
+                        value came from; secret file paths hidden) and exit
 
 Examples:
   conclave start --config validator.toml
   CONCLAVE_MODE=shadow conclave start --config validator.toml
+  conclave start --config validator.toml --password-file /etc/conclave/hotkey.password
 `;
 
 /** The node refuses to start: the message says why and what to do (printed without a stack). */
@@ -46,8 +55,21 @@ export function commitRevealRefusal(mode: NodeConfig['node']['mode'], netuid: nu
     + `to disable commit-reveal (sudo_set_commit_reveal_weights_enabled(${netuid}, false)) and start again.`;
 }
 
-export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPort; log?: ReturnType<typeof jsonLogger> } = {}) {
+export interface StartOptions {
+  evaluator?: EvaluatorPort;
+  log?: NodeLogger;
+  /** `--password-file` given on the command line */
+  passwordFile?: string;
+}
+
+/** What `conclave start` tells the operator to change when the hotkey cannot be found or decrypted. */
+const START_WALLET_HINT = 'wallet.path, wallet.name and wallet.hotkey in the config (or CONCLAVE_WALLET_PATH, CONCLAVE_WALLET, CONCLAVE_HOTKEY)';
+const START_PASSWORD_HINT = `--password-file FILE, wallet.password_file in the config, or the environment variable ${PASSWORD_ENV}`;
+
+export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const log = opts.log ?? jsonLogger(cfg.node.logLevel);
+  const { buildInfo } = await import('../version.ts');
+  const build = buildInfo();
   const { cryptoReady } = await import('../../proto/signer.ts');
   await cryptoReady();
   const { loadHotkey } = await import('../keys/wallet.ts');
@@ -62,10 +84,26 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const { Validator } = await import('../validator/validator.ts');
   const { buildApi } = await import('../api/routes.ts');
   const { Archive } = await import('../archive.ts');
+  const { NodeStatus } = await import('../status/node-status.ts');
+  const { watchChain, watchPeers } = await import('../status/watchers.ts');
+  const { registerProcessMetrics } = await import('../status/process-metrics.ts');
+  const { libp2pLogger } = await import('../logging/capture.ts');
 
-  const signer = await loadHotkey({ wallet: cfg.wallet.name, hotkey: cfg.wallet.hotkey, walletPath: cfg.wallet.path });
+  // fail fast, before touching the chain: every port the config names must be free
+  const busy = await checkListenable(listenSpecs(cfg));
+  if (busy) throw new StartRefused(busy);
+
+  const signer = await loadHotkey(
+    { wallet: cfg.wallet.name, hotkey: cfg.wallet.hotkey, walletPath: cfg.wallet.path },
+    {
+      password: { flagFile: opts.passwordFile, configFile: cfg.wallet.passwordFile },
+      passwordHint: START_PASSWORD_HINT,
+      locationHint: START_WALLET_HINT,
+      onWarning: (m) => log.warn(m),
+    },
+  );
   const nodeKey = await loadOrCreateNodeKey(cfg.node.dataDir);
-  log.info('starting validator', { hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
+  log.info('starting validator', { version: build.version, commit: build.commit, hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
 
   const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
   const archive = await Archive.open(join(cfg.node.dataDir, 'archive'));
@@ -74,10 +112,24 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
   const undo = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
+  cleanup.push(async () => stopProcessMetrics());
+  const stopProcessMetrics = registerProcessMetrics(metrics.registry);
   try {
     const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
     const chain = chainPort(client, signer, cfg.chain.netuid);
     cleanup.push(() => chain.close());
+    let validatorRef: { status(): ReturnType<import('../validator/validator.ts').Validator['status']> } | undefined;
+    const status = new NodeStatus({
+      mode: cfg.node.mode, netuid: cfg.chain.netuid, hotkey: signer.hotkey, peerId: nodeKey.peerId, endpoint: client.endpoint, build,
+      minPeers: cfg.health.minPeers, maxHeadAgeMs: cfg.health.maxHeadAgeS * 1000, metrics, log,
+      recentRuns: (n) => store.listRuns(n),
+      runLoop: () => validatorRef?.status() ?? { currentEpoch: null, epochBlocks: null, current: null, tickError: null },
+    });
+    const stopChainWatch = watchChain(status, {
+      best: async () => (await client.bestBlock()).number,
+      finalized: async () => client.blockNumber((await client.api.rpc.chain.getFinalizedHead()).toHex()),
+    });
+    cleanup.push(async () => stopChainWatch());
     const hp = await client.hyperparams(cfg.chain.netuid);
     const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled);
     if (refusal) throw new StartRefused(refusal);
@@ -91,15 +143,34 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
       nodeKeySeed: nodeKey.seed,
       listen: [cfg.p2p.listen],
       bootstrap: cfg.p2p.bootstrap,
+      logger: libp2pLogger(log),
     });
     const members = () => membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon }));
-    mesh.setValidatorSet(members());
-    await mesh.start();
+    const setMembers = () => {
+      const list = members();
+      mesh.setValidatorSet(list);
+      status.setOtherValidators(list.filter((m) => m.hotkey !== signer.hotkey).length);
+    };
+    setMembers();
+    try {
+      await mesh.start();
+    } catch (err) {
+      const code = listenErrorCode(err);
+      const spec = listenSpecs(cfg).find((x) => x.key === 'p2p.listen');
+      if (code && spec) throw new StartRefused(listenErrorMessage(spec, code));
+      throw err;
+    }
     serveRunBundles(mesh, archive); // auditors fetch past runs by multiaddr (read-only, rate-limited)
-    const mport = meshPort(mesh);
+    mesh.onEvent((e) => (e.type === 'banned' ? log.warn : log.debug)(`mesh peer ${e.type}`, { ...e }));
+    const mport = logMeshMessages(meshPort(mesh), log);
     metrics.registry.onCollect(() => metrics.gossipRejections.catchUp('reason', mesh.metrics().rejected));
     cleanup.push(() => mport.close());
     log.info('mesh listening', { peerId: mesh.peerId, addrs: mesh.multiaddrs() });
+    const stopPeerWatch = watchPeers(status, () => {
+      const m = mesh.metrics();
+      return { connected: m.connections, admitted: m.admittedPeers };
+    });
+    cleanup.push(async () => stopPeerWatch());
     let evaluator = opts.evaluator;
     if (!evaluator) {
       const { sandboxEvaluator, sandboxOwner } = await import('../validator/evaluator-adapter.ts');
@@ -126,19 +197,33 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
       log,
       archive: archivePort(archive, log),
     });
+    validatorRef = validator;
+    const health = async () => status.health();
     let api: ApiServer | undefined;
     if (cfg.api.listen) {
       const hp = parseHostPort(cfg.api.listen)!;
-      api = buildApi({ store, signer, netuid: cfg.chain.netuid, metrics, health: () => validator.health(), archive, gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
-      const a = await api.listen(hp.host, hp.port);
+      api = buildApi({
+        store, signer, netuid: cfg.chain.netuid, metrics, health, archive, gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window,
+        status: () => status.snapshot(), serveMetrics: cfg.metrics.address === '',
+      }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
+      const a = await listenOrRefuse(api, cfg, 'api.listen', hp);
       cleanup.push(() => api!.close());
       log.info('API listening', { url: `http://${a.host}:${a.port}` });
+    }
+    let metricsServer: ApiServer | undefined;
+    if (cfg.metrics.address) {
+      const { buildMetricsServer } = await import('../api/metrics-server.ts');
+      const hp = parseHostPort(cfg.metrics.address)!;
+      metricsServer = buildMetricsServer(metrics, health);
+      const a = await listenOrRefuse(metricsServer, cfg, 'metrics.address', hp);
+      cleanup.push(() => metricsServer!.close());
+      log.info('metrics listening', { url: `http://${a.host}:${a.port}/metrics` });
     }
     // the validator set follows the metagraph (stake, permits, axons) every few blocks
     const refresh = setInterval(() => {
       chain.metagraph().then((n) => {
         neurons.splice(0, neurons.length, ...n);
-        mesh.setValidatorSet(members());
+        setMembers();
       }).catch(() => metrics.chainErrors.inc({ op: 'metagraph' }));
     }, 60_000);
     refresh.unref();
@@ -148,11 +233,39 @@ export async function startNode(cfg: NodeConfig, opts: { evaluator?: EvaluatorPo
       await validator.stop();
       await undo();
     };
-    return { validator, stop, api, mesh };
+    return { validator, stop, api, mesh, metricsServer, status };
   } catch (err) {
     await undo();
     throw err;
   }
+}
+
+/** Listens, or refuses to start with one line naming the port and the config key (a port taken since the pre-check). */
+async function listenOrRefuse(server: ApiServer, cfg: NodeConfig, key: 'api.listen' | 'metrics.address', hp: { host: string; port: number }) {
+  try {
+    return await server.listen(hp.host, hp.port);
+  } catch (err) {
+    const spec = listenSpecs(cfg).find((x) => x.key === key);
+    const code = listenErrorCode(err);
+    if (spec) throw new StartRefused(listenErrorMessage(spec, code, code ? '' : (err as Error).message));
+    throw err;
+  }
+}
+
+/** At debug level, one line per gossip message the loop receives (kind, size, sender's node key). */
+function logMeshMessages(port: MeshPort, log: Logger & { enabled?(l: 'debug'): boolean }): MeshPort {
+  if (!log.enabled?.('debug')) return port;
+  return {
+    ...port,
+    onReport: (h) => port.onReport((bytes) => {
+      log.debug('gossip report received', { bytes: bytes.length });
+      h(bytes);
+    }),
+    onConsensus: (h) => port.onConsensus((bytes, from) => {
+      log.debug('consensus message received', { bytes: bytes.length, fromNodeKey: from });
+      h(bytes, from);
+    }),
+  };
 }
 
 /** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
@@ -172,43 +285,80 @@ function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<t
   };
 }
 
+/** A startup failure as the one JSON line an operator reads: the cause, and the fix in the message. */
+function startFailure(log: NodeLogger, err: unknown): number {
+  const e = err as Error & { problems?: { key: string; reason: string }[]; file?: string };
+  if (err instanceof ConfigError) {
+    const list = e.problems!.map((p) => (p.key === e.file || p.key === '(file)' ? p.reason : `${p.key}: ${p.reason}`)).join('; ');
+    log.error(`invalid config${e.file ? ` ${e.file}` : ''}: ${list} — fix it (every key: validator.example.toml) and start again`, { problems: e.problems, ...(e.file ? { file: e.file } : {}) });
+    return 2;
+  }
+  if (err instanceof StartRefused) {
+    log.error(`refusing to start: ${e.message}`);
+    return 2;
+  }
+  const known = ['WalletError', 'NodeKeyError', 'ChainUnavailableError', 'ChainSchemaError', 'ArchiveError', 'DockerHostConfigError', 'PolicyError', 'StartRefused'];
+  log.error(`cannot start: ${e?.message ?? String(err)}`, { error: e?.name ?? 'Error', ...(!known.includes(e?.name) || log.enabled('debug') ? { stack: e?.stack } : {}) });
+  return 2;
+}
+
 const command: Command = {
   name: 'start',
   help,
   async run(argv) {
-    const { values } = parseFlags(argv, { config: { type: 'string' }, 'print-config': { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { config: { type: 'string' }, 'print-config': { type: 'boolean' }, 'password-file': { type: 'string' } }, false);
+    const configPath = requireFlag(values.config, 'config');
+    // From here on every line on stderr is JSON: ours, polkadot-js's, libp2p's (DEBUG=…) and Node's warnings.
+    let log: NodeLogger = jsonLogger(validLevel(process.env.CONCLAVE_LOG_LEVEL));
+    let unroute = routeOutput(log);
     let cfg: NodeConfig;
     try {
-      cfg = loadConfigFile(requireFlag(values.config, 'config'));
+      cfg = loadConfigFile(configPath);
     } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`conclave start: ${err.message}\nFix the keys above (see validator.example.toml) and start again.\n`);
-        return 2;
-      }
-      throw err;
+      unroute();
+      return startFailure(log, err);
     }
     if (values['print-config']) {
-      process.stdout.write(JSON.stringify(redactedConfig(cfg), null, 2) + '\n');
+      unroute();
+      process.stdout.write(effectiveToml(cfg));
       return 0;
     }
+    unroute();
+    log = jsonLogger(cfg.node.logLevel);
+    unroute = routeOutput(log);
+    const onFatal = (kind: string) => (err: unknown) => {
+      log.error(`${kind}: ${(err as Error)?.message ?? String(err)}`, { stack: (err as Error)?.stack });
+      process.exit(1);
+    };
+    process.on('uncaughtException', onFatal('uncaught exception'));
+    process.on('unhandledRejection', onFatal('unhandled promise rejection'));
     let node;
     try {
-      node = await startNode(cfg);
+      node = await startNode(cfg, { log, passwordFile: values['password-file'] });
     } catch (err) {
-      if (err instanceof StartRefused) {
-        process.stderr.write(`conclave start: refusing to start: ${err.message}\n`);
-        return 2;
-      }
-      throw err;
+      const code = startFailure(log, err);
+      unroute();
+      return code;
     }
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      process.once('SIGINT', done);
-      process.once('SIGTERM', done);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
     });
+    log.info('stopping', { signal });
     await node.stop();
+    log.info('stopped');
+    unroute();
     return 0;
   },
 };
+
+function validLevel(v: string | undefined): 'debug' | 'info' | 'warn' | 'error' {
+  return v === 'debug' || v === 'warn' || v === 'error' ? v : 'info';
+}
+
+/** console.*, debug/weald (libp2p with DEBUG=…) and process warnings → the JSON logger (node/logging/capture.ts). */
+function routeOutput(log: NodeLogger): () => void {
+  return routeForeignOutput(log);
+}
 
 export default command;

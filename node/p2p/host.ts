@@ -22,7 +22,7 @@ import { MAX_GOSSIP_ENVELOPE_BYTES } from '../../proto/gossip.ts';
 
 export const DHT_PROTOCOL = '/conclave/kad/1.0.0';
 
-export type HostOptions = Pick<ResolvedMeshOptions, 'netuid' | 'nodeKeySeed' | 'listen' | 'dht' | 'heartbeatMs' | 'maxPeers'>;
+export type HostOptions = Pick<ResolvedMeshOptions, 'netuid' | 'nodeKeySeed' | 'listen' | 'dht' | 'heartbeatMs' | 'maxPeers' | 'logger'>;
 
 export class Host {
   /** The running libp2p node; null before start() and after stop(). */
@@ -65,6 +65,7 @@ export class Host {
     if (this.opts.dht !== false) services.dht = kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, allowQueryWithZeroPeers: true, peerInfoMapper: passthroughMapper });
     const node = await createLibp2p({
       privateKey,
+      ...(this.opts.logger ? { logger: this.opts.logger } : {}),
       addresses: { listen: this.opts.listen ?? ['/ip4/0.0.0.0/tcp/30333'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],

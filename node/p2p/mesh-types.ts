@@ -1,6 +1,7 @@
 // The mesh's public types (options, deliveries, events, publish outcomes, peers, metrics), the
 // production defaults of its options, and the guard every part uses to call consumer callbacks.
 // Re-exported by mesh.ts: callers import them from there.
+import type { ComponentLogger } from '@libp2p/interface';
 import type { RejectReason } from './message-validator.ts';
 import type { SignedScoreReport } from '../../proto/score-report.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
@@ -56,6 +57,8 @@ export interface MeshOptions {
   bundlePageBytes?: number;
   /** Stop dialing known validators above this many connections (default 64). */
   maxPeers?: number;
+  /** Where libp2p's own debug output goes (node/logging/capture.ts libp2pLogger); default: libp2p's DEBUG= logger. */
+  logger?: ComponentLogger;
   /** Clock (tests). */
   now?: () => number;
 }

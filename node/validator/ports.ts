@@ -6,7 +6,7 @@ import type { Neuron } from '../../consensus/validator-set.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { RunDecision } from './store.ts';
-import { bigintAsString } from '../json-bigint.ts';
+import { createLogger, type NodeLogger } from '../logging/logger.ts';
 
 export interface ChainPort {
   bestBlock(): Promise<number>;
@@ -109,19 +109,9 @@ export interface ConsensusPort {
   start(input: ConsensusInput, io: { send(to: string | null, bytes: Uint8Array): Promise<void>; persist(state: unknown): Promise<void> }, resumeState: unknown | undefined, now: number): Promise<ConsensusSession>;
 }
 
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+export type { Logger } from '../logging/logger.ts';
 
-/** JSON-lines logger to stderr; bigints as strings; never given secrets. */
-export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown> = {}, out: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
-  const order = { debug: 0, info: 1, warn: 2, error: 3 };
-  const emit = (lvl: keyof typeof order) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (order[lvl] < order[level]) return;
-    out(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...base, ...fields }, bigintAsString));
-  };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+/** JSON-lines logger to stderr (node/logging/logger.ts): bigints as strings, secret-named fields redacted. */
+export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown> = {}, out: (line: string) => void = (l) => process.stderr.write(l + '\n')): NodeLogger {
+  return createLogger({ level, base, out });
 }

@@ -8,7 +8,8 @@ import type { RosterEntry } from '../../proto/roster.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { Mode } from '../config.ts';
 
-export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'done' | 'failed';
+/** 'skipped': the node sat the run out (it joined after the commit window); not a failure. */
+export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'done' | 'failed' | 'skipped';
 
 export interface EvaluationRecord {
   codeSha256: string;

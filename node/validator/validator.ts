@@ -168,7 +168,7 @@ export class Validator {
         } finally {
           l.busy = false;
         }
-        if (l.record.phase === 'done' || l.record.phase === 'failed') {
+        if (l.record.phase === 'done' || l.record.phase === 'failed' || l.record.phase === 'skipped') {
           if (l.session) this.lingering.set(id, { session: l.session, until: this.now() + LINGER_MS });
           this.live.delete(id);
         }
@@ -189,23 +189,29 @@ export class Validator {
     const commitEnd = runId + c.consensus.commitWindowBlocks;
     if (this.lastBlock >= commitEnd - 1) {
       // too late to commit a report before the window closes: sit this run out, take the next
-      record.phase = 'failed';
+      record.phase = 'skipped';
       record.error = `joined at block ${this.lastBlock}, after run ${runId}'s commit window (ends ${commitEnd}); waiting for the next run`;
       await this.d.store.putRun(record);
-      this.d.log.info('run skipped: joined too late', { runId, block: this.lastBlock });
+      this.d.metrics.runsTotal.inc({ outcome: 'skipped' });
+      this.d.log.info('run skipped: joined too late', { runId, block: this.lastBlock, commitWindowEnd: commitEnd });
       return;
     }
     await this.d.store.putRun(record);
-    this.live.set(runId, { record, busy: false });
-    this.d.log.info('run opened', { runId });
+    this.live.set(runId, { record, busy: false, phaseSince: this.now() });
+    this.d.log.info('run opened', { runId, phase: record.phase });
   }
 
   private async setPhase(l: LiveRun, phase: RunPhase): Promise<void> {
-    this.d.metrics.runPhase.set(0, { phase: l.record.phase });
+    const from = l.record.phase;
+    const now = this.now();
+    const seconds = l.phaseSince === undefined ? undefined : Math.max(0, (now - l.phaseSince) / 1000);
+    if (seconds !== undefined) this.d.metrics.runPhaseSeconds.observe(seconds, { phase: from });
+    this.d.metrics.runPhase.set(0, { phase: from });
     l.record.phase = phase;
+    l.phaseSince = now;
     this.d.metrics.runPhase.set(1, { phase });
     await this.d.store.putRun(l.record);
-    this.d.log.info('run phase', { runId: l.record.runId, phase });
+    this.d.log.info('run phase', { runId: l.record.runId, phase, from, ...(seconds !== undefined ? { seconds: Math.round(seconds * 10) / 10 } : {}) });
   }
 
   /** One step of one run: the phase's work (./phases/), then the transition it earned, persisted. */
@@ -269,6 +275,17 @@ export class Validator {
     }
     while (this.recent.length > RECENT_MESSAGES || (this.recent.length && this.recent[0].at < now - RECENT_MS)) this.recent.shift();
     for (const x of this.lingering.values()) await x.session.tick(now);
+  }
+
+  /** What the loop is doing, for /v1/status and /healthz (node/status/node-status.ts). */
+  status(): { currentEpoch: number | null; epochBlocks: number | null; current: { runId: number; phase: string; phaseSince: number | null } | null; tickError: string | null } {
+    const newest = [...this.live.values()].sort((a, b) => b.record.runId - a.record.runId)[0];
+    return {
+      currentEpoch: this.lastBlock > 0 && this.tempo ? epochStart(this.lastBlock, this.tempo, this.d.config.chain.netuid) : null,
+      epochBlocks: this.tempo ? this.tempo + 1 : null,
+      current: newest ? { runId: newest.record.runId, phase: newest.record.phase, phaseSince: newest.phaseSince ?? null } : null,
+      tickError: this.lastTickError,
+    };
   }
 
   /** Health for /healthz. */

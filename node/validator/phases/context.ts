@@ -12,6 +12,8 @@ export interface LiveRun {
   evalAbort?: AbortController;
   session?: ConsensusSession;
   consensusStartedAt?: number;
+  /** when the current phase began (ms; unknown for a run resumed from the store) */
+  phaseSince?: number;
   busy: boolean;
 }
 
