@@ -31,10 +31,43 @@ Examples:
   conclave audit --run 7200 --source /ip4/127.0.0.1/tcp/30333/p2p/12D3KooWExample --chain ws://127.0.0.1:9944
 `;
 
+/** Why a request to `url` failed, in words: the address, and refused / no such host / timed out / TLS. */
+export function unreachableReason(url: string, err: unknown, timeoutMs: number): string {
+  let e: any = err;
+  for (let i = 0; i < 4 && e?.cause && !e.code; i++) e = e.cause;
+  const code: string | undefined = e?.code ?? (err as any)?.code;
+  const name = (err as Error)?.name;
+  let host = url;
+  try { host = new URL(url).host; } catch { /* keep the url */ }
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return `no answer from ${host} within ${timeoutMs} ms (--timeout-ms raises the limit)`;
+  switch (code) {
+    case 'ECONNREFUSED': return `connection refused by ${host}: nothing listens there (is the validator running, and is that its api.listen address?)`;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve the host name of ${host} (${code})`;
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return `${host} is unreachable from here (${code}: no route)`;
+    case 'ECONNRESET': case 'UND_ERR_SOCKET': return `${host} closed the connection (${code}): is that an HTTP API?`;
+    default:
+      if (code && /CERT|TLS|SSL/.test(code)) return `TLS with ${host} failed (${code})`;
+      return `${host}: ${e?.message ?? String(err)}${code ? ` (${code})` : ''}`;
+  }
+}
+
 async function getJson(url: string, timeoutMs: number): Promise<any> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.json();
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new Error(`cannot read the evidence from --source: GET ${url} failed: ${unreachableReason(url, err, timeoutMs)}`);
+  }
+  if (!res.ok) {
+    let detail = '';
+    try { detail = String((await res.json())?.error ?? ''); } catch { /* not JSON */ }
+    throw new Error(`cannot read the evidence from --source: GET ${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+  }
+  try {
+    return await res.json();
+  } catch (err) {
+    throw new Error(`cannot read the evidence from --source: GET ${url} did not answer JSON (${(err as Error).message}): is that a Conclave validator API?`);
+  }
 }
 
 const command: Command = {

@@ -37,7 +37,7 @@ describe('dashboard in headless chromium (real node API)', function () {
     await page.goto(`${fx.base}/?refresh=0`);
     await page.waitForSelector('body[data-loaded="true"]');
     const ids = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-run-id'))));
-    assert.deepEqual(ids, fx.runs.map((r) => r.runId).reverse());
+    assert.deepEqual(ids, [...fx.runs.map((r) => r.runId), ...fx.skipped.map((r) => r.runId)].reverse());
     const miss = fx.runs.find((r) => !r.record.decision!.quorumMet)!;
     const missRow = await page.$eval(`#runs tbody tr[data-run-id="${miss.runId}"]`, (tr) => (tr as HTMLElement).innerText);
     assert.match(missRow, /quorum-miss/);
@@ -123,6 +123,66 @@ describe('dashboard in headless chromium (real node API)', function () {
     assert.notEqual(scoreReportHash(a.report), scoreReportHash(b.report));
     assert.equal((await fetch(`${fx.base}/v1/equivocations/not-an-id`)).status, 400);
     assert.equal((await fetch(`${fx.base}/v1/equivocations/${eq.runId}-${'0'.repeat(64)}`)).status, 404);
+  });
+
+  it('shows runs the node sat out as skipped, not failed (also those an older node recorded as failed)', async () => {
+    await page.goto(`${fx.base}/?refresh=0`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    for (const s of fx.skipped) {
+      const row = `#runs tbody tr[data-run-id="${s.runId}"]`;
+      assert.equal(await page.getAttribute(row, 'data-status'), 'skipped', `run ${s.runId} (legacy record: ${s.legacy})`);
+      const text = await page.$eval(row, (tr) => (tr as HTMLElement).innerText);
+      assert.match(text, /skipped/);
+      assert.doesNotMatch(text, /failed/);
+      assert.match(await page.$eval(`${row} td:nth-child(3)`, (td) => td.getAttribute('title') ?? ''), /joined at block/);
+      assert.equal(await page.$eval(`${row} td:nth-child(7)`, (td) => (td as HTMLElement).innerText), "—", "no incumbent for a skipped run");
+    }
+  });
+
+  it('node status panel: mode, chain head, peers, current run and phase, last weights and whether the reveal was confirmed', async () => {
+    const w = fx.runs[fx.runs.length - 1];
+    fx.setStatus({
+      version: '0.1.0', mode: 'shadow', chain: { connected: true, head: 123_456, finalized: 123_450, headAgeS: 2 },
+      peers: { connected: 5, admitted: 3, required: 1 }, run: { runId: 123_120, phase: 'evaluating', skipped: false },
+      lastWeights: { ...w.record.weights, runId: w.runId, block: 123_100, revealConfirmed: true }, health: { ok: true, reasons: [] },
+    });
+    await page.goto(`${fx.base}/?refresh=0`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    const panel = await page.innerText('#node-status');
+    assert.equal(await page.getAttribute('#node-status', 'data-mode'), 'shadow');
+    assert.match(panel, /mode\s+shadow/);
+    assert.match(panel, /chain head\s+#123456 \(finalized #123450\)/);
+    assert.match(panel, /peers\s+3 admitted \(1 required\) · 5 connections/);
+    assert.match(panel, /current run\s+123120 · evaluating/);
+    assert.match(panel, new RegExp(`last weights\\s+set \\(owner\\) · run ${w.runId} · block #123100`));
+    assert.match(panel, /reveal confirmed\s+confirmed/);
+    assert.match(panel, /health\s+healthy/);
+    assert.match(await page.innerText('#gate .verdict'), /stay in shadow mode/);
+
+    // decentralized, a degraded node, weights without a reveal field (older chain code): "—", and the gate text changes
+    fx.setStatus({
+      mode: 'decentralized', chain: { connected: false, head: 123_456, finalized: null }, peers: { connected: 0, admitted: 0, required: 1 },
+      run: { runId: 123_120, phase: 'skipped', skipped: true }, lastWeights: { result: 'failed', source: 'certified', runId: w.runId },
+      health: { ok: false, reasons: ['peers: 0 admitted validator peer(s), 1 required', 'chain: not connected'] },
+    });
+    await page.goto(`${fx.base}/?refresh=0`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    const p2 = await page.innerText('#node-status');
+    assert.match(p2, /reveal confirmed\s+—/);
+    assert.match(p2, /current run\s+123120 · skipped/);
+    assert.match(p2, /health\s+degraded/);
+    assert.deepEqual(await page.$$eval('#health-reasons li', (lis) => lis.map((li) => li.textContent)), ['peers: 0 admitted validator peer(s), 1 required', 'chain: not connected']);
+    const verdict = await page.innerText('#gate .verdict');
+    assert.match(verdict, /already runs in decentralized mode/);
+    assert.doesNotMatch(verdict, /stay in shadow mode/);
+
+    fx.setStatus({ mode: 'owner', lastWeights: { result: 'set', source: 'owner', runId: w.runId, revealConfirmed: false } });
+    await page.goto(`${fx.base}/?refresh=0&minRuns=5&minTop1=0.8&minRho=0.5&minOverlap=0.5`);
+    await page.waitForSelector('body[data-loaded="true"]');
+    assert.match(await page.innerText('#gate .verdict'), /owner mode.*Run it in shadow mode.*would pass/);
+    assert.match(await page.innerText('#node-status'), /reveal confirmed\s+not confirmed/);
+    fx.setStatus({ mode: 'shadow', health: { ok: true, reasons: [] } });
+    assert.deepEqual(consoleErrors, []);
   });
 
   it('takes gate thresholds from the URL and saves a screenshot', async () => {

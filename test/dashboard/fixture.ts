@@ -19,7 +19,7 @@ import { equivocationRoutes } from '../../node/dashboard/equivocation-routes.ts'
 import { ValidatorStore, type DivergenceRecord, type RunRecord } from '../../node/validator/store.ts';
 import { nodeMetrics } from '../../node/metrics.ts';
 import { buildApi } from '../../node/api/routes.ts';
-import type { ApiServer } from '../../node/api/server.ts';
+import { HttpError, type ApiServer } from '../../node/api/server.ts';
 import { dashboardHandler } from '../../node/dashboard/handler.ts';
 
 const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
@@ -58,6 +58,10 @@ export interface Fixture {
   divergence: DivergenceRecord[];
   /** Equivocations the fixture created: (run, validator hotkey) */
   equivocations: { runId: number; hotkey: string }[];
+  /** Runs the node sat out (newer than every run in `runs`): one recorded as 'skipped', one the old way ('failed' + reason). */
+  skipped: { runId: number; legacy: boolean }[];
+  /** What GET /v1/status serves from now on (the node's status panel). */
+  setStatus(body: unknown): void;
   close(): Promise<void>;
 }
 
@@ -179,9 +183,37 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     runs.push({ runId, reports, record, inflated });
   }
 
+  // Runs the node sat out: it joined after their commit windows.
+  const skipped: Fixture['skipped'] = [];
+  for (const [k, legacy] of [[0, false], [1, true]] as const) {
+    const runId = 10_000 + (nRuns + k) * 360;
+    const error = `joined at block ${runId + 200}, after run ${runId}'s commit window (ends ${runId + 150}); waiting for the next run`;
+    await store.putRun({
+      runId, netuid: NETUID, mode: 'shadow', phase: legacy ? 'failed' : 'skipped', startedAt: 1, updatedAt: 1,
+      rosterHash: '', policyHash: '', hardwareClass: 'cpu-test', roster: [], rosterSkipped: [], verdicts: [], error,
+    });
+    skipped.push({ runId, legacy });
+  }
+
+  const last = runs[runs.length - 1];
+  let status: unknown = {
+    version: '0.1.0', commit: 'unknown', mode: 'shadow', netuid: NETUID, hotkey: self.signer.hotkey, peerId: '12D3KooWFixture',
+    chain: { endpoint: 'ws://127.0.0.1:9944', connected: true, head: skipped[1].runId + 300, finalized: skipped[1].runId + 298, headAgeS: 1.5 },
+    peers: { connected: 3, admitted: 3, required: 1 },
+    run: { runId: skipped[1].runId + 360, phase: 'evaluating', skipped: false, since: 1 },
+    lastWeights: { ...last.record.weights, runId: last.runId, revealConfirmed: true },
+    health: { ok: true, status: 'ok', reasons: [] },
+    at: 1,
+  };
   const metrics = nodeMetrics();
   const api: ApiServer = buildApi(
-    { store, signer: self.signer, netuid: NETUID, metrics, health: async () => ({ ok: true }) },
+    {
+      store, signer: self.signer, netuid: NETUID, metrics, health: async () => ({ ok: true }),
+      status: async () => {
+        if (status === null) throw new HttpError(404, 'no status');
+        return status;
+      },
+    },
     { rateLimitPerMinute: 100_000, maxResponseBytes: 4_000_000, cors: '' },
   );
   api.use(dashboardHandler);
@@ -193,6 +225,8 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     runs,
     divergence,
     equivocations,
+    skipped,
+    setStatus(body: unknown) { status = body; },
     async close() {
       await api.close();
       await store.close();

@@ -18,6 +18,8 @@ import {
   formatShare,
   formatStake,
   shortId,
+  normalizeStatus,
+  gateText,
 } from './model.js';
 import { lineChart, stripChart, legend } from './charts.js';
 
@@ -71,7 +73,7 @@ function setStatus() {
 }
 
 function certBadge(status) {
-  const kind = status === 'certified' ? 'ok' : status === 'pending' ? 'warn' : 'bad';
+  const kind = status === 'certified' ? 'ok' : status === 'pending' ? 'warn' : status === 'skipped' || status === 'none' ? 'neutral' : 'bad';
   return badge(status, kind);
 }
 
@@ -85,6 +87,47 @@ function incumbentText(run) {
 function winnerText(run) {
   if (run.winnerUid === null) return '—';
   return `uid ${run.winnerUid}${run.winnerHotkey ? ` · ${shortId(run.winnerHotkey, 6, 4)}` : ''}`;
+}
+
+// ---------------------------------------------------------------- node status
+
+/** node.mode from /v1/status, for the gate text (null when the node serves no status). */
+let nodeMode = /** @type {string|null} */ (null);
+
+function yesNo(v, yes, no) {
+  return v === null ? '—' : v ? badge(yes, 'ok') : badge(no, 'bad');
+}
+
+async function loadStatus() {
+  const box = /** @type {HTMLElement} */ (document.getElementById('node-status'));
+  const dl = /** @type {HTMLElement} */ (box.querySelector('dl.facts'));
+  const reasons = /** @type {HTMLElement} */ (document.getElementById('health-reasons'));
+  let st;
+  try {
+    st = normalizeStatus(await api('/v1/status'));
+  } catch (err) {
+    nodeMode = null;
+    dl.replaceChildren();
+    reasons.replaceChildren(h('p', { class: 'hint' }, err instanceof ApiMissing ? 'This node serves no status (GET /v1/status): an older version.' : `status: ${err.message}`));
+    if (!(err instanceof ApiMissing)) problems.add(`status: ${err.message}`);
+    box.removeAttribute('data-mode');
+    return;
+  }
+  nodeMode = st.mode;
+  box.setAttribute('data-mode', st.mode ?? '');
+  box.setAttribute('data-health', st.health.ok === null ? '' : st.health.ok ? 'ok' : 'degraded');
+  const w = st.lastWeights;
+  facts(dl, [
+    ['mode', st.mode ?? '—'],
+    ['health', st.health.ok === null ? '—' : st.health.ok ? badge('healthy', 'ok') : badge('degraded', 'bad')],
+    ['chain head', st.chain.head === null ? '—' : `#${st.chain.head}${st.chain.finalized !== null ? ` (finalized #${st.chain.finalized})` : ''}${st.chain.connected === false ? ' · disconnected' : ''}`],
+    ['peers', st.peers.admitted === null ? '—' : `${st.peers.admitted} admitted${st.peers.required !== null ? ` (${st.peers.required} required)` : ''}${st.peers.connected !== null ? ` · ${st.peers.connected} connections` : ''}`],
+    ['current run', st.run.runId === null ? '—' : h('span', {}, `${st.run.runId} · `, st.run.skipped ? badge('skipped', 'neutral') : (st.run.phase ?? '—'))],
+    ['last weights', w === null ? '—' : `${w.result ?? '?'}${w.source ? ` (${w.source})` : ''}${w.runId !== null ? ` · run ${w.runId}` : ''}${w.block !== null ? ` · block #${w.block}` : ''}`],
+    ['reveal confirmed', w === null ? '—' : yesNo(w.revealConfirmed, 'confirmed', 'not confirmed')],
+    ['version', st.version ?? '—'],
+  ]);
+  reasons.replaceChildren(...(st.health.reasons.length ? [h('ul', { class: 'reasons' }, ...st.health.reasons.map((r) => h('li', {}, r)))] : []));
 }
 
 // ---------------------------------------------------------------- run history
@@ -132,10 +175,10 @@ async function loadRuns() {
       ...runs.map((run) =>
         h(
           'tr',
-          { 'data-run-id': run.runId, onclick: () => openRun(run.runId) },
+          { 'data-run-id': run.runId, 'data-status': run.certStatus, onclick: () => openRun(run.runId) },
           h('td', {}, h('button', { class: 'run-link', type: 'button', 'aria-label': `open run ${run.runId}` }, String(run.runId))),
           h('td', {}, run.mode ?? '—'),
-          h('td', {}, run.decision),
+          h('td', { title: run.skipReason ?? '' }, run.decision),
           h('td', {}, certBadge(run.certStatus)),
           h('td', { class: 'num' }, `${formatShare(run.quorumShare)}${run.signers !== null ? ` (${run.signers}${run.validators !== null ? `/${run.validators}` : ''})` : ''}`),
           h('td', {}, winnerText(run)),
@@ -289,7 +332,7 @@ async function loadDivergence() {
   gateBox.className = verdict.pass ? 'pass' : 'fail';
   gateBox.setAttribute('data-pass', String(verdict.pass));
   gateBox.replaceChildren(
-    h('div', { class: 'verdict' }, verdict.pass ? 'Gate passed: the window supports switching shadow → decentralized.' : 'Gate not passed: stay in shadow mode.'),
+    h('div', { class: 'verdict' }, gateText(nodeMode, verdict.pass)),
     h(
       'ul',
       {},
@@ -352,6 +395,7 @@ async function loadEquivocations() {
 
 async function refresh() {
   problems.clear();
+  await loadStatus(); // the gate text depends on the node's mode
   await Promise.all([loadRuns(), loadDivergence(), loadEquivocations()]);
   const id = selectedRunId();
   if (id !== null) await showRun(id);

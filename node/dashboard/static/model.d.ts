@@ -28,7 +28,10 @@ export interface RunRow {
   certificateHash: string | null;
   weights: string | null;
   incumbentDerived: boolean;
+  skipped: boolean;
+  skipReason: string | null;
 }
+export declare function isSkipped(raw: unknown): boolean;
 export declare function normalizeRun(raw: unknown): RunRow;
 export declare function rowNeedsDetail(raw: unknown): boolean;
 export declare function deriveIncumbents(runs: RunRow[]): RunRow[];
@@ -71,3 +74,15 @@ export declare function evaluateGate(summary: WindowSummary, gate: Gate): { pass
 export interface Series { name: string; points: { x: number; y: number }[] }
 export declare function divergenceSeries(records: DivergenceRow[], window: number | null | undefined): { top1: Series[]; spearman: Series[]; overlap: Series[] };
 export declare function normalizeEquivocations(body: unknown): { id: string; runId: number | null; validatorHotkey: string | null; kind: string; detectedAt: number | null; hashes: string[] }[];
+export declare function revealConfirmed(weights: unknown): boolean | null;
+export interface StatusView {
+  mode: string | null;
+  version: string | null;
+  chain: { connected: boolean | null; head: number | null; finalized: number | null; headAgeS: number | null };
+  peers: { admitted: number | null; connected: number | null; required: number | null };
+  run: { runId: number | null; phase: string | null; skipped: boolean };
+  lastWeights: { runId: number | null; result: string | null; source: string | null; block: number | null; revealConfirmed: boolean | null } | null;
+  health: { ok: boolean | null; reasons: string[] };
+}
+export declare function normalizeStatus(body: unknown): StatusView;
+export declare function gateText(mode: string | null, pass: boolean): string;

@@ -107,10 +107,13 @@ export function normalizeRun(raw) {
   else if (w && str(pick(w, 'source')) === 'incumbent') incumbent = 'held';
   else if (incumbentUid !== null && winnerUid !== null) incumbent = incumbentUid === winnerUid ? 'held' : 'dethroned';
   else if ((isObj(d) && 'incumbentUid' in d && d.incumbentUid === null) || (isObj(r) && 'incumbentUid' in r && r.incumbentUid === null)) incumbent = 'none';
+  const skipped = isSkipped(r);
+  if (skipped) incumbent = 'unknown';
 
   const certificateHash = str(pick(c, 'hash')) ?? str(pick(r, 'certificateHash'));
   const quorumMet = pick(d, 'quorumMet') ?? pick(r, 'quorumMet');
   let certStatus = str(pick(c, 'status'));
+  if (skipped) certStatus = 'skipped';
   if (certStatus === null) {
     if (certificateHash !== null || pick(r, 'certified') === true || str(pick(r, 'certificateHex'))) certStatus = 'certified';
     else if (quorumMet === false || phase === 'quorum-miss') certStatus = 'quorum-miss';
@@ -118,7 +121,7 @@ export function normalizeRun(raw) {
     else if (phase !== null && phase !== 'done' && phase !== 'certified') certStatus = 'pending';
     else certStatus = 'none';
   }
-  let decision = str(pick(d, 'kind', 'outcome', 'status'));
+  let decision = skipped ? 'skipped (node joined after the commit window)' : str(pick(d, 'kind', 'outcome', 'status'));
   if (decision === null) {
     if (quorumMet === true) decision = winnerUid !== null ? 'certified winner' : 'certified, no winner';
     else if (quorumMet === false) decision = 'quorum missed';
@@ -139,7 +142,17 @@ export function normalizeRun(raw) {
     certificateHash,
     weights: w ? `${str(pick(w, 'result')) ?? '?'} (${str(pick(w, 'source')) ?? '?'})` : str(pick(r, 'weights')),
     incumbentDerived: false,
+    skipped,
+    skipReason: skipped ? str(pick(r, 'skipReason', 'error')) : null,
   };
+}
+
+/** A run the node sat out (joined after the commit window): shown as skipped, never as failed. Older
+ * nodes recorded it as phase "failed" with the reason in `error`. */
+export function isSkipped(r) {
+  if (!isObj(r)) return false;
+  if (r.skipped === true || r.phase === 'skipped') return true;
+  return r.phase === 'failed' && typeof r.error === 'string' && /^joined at block \d+, after run \d+'s commit window/.test(r.error);
 }
 
 /** Does a /v1/runs row lack what the history table shows (then the page reads /v1/runs/:runId)? */
@@ -154,7 +167,7 @@ export function rowNeedsDetail(raw) {
  */
 export function deriveIncumbents(runs) {
   return runs.map((row, i) => {
-    if (row.incumbent !== 'unknown') return row;
+    if (row.incumbent !== 'unknown' || row.skipped) return row;
     const prev = runs.slice(i + 1).find((r) => r.winnerUid !== null);
     if (!prev) return row;
     const incumbentUid = prev.winnerUid;
@@ -419,4 +432,64 @@ export function normalizeEquivocations(body) {
       hashes: [str(pick(e, 'firstHash')), str(pick(e, 'secondHash'))].filter((x) => x !== null),
     }))
     .filter((e) => e.id !== null && /^[0-9A-Za-z_-]{1,128}$/.test(e.id));
+}
+
+/** Reveal confirmation of a weights outcome under the spellings a node may use; null = not said. */
+export function revealConfirmed(w) {
+  if (!isObj(w)) return null;
+  for (const k of ['revealConfirmed', 'revealed']) if (typeof w[k] === 'boolean') return w[k];
+  for (const k of ['revealConfirmedAt', 'revealBlock']) if (typeof w[k] === 'number') return w[k] > 0;
+  if (isObj(w.reveal)) {
+    if (typeof w.reveal.confirmed === 'boolean') return w.reveal.confirmed;
+    if (typeof w.reveal.block === 'number') return w.reveal.block > 0;
+  }
+  return null;
+}
+
+/**
+ * The status panel from GET /v1/status (node/status/node-status.ts StatusBody). Every field is
+ * optional: what the node does not serve shows as "—".
+ * @returns {{mode:string|null, version:string|null, chain:{connected:boolean|null, head:number|null, finalized:number|null, headAgeS:number|null},
+ *   peers:{admitted:number|null, connected:number|null, required:number|null}, run:{runId:number|null, phase:string|null, skipped:boolean},
+ *   lastWeights:{runId:number|null, result:string|null, source:string|null, block:number|null, revealConfirmed:boolean|null}|null,
+ *   health:{ok:boolean|null, reasons:string[]}}}
+ */
+export function normalizeStatus(body) {
+  const b = isObj(body) ? body : {};
+  const chain = isObj(b.chain) ? b.chain : {};
+  const peers = isObj(b.peers) ? b.peers : {};
+  const run = isObj(b.run) ? b.run : null;
+  const w = isObj(b.lastWeights) ? b.lastWeights : null;
+  const h = isObj(b.health) ? b.health : {};
+  return {
+    mode: str(b.mode),
+    version: str(b.version),
+    chain: { connected: typeof chain.connected === 'boolean' ? chain.connected : null, head: num(chain.head), finalized: num(chain.finalized), headAgeS: num(chain.headAgeS) },
+    peers: { admitted: num(peers.admitted), connected: num(peers.connected), required: num(peers.required) },
+    run: { runId: num(run?.runId), phase: isSkipped(run) ? 'skipped' : str(run?.phase), skipped: isSkipped(run) },
+    lastWeights: w ? { runId: num(w.runId), result: str(w.result), source: str(w.source), block: num(w.block), revealConfirmed: revealConfirmed(w) } : null,
+    health: { ok: typeof h.ok === 'boolean' ? h.ok : null, reasons: Array.isArray(h.reasons) ? h.reasons.filter((x) => typeof x === 'string') : [] },
+  };
+}
+
+/**
+ * The gate's headline for this node's mode: the switch it advises on only exists in shadow mode.
+ * @param {string|null} mode node.mode from /v1/status (null: not served)
+ * @param {boolean} pass
+ */
+export function gateText(mode, pass) {
+  if (mode === 'decentralized') {
+    return pass
+      ? 'This node already runs in decentralized mode. For reference: the window passes the gate.'
+      : 'This node already runs in decentralized mode. For reference: the window does not pass the gate — the certified outcome diverges from the owner\'s pick; check the runs below.';
+  }
+  if (mode === 'owner') {
+    return `This node runs in owner mode: it sets the owner's pick. Run it in shadow mode to evaluate the switch to decentralized${pass ? ' (the window would pass the gate)' : ''}.`;
+  }
+  if (mode === 'shadow') {
+    return pass
+      ? 'Gate passed: the window supports switching this node from shadow to decentralized mode (node.mode = "decentralized").'
+      : 'Gate not passed: stay in shadow mode.';
+  }
+  return pass ? 'Gate passed: the window supports switching shadow → decentralized.' : 'Gate not passed: stay in shadow mode.';
 }
