@@ -148,17 +148,18 @@ export class Archive {
    * Opens (creating if allowed) the archive in `dir`. Refuses a directory that holds something else,
    * a LevelDB without the Conclave format marker, or a store locked by another process.
    */
-  static async open(dir: string, opts: { createIfMissing?: boolean } = {}): Promise<Archive> {
+  static async open(dir: string, opts: { createIfMissing?: boolean; /** what the user sets to choose `dir`, for messages (default --db) */ location?: string } = {}): Promise<Archive> {
     const createIfMissing = opts.createIfMissing ?? true;
+    const where = opts.location ?? '--db';
     if (existsSync(dir)) {
       let names: string[];
       try {
         names = readdirSync(dir);
       } catch (err) {
-        throw new ArchiveError(`${dir} cannot be listed (${(err as Error).message}); --db must be a directory`);
+        throw new ArchiveError(`${dir} cannot be listed (${(err as Error).message}); ${where} must name a directory`);
       }
       if (names.length > 0 && !names.includes('CURRENT')) {
-        throw new ArchiveError(`${dir} is not empty and holds no LevelDB (no CURRENT file); point --db at an empty directory or an existing archive`);
+        throw new ArchiveError(`${dir} is not empty and holds no LevelDB (no CURRENT file); point ${where} at an empty directory or an existing archive`);
       }
     } else if (!createIfMissing) {
       throw new ArchiveError(`no archive at ${dir}; create one with \`conclave archive put --db ${dir} ...\` or check the path`);
@@ -175,7 +176,7 @@ export class Archive {
     }
     const archive = new Archive(dir, db);
     try {
-      await archive.checkFormat();
+      await archive.checkFormat(where);
     } catch (err) {
       await db.close();
       throw err;
@@ -189,12 +190,12 @@ export class Archive {
     await ClassicLevel.repair(dir);
   }
 
-  private async checkFormat(): Promise<void> {
+  private async checkFormat(where: string): Promise<void> {
     const format = (await this.meta.get('format')) as string | undefined;
     if (format === ARCHIVE_FORMAT) return;
-    if (format !== undefined) throw new ArchiveError(`archive ${this.dir} has format '${format}', this node reads '${ARCHIVE_FORMAT}'; upgrade Conclave or use another --db`);
+    if (format !== undefined) throw new ArchiveError(`archive ${this.dir} has format '${format}', this node reads '${ARCHIVE_FORMAT}'; upgrade Conclave or use another ${where}`);
     for await (const _k of this.db.keys({ limit: 1 })) {
-      throw new ArchiveError(`${this.dir} is a LevelDB database but not a Conclave archive (no format marker); point --db at an empty directory`);
+      throw new ArchiveError(`${this.dir} is a LevelDB database but not a Conclave archive (no format marker); point ${where} at an empty directory`);
     }
     await this.meta.put('format', ARCHIVE_FORMAT as never);
   }

@@ -22,7 +22,7 @@ moves /metrics to its own address). Every log line on stderr is JSON.
 Options:
   --config FILE         TOML config (see validator.example.toml; every key has a default and an
                         environment variable override, e.g. CONCLAVE_NETUID)
-  --password-file FILE  password of an encrypted hotkey (btcli --use-password); beats
+  --password-file FILE  password of a hotkey btcli encrypted (its first line); beats
                         ${PASSWORD_ENV} and wallet.password_file
   --print-config        print the effective config as TOML (key names as in the file, where each
                         value came from; secret file paths hidden) and exit
@@ -106,7 +106,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   log.info('starting validator', { version: build.version, commit: build.commit, hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
 
   const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
-  const archive = await Archive.open(join(cfg.node.dataDir, 'archive'));
+  const archive = await Archive.open(join(cfg.node.dataDir, 'archive'), { location: 'node.data_dir (the archive is <data_dir>/archive)' });
   const metrics = nodeMetrics();
   const cleanup: (() => Promise<unknown>)[] = [() => archive.close(), () => store.close()];
   const undo = async () => {
@@ -126,6 +126,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       runLoop: () => validatorRef?.status() ?? { currentEpoch: null, epochBlocks: null, current: null, tickError: null },
     });
     const stopChainWatch = watchChain(status, {
+      connected: () => client.isConnected,
       best: async () => (await client.bestBlock()).number,
       finalized: async () => client.blockNumber((await client.api.rpc.chain.getFinalizedHead()).toHex()),
     });
@@ -285,6 +286,13 @@ function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<t
   };
 }
 
+/** Every option `conclave start` takes (a test checks that each --flag its help and errors name is here). */
+export const START_OPTIONS = {
+  config: { type: 'string' },
+  'print-config': { type: 'boolean' },
+  'password-file': { type: 'string' },
+} as const;
+
 /** A startup failure as the one JSON line an operator reads: the cause, and the fix in the message. */
 function startFailure(log: NodeLogger, err: unknown): number {
   const e = err as Error & { problems?: { key: string; reason: string }[]; file?: string };
@@ -306,7 +314,7 @@ const command: Command = {
   name: 'start',
   help,
   async run(argv) {
-    const { values } = parseFlags(argv, { config: { type: 'string' }, 'print-config': { type: 'boolean' }, 'password-file': { type: 'string' } }, false);
+    const { values } = parseFlags(argv, START_OPTIONS, false);
     const configPath = requireFlag(values.config, 'config');
     // From here on every line on stderr is JSON: ours, polkadot-js's, libp2p's (DEBUG=…) and Node's warnings.
     let log: NodeLogger = jsonLogger(validLevel(process.env.CONCLAVE_LOG_LEVEL));

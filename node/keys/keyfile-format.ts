@@ -21,5 +21,5 @@ export function unsupportedEncryptionMessage(path: string, format: 'ansible-vaul
   const what = format === 'ansible-vault' ? 'the legacy ansible-vault format' : 'the legacy Fernet format (the oldest bittensor encryption)';
   return `${path} is encrypted with ${what}, which Conclave does not support. Re-create the hotkey with current btcli, which ` +
     'writes the NaCl format Conclave decrypts (or an unencrypted file): `btcli wallet regen-hotkey` with the hotkey\'s mnemonic ' +
-    '(add --use-password to encrypt it), then give its password with --password-file FILE, wallet.password_file or CONCLAVE_HOTKEY_PASSWORD.';
+    '(with a password if you want it encrypted), then give that password to Conclave as its help says (password file or CONCLAVE_HOTKEY_PASSWORD).';
 }

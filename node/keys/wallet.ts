@@ -190,7 +190,7 @@ export async function readHotkeyFile(path: string, opts: LoadHotkeyOptions = {})
     if (format !== 'nacl') throw new WalletError(unsupportedEncryptionMessage(path, format));
     const pw = resolveHotkeyPassword(opts.password ?? {});
     if (!pw) {
-      throw new WalletError(`${path} is encrypted (NaCl, created with btcli --use-password) and no password was given: give it with ${opts.passwordHint ?? DEFAULT_PASSWORD_HINT}`);
+      throw new WalletError(`${path} is encrypted (NaCl: btcli created it with a password) and no password was given: give it with ${opts.passwordHint ?? DEFAULT_PASSWORD_HINT}`);
     }
     if (pw.warning) opts.onWarning?.(pw.warning);
     let plain: Uint8Array;

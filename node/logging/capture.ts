@@ -23,8 +23,9 @@ export function consoleEntry(method: ConsoleMethod, args: unknown[]): { level: L
     const origin = POLKADOT_ORIGIN.exec(args[1])![1];
     const msg = format(...args.slice(2).map((a) => (typeof a === 'object' && a !== null && !(a instanceof Error) ? JSON.stringify(a) : a)));
     // the chain client retries and reports outages itself; polkadot's own "error" lines (a dropped
-    // socket, a failed RPC it retries) are warnings from the node's point of view
-    const level = CONSOLE_LEVEL[method] === 'error' ? 'warn' : CONSOLE_LEVEL[method];
+    // socket, a failed RPC it retries) are warnings from the node's point of view. Its `debug` output
+    // (DEBUG=api-ws,rpc-core…) arrives through console.log, like its rare `log` lines: debug.
+    const level = method === 'error' ? 'warn' : method === 'log' || method === 'info' ? 'debug' : CONSOLE_LEVEL[method];
     return { level, msg, fields: { source: 'polkadot', origin } };
   }
   return { level: CONSOLE_LEVEL[method], msg: format(...args), fields: { source: 'console' } };

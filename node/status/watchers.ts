@@ -3,6 +3,8 @@
 import type { NodeStatus } from './node-status.ts';
 
 export interface ChainHeads {
+  /** false while the client reconnects: no request is sent then (each would fail and be logged) */
+  connected(): boolean;
   best(): Promise<number>;
   /** null when the chain cannot say (no finality gadget) */
   finalized(): Promise<number | null>;
@@ -21,6 +23,7 @@ export function watchChain(status: NodeStatus, heads: ChainHeads, opts: { interv
   let timer: NodeJS.Timeout | undefined;
   const poll = async () => {
     try {
+      if (!heads.connected()) throw new Error('not connected (the chain client is reconnecting)');
       const [best, fin] = await withTimeout(Promise.all([heads.best(), heads.finalized()]), timeout, 'chain head');
       status.chainOk(best, fin);
     } catch (err) {

@@ -59,7 +59,14 @@ export async function commitReport(ctx: PhaseContext, r: RunRecord): Promise<voi
     }
   }
   await d.store.mark(r.runId, 'commit-intent', hash);
-  const { block } = await chainCall(ctx, 'commit', () => d.chain.commitReportHash(r.runId, hash));
+  let block: number;
+  try {
+    ({ block } = await chainCall(ctx, 'commit', () => d.chain.commitReportHash(r.runId, hash)));
+  } catch (err) {
+    d.metrics.commitsTotal.inc({ result: 'failed' });
+    throw err;
+  }
+  d.metrics.commitsTotal.inc({ result: 'committed' });
   r.myCommitBlock = block;
   await d.store.mark(r.runId, 'committed', block);
   d.log.info('report hash committed on chain', { runId: r.runId, hash, block });
