@@ -102,7 +102,7 @@ export const SCHEMA: KeyDef[] = [
   { key: 'wallet.path', path: ['wallet', 'path'], kind: 'string', env: 'CONCLAVE_WALLET_PATH', def: '~/.bittensor/wallets',
     doc: 'Root of the standard Bittensor wallet layout.' },
   { key: 'wallet.password_file', path: ['wallet', 'passwordFile'], kind: 'string', env: 'CONCLAVE_WALLET_PASSWORD_FILE', def: '',
-    doc: 'Secret: path to a file holding the keyfile password (encrypted keyfiles). Never put the password itself here.' },
+    doc: 'Path to a file holding the password of an encrypted hotkey (btcli created with a password; first line, mode 0600). Read only when the keyfile is encrypted; `conclave start --password-file` and the CONCLAVE_HOTKEY_PASSWORD variable take precedence. Never put the password itself here.' },
   { key: 'node.data_dir', path: ['node', 'dataDir'], kind: 'string', env: 'CONCLAVE_DATA_DIR', def: '~/.conclave',
     doc: 'LevelDB archive, run state, node key and caches live here.' },
   { key: 'node.mode', path: ['node', 'mode'], kind: 'string', env: 'CONCLAVE_MODE', def: 'shadow',

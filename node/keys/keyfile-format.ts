@@ -19,7 +19,7 @@ export function keyfileFormat(data: Uint8Array): KeyfileFormat {
 /** Why a legacy-encrypted keyfile is refused, and what to do instead. */
 export function unsupportedEncryptionMessage(path: string, format: 'ansible-vault' | 'legacy-fernet'): string {
   const what = format === 'ansible-vault' ? 'the legacy ansible-vault format' : 'the legacy Fernet format (the oldest bittensor encryption)';
-  return `${path} is encrypted with ${what}, which Conclave does not support. Re-create the hotkey with current btcli, which ` +
+  return `${path} is encrypted with ${what}: not supported by Conclave. Re-create the hotkey with current btcli, which ` +
     'writes the NaCl format Conclave decrypts (or an unencrypted file): `btcli wallet regen-hotkey` with the hotkey\'s mnemonic ' +
     '(with a password if you want it encrypted), then give that password to Conclave as its help says (password file or CONCLAVE_HOTKEY_PASSWORD).';
 }
