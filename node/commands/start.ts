@@ -112,8 +112,8 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const undo = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
-  cleanup.push(async () => stopProcessMetrics());
   const stopProcessMetrics = registerProcessMetrics(metrics.registry);
+  cleanup.push(async () => stopProcessMetrics());
   try {
     const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
     const chain = chainPort(client, signer, cfg.chain.netuid);
