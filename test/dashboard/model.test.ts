@@ -127,3 +127,51 @@ describe('dashboard model: history', () => {
     assert.equal(shortId('abcdef0123456789', 4, 0), 'abcd…');
   });
 });
+
+describe('dashboard model: node status, skipped runs, gate headline by mode', () => {
+  it('reads /v1/status; missing fields stay null ("—"); reveal confirmation under its spellings', async () => {
+    const { normalizeStatus } = await import('../../node/dashboard/static/model.js');
+    const s = normalizeStatus({
+      mode: 'shadow', version: '0.1.0', chain: { connected: true, head: 10, finalized: 8, headAgeS: 1 }, peers: { connected: 4, admitted: 3, required: 1 },
+      run: { runId: 7, phase: 'evaluating' }, lastWeights: { runId: 6, result: 'set', source: 'owner', block: 9, reveal: { confirmed: true } }, health: { ok: false, reasons: ['peers: x', 3] },
+    });
+    assert.deepEqual(s.chain, { connected: true, head: 10, finalized: 8, headAgeS: 1 });
+    assert.deepEqual(s.run, { runId: 7, phase: 'evaluating', skipped: false });
+    assert.deepEqual(s.lastWeights, { runId: 6, result: 'set', source: 'owner', block: 9, revealConfirmed: true });
+    assert.deepEqual(s.health, { ok: false, reasons: ['peers: x'] });
+    const empty = normalizeStatus({});
+    assert.equal(empty.mode, null);
+    assert.equal(empty.lastWeights, null);
+    assert.equal(normalizeStatus({ lastWeights: { result: 'set' } }).lastWeights!.revealConfirmed, null);
+    assert.equal(normalizeStatus({ lastWeights: { revealConfirmed: false } }).lastWeights!.revealConfirmed, false);
+    assert.equal(normalizeStatus({ run: { runId: 1, phase: 'failed', error: "joined at block 9, after run 1's commit window (ends 5); waiting for the next run" } }).run.phase, 'skipped');
+  });
+
+  it('a skipped run is "skipped", never failed, and has no incumbent', async () => {
+    const { normalizeRun: nr, isSkipped } = await import('../../node/dashboard/static/model.js');
+    for (const raw of [{ runId: 5, phase: 'skipped', skipped: true, incumbentUid: null }, { runId: 5, phase: 'failed', error: "joined at block 200, after run 5's commit window (ends 155); waiting for the next run" }]) {
+      const r = nr(raw);
+      assert.equal(r.certStatus, 'skipped');
+      assert.match(r.decision, /^skipped/);
+      assert.equal(r.incumbent, 'unknown');
+      assert.ok(isSkipped(raw));
+    }
+    assert.equal(nr({ runId: 5, phase: 'failed', error: 'chain down' }).certStatus, 'failed');
+  });
+
+  it('the gate headline follows the node mode and says when the window is too short', async () => {
+    const { gateText } = await import('../../node/dashboard/static/model.js');
+    const short = evaluateGate({ runs: 3, fromRunId: 1, toRunId: 3, top1Agreement: 1, meanSpearman: 1, meanTopKOverlap: 1 }, DEFAULT_GATE);
+    const diverging = evaluateGate({ runs: 20, fromRunId: 1, toRunId: 20, top1Agreement: 0.5, meanSpearman: 0.2, meanTopKOverlap: 0.4 }, DEFAULT_GATE);
+    const passing = evaluateGate({ runs: 20, fromRunId: 1, toRunId: 20, top1Agreement: 1, meanSpearman: 1, meanTopKOverlap: 1 }, DEFAULT_GATE);
+    assert.match(gateText('shadow', passing), /^Gate passed: .*shadow to decentralized/);
+    assert.equal(gateText('shadow', short), 'Gate not passed: stay in shadow mode (3 of 10 runs in the window).');
+    assert.equal(gateText('shadow', diverging), 'Gate not passed: stay in shadow mode.');
+    assert.match(gateText('decentralized', passing), /already runs in decentralized mode.*passes/);
+    assert.match(gateText('decentralized', short), /already runs in decentralized mode.*too few runs.*\(3 of 10/);
+    assert.match(gateText('decentralized', diverging), /already runs in decentralized mode.*diverges/);
+    assert.match(gateText('owner', passing), /owner mode.*shadow mode.*would pass/);
+    assert.doesNotMatch(gateText('owner', short), /would pass/);
+    for (const v of [short, diverging, passing]) assert.doesNotMatch(gateText('decentralized', v), /stay in shadow/);
+  });
+});

@@ -332,7 +332,7 @@ async function loadDivergence() {
   gateBox.className = verdict.pass ? 'pass' : 'fail';
   gateBox.setAttribute('data-pass', String(verdict.pass));
   gateBox.replaceChildren(
-    h('div', { class: 'verdict' }, gateText(nodeMode, verdict.pass)),
+    h('div', { class: 'verdict' }, gateText(nodeMode, verdict)),
     h(
       'ul',
       {},

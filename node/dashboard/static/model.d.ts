@@ -85,4 +85,4 @@ export interface StatusView {
   health: { ok: boolean | null; reasons: string[] };
 }
 export declare function normalizeStatus(body: unknown): StatusView;
-export declare function gateText(mode: string | null, pass: boolean): string;
+export declare function gateText(mode: string | null, verdict: boolean | { pass: boolean; checks: { name: string; value: number | null; threshold: number; pass: boolean }[] }): string;

@@ -475,21 +475,25 @@ export function normalizeStatus(body) {
 /**
  * The gate's headline for this node's mode: the switch it advises on only exists in shadow mode.
  * @param {string|null} mode node.mode from /v1/status (null: not served)
- * @param {boolean} pass
+ * @param {boolean | {pass: boolean, checks: {name: string, value: number|null, threshold: number, pass: boolean}[]}} verdict evaluateGate's result (or just whether it passed)
  */
-export function gateText(mode, pass) {
+export function gateText(mode, verdict) {
+  const pass = typeof verdict === 'boolean' ? verdict : verdict.pass;
+  const runs = typeof verdict === 'object' ? verdict.checks.find((c) => c.name === 'runs in window') : undefined;
+  const tooFew = !pass && runs !== undefined && !runs.pass;
+  const count = runs ? ` (${runs.value ?? 0} of ${runs.threshold} runs in the window)` : '';
   if (mode === 'decentralized') {
-    return pass
-      ? 'This node already runs in decentralized mode. For reference: the window passes the gate.'
+    if (pass) return 'This node already runs in decentralized mode. For reference: the window passes the gate.';
+    return tooFew
+      ? `This node already runs in decentralized mode. For reference: the window holds too few runs to judge the gate${count}; divergence is recorded in shadow mode.`
       : 'This node already runs in decentralized mode. For reference: the window does not pass the gate — the certified outcome diverges from the owner\'s pick; check the runs below.';
   }
   if (mode === 'owner') {
     return `This node runs in owner mode: it sets the owner's pick. Run it in shadow mode to evaluate the switch to decentralized${pass ? ' (the window would pass the gate)' : ''}.`;
   }
   if (mode === 'shadow') {
-    return pass
-      ? 'Gate passed: the window supports switching this node from shadow to decentralized mode (node.mode = "decentralized").'
-      : 'Gate not passed: stay in shadow mode.';
+    if (pass) return 'Gate passed: the window supports switching this node from shadow to decentralized mode (node.mode = "decentralized").';
+    return `Gate not passed: stay in shadow mode${tooFew ? count : ''}.`;
   }
   return pass ? 'Gate passed: the window supports switching shadow → decentralized.' : 'Gate not passed: stay in shadow mode.';
 }
