@@ -172,6 +172,10 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       return { connected: m.connections, admitted: m.admittedPeers };
     });
     cleanup.push(async () => stopPeerWatch());
+    // conclave_healthy follows /healthz even when nothing probes it (a scraper only reads the gauge)
+    const healthTimer = setInterval(() => void status.health().catch(() => undefined), 15_000);
+    healthTimer.unref();
+    cleanup.push(async () => clearInterval(healthTimer));
     let evaluator = opts.evaluator;
     if (!evaluator) {
       const { sandboxEvaluator, sandboxOwner } = await import('../validator/evaluator-adapter.ts');
