@@ -96,6 +96,10 @@ def review_one(policy, item, want_fingerprint):
         out["findings"].append({"rule": "too-complex", "line": 0, "col": 0,
                                 "message": "the syntax tree is nested too deeply to review"})
         return out
+    except (MemoryError, Exception) as e:  # noqa: BLE001 - any failure on this source is a verdict on it
+        out["findings"].append({"rule": "too-complex", "line": 0, "col": 0,
+                                "message": "the reviewer could not analyse this source (%s); simplify it" % type(e).__name__})
+        return out
     out["findings"] = findings
     out["verdict"] = "reject" if findings else "accept"
     if want_fingerprint:

@@ -2,7 +2,13 @@
 
     base.py         policy tables, parent map, findings, shared helpers (no rules)
     tracking.py     aliases of modules, optimizer and protected parameters (no rules)
-    folding.py      constant folding of strings built at run time (no rules)
+    values.py       abstract values and the work budget of the interpreter (no rules)
+    scopes.py       Python's scoping rules; the self/cls receiver exemption (no rules)
+    interp.py       abstract interpreter: statements and expressions (no rules)
+    calls.py        its operations: attributes, subscripts, operators, calls (no rules)
+    builtins.py     its builtins and str/bytes methods (no rules)
+    folding.py      runs the interpreter under the budget (too-complex when it runs out)
+    flows.py        optimizer-internals, monkey-patching, private-attribute through the interpreter's taint
     strings.py      forbidden-string
     imports.py      forbidden-import, star-import, relative-import (+ names imported from modules)
     names.py        dunder-name, forbidden-builtin (incl. getattr/hasattr/type/staticmethod narrowing)
@@ -19,6 +25,7 @@ from .attributes import AttributeRules
 from .base import ReviewerBase
 from .bindings import BindingRules
 from .entrypoint import EntrypointRules
+from .flows import FlowRules
 from .folding import ConstantFolding
 from .imports import ImportRules
 from .names import NameRules
@@ -26,12 +33,13 @@ from .strings import StringRules
 from .tracking import AliasTracking
 
 
-class Reviewer(AliasTracking, ConstantFolding, StringRules, ImportRules, NameRules, AttributeRules, BindingRules,
+class Reviewer(AliasTracking, ConstantFolding, StringRules, FlowRules, ImportRules, NameRules, AttributeRules, BindingRules,
                EntrypointRules, ReviewerBase):
     def run(self):
         self.collect_aliases()
+        self.build_scanner()
         self.collect_env()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.check_import(node)
             elif isinstance(node, ast.Name):

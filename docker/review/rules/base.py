@@ -12,19 +12,40 @@ class Unknown(Exception):
     pass
 
 
+_CHAINS = {}  # node -> (root, attrs) of the file under review; cleared per file
+
+
 def dotted_chain(node):
-    """For a.b.c returns ('a', ['b', 'c']); None when the chain does not start at a Name."""
-    attrs = []
-    while isinstance(node, ast.Attribute):
-        attrs.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Call):  # e.g. torch.cuda.Event(...).elapsed_time: root through the call
-        return dotted_chain(node.func)
-    if isinstance(node, ast.Subscript):
-        return dotted_chain(node.value)
-    if isinstance(node, ast.Name):
-        return node.id, list(reversed(attrs))
-    return None
+    """For a.b.c returns ('a', ['b', 'c']); None when the chain does not start at a Name. A call or a
+    subscript in the chain is looked through (torch.cuda.Event(...).elapsed_time roots at torch).
+    Memoised per node, so a chain of n links costs O(n) Python steps, not O(n^2)."""
+    path = []
+    cur = node
+    while True:
+        if cur in _CHAINS:
+            base = _CHAINS[cur]
+            break
+        if isinstance(cur, ast.Attribute):
+            path.append(cur)
+            cur = cur.value
+        elif isinstance(cur, ast.Call):
+            path.append(cur)
+            cur = cur.func
+        elif isinstance(cur, ast.Subscript):
+            path.append(cur)
+            cur = cur.value
+        elif isinstance(cur, ast.Name):
+            base = (cur.id, ())
+            _CHAINS[cur] = base
+            break
+        else:
+            base = None
+            break
+    for n in reversed(path):
+        if base is not None and isinstance(n, ast.Attribute):
+            base = (base[0], base[1] + (n.attr,))
+        _CHAINS[n] = base
+    return (base[0], list(base[1])) if base is not None else None
 
 
 class ReviewerBase:
@@ -64,8 +85,10 @@ class ReviewerBase:
         self.dynamo_roots = tuple(policy.get("dynamoConfigRoots", []))
         ep = policy["entrypoint"]
         self.ep = ep
+        _CHAINS.clear()
+        self.nodes = list(ast.walk(tree))  # every node once, breadth first: the rules iterate this list
         self.parents = {}
-        for node in ast.walk(tree):
+        for node in self.nodes:
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
         self.aliases = {}  # local name -> dotted module path

@@ -37,7 +37,7 @@ class EntrypointRules:
                 self.add("entrypoint", fn, "defaults must be exactly %s" % json.dumps(want))
         if not any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
             self.add("entrypoint", fn, "'%s' must return the result object (final_logits, total_tokens, final_loss)" % name)
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
                 self.add("entrypoint", node, "'%s' must not be rebound" % name)
             if isinstance(node, ast.alias) and (node.asname or node.name) == name:

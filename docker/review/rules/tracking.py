@@ -12,7 +12,7 @@ from .base import dotted_chain
 
 class AliasTracking:
     def collect_aliases(self):
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -23,11 +23,11 @@ class AliasTracking:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for a in node.names:
                     self.aliases[a.asname or a.name] = node.module + "." + a.name
-        defs = {n.name: n for n in ast.walk(self.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        defs = {n.name: n for n in self.nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         # Aliases of module objects and of protected parameters propagate through plain assignment.
         for _ in range(4):
             changed = False
-            for node in ast.walk(self.tree):
+            for node in self.nodes:
                 if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     chain = dotted_chain(node.value) if isinstance(node.value, (ast.Name, ast.Attribute)) else None
@@ -47,7 +47,7 @@ class AliasTracking:
                                 self.protected_names.add(name)
                                 changed = True
             # Parameters of local functions that receive the optimizer / protected objects.
-            for node in ast.walk(self.tree):
+            for node in self.nodes:
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in defs:
                     params = [a.arg for a in defs[node.func.id].args.posonlyargs + defs[node.func.id].args.args]
                     pairs = list(zip(params, node.args)) + [(k.arg, k.value) for k in node.keywords if k.arg]

@@ -14,7 +14,7 @@ class InnerStepsResult:
 
 
 def _prepare(model, optimizer, data_iterator):
-    n = "".join(reversed("__sessalcbus__"))
+    n = "".join(reversed(["ss__", "__cla"]))[::-1]
     return None
 
 

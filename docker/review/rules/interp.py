@@ -1,0 +1,501 @@
+"""An abstract interpreter over the syntax tree: what each expression may evaluate to (values.py),
+flow-sensitively within a scope, with summaries across scopes (the names of every scope, function
+parameters joined over call sites, return values, attributes by name). No findings of its own: it
+reports to hooks (folding.py) every string it builds and every attribute access, subscript store and
+call with the receiver's value, and the rules decide.
+
+Linear by construction: each round visits every statement of the module and of each function once, a
+loop body at most twice (or once per element when it iterates a known short sequence and the product
+stays small), at most three rounds until the summaries stop growing; every value is bounded
+(values.py). The Budget counts visits and the characters of every string built; running out raises
+OverBudget (the verdict is too-complex, the same on every machine).
+"""
+import ast
+
+from .builtins import BuiltinRules
+from .calls import CallRules
+from .scopes import COMPREHENSIONS, Scopes, decorator_names
+from .values import UNKNOWN, LongStr, V, const, join, join_all, mapping, seq, summary
+
+ROUNDS = 3
+UNROLL_WORK = 4096  # elements x body nodes of a loop unrolled over a known sequence
+BUILTINS = {"chr", "ord", "str", "bytes", "bytearray", "int", "list", "tuple", "set", "frozenset", "sorted", "reversed",
+            "dict", "map", "range", "iter", "next", "min", "max", "zip", "enumerate", "filter", "getattr", "type", "repr",
+            "ascii", "format", "len", "isinstance", "issubclass", "id", "hash", "print", "bool", "float", "abs", "round",
+            "sum", "any", "all", "callable", "hasattr", "divmod", "pow", "hex", "oct", "bin", "slice", "super", "object",
+            "staticmethod", "classmethod", "property", "complex"}
+
+
+def merge(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = join(out[k], v) if k in out else v
+    return out
+
+
+class Interp(CallRules, BuiltinRules):
+    def __init__(self, tree, parents, budget, hooks, cap=16, long_limit=4096, param_labels=None, nodes=None):
+        self.tree = tree
+        self.scopes = Scopes(tree, parents)
+        self.budget = budget
+        self.hooks = hooks
+        self.cap = cap
+        self.long_limit = long_limit
+        self.param_labels = param_labels or {}  # (function node or None, param name) -> labels
+        self.summ = {}  # scope -> {name: V}
+        self.params = {}  # function node -> {param: V}
+        self.returns = {}  # function node -> V
+        self.attrs = {}  # attribute name -> V
+        self.values = {}  # expression node -> V (candidates only), for fold queries
+        self.classes = {}  # name -> [ClassDef]
+        self.class_of = {}  # method FunctionDef -> ClassDef
+        self.sizes = {}
+        self.readers = {}  # summary key -> units (None: the module, else a function node) that read it
+        self.dirty = set()
+        self.unit = None
+        self.current_fn = None
+        for node in nodes if nodes is not None else ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                self.classes.setdefault(node.name, []).append(node)
+                for s in node.body:
+                    if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.class_of[s] = node
+
+    # ---- driver ----------------------------------------------------------------------------
+    def run(self):
+        """The module, then every function; then, up to ROUNDS in all, only the units that read a summary
+        (a parameter, a return value, an attribute, a shared name) that grew since they last ran."""
+        units = [None] + self.scopes.functions
+        self.dirty = set(units)
+        for _ in range(ROUNDS):
+            if not self.dirty:
+                break
+            todo = [u for u in units if u in self.dirty]
+            self.dirty = set()
+            for u in todo:
+                self.unit = u
+                if u is None:
+                    self.exec_block(self.tree.body, {}, self.scopes.module)
+                else:
+                    self.exec_function(u)
+
+    def read(self, dep):
+        self.readers.setdefault(dep, set()).add(self.unit)
+
+    def exec_function(self, fn):
+        scope = self.scopes.scopes[fn]
+        env = {p: self.param_value(fn, p) for p in scope.params}
+        saved = self.current_fn
+        self.current_fn = fn
+        try:
+            if isinstance(fn, ast.Lambda):
+                self.note_return(fn, self.eval(fn.body, env, scope))
+            else:
+                self.exec_block(fn.body, env, scope)
+        finally:
+            self.current_fn = saved
+
+    def param_value(self, fn, name):
+        self.read(("p", fn, name))
+        v = self.params.get(fn, {}).get(name, UNKNOWN)
+        labels = self.param_labels.get((fn, name)) or self.param_labels.get((None, name))
+        if labels:
+            v = V(v.consts, v.items, v.keys, v._elem, v.labels | labels, v.funcs)
+        cls = self.class_of.get(fn)
+        positional = fn.args.posonlyargs + fn.args.args
+        if cls is not None and positional and positional[0].arg == name:
+            decos = decorator_names(fn)
+            if "classmethod" in decos:
+                v = join(v, V(labels=frozenset({("class", cls.name)}), funcs=frozenset({("class", cls.name)})))
+            elif "staticmethod" not in decos:
+                v = join(v, V(labels=frozenset({("inst", cls.name)})))
+        return v
+
+    # ---- summaries ---------------------------------------------------------------------------
+    def _grow(self, table, key, v, dep):
+        self.budget.charge(1)
+        old = table.get(key)
+        if old is v:
+            return
+        new = join(old, v, self.cap)
+        if old is None or (new is not old and new.key() != old.key()):
+            self.dirty |= self.readers.get(dep, set())
+        table[key] = new
+
+    def note_name(self, scope, name, v):
+        self._grow(self.summ.setdefault(scope, {}), name, v, ("s", scope, name))
+
+    def note_param(self, fn, name, v):
+        self._grow(self.params.setdefault(fn, {}), name, v, ("p", fn, name))
+
+    def note_return(self, fn, v):
+        if fn is not None:
+            self._grow(self.returns, fn, v, ("r", fn))
+
+    def note_attr(self, attr, v):
+        self._grow(self.attrs, attr, v, ("a", attr))
+
+    def return_of(self, fn):
+        self.read(("r", fn))
+        return self.returns.get(fn, UNKNOWN)
+
+    def attr_summary(self, attr):
+        self.read(("a", attr))
+        return self.attrs.get(attr)
+
+    # ---- statements --------------------------------------------------------------------------
+    def body_size(self, stmts):
+        key = id(stmts)
+        if key not in self.sizes:
+            self.sizes[key] = sum(1 for s in stmts for _ in ast.walk(s))
+        return self.sizes[key]
+
+    def exec_block(self, stmts, env, scope):
+        for s in stmts:
+            self.exec_stmt(s, env, scope)
+        return env
+
+    def exec_stmt(self, node, env, scope):
+        self.budget.charge(1)
+        t = type(node)
+        if t is ast.Expr:
+            self.eval(node.value, env, scope)
+        elif t is ast.Assign:
+            v = self.eval(node.value, env, scope)
+            for target in node.targets:
+                self.assign(target, v, env, scope)
+        elif t is ast.AnnAssign:
+            if node.value is not None:
+                self.assign(node.target, self.eval(node.value, env, scope), env, scope)
+        elif t is ast.AugAssign:
+            cur = self.eval(node.target, env, scope, load_target=True)
+            val = self.eval(node.value, env, scope)
+            self.assign(node.target, self.binop(node.op, cur, val, node), env, scope)
+        elif t in (ast.FunctionDef, ast.AsyncFunctionDef):
+            for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                self.eval(d, env, scope)
+            self.bind_defaults(node, env, scope)
+            for d in node.decorator_list:
+                self.eval(d, env, scope)
+            kind = "method" if isinstance(scope.node, ast.ClassDef) else "def"
+            self.assign_name(node.name, V(funcs=frozenset({(kind, node)})), env, scope)
+        elif t is ast.ClassDef:
+            for b in node.bases + [k.value for k in node.keywords] + node.decorator_list:
+                self.eval(b, env, scope)
+            inner = self.scopes.scopes[node]
+            cenv = {}
+            self.exec_block(node.body, cenv, inner)
+            for name, v in cenv.items():
+                self.note_attr(name, v)
+            self.assign_name(node.name, V(labels=frozenset({("class", node.name)}), funcs=frozenset({("class", node.name)})), env, scope)
+        elif t is ast.Return:
+            if node.value is not None:
+                self.note_return(self.current_fn, self.eval(node.value, env, scope))
+        elif t is ast.If:
+            self.eval(node.test, env, scope)
+            a = self.exec_block(node.body, dict(env), scope)
+            b = self.exec_block(node.orelse, dict(env), scope)
+            env.clear()
+            env.update(merge(a, b))
+        elif t in (ast.For, ast.AsyncFor):
+            it = self.eval(node.iter, env, scope)
+            self.exec_loop(node, env, scope, node.target, it)
+        elif t is ast.While:
+            self.eval(node.test, env, scope)
+            self.exec_loop(node, env, scope, None, None)
+        elif t in (ast.With, ast.AsyncWith):
+            for item in node.items:
+                v = self.eval(item.context_expr, env, scope)
+                if item.optional_vars is not None:
+                    self.assign(item.optional_vars, self.unknown_result([v]), env, scope)
+            self.exec_block(node.body, env, scope)
+        elif t in (ast.Try, getattr(ast, "TryStar", ast.Try)):
+            start = dict(env)
+            self.exec_block(node.body, env, scope)
+            self.exec_block(node.orelse, env, scope)
+            outs = [dict(env)]
+            for h in node.handlers:
+                if h.type is not None:
+                    self.eval(h.type, start, scope)
+                e = merge(start, outs[0])
+                if h.name:
+                    self.assign_name(h.name, UNKNOWN, e, scope)
+                outs.append(self.exec_block(h.body, e, scope))
+            env.clear()
+            env.update(outs[0])
+            for o in outs[1:]:
+                env.update(merge(env, o))
+            self.exec_block(node.finalbody, env, scope)
+        elif t is ast.Match:
+            subject = self.eval(node.subject, env, scope)
+            outs = [dict(env)]
+            for case in node.cases:
+                e = dict(env)
+                for p in ast.walk(case.pattern):
+                    if isinstance(p, (ast.MatchAs, ast.MatchStar)) and p.name:
+                        self.assign_name(p.name, join(subject, subject.elem), e, scope)
+                    elif isinstance(p, ast.MatchMapping) and p.rest:
+                        self.assign_name(p.rest, subject, e, scope)
+                    elif isinstance(p, ast.MatchValue):
+                        self.eval(p.value, e, scope)
+                if case.guard is not None:
+                    self.eval(case.guard, e, scope)
+                outs.append(self.exec_block(case.body, e, scope))
+            env.clear()
+            for o in outs:
+                env.update(merge(env, o))
+        elif t is ast.Delete:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    env.pop(target.id, None)
+                else:
+                    self.eval(target, env, scope, load_target=True)
+                    if isinstance(target, ast.Attribute):
+                        self.hooks.on_attribute(target, self.eval(target.value, env, scope), "del", None)
+                    elif isinstance(target, ast.Subscript):
+                        self.hooks.on_subscript_store(target, self.eval(target.value, env, scope))
+        elif t in (ast.Raise, ast.Assert):
+            for child in ast.iter_child_nodes(node):
+                self.eval(child, env, scope)
+        elif t in (ast.Import, ast.ImportFrom):
+            for a in node.names:
+                if a.name == "*":
+                    continue
+                if t is ast.Import:
+                    name = a.asname or a.name.split(".")[0]
+                    dotted = a.name if a.asname else a.name.split(".")[0]
+                else:
+                    name = a.asname or a.name
+                    dotted = (node.module or "") + "." + a.name
+                self.assign_name(name, V(funcs=frozenset({("module", dotted)})), env, scope)
+        # Pass, Break, Continue, Global, Nonlocal: nothing to evaluate
+
+    def bind_defaults(self, fn, env, scope):
+        a = fn.args
+        positional = a.posonlyargs + a.args
+        for p, d in zip(positional[len(positional) - len(a.defaults):], a.defaults):
+            self.note_param(fn, p.arg, self.eval(d, env, scope))
+        for p, d in zip(a.kwonlyargs, a.kw_defaults):
+            if d is not None:
+                self.note_param(fn, p.arg, self.eval(d, env, scope))
+
+    def exec_loop(self, node, env, scope, target, it):
+        items = self.as_items(it) if it is not None else None
+        if items is not None and len(items) * max(1, self.body_size(node.body)) <= UNROLL_WORK:
+            for x in items:
+                self.assign(target, x, env, scope)
+                self.exec_block(node.body, env, scope)
+        else:
+            for _ in range(2):
+                before = {k: v.key() for k, v in env.items()}
+                if target is not None:
+                    self.assign(target, it.elem, env, scope)
+                start = dict(env)
+                self.exec_block(node.body, env, scope)
+                merged = merge(start, env)
+                env.clear()
+                env.update(merged)
+                if before == {k: v.key() for k, v in env.items()}:
+                    break
+        self.exec_block(node.orelse, env, scope)
+
+    # ---- assignment --------------------------------------------------------------------------
+    def assign_name(self, name, v, env, scope):
+        b = self.scopes.resolve(scope, name) or scope
+        if b is scope:
+            env[name] = v
+            if (b, name) not in self.scopes.shared:
+                return
+        self.note_name(b, name, v)
+
+    def assign(self, target, v, env, scope):
+        self.budget.charge(1)
+        if isinstance(target, ast.Name):
+            self.assign_name(target.id, v, env, scope)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elts = target.elts
+            items = self.as_items(v)
+            star = [i for i, e in enumerate(elts) if isinstance(e, ast.Starred)]
+            if items is not None and not star and len(items) == len(elts):
+                for e, x in zip(elts, items):
+                    self.assign(e, x, env, scope)
+            elif items is not None and len(star) == 1 and len(items) >= len(elts) - 1:
+                i = star[0]
+                tail = len(elts) - i - 1
+                for e, x in zip(elts[:i], items[:i]):
+                    self.assign(e, x, env, scope)
+                self.assign(elts[i].value, seq(list(items[i:len(items) - tail])), env, scope)
+                for e, x in zip(elts[i + 1:], items[len(items) - tail:]):
+                    self.assign(e, x, env, scope)
+            else:
+                for e in elts:
+                    if isinstance(e, ast.Starred):
+                        self.assign(e.value, V(elem=v.elem), env, scope)
+                    else:
+                        self.assign(e, v.elem, env, scope)
+        elif isinstance(target, ast.Starred):
+            self.assign(target.value, V(elem=v.elem), env, scope)
+        elif isinstance(target, ast.Attribute):
+            recv = self.eval(target.value, env, scope)
+            self.hooks.on_attribute(target, recv, "store", v)
+            self.note_attr(target.attr, v)
+        elif isinstance(target, ast.Subscript):
+            recv = self.eval(target.value, env, scope)
+            idx = self.eval(target.slice, env, scope)
+            self.hooks.on_subscript_store(target, recv)
+            self.update_container(target.value, self.setitem(recv, idx, v), env, scope)
+
+    def setitem(self, recv, idx, v):
+        keys = idx.consts if idx.consts is not None and len(idx.consts) == 1 else None
+        if keys and recv.keys is not None and not isinstance(keys[0], (LongStr,)):
+            d = dict(recv.keys)
+            d[keys[0]] = v
+            return mapping(d)
+        if keys and recv.items is not None and isinstance(keys[0], int) and -len(recv.items) <= keys[0] < len(recv.items):
+            items = list(recv.items)
+            items[keys[0]] = v
+            return seq(items)
+        if recv.consts is None and recv.items is None and recv.keys is None and recv._elem is None and keys and isinstance(keys[0], (str, int)):
+            return mapping({keys[0]: v})  # a container we know nothing of: remember this key
+        return V(elem=join(recv.elem if (recv.items is not None or recv.keys is not None or recv._elem is not None) else None, v),
+                 labels=recv.labels)
+
+    def update_container(self, target, new, env, scope):
+        """A mutation of the container `target` names (a local name, or an attribute by name)."""
+        if isinstance(target, ast.Name):
+            self.assign_name(target.id, new, env, scope)
+        elif isinstance(target, ast.Attribute):
+            self.note_attr(target.attr, new)
+
+    # ---- expressions -------------------------------------------------------------------------
+    def eval(self, node, env, scope, load_target=False):
+        self.budget.charge(1)
+        scope = self.scopes.scope_of.get(node, scope)
+        v = self._eval(node, env, scope)
+        if v.consts:
+            prev = self.values.get(node)
+            self.values[node] = join(prev, v, self.cap) if prev is not None else v
+        return v
+
+    def lookup(self, name, env, scope):
+        b = self.scopes.resolve(scope, name)
+        if b is scope and name in env:
+            return env[name]
+        if b is None:
+            if name in BUILTINS:
+                return V(funcs=frozenset({("builtin", name)}))
+            return UNKNOWN
+        self.read(("s", b, name))
+        return self.summ.get(b, {}).get(name, UNKNOWN)
+
+    def _eval(self, node, env, scope):
+        t = type(node)
+        if t is ast.Constant:
+            c = node.value
+            if isinstance(c, (str, bytes)) and len(c) > self.long_limit:
+                return const(LongStr(c[:64], c[-64:], len(c)))
+            return const(c) if isinstance(c, (str, bytes, int, float, bool, type(None))) else UNKNOWN
+        if t is ast.Name:
+            return self.lookup(node.id, env, scope)
+        if t is ast.Attribute:
+            recv = self.eval(node.value, env, scope)
+            self.hooks.on_attribute(node, recv, "load", None)
+            return self.attribute_value(recv, node.attr)
+        if t is ast.Subscript:
+            recv = self.eval(node.value, env, scope)
+            return self.subscript(recv, node.slice, env, scope, node)
+        if t is ast.Call:
+            return self.eval_call(node, env, scope)
+        if t is ast.BinOp:
+            return self.binop(node.op, self.eval(node.left, env, scope), self.eval(node.right, env, scope), node)
+        if t is ast.JoinedStr:
+            return self.joined(node, env, scope)
+        if t is ast.FormattedValue:
+            return self.formatted(node, env, scope)
+        if t in (ast.List, ast.Tuple):
+            parts = []
+            for e in node.elts:
+                if isinstance(e, ast.Starred):
+                    inner = self.as_items(self.eval(e.value, env, scope))
+                    if inner is None:
+                        return V(elem=join_all([self.eval(x.value if isinstance(x, ast.Starred) else x, env, scope) for x in node.elts]))
+                    parts.extend(inner)
+                else:
+                    parts.append(self.eval(e, env, scope))
+            return seq(parts)
+        if t is ast.Set:
+            return V(elem=join_all([self.eval(e.value if isinstance(e, ast.Starred) else e, env, scope) for e in node.elts]))
+        if t is ast.Dict:
+            keys = {}
+            known = True
+            values = []
+            for k, v in zip(node.keys, node.values):
+                vv = self.eval(v, env, scope)
+                values.append(vv)
+                if k is None:
+                    known = False
+                    values.append(vv.elem)
+                    continue
+                kv = self.eval(k, env, scope)
+                if kv.consts is not None and len(kv.consts) == 1 and isinstance(kv.consts[0], (str, bytes, int, bool)):
+                    keys[kv.consts[0]] = vv
+                else:
+                    known = False
+            return mapping(keys) if known else V(elem=join_all(values))
+        if t in COMPREHENSIONS:
+            return self.comprehension(node, env, scope)
+        if t is ast.BoolOp:
+            return join_all([self.eval(v, env, scope) for v in node.values])
+        if t is ast.IfExp:
+            self.eval(node.test, env, scope)
+            return join(self.eval(node.body, env, scope), self.eval(node.orelse, env, scope))
+        if t is ast.NamedExpr:
+            v = self.eval(node.value, env, scope)
+            b = self.scopes.scope_of.get(node.target, scope)
+            self.assign_name(node.target.id, v, env if b is scope else {}, b)
+            return v
+        if t is ast.Lambda:
+            for d in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                self.eval(d, env, scope)
+            self.bind_defaults(node, env, scope)
+            return V(funcs=frozenset({("def", node)}))
+        if t is ast.UnaryOp:
+            v = self.eval(node.operand, env, scope)
+            if isinstance(node.op, ast.USub) and v.consts:
+                return V(consts=tuple(-c for c in v.consts if isinstance(c, int) and not isinstance(c, bool) and abs(c) < 1 << 64))
+            return UNKNOWN
+        if t is ast.Starred:
+            return self.eval(node.value, env, scope)
+        if t is ast.Slice:
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self.eval(part, env, scope)
+            return UNKNOWN
+        for child in ast.iter_child_nodes(node):  # Compare, Await, Yield, ...: evaluate for effects
+            if isinstance(child, ast.expr):
+                self.eval(child, env, scope)
+        return UNKNOWN
+
+    def comprehension(self, node, env, scope):
+        inner = self.scopes.scopes[node]
+        e = dict(env)
+        gens = node.generators
+        first = self.eval(gens[0].iter, env, scope)
+        items = self.as_items(first)
+        elt = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        if len(gens) == 1 and not gens[0].ifs and items is not None and not isinstance(node, ast.DictComp):
+            out = []
+            for x in items:
+                self.assign(gens[0].target, x, e, inner)
+                out.append(self.eval(elt[0], e, inner))
+            return seq(out) if not isinstance(node, ast.SetComp) else V(elem=join_all(out))
+        self.assign(gens[0].target, first.elem, e, inner)
+        for g in gens[1:]:
+            self.assign(g.target, self.eval(g.iter, e, inner).elem, e, inner)
+        for g in gens:
+            for cond in g.ifs:
+                self.eval(cond, e, inner)
+        vals = [self.eval(x, e, inner) for x in elt]
+        if isinstance(node, ast.DictComp):
+            return V(elem=vals[1])
+        return V(elem=vals[0])
