@@ -213,7 +213,7 @@ export async function chooseEngine(opts: ReviewOptions = {}): Promise<EngineChoi
 }
 
 function runProcess(cmd: string, args: string[], input: string, timeoutMs: number, onTimeout?: () => void):
-  Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  Promise<ReviewerRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } });
     const out: Buffer[] = [];
@@ -241,13 +241,79 @@ function runProcess(cmd: string, args: string[], input: string, timeoutMs: numbe
   });
 }
 
-/** Reviews many files in one reviewer process. Throws ReviewError when the reviewer cannot run. */
+/** Default wall-clock limit of one reviewer process: a backstop, far above what the work budget allows. */
+export function defaultReviewTimeoutMs(files: number): number {
+  return 30_000 + 5_000 * files;
+}
+
+/** How long one file may take when it is reviewed alone after its batch did not finish. */
+export const SINGLE_FILE_TIMEOUT_MS = 60_000;
+
+type ReviewerRun = { code: number | null; stdout: string; stderr: string; timedOut: boolean };
+
+const STARTED = 'conclave-review: started';
+
+/**
+ * The reviewer process ended without an answer because of this input (time or memory), not a fault.
+ * Only after the reviewer said it started: a container or interpreter that never came up is a fault.
+ */
+function exhausted(run: ReviewerRun, engine: 'docker' | 'host'): string | null {
+  if (!run.stderr.includes(STARTED)) {
+    if (run.timedOut) throw new ReviewError(`the reviewer did not start within the time limit (${engine} engine); check the Docker engine and the machine's load`);
+    return null;
+  }
+  if (run.timedOut) return 'did not finish in time';
+  if (run.code === null || (engine === 'docker' && run.code === 137)) return 'was killed (memory limit)';
+  return null;
+}
+
+/**
+ * Reviews many files in one reviewer process. A file's verdict never depends on the machine: the
+ * reviewer's work is bounded by the policy's budget (rules/folding.py), and a file that still exhausts
+ * the process (its batch timed out or was killed, then it timed out again alone) is rejected as
+ * too-complex. Throws ReviewError only when the reviewer cannot run (no python3, Docker failing, garbage
+ * output): a fault of the validator, not a verdict.
+ */
 export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}): Promise<BatchReview> {
   const policy = opts.policy ?? defaultPolicy();
   const choice = await chooseEngine(opts);
   const imageDigest = opts.imageDigest ?? choice.digest ?? 'none';
   const reviewer = reviewerFiles();
   const hash = policyHash(policy, imageDigest, reviewer);
+  const timeoutMs = opts.timeoutMs ?? defaultReviewTimeoutMs(files.length);
+  let results: FileReview[];
+  const run = await runReviewer(files, policy, opts, choice, reviewer, timeoutMs);
+  const why = exhausted(run, choice.engine);
+  if (why === null) {
+    results = parseResults(run, files, hash, choice.engine);
+  } else {
+    results = [];
+    for (const f of files) {
+      const alone = files.length === 1 ? run : await runReviewer([f], policy, opts, choice, reviewer, Math.max(timeoutMs, opts.timeoutMs ?? SINGLE_FILE_TIMEOUT_MS));
+      const aloneWhy = exhausted(alone, choice.engine);
+      if (aloneWhy === null) {
+        results.push(...parseResults(alone, [f], hash, choice.engine));
+      } else {
+        results.push({
+          id: f.id, verdict: 'reject', policyHash: hash,
+          findings: [{ rule: 'too-complex', line: 0, col: 0, message: `the reviewer ${aloneWhy} on this source; simplify it` }],
+        });
+      }
+    }
+  }
+  return { engine: choice.engine, image: choice.image, imageDigest, policyHash: hash, python: pythonOf(run), results };
+}
+
+function pythonOf(run: ReviewerRun): string {
+  try {
+    return String((JSON.parse(run.stdout) as { python?: unknown }).python ?? '');
+  } catch {
+    return '';
+  }
+}
+
+async function runReviewer(files: ReviewInput[], policy: ReviewPolicy, opts: ReviewOptions, choice: EngineChoice,
+  reviewer: ReviewerFile[], timeoutMs: number): Promise<ReviewerRun> {
   const request = JSON.stringify({
     policy,
     fingerprint: opts.fingerprint ?? false,
@@ -258,21 +324,20 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
       localModules: f.localModules ?? [],
     })),
   });
-  const timeoutMs = opts.timeoutMs ?? 30_000 + 200 * files.length;
-  let run;
   if (choice.engine === 'docker') {
     const name = `conclave-review-${randomBytes(6).toString('hex')}`;
-    run = await runProcess('docker', ['run', '--rm', '-i', '--name', name, '--network', 'none', '--read-only',
+    return runProcess('docker', ['run', '--rm', '-i', '--name', name, '--network', 'none', '--read-only',
       '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--pids-limit', '32', '--memory', '1g',
       '--cpus', '1', '--user', '65534:65534', '--tmpfs', '/tmp:size=8m', '--log-driver', 'none',
       '--entrypoint', 'python3', choice.image!, ...reviewerArgs(reviewer)], request, timeoutMs,
     () => { spawnSync('docker', ['rm', '-f', name], { timeout: 10_000 }); });
-  } else {
-    run = await runProcess(opts.python ?? 'python3', reviewerArgs(reviewer), request, timeoutMs);
   }
-  if (run.timedOut) throw new ReviewError(`the reviewer did not finish within ${timeoutMs} ms (${choice.engine} engine)`);
+  return runProcess(opts.python ?? 'python3', reviewerArgs(reviewer), request, timeoutMs);
+}
+
+function parseResults(run: ReviewerRun, files: ReviewInput[], hash: string, engine: 'docker' | 'host'): FileReview[] {
   if (run.code !== 0) {
-    throw new ReviewError(`the reviewer failed (${choice.engine} engine, exit ${run.code}): ${run.stderr.trim().slice(-400) || 'no output'}`);
+    throw new ReviewError(`the reviewer failed (${engine} engine, exit ${run.code}): ${run.stderr.trim().slice(-400) || 'no output'}`);
   }
   let parsed: { python?: unknown; results?: unknown };
   try {
@@ -283,7 +348,7 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
   if (!Array.isArray(parsed.results) || parsed.results.length !== files.length) {
     throw new ReviewError('the reviewer returned a result list of the wrong length');
   }
-  const results = (parsed.results as Array<Record<string, unknown>>).map((r, i): FileReview => {
+  return (parsed.results as Array<Record<string, unknown>>).map((r, i): FileReview => {
     if (r.id !== files[i].id || (r.verdict !== 'accept' && r.verdict !== 'reject') || !Array.isArray(r.findings)) {
       throw new ReviewError(`the reviewer's result ${i} is malformed`);
     }
@@ -295,7 +360,6 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
     if (fp && Array.isArray(fp.tokens) && Array.isArray(fp.lines) && fp.tokens.length === fp.lines.length) out.fingerprint = fp;
     return out;
   });
-  return { engine: choice.engine, image: choice.image, imageDigest, policyHash: hash, python: String(parsed.python ?? ''), results };
 }
 
 /** Reviews one source; see reviewFiles. */

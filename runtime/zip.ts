@@ -24,7 +24,15 @@ export function localModulesOf(files: ExtractedFile[]): string[] {
   return [...mods].sort();
 }
 
-/** True when the bytes start like a ZIP archive (local file header or empty archive). */
+/**
+ * True when the bytes are meant as a ZIP archive: they start with a local header or an end record, or
+ * an end-of-central-directory signature lies where one would (the last 64 KiB), as in a ZIP behind a
+ * prefix (a polyglot or self-extractor, which the reader then refuses with its own code).
+ */
 export function looksLikeZip(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && (bytes[2] === 3 || bytes[2] === 5) && (bytes[3] === 4 || bytes[3] === 6);
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && (bytes[2] === 3 || bytes[2] === 5) && (bytes[3] === 4 || bytes[3] === 6)) return true;
+  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 0xffff); p--) {
+    if (bytes[p] === 0x50 && bytes[p + 1] === 0x4b && bytes[p + 2] === 5 && bytes[p + 3] === 6) return true;
+  }
+  return false;
 }

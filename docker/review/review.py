@@ -111,6 +111,10 @@ def review_one(policy, item, want_fingerprint):
 
 
 def main():
+    # Tells the caller the interpreter is up and reviewing: a timeout after this line is the input's
+    # doing (a verdict), before it the machine's (Docker or python3 not starting: a fault).
+    sys.stderr.write("conclave-review: started\n")
+    sys.stderr.flush()
     sys.setrecursionlimit(10000)
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     policy = request["policy"]

@@ -21,7 +21,8 @@ Options:
   --json               print the result as JSON
   -h, --help           show this help
 
-Exit status: 0 fetched (prints the path of the bytes), 1 refused (prints the reason), 2 usage error.
+Exit status: 0 fetched (prints the path of the bytes), 1 refused (prints the code and the reason),
+2 usage error or the bytes cannot be written (--out exists, no space).
 
 Examples:
   conclave fetch https://raw.githubusercontent.com/miner/sub/main/train.py --sha256 9f2c...e1
@@ -43,8 +44,15 @@ const command: Command = {
       const r = await fetchSubmission(positionals[0], {
         sha256, maxBytes: optionalIntFlag(values['max-bytes'], 'max-bytes', { min: 1 }), totalTimeoutMs: optionalIntFlag(values['timeout-ms'], 'timeout-ms', { min: 1 }),
       });
-      const path = values.out ?? join(await mkdtemp(join(tmpdir(), 'conclave-fetch-')), 'submission');
-      await writeFile(path, r.bytes, { flag: 'wx' });
+      let path: string;
+      try {
+        path = values.out ?? join(await mkdtemp(join(tmpdir(), 'conclave-fetch-')), 'submission');
+        await writeFile(path, r.bytes, { flag: 'wx' });
+      } catch (err) {
+        process.stderr.write(`conclave fetch: fetched ${r.bytes.length} bytes but cannot write them${values.out ? ` to ${values.out}` : ''}: ${(err as Error).message}; ` +
+          'pass --out with a new file in a writable directory\n');
+        return 2;
+      }
       if (values.json) printJson({ ok: true, path, sha256: r.sha256, bytes: r.bytes.length, finalUrl: r.finalUrl, hops: r.hops });
       else process.stdout.write(`${path}\n`);
       return 0;

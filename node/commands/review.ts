@@ -6,6 +6,7 @@ import { loadPolicy, reviewSource, ReviewError } from '../../runtime/review.ts';
 import type { ReviewEngine } from '../../runtime/review.ts';
 import { reviewProject } from '../../runtime/review-project.ts';
 import { extractZipProject, looksLikeZip, ZipRefusal } from '../../runtime/zip.ts';
+import { IntakeFault } from '../../runtime/intake-fault.ts';
 
 const help = `Usage: conclave review FILE [options]
 
@@ -22,7 +23,9 @@ Options:
   --image-digest D     evaluator image digest for policyHash (default: the review image's digest)
   -h, --help           show this help
 
-Exit status: 0 accepted, 1 rejected, 2 error (unreadable file, reviewer failure, bad flags).
+Exit status: 0 accepted, 1 rejected (any refusal of the archive or finding of the review, incl.
+too-complex), 2 error of this machine or of the command line (unreadable FILE, the reviewer or Docker
+not starting, no space to extract, bad flags). A ZIP refusal is reported as the finding zip-<code>.
 
 Examples:
   conclave review submission.py
@@ -81,7 +84,7 @@ const command: Command = {
         verdict = { verdict: r.verdict, findings: r.findings, policyHash: r.policyHash };
       }
     } catch (err) {
-      if (err instanceof ReviewError) {
+      if (err instanceof ReviewError || err instanceof IntakeFault) {
         process.stderr.write(`conclave review: ${err.message}\n`);
         return 2;
       }

@@ -1,10 +1,13 @@
 // EvaluatorPort over runtime/: fetch (SSRF-safe, hash-checked) → zip/py → static review →
 // duplicates (QuarantineStore, PRISM prints) → sandbox evaluation (SubmissionEvaluator) → ScoreStatus.
 //
-// Statuses: fetch refused → 'fetch-failed'; zip refused or review rejects → 'rejected-static';
-// identical normalised code of an earlier commitment → 'duplicate'; near copy → 'quarantined';
-// sandbox → toScoreStatus (ok → 'scored' with round(MFU·1e6)). A failure of the validator itself
-// (Docker down, reviewer broken) throws: the run loop does not cache it and the miner is not blamed.
+// Verdicts vs faults. A submission only ever yields a verdict, which the run loop caches by code hash
+// and reports like any other: fetch refused → 'fetch-failed'; ZIP refused (every ZipRefusal code) or
+// review rejects (incl. 'too-complex') → 'rejected-static'; identical normalised code of an earlier
+// commitment → 'duplicate'; near copy → 'quarantined'; sandbox → toScoreStatus (ok → 'scored' with
+// round(MFU·1e6)). Only a fault of the validator itself (Docker down, disk full, the reviewer not
+// starting, a sandbox error) is an error: retried with backoff (fault-retry.ts), logged once per cause,
+// never cached, and the miner is not blamed.
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +15,7 @@ import { fetchSubmission, FetchRefusal } from '../../runtime/fetch.ts';
 import { reviewSource, loadPolicy as loadReviewPolicy, policyHash as reviewPolicyHash } from '../../runtime/review.ts';
 import { reviewProject } from '../../runtime/review-project.ts';
 import { extractZipProject, looksLikeZip, ZipRefusal } from '../../runtime/zip.ts';
+import { IntakeFault } from '../../runtime/intake-fault.ts';
 import { codePrint, type CodePrint } from '../../runtime/fingerprint.ts';
 import { QuarantineStore } from '../../runtime/quarantine-store.ts';
 import { SubmissionEvaluator, toScoreStatus, type EvaluationResult } from '../../runtime/evaluate.ts';
@@ -23,6 +27,7 @@ import { toScore, type ScoreStatus } from '../../proto/score-report.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 import { evaluationConcurrency, expandHome, type DockerHost, type NodeConfig } from '../config.ts';
 import type { EvaluationOutcome, EvaluatorPort, Logger } from './ports.ts';
+import { FaultLog, withFaultRetry } from './fault-retry.ts';
 
 /** Loopback origins a devnet may serve submissions from, exactly (scheme + host + port). */
 export function loopbackAllowance(origins: string[]): { ports: number[]; origins: Set<string> } | undefined {
@@ -72,6 +77,8 @@ export interface SandboxEvaluatorOptions {
    * every Docker host; other validators' containers on a shared engine are not touched.
    */
   owner?: string;
+  /** Delays between retries of a validator fault (default 1 s, 2 s, 4 s). */
+  faultBackoffMs?: number[];
 }
 
 /**
@@ -108,6 +115,7 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
   private readonly dir: string;
   private readonly allowance: ReturnType<typeof loopbackAllowance>;
   private readonly opts: SandboxEvaluatorOptions;
+  private readonly faults: FaultLog;
   private intakes = new Map<string, Promise<Intake>>();
   private decisions = new Map<string, Promise<EvaluationOutcome | null>>();
   private storeLock: Promise<unknown> = Promise.resolve();
@@ -119,6 +127,7 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     this.quarantine = x.quarantine;
     this.imageDigest = x.imageDigest;
     this.opts = x.opts;
+    this.faults = new FaultLog(x.log);
     this.dir = join(x.cfg.node.dataDir, 'submissions');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.allowance = loopbackAllowance(x.cfg.intake.devAllowLoopbackOrigins);
@@ -170,6 +179,10 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
   }
 
   async evaluate(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
+    return withFaultRetry(() => this.evaluateOnce(entry, ctx), this.faults, { backoffMs: this.opts.faultBackoffMs, signal: ctx.signal });
+  }
+
+  private async evaluateOnce(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
     const intake = await this.intake(entry);
     if (!intake.ok) return intake.outcome;
     const dup = await this.classify(entry, ctx.earlier);
@@ -227,8 +240,12 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     const reviewOpts = { imageDigest: this.imageDigest, fingerprint: true, engine: this.opts.reviewEngine };
     if (looksLikeZip(fetched.bytes)) {
       const parent = join(this.dir, entry.codeSha256);
-      rmSync(parent, { recursive: true, force: true });
-      mkdirSync(parent, { recursive: true, mode: 0o700 });
+      try {
+        rmSync(parent, { recursive: true, force: true });
+        mkdirSync(parent, { recursive: true, mode: 0o700 });
+      } catch (err) {
+        throw new IntakeFault((err as { code?: string }).code ?? 'fs', `cannot prepare ${parent}: ${(err as Error).message}`);
+      }
       let project;
       try {
         project = await extractZipProject(fetched.bytes, { parent });
@@ -243,7 +260,11 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     const r = await reviewSource(fetched.bytes, reviewOpts);
     if (r.verdict !== 'accept') return fail('rejected-static', { stage: 'review', findings: r.findings.slice(0, 20) });
     const path = join(this.dir, `${entry.codeSha256}.py`);
-    writeFileSync(path, fetched.bytes, { mode: 0o600 });
+    try {
+      writeFileSync(path, fetched.bytes, { mode: 0o600 });
+    } catch (err) {
+      throw new IntakeFault((err as { code?: string }).code ?? 'fs', `cannot store the submission at ${path}: ${(err as Error).message}`);
+    }
     return { ok: true, path, print: r.fingerprint ? codePrint(r.fingerprint) : null, reviewPolicyHash: r.policyHash, bytes: fetched.bytes.length, finalUrl: fetched.finalUrl };
   }
 

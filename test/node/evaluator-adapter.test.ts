@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseConfig } from '../../node/config.ts';
 import { hopsOutsideAllowance, loopbackAllowance, SandboxEvaluatorPort } from '../../node/validator/evaluator-adapter.ts';
 import { MINERS_DIR, requireDockerForTests } from './devnet-helpers.ts';
+import { buildZip } from '../intake/zip-writer.ts';
 import { jsonLogger } from '../../node/validator/ports.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 
@@ -31,6 +32,13 @@ describe('node/validator/evaluator-adapter (intake adapter: fetch → review →
   before(async function () {
     if (!(await requireDockerForTests())) this.skip();
     for (const f of ['faster.py', 'renamed-copy.py', 'timer-cheat.py']) files[f] = readFileSync(join(MINERS_DIR, f));
+    // hostile and pathological submissions: each must end as a verdict, never as an error
+    files['long-name.zip'] = buildZip([{ name: 'train.py', data: files['faster.py'] }, { name: '日'.repeat(90) + '.py', data: 'X = 1\n' }]);
+    // `cat script.sh project.zip`: the offsets still count from the ZIP's start, so the records leave a gap
+    files['polyglot.zip'] = Buffer.concat([Buffer.from('#!/bin/sh\n'), buildZip([{ name: 'train.py', data: files['faster.py'] }])]);
+    files['shadow.zip'] = buildZip([{ name: 'train.py', data: files['faster.py'] }, { name: 'torch.py', data: 'X = 1\n' }]);
+    files['branches.py'] = Buffer.from(files['faster.py'].toString() + '\n\ndef _f(c):\n    s = ""\n' +
+      Array.from({ length: 4000 }, (_, i) => `    if c:\n        s = s + "a${i}"\n    else:\n        s = s + "b"\n`).join(''));
     other = createServer((_q, r) => r.end(files['faster.py']));
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
     const otherPort = (other.address() as AddressInfo).port;
@@ -111,6 +119,52 @@ describe('node/validator/evaluator-adapter (intake adapter: fetch → review →
     const out = await port.evaluate(entry(13, 'timer-cheat.py'), ctx());
     assert.equal(out.status, 'rejected-static');
     assert.ok((out.detail.findings as { rule: string }[]).some((f) => /timer|monkey|forbidden/.test(f.rule)));
+  });
+
+  it('a hostile ZIP is a verdict (rejected-static with its refusal code), not an error: byte-long names, polyglots, shadowing', async () => {
+    for (const [name, code] of [['long-name.zip', 'bad-name'], ['polyglot.zip', 'gap'], ['shadow.zip', 'shadowing']]) {
+      const out = await port.evaluate(entry(30, name), ctx());
+      assert.equal(out.status, 'rejected-static', name);
+      assert.equal(out.detail.stage, 'zip');
+      assert.equal(out.detail.code, code, name);
+    }
+  });
+
+  it('a source over the reviewer\'s work budget is a too-complex verdict, decided in seconds', async () => {
+    const t0 = Date.now();
+    const out = await port.evaluate(entry(31, 'branches.py'), ctx());
+    assert.equal(out.status, 'rejected-static');
+    assert.ok((out.detail.findings as { rule: string }[]).some((f) => f.rule === 'too-complex'), JSON.stringify(out.detail));
+    assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
+  });
+
+  it('a fault of the validator (the data directory broken) is retried with backoff, logged once, and never a verdict', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = jsonLogger('debug', {}, (l) => lines.push(JSON.parse(l)));
+    const fdir = mkdtempSync(join(tmpdir(), 'conclave-evfault-'));
+    const cfg = parseConfig(`[chain]\nendpoint = "ws://127.0.0.1:9"\n[node]\ndata_dir = "${fdir}"\n[intake]\ndev_allow_loopback_origins = ["${origin}"]\n`, { env: {} });
+    const faulty = await SandboxEvaluatorPort.create(cfg, logger, { reviewEngine: 'host', faultBackoffMs: [20, 20] });
+    try {
+      rmSync(join(fdir, 'submissions'), { recursive: true, force: true });
+      writeFileSync(join(fdir, 'submissions'), 'not a directory'); // every write of a submission now fails
+      for (const uid of [40, 41]) {
+        await assert.rejects(faulty.evaluate(entry(uid, 'faster.py'), ctx()), (err: Error & { logged?: boolean }) => {
+          assert.equal(err.name, 'ValidatorFault');
+          assert.equal(err.logged, true);
+          return true;
+        });
+      }
+      const faultLines = lines.filter((l) => /validator fault \(/.test(String(l.msg)));
+      assert.equal(faultLines.length, 1, 'one log line for one cause, however many miners and attempts');
+      rmSync(join(fdir, 'submissions'));
+      mkdirSync(join(fdir, 'submissions'));
+      const out = await faulty.evaluate(entry(42, 'timer-cheat.py'), ctx());
+      assert.equal(out.status, 'rejected-static');
+      assert.ok(lines.some((l) => l.msg === 'validator fault cleared'));
+    } finally {
+      await faulty.close();
+      rmSync(fdir, { recursive: true, force: true });
+    }
   });
 
   it('a renamed copy committed later is a duplicate of the original (the original is not)', async () => {

@@ -39,8 +39,9 @@ async function evaluateRoster(ctx: PhaseContext, l: LiveRun, queue: PQueue): Pro
     try {
       out = await d.evaluator.evaluate(entry, { runId: r.runId, earlier, timeoutMs, signal });
     } catch (err) {
-      // a validator-side failure (Docker down): not the miner's fault, so nothing is cached
-      d.log.error('evaluator error', { uid: entry.uid, error: (err as Error).message });
+      // a validator-side failure (Docker down): not the miner's fault, so nothing is cached; the
+      // evaluator logs a fault once per cause (err.logged), not once per miner
+      if (!(err as { logged?: boolean }).logged) d.log.error('evaluator error', { uid: entry.uid, error: (err as Error).message });
       d.metrics.evaluationsTotal.inc({ status: 'error' });
       return;
     }

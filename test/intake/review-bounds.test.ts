@@ -1,0 +1,99 @@
+// The static reviewer cannot be stalled: its analysis is linear with a work budget (a source over the
+// budget is a deterministic too-complex verdict), and a reviewer process that still does not finish on a
+// source ends as a too-complex verdict for that source only. Faults (the reviewer not starting) stay
+// errors. The issue's own inputs: 50 KB and 65 KB of `s += "x"` lines (28 s / a timeout before).
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPolicy, reviewFiles, ReviewError } from '../../runtime/review.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = readFileSync(join(here, 'legit', '01_baseline.py'), 'utf8');
+
+/** BASE plus `line` repeated (with {i} replaced) up to about `bytes`. */
+function grow(head: string, line: string, bytes: number): string {
+  const out = [BASE, head];
+  let n = BASE.length + head.length;
+  for (let i = 0; n < bytes; i++) {
+    const l = line.replaceAll('{i}', String(i));
+    out.push(l);
+    n += l.length;
+  }
+  return out.join('');
+}
+
+export const PATHOLOGICAL: Record<string, string> = {
+  augassign: grow('\ndef _f():\n    s = ""\n', '    s += "x"\n', 490_000),
+  branches: grow('\ndef _f(c):\n    s = ""\n', '    if c:\n        s = s + "a{i}"\n    else:\n        s = s + "b"\n', 490_000),
+  calls: grow('\ndef _g0(a, b):\n    return a + b\n', 'def _g{i}(a, b):\n    return _g{i}(b, a + "z") + _g0(a, "k{i}")\n', 490_000),
+  unroll: grow('\ndef _f():\n    s = ""\n', '    for c in "abcdefghijklmnopqrstuvwxyz0123456789":\n        s = s + c\n', 490_000),
+  replace: grow('\ndef _f():\n    s = "abcabc"\n', '    s = s.replace("a", "aa")\n', 490_000),
+  appends: grow('\ndef _f():\n    parts = []\n', '    parts.append("x{i}")\n    s = "".join(parts)\n', 490_000),
+  fstrings: grow('\ndef _f(c):\n' + Array.from({ length: 6 }, (_, k) => `    v${k} = "a" if c else "b${k}"\n`).join(''), '    w{i} = f"{v0}{v1}{v2}{v3}{v4}{v5}"\n', 490_000),
+  closures: grow('\ndef _f():\n    s = "a"\n', '    def g{i}():\n        return s + "b"\n', 490_000),
+};
+
+describe('intake: the reviewer is bounded', function () {
+  this.timeout(300_000);
+
+  it('the issue\'s inputs: 50 KB and 65 KB of `s += "x"` are decided in seconds (accepted: nothing forbidden)', async () => {
+    const files = [50_000, 65_000].map((n) => ({ id: `aug${n}`, source: grow('\ndef _f():\n    s = ""\n', '    s += "x"\n', n) }));
+    const t0 = Date.now();
+    const b = await reviewFiles(files, { engine: 'host' });
+    const ms = Date.now() - t0;
+    assert.deepEqual(b.results.map((r) => [r.verdict, r.findings]), [['accept', []], ['accept', []]]);
+    assert.ok(ms < 20_000, `took ${ms} ms`);
+  });
+
+  it('500 KB pathological sources each end as a verdict within a few seconds, the same verdict every time', async () => {
+    // three of the families here (over the budget, at the exact-length limit, interprocedural); all of
+    // them, with CPU figures, in `npm run bench -- intake`
+    const files = ['branches', 'augassign', 'calls'].map((id) => ({ id, source: PATHOLOGICAL[id] }));
+    for (const f of files) assert.ok(f.source.length <= 512_000 && f.source.length > 400_000);
+    const t0 = Date.now();
+    const a = await reviewFiles(files, { engine: 'host' });
+    const ms = Date.now() - t0;
+    const b = await reviewFiles(files.slice(0, 1), { engine: 'host' });
+    for (const r of a.results) {
+      const rules = r.findings.map((f) => f.rule);
+      assert.ok(r.verdict === 'accept' || rules.includes('too-complex'), `${r.id}: ${JSON.stringify(r.findings.slice(0, 3))}`);
+    }
+    assert.deepEqual(b.results.map((r) => [r.id, r.verdict, r.findings]), a.results.slice(0, 1).map((r) => [r.id, r.verdict, r.findings]));
+    assert.ok(a.results.some((r) => r.findings.some((f) => f.rule === 'too-complex' && /budget/.test(f.message))), 'some source exhausts the budget');
+    assert.ok(ms < files.length * 20_000, `${files.length} files took ${ms} ms`);
+  });
+
+  it('a source that still exhausts the reviewer process (timeout) is a too-complex verdict for that source only', async () => {
+    const policy = loadPolicy();
+    const unbounded = { ...policy, limits: { ...(policy.limits as Record<string, number>), maxFoldWork: 1e12 } };
+    const t0 = Date.now();
+    const b = await reviewFiles([
+      { id: 'slow', source: PATHOLOGICAL.branches.repeat(1) },
+      { id: 'fine', source: BASE },
+    ], { engine: 'host', policy: unbounded, timeoutMs: 2_500 });
+    assert.ok(Date.now() - t0 < 60_000);
+    const byId = Object.fromEntries(b.results.map((r) => [r.id, r]));
+    assert.equal(byId.slow.verdict, 'reject');
+    assert.deepEqual(byId.slow.findings.map((f) => f.rule), ['too-complex']);
+    assert.match(byId.slow.findings[0].message, /did not finish in time/);
+    assert.equal(byId.fine.verdict, 'accept');
+  });
+
+  it('a reviewer that cannot start, or does not start in time, is a fault (ReviewError), not a verdict', async () => {
+    await assert.rejects(reviewFiles([{ id: 'x', source: BASE }], { engine: 'host', python: '/nonexistent/python3' }), ReviewError);
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-slowpy-'));
+    try {
+      const fake = join(dir, 'python3');
+      writeFileSync(fake, '#!/bin/sh\nsleep 5\n');
+      chmodSync(fake, 0o755);
+      await assert.rejects(reviewFiles([{ id: 'x', source: BASE }], { engine: 'host', python: fake, timeoutMs: 500 }),
+        (err: unknown) => err instanceof ReviewError && /did not start/.test(err.message));
+      writeFileSync(fake, '#!/bin/sh\necho broken >&2\nexit 3\n');
+      await assert.rejects(reviewFiles([{ id: 'x', source: BASE }], { engine: 'host', python: fake }), (err: unknown) => err instanceof ReviewError && /exit 3/.test(err.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
