@@ -37,7 +37,13 @@ export type Verdict = 'accept' | 'reject';
 export interface ReviewVerdict { verdict: Verdict; findings: Finding[]; policyHash: string }
 /** Normalised token stream (identifiers, literals, comments, formatting removed) with source lines. */
 export interface TokenStream { tokens: string[]; lines: number[] }
-export interface FileReview extends ReviewVerdict { id: string; fingerprint?: TokenStream }
+export interface FileReview extends ReviewVerdict {
+  id: string;
+  fingerprint?: TokenStream;
+  /** Work units of the reviewer's budget this file used (deterministic) and its CPU time (informative). */
+  work?: number;
+  cpuMs?: number;
+}
 
 export interface ReviewInput {
   id: string;
@@ -241,13 +247,17 @@ function runProcess(cmd: string, args: string[], input: string, timeoutMs: numbe
   });
 }
 
-/** Default wall-clock limit of one reviewer process: a backstop, far above what the work budget allows. */
+/**
+ * Default wall-clock limit of one reviewer process: only a backstop. The work budget bounds the CPU a
+ * source can take (a few seconds for 500 KB); the limit stays far above it so that a loaded machine
+ * does not turn a slow review into a verdict.
+ */
 export function defaultReviewTimeoutMs(files: number): number {
-  return 30_000 + 5_000 * files;
+  return 120_000 + 15_000 * files;
 }
 
-/** How long one file may take when it is reviewed alone after its batch did not finish. */
-export const SINGLE_FILE_TIMEOUT_MS = 60_000;
+/** How long one file may take when it is reviewed again alone after its run did not finish. */
+export const SINGLE_FILE_TIMEOUT_MS = 240_000;
 
 type ReviewerRun = { code: number | null; stdout: string; stderr: string; timedOut: boolean };
 
@@ -262,7 +272,7 @@ function exhausted(run: ReviewerRun, engine: 'docker' | 'host'): string | null {
     if (run.timedOut) throw new ReviewError(`the reviewer did not start within the time limit (${engine} engine); check the Docker engine and the machine's load`);
     return null;
   }
-  if (run.timedOut) return 'did not finish in time';
+  if (run.timedOut) return 'did not finish in time (twice)';
   if (run.code === null || (engine === 'docker' && run.code === 137)) return 'was killed (memory limit)';
   return null;
 }
@@ -289,7 +299,8 @@ export async function reviewFiles(files: ReviewInput[], opts: ReviewOptions = {}
   } else {
     results = [];
     for (const f of files) {
-      const alone = files.length === 1 ? run : await runReviewer([f], policy, opts, choice, reviewer, Math.max(timeoutMs, opts.timeoutMs ?? SINGLE_FILE_TIMEOUT_MS));
+      // once more, alone and with twice the time: a file is only judged too-complex on a run of its own
+      const alone = await runReviewer([f], policy, opts, choice, reviewer, opts.timeoutMs !== undefined ? 2 * opts.timeoutMs : SINGLE_FILE_TIMEOUT_MS);
       const aloneWhy = exhausted(alone, choice.engine);
       if (aloneWhy === null) {
         results.push(...parseResults(alone, [f], hash, choice.engine));
@@ -356,6 +367,9 @@ function parseResults(run: ReviewerRun, files: ReviewInput[], hash: string, engi
     // A verdict of accept with findings would be a reviewer bug; never let it through.
     const verdict: Verdict = findings.length === 0 && r.verdict === 'accept' ? 'accept' : 'reject';
     const out: FileReview = { id: files[i].id, verdict, findings, policyHash: hash };
+    if (typeof r.work === 'number') out.work = r.work;
+    const stats = r.stats as { cpuMs?: unknown } | undefined;
+    if (stats && typeof stats.cpuMs === 'number') out.cpuMs = stats.cpuMs;
     const fp = r.fingerprint as TokenStream | undefined;
     if (fp && Array.isArray(fp.tokens) && Array.isArray(fp.lines) && fp.tokens.length === fp.lines.length) out.fingerprint = fp;
     return out;

@@ -17,7 +17,8 @@ Reads one JSON request on stdin:
 and writes one JSON response on stdout:
     {"reviewer": "conclave-review/1", "python": "3.11.2",
      "results": [{"id", "verdict": "accept"|"reject", "findings": [{rule, line, col, message}],
-                  "fingerprint": {"tokens": [...], "lines": [...]}}]}
+                  "fingerprint": {"tokens": [...], "lines": [...]},
+                  "work": <budget units the analysis used>, "stats": {"cpuMs": ...}}]}
 """
 import base64
 import binascii
@@ -25,6 +26,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 
 REVIEWER = "conclave-review/1"
 DRIVER = "review.py"
@@ -79,6 +81,13 @@ from rules.source import parse_submission  # noqa: E402
 
 
 def review_one(policy, item, want_fingerprint):
+    started = time.process_time()
+    out = review_source(policy, item, want_fingerprint)
+    out["stats"] = {"cpuMs": round((time.process_time() - started) * 1000, 1)}
+    return out
+
+
+def review_source(policy, item, want_fingerprint):
     out = {"id": item.get("id"), "verdict": "reject", "findings": []}
     limits = policy.get("limits", {})
     try:
@@ -91,7 +100,9 @@ def review_one(policy, item, want_fingerprint):
         out["findings"].append(refusal)
         return out
     try:
-        findings = Reviewer(policy, tree, bool(item.get("entrypoint", True)), item.get("localModules")).run()
+        reviewer = Reviewer(policy, tree, bool(item.get("entrypoint", True)), item.get("localModules"))
+        findings = reviewer.run()
+        out["work"] = reviewer.budget.used
     except RecursionError:
         out["findings"].append({"rule": "too-complex", "line": 0, "col": 0,
                                 "message": "the syntax tree is nested too deeply to review"})

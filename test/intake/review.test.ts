@@ -6,6 +6,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { buildZip } from './zip-writer.ts';
 import { canonicalJson, chooseEngine, dockerAvailable, loadPolicy, policyHash, REVIEWER_PATH, reviewerFiles, reviewFiles, reviewSource } from '../../runtime/review.ts';
 import type { BatchReview } from '../../runtime/review.ts';
 
@@ -183,6 +186,28 @@ describe('intake: conclave review CLI', function () {
     const r = cli([join(attacksDir, 'hierarchy__tuple_subclasses.py')]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /class-hierarchy/);
+  });
+
+  it('a hostile ZIP is a verdict (exit 1, finding zip-<code>), never an error (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-reviewcli-'));
+    try {
+      const train = readFileSync(join(legitDir, '01_baseline.py'));
+      const cases: Array<[string, Buffer]> = [
+        ['zip-bad-name', buildZip([{ name: 'train.py', data: train }, { name: '日'.repeat(90) + '.py', data: 'X = 1\n' }])],
+        ['zip-shadowing', buildZip([{ name: 'train.py', data: train }, { name: 'math.py', data: 'X = 1\n' }])],
+        ['zip-crc-mismatch', buildZip([{ name: 'train.py', data: train, crc: 1234 }])],
+        ['zip-header-mismatch', buildZip([{ name: 'train.py', data: train, local: { name: 'other.py' } }])],
+      ];
+      for (const [rule, bytes] of cases) {
+        const file = join(dir, `${rule}.zip`);
+        writeFileSync(file, bytes);
+        const r = cli([file, '--json']);
+        assert.equal(r.status, 1, `${rule}: ${r.stderr}`);
+        assert.deepEqual(JSON.parse(r.stdout).findings.map((f: { rule: string }) => f.rule), [rule]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 on a missing file', () => {

@@ -135,7 +135,7 @@ describe('node/validator/evaluator-adapter (intake adapter: fetch → review →
     const out = await port.evaluate(entry(31, 'branches.py'), ctx());
     assert.equal(out.status, 'rejected-static');
     assert.ok((out.detail.findings as { rule: string }[]).some((f) => f.rule === 'too-complex'), JSON.stringify(out.detail));
-    assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 120_000, `took ${Date.now() - t0} ms`);
   });
 
   it('a fault of the validator (the data directory broken) is retried with backoff, logged once, and never a verdict', async () => {

@@ -4,8 +4,10 @@
     tracking.py     aliases of modules, optimizer and protected parameters (no rules)
     values.py       abstract values and the work budget of the interpreter (no rules)
     scopes.py       Python's scoping rules; the self/cls receiver exemption (no rules)
-    interp.py       abstract interpreter: statements and expressions (no rules)
-    calls.py        its operations: attributes, subscripts, operators, calls (no rules)
+    interp.py       abstract interpreter: driver, summaries, statements (no rules)
+    exprs.py        its assignments and expressions (no rules)
+    operators.py    its operators, f-strings, subscripts, string building (no rules)
+    calls.py        its attributes and calls (no rules)
     builtins.py     its builtins and str/bytes methods (no rules)
     folding.py      runs the interpreter under the budget (too-complex when it runs out)
     flows.py        optimizer-internals, monkey-patching, private-attribute through the interpreter's taint

@@ -96,8 +96,10 @@ class StringRules:
             if self.scan_window(node, a, b):
                 return
             text = value.decode("latin-1") if isinstance(value, bytes) else value
-            if len(text) <= self.max_exact * 4 or len(text) <= 4096:
-                why = self.danger_in(text, 0) if len(text) <= 4096 else None
+            if len(text) <= 256:
+                # whole-value checks (an exact name, an encoded name) of a short result; a long one can only
+                # have gained a substring at the join, and its encoded parts were scanned as they were built
+                why = self.danger_in(text, 0)
                 if why:
                     self.add("forbidden-string", node, "a string built from constants %s" % why)
             return
