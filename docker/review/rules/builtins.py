@@ -6,7 +6,7 @@ operation can allocate more than a few times long_limit.
 """
 import ast
 
-from .calls import OPAQUE, SAFE_CODECS, WIDE_FORMAT, propagated
+from .calls import OPAQUE, SAFE_CODECS, WIDE_FORMAT, propagated, taint_cloud
 from .values import UNKNOWN, LongStr, V, const, join, join_all, mapping, seq
 
 
@@ -115,8 +115,11 @@ class BuiltinRules:
         if name == "map" and len(args) >= 2:
             return self.map_call(node, args, env, scope)
         if name == "filter" and len(args) >= 2:
+            items = self.as_items(args[1])
+            if items is not None and args[0].consts == (None,):
+                return seq([x for x in items if not (x.consts and len(x.consts) == 1 and not x.consts[0])])
             self.feed_callable(args[0], [args[1].elem])
-            return V(elem=args[1].elem)
+            return V(elem=args[1].elem, labels=propagated(args[1].deep_labels()))
         if name == "range":
             bounds = [self.consts_of(a, (int,)) for a in args]
             if all(len(b) == 1 for b in bounds) and 1 <= len(bounds) <= 3:
@@ -220,10 +223,51 @@ class BuiltinRules:
                     pass
         return self.texts_out(out, node)
 
+    def int_method(self, m, recv, args, kws, node):
+        out = []
+        for n in (recv.consts or ()):
+            if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 512:
+                continue
+            if m == "bit_length":
+                out.append(n.bit_length())
+                continue
+            lengths = self.consts_of(args[0], (int,)) if args else [1]
+            orders = [c for c in self.texts(args[1])] if len(args) > 1 else [v for k, v in kws if k == "byteorder"][:1] or ["big"]
+            orders = [o for o in orders if o in ("big", "little")] if all(isinstance(o, str) for o in orders) else \
+                [o for x in orders for o in self.texts(x) if o in ("big", "little")]
+            for ln in lengths:
+                for order in orders or ["big"]:
+                    if 0 <= ln <= 64:
+                        try:
+                            out.append(n.to_bytes(ln, order))
+                        except OverflowError:
+                            pass
+        return self.texts_out(out, node)
+
     def str_method(self, m, recv, args, kws, node):
+        if m == "from_bytes":  # int.from_bytes(b, order)
+            out = []
+            for b in self.texts(recv):
+                if isinstance(b, bytes) and len(b) <= 64:
+                    for order in ([c for c in self.texts(args[0]) if c in ("big", "little")] if args else ["big"]):
+                        out.append(int.from_bytes(b, order))
+            return V(consts=tuple(dict.fromkeys(out))[: self.cap]) if out else UNKNOWN
+        if m == "maketrans":
+            return self.maketrans(recv, args)
         bases = [b for b in self.texts(recv) if not isinstance(b, LongStr)]
         if not bases:
             return UNKNOWN
+        if m == "translate" and args:
+            table = self.table_of(args[0])
+            if table is None:
+                return UNKNOWN
+            return self.texts_out([b.translate(table) for b in bases if isinstance(b, str)], node)
+        if m == "format_map" and args:
+            if args[0].keys is None:
+                return UNKNOWN
+            kws = [(k, v) for k, v in args[0].keys.items() if isinstance(k, str)]
+            args = []
+            m = "format"
         if m in ("encode", "decode"):
             return self.codec(m, recv, args[:1] or [v for k, v in kws if k == "encoding"][:1], node)
         if m == "fromhex":
@@ -276,6 +320,27 @@ class BuiltinRules:
                     continue
                 out.append(r)
         return self.texts_out(out, node)
+
+    def maketrans(self, a, args):
+        """str.maketrans(x, y[, z]) with constant strings: the table as a mapping of code points."""
+        srcs = [x for x in self.texts(a) if isinstance(x, str)]
+        dsts = [x for x in self.texts(args[0]) if isinstance(x, str)] if args else []
+        dels = [x for x in self.texts(args[1]) if isinstance(x, str)] if len(args) > 1 else [""]
+        if len(srcs) != 1 or len(dsts) != 1 or len(dels) != 1 or len(srcs[0]) != len(dsts[0]) or len(srcs[0]) > 256:
+            return UNKNOWN
+        table = {ord(x): const(ord(y)) for x, y in zip(srcs[0], dsts[0])}
+        table.update({ord(x): const(None) for x in dels[0]})
+        return mapping(table)
+
+    def table_of(self, v):
+        if v.keys is None:
+            return None
+        table = {}
+        for k, x in v.keys.items():
+            if not small_int(k) or x.consts is None or len(x.consts) != 1:
+                return None
+            table[k] = x.consts[0]
+        return table
 
     @staticmethod
     def _hexok(s):

@@ -14,8 +14,13 @@ from .values import UNKNOWN, V, fkey, join, join_all, mapping, seq
 SAFE_CODECS = {"utf-8", "utf8", "utf_8", "ascii", "latin-1", "latin1", "iso-8859-1", "iso8859-1", "unicode_escape",
                "raw_unicode_escape", "utf-16", "utf-32", "cp437", "utf_16", "utf_32"}
 STR_METHODS = {"replace", "lower", "upper", "strip", "lstrip", "rstrip", "swapcase", "title", "capitalize", "casefold",
-               "removeprefix", "removesuffix", "zfill", "center", "ljust", "rjust", "join", "format", "encode", "decode",
-               "split", "rsplit", "partition", "rpartition", "splitlines", "hex", "expandtabs"}
+               "removeprefix", "removesuffix", "zfill", "center", "ljust", "rjust", "join", "format", "format_map", "encode",
+               "decode", "split", "rsplit", "partition", "rpartition", "splitlines", "hex", "expandtabs", "translate"}
+STRING_CONSTANTS = {"ascii_lowercase": "abcdefghijklmnopqrstuvwxyz", "ascii_uppercase": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                    "ascii_letters": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "digits": "0123456789",
+                    "hexdigits": "0123456789abcdefABCDEF", "octdigits": "01234567",
+                    "punctuation": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", "whitespace": " \t\n\r\x0b\x0c",
+                    "printable": "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\n\r\x0b\x0c"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft"}
 DISORDER = {"pop", "remove", "sort", "reverse", "clear", "popitem", "discard", "rotate", "popleft"}
 OPAQUE = {"len", "isinstance", "issubclass", "id", "hash", "print", "bool", "float", "abs", "round", "sum", "any", "all",
@@ -28,6 +33,16 @@ def propagated(labels):
     return frozenset(x for x in labels if x in PROPAGATED or (isinstance(x, tuple) and x[0] in ("class", "inst")))
 
 
+def taint_cloud(labels, depth=3):
+    """A value of unknown shape that may be, or contain down to `depth` levels, anything with `labels`."""
+    if not labels:
+        return UNKNOWN
+    v = V(labels=labels)
+    for _ in range(depth):
+        v = V(labels=labels, elem=v)
+    return v
+
+
 class CallRules:
     # ---- attributes --------------------------------------------------------------------------
     def attribute_value(self, recv, attr):
@@ -36,12 +51,20 @@ class CallRules:
         bound = None
         for f in recv.funcs:
             if f[0] == "module":
+                if f[1] == "string" and attr in STRING_CONSTANTS:
+                    return V(consts=(STRING_CONSTANTS[attr],))
                 funcs.add(("module", f[1] + "." + attr))
             elif f[0] == "builtin" and f[1] in ("str", "bytes", "bytearray") and attr in STR_METHODS | {"fromhex", "maketrans"}:
                 funcs.add(("unbound", f[1], attr))
         if self.texts(recv) and attr in STR_METHODS:
             funcs.add(("strmeth", attr))
             bound = recv
+        if attr in ("to_bytes", "bit_length") and any(isinstance(c, int) and not isinstance(c, bool) for c in (recv.consts or ())):
+            funcs.add(("intmeth", attr))
+            bound = recv
+        for f in recv.funcs:
+            if f[0] == "builtin" and f[1] == "int" and attr == "from_bytes":
+                funcs.add(("unbound", "int", "from_bytes"))
         if "opt" in recv.labels:
             funcs.add(("optmeth", attr))
         if recv.consts is None and attr in MUTATORS | DISORDER and (recv.items is not None or recv.keys is not None or recv._elem is not None):
@@ -81,10 +104,12 @@ class CallRules:
 
     # ---- calls -------------------------------------------------------------------------------
     def unknown_result(self, values):
+        """What a call we cannot follow returns: it may be, or contain at any depth, whatever its arguments
+        carried (the optimizer, local classes and their instances)."""
         labels = set()
         for v in values:
             labels |= propagated(v.deep_labels())
-        return V(labels=frozenset(labels)) if labels else UNKNOWN
+        return taint_cloud(frozenset(labels))
 
     def eval_call(self, node, env, scope):
         recv = None
@@ -142,6 +167,8 @@ class CallRules:
             return UNKNOWN
         if kind == "optmeth":
             return UNKNOWN
+        if kind == "intmeth":
+            return self.int_method(fn[1], getattr(f, "bound", None) or UNKNOWN, args, kws, node)
         if kind == "module":
             return self.module_call(fn[1], node, args, kws)
         return None

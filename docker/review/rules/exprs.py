@@ -179,9 +179,21 @@ class ExprRules:
             v = self.eval(node.operand, env, scope)
             if isinstance(node.op, ast.USub) and v.consts:
                 return V(consts=tuple(-c for c in v.consts if isinstance(c, int) and not isinstance(c, bool) and abs(c) < 1 << 64))
+            if isinstance(node.op, ast.Not) and v.consts and len(v.consts) == 1 and not isinstance(v.consts[0], LongStr):
+                return const(not v.consts[0])
             return UNKNOWN
         if t is ast.Starred:
             return self.eval(node.value, env, scope)
+        if t in (ast.Yield, ast.YieldFrom):
+            # a generator's call returns an iterable of what it yields
+            v = self.eval(node.value, env, scope) if node.value is not None else UNKNOWN
+            if self.yield_log is not None:
+                self.yield_log.append(v)
+            else:
+                self.note_return(self.current_fn, V(elem=v if t is ast.Yield else v.elem))
+            return UNKNOWN
+        if t is ast.Compare:
+            return self.compare(node, env, scope)
         if t is ast.Slice:
             for part in (node.lower, node.upper, node.step):
                 if part is not None:
@@ -192,6 +204,24 @@ class ExprRules:
                 self.eval(child, env, scope)
         return UNKNOWN
 
+    def compare(self, node, env, scope):
+        """A comparison of single known constants (filters in comprehensions): True/False, else unknown."""
+        left = self.eval(node.left, env, scope)
+        rights = [self.eval(c, env, scope) for c in node.comparators]
+        vals = [left] + rights
+        if not all(v.consts is not None and len(v.consts) == 1 and not isinstance(v.consts[0], LongStr) for v in vals):
+            return UNKNOWN
+        ops = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+               ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+               ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+               ast.Is: lambda a, b: a is b if a is None or b is None else a == b,
+               ast.IsNot: lambda a, b: a is not b if a is None or b is None else a != b}
+        try:
+            ok = all(ops[type(op)](vals[i].consts[0], vals[i + 1].consts[0]) for i, op in enumerate(node.ops))
+        except (TypeError, ValueError, KeyError):
+            return UNKNOWN
+        return const(bool(ok))
+
     def comprehension(self, node, env, scope):
         inner = self.scopes.scopes[node]
         e = dict(env)
@@ -199,10 +229,14 @@ class ExprRules:
         first = self.eval(gens[0].iter, env, scope)
         items = self.as_items(first)
         elt = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        if len(gens) == 1 and not gens[0].ifs and items is not None and not isinstance(node, ast.DictComp):
+        if len(gens) == 1 and items is not None and not isinstance(node, ast.DictComp):
             out = []
             for x in items:
                 self.assign(gens[0].target, x, e, inner)
+                # a filter known to be false drops the element; an unknown one keeps it (over-approximation)
+                conds = [self.eval(c, e, inner) for c in gens[0].ifs]
+                if any(c.consts == (False,) for c in conds):
+                    continue
                 out.append(self.eval(elt[0], e, inner))
             return seq(out) if not isinstance(node, ast.SetComp) else V(elem=join_all(out))
         self.assign(gens[0].target, first.elem, e, inner)

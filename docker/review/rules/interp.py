@@ -17,7 +17,7 @@ from .calls import CallRules
 from .exprs import ExprRules
 from .operators import OperatorRules
 from .scopes import Scopes, decorator_names
-from .values import UNKNOWN, V, join
+from .values import UNKNOWN, V, join, seq
 
 ROUNDS = 3
 UNROLL_WORK = 4096  # elements x body nodes of a loop unrolled over a known sequence
@@ -51,6 +51,13 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
         self.dirty = set()
         self.unit = None
         self.current_fn = None
+        self.yield_log = None
+        self.straight_generators = set()  # functions whose only yields are top-level statements, in order
+        for fn in self.scopes.functions:
+            ys = [n for n in ast.walk(fn) if isinstance(n, (ast.Yield, ast.YieldFrom)) and self.fn_of(n, parents) is fn]
+            if ys and all(isinstance(y, ast.Yield) and isinstance(parents.get(y), ast.Expr) and parents.get(parents[y]) is fn
+                          for y in ys):
+                self.straight_generators.add(fn)
         for node in nodes if nodes is not None else ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 self.classes.setdefault(node.name, []).append(node)
@@ -79,18 +86,28 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
     def read(self, dep):
         self.readers.setdefault(dep, set()).add(self.unit)
 
+    @staticmethod
+    def fn_of(node, parents):
+        p = parents.get(node)
+        while p is not None and not isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            p = parents.get(p)
+        return p
+
     def exec_function(self, fn):
         scope = self.scopes.scopes[fn]
         env = {p: self.param_value(fn, p) for p in scope.params}
-        saved = self.current_fn
+        saved = self.current_fn, self.yield_log
         self.current_fn = fn
+        self.yield_log = [] if fn in self.straight_generators else None
         try:
             if isinstance(fn, ast.Lambda):
                 self.note_return(fn, self.eval(fn.body, env, scope))
             else:
                 self.exec_block(fn.body, env, scope)
+            if self.yield_log is not None:
+                self.note_return(fn, seq(self.yield_log))  # yields in order: the sequence is known
         finally:
-            self.current_fn = saved
+            self.current_fn, self.yield_log = saved
 
     def param_value(self, fn, name):
         self.read(("p", fn, name))

@@ -5,7 +5,7 @@ a value when they are known.
 """
 import ast
 
-from .calls import WIDE_FORMAT, propagated
+from .calls import WIDE_FORMAT, propagated, taint_cloud
 from .values import UNKNOWN, LongStr, V, const, join, join_all, seq
 
 
@@ -58,7 +58,7 @@ class OperatorRules:
         if isinstance(op, ast.Mod) and a.consts and b.items is not None:
             rights = tuple(self.products([list(x.consts or ()) for x in b.items]))  # "%s%s" % (a, b)
         if not a.consts or not rights:
-            return V(labels=labels) if labels else UNKNOWN
+            return taint_cloud(labels)  # e.g. (optimizer,) * 2: may contain what the operands carried
         out = []
         for x in a.consts:
             for y in rights:
@@ -82,6 +82,13 @@ class OperatorRules:
                     return self.concat(x, y, node)
             elif isinstance(op, ast.Sub) and small(x) and small(y):
                 return x - y
+            elif isinstance(op, (ast.BitXor, ast.BitOr, ast.BitAnd)) and small(x) and small(y):
+                return x ^ y if isinstance(op, ast.BitXor) else x | y if isinstance(op, ast.BitOr) else x & y
+            elif isinstance(op, (ast.LShift, ast.RShift)) and small(x) and small(y) and 0 <= y <= 64:
+                r = x << y if isinstance(op, ast.LShift) else x >> y
+                return r if small(r) else None
+            elif isinstance(op, ast.FloorDiv) and small(x) and small(y) and y != 0:
+                return x // y
             elif isinstance(op, ast.Mult):
                 if small(x) and small(y):
                     r = x * y
@@ -150,7 +157,7 @@ class OperatorRules:
         return None
 
     def subscript(self, recv, sl, env, scope, node):
-        keep = frozenset(x for x in recv.labels if x in ("model", "data"))
+        keep = frozenset(x for x in recv.labels if x in ("model", "data")) | propagated(recv.labels)
         if isinstance(sl, ast.Slice):
             bounds = []
             for part in (sl.lower, sl.upper, sl.step):
