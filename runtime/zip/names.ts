@@ -47,13 +47,18 @@ export function checkEntryName(raw: Uint8Array, utf8Flag: boolean, limits: Pick<
     if (c === '..') throw new ZipRefusal('path-traversal', `entry ${s} climbs out of the project with '..'`, name);
   }
   for (const c of components) {
+    // A component must pass as written and once NFKC-normalised: U+2025 '‥' becomes '..', U+FF0F '／' a '/'.
+    const k = c.normalize('NFKC');
+    if (k !== c && (k === '..' || k === '.' || k === '' || /[/\\]/.test(k) || INVISIBLE.test(k))) {
+      throw new ZipRefusal('bad-name', `entry name ${s} has a component that normalises (NFKC) to a separator, '.', '..' or an invisible character`, name);
+    }
     if (c === '' || c === '.') throw new ZipRefusal('bad-name', `entry ${s} has an empty or '.' path component`, name);
     if (Buffer.byteLength(c) > limits.maxComponentBytes) {
       throw new ZipRefusal('bad-name', `entry ${s} has a path component of ${Buffer.byteLength(c)} bytes (limit ${limits.maxComponentBytes} bytes per component)`, name);
     }
-    if (WINDOWS_ILLEGAL.test(c)) throw new ZipRefusal('bad-name', `entry name ${s} contains one of < > : " | ? * (not storable on every filesystem)`, name);
-    if (c.endsWith('.') || c.endsWith(' ')) throw new ZipRefusal('bad-name', `entry name ${s} has a component ending in a dot or a space (dropped on Windows, so it twins another name)`, name);
-    if (DOS_DEVICE.test(c)) throw new ZipRefusal('bad-name', `entry name ${s} uses a reserved device name`, name);
+    if (WINDOWS_ILLEGAL.test(c) || WINDOWS_ILLEGAL.test(k)) throw new ZipRefusal('bad-name', `entry name ${s} contains one of < > : " | ? * (not storable on every filesystem)`, name);
+    if (c.endsWith('.') || c.endsWith(' ') || k.endsWith('.') || k.endsWith(' ')) throw new ZipRefusal('bad-name', `entry name ${s} has a component ending in a dot or a space (dropped on Windows, so it twins another name)`, name);
+    if (DOS_DEVICE.test(c) || DOS_DEVICE.test(k)) throw new ZipRefusal('bad-name', `entry name ${s} uses a reserved device name`, name);
   }
   if (components.length > limits.maxDepth) throw new ZipRefusal('bad-name', `entry ${s} is nested deeper than ${limits.maxDepth} levels`, name);
   return { path: components.join('/'), components, isDir };

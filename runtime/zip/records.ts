@@ -146,6 +146,8 @@ function readCentral(buf: Buffer, end: EndRecord): Central[] {
       throw new ZipRefusal('unsupported', `${where} defers to ZIP64 fields; ZIP64 archives are refused`);
     }
     checkFlags(rec.flags, rec.method, where);
+    // CPython's zipfile refuses to open an archive with any entry needing a version above 6.3
+    if ((rec.versionNeeded & 0xff) > 63) throw new ZipRefusal('unsupported', `${where} needs ZIP version ${(rec.versionNeeded & 0xff) / 10} to extract (above 6.3)`);
     checkExtra(buf.subarray(p + CENTRAL_SIZE + n, p + CENTRAL_SIZE + n + m), where);
     if (rec.method === 0 && rec.compressedSize !== rec.uncompressedSize) {
       throw new ZipRefusal('size-mismatch', `${where} is stored but declares ${rec.compressedSize} compressed and ${rec.uncompressedSize} uncompressed bytes`);

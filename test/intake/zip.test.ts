@@ -280,6 +280,18 @@ describe('intake: ZIP projects', function () {
         await refused([T, { name: `a${ch}b.py`, data: 'X = 1\n' }], 'bad-name');
       }
     });
+    it('components that normalise (NFKC) to separators, dots or dot-dot are refused', async () => {
+      for (const n of ['pkg\uff0fa.py', '\u2025/evil.py', 'a\uff3cb.py', 'x\uff0e/a.py', 'pkg/\uff43\uff4f\uff4e.txt']) {
+        await refused([T, { name: n, data: 'X = 1\n' }], 'bad-name');
+      }
+    });
+    it('an entry needing a ZIP version above 6.3 is refused (CPython cannot open the archive)', async () => {
+      const l = buildZipLayout([T]);
+      const bytes = Buffer.from(l.bytes);
+      bytes.writeUInt16LE(64, l.records[0].centralOffset + 6);
+      bytes.writeUInt16LE(64, l.records[0].localOffset + 4);
+      await refusedBytes(bytes, 'unsupported');
+    });
     it('non-ASCII names without the UTF-8 flag, invalid UTF-8 and Windows-reserved names are refused', async () => {
       await refused([T, { name: 'caf\u00e9.py', data: 'X = 1\n', flags: 0 }], 'bad-name');
       await refused([T, { name: Buffer.from([0x61, 0xc3, 0x28, 0x2e, 0x70, 0x79]), data: 'X = 1\n' }], 'bad-name');
