@@ -181,6 +181,8 @@ class CallRules:
         return None
 
     def mutate(self, node, name, recv, args, kws, env, scope):
+        if not isinstance(node.func, ast.Attribute):
+            return  # a mutator held in a variable: the container it changes is not known by name
         target = node.func.value
         if name in ("append", "add", "appendleft") and args:
             items = self.as_items(recv) if name == "append" and recv.consts is None else None
