@@ -3,7 +3,8 @@
 // source ends as a too-complex verdict for that source only. Faults (the reviewer not starting) stay
 // errors. The issue's own inputs: 50 KB and 65 KB of `s += "x"` lines (28 s / a timeout before).
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicy, reviewFiles, ReviewError } from '../../runtime/review.ts';
@@ -56,6 +57,17 @@ describe('intake: the reviewer is bounded', function () {
     assert.deepEqual(byId.slow.findings.map((f) => f.rule), ['too-complex']);
     assert.match(byId.slow.findings[0].message, /did not finish in time/);
     assert.equal(byId.fine.verdict, 'accept');
+  });
+
+  it('never fails on real-world Python: 80 modules of CPython\'s own library are analysed without an internal error', async () => {
+    const lib = spawnSync('python3', ['-I', '-c', 'import os; print(os.path.dirname(os.__file__))'], { encoding: 'utf8' }).stdout.trim();
+    const files = readdirSync(lib).filter((f) => f.endsWith('.py')).sort()
+      .filter((f) => statSync(join(lib, f)).size < 40_000).slice(0, 80)
+      .map((f) => ({ id: f, source: readFileSync(join(lib, f)), entrypoint: false }));
+    assert.ok(files.length >= 50, `only ${files.length} library modules in ${lib}`);
+    const b = await reviewFiles(files, { engine: 'host' });
+    const broken = b.results.filter((r) => r.findings.some((f) => f.rule === 'too-complex'));
+    assert.deepEqual(broken.map((r) => [r.id, r.findings.filter((f) => f.rule === 'too-complex').map((f) => f.message)]), []);
   });
 
   it('a reviewer that cannot start, or does not start in time, is a fault (ReviewError), not a verdict', async () => {

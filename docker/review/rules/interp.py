@@ -50,6 +50,7 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
         self.readers = {}  # summary key -> units (None: the module, else a function node) that read it
         self.dirty = set()
         self.unit = None
+        self.repeat = 1  # how many times the enclosing loops run the statement being executed
         self.current_fn = None
         self.yield_log = None
         self.straight_generators = set()  # functions whose only yields are top-level statements, in order
@@ -294,21 +295,30 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
                 self.note_param(fn, p.arg, self.eval(d, env, scope))
 
     def exec_loop(self, node, env, scope, target, it):
+        """Unrolled once per element over a known short sequence when elements x body nodes, times the
+        repetitions of the enclosing loops, stay within UNROLL_WORK; else the body runs at most twice with
+        the element summary (nested loops then cost 2^depth, bounded by the budget)."""
         items = self.as_items(it) if it is not None else None
-        if items is not None and len(items) * max(1, self.body_size(node.body)) <= UNROLL_WORK:
-            for x in items:
-                self.assign(target, x, env, scope)
-                self.exec_block(node.body, env, scope)
-        else:
-            for _ in range(2):
-                before = {k: v.key() for k, v in env.items()}
-                if target is not None:
-                    self.assign(target, it.elem, env, scope)
-                start = dict(env)
-                self.exec_block(node.body, env, scope)
-                merged = merge(start, env)
-                env.clear()
-                env.update(merged)
-                if before == {k: v.key() for k, v in env.items()}:
-                    break
+        outer = self.repeat
+        try:
+            if items is not None and outer * len(items) * max(1, self.body_size(node.body)) <= UNROLL_WORK:
+                self.repeat = outer * max(1, len(items))
+                for x in items:
+                    self.assign(target, x, env, scope)
+                    self.exec_block(node.body, env, scope)
+            else:
+                self.repeat = outer * 2
+                for _ in range(2):
+                    before = {k: v.key() for k, v in env.items()}
+                    if target is not None:
+                        self.assign(target, it.elem, env, scope)
+                    start = dict(env)
+                    self.exec_block(node.body, env, scope)
+                    merged = merge(start, env)
+                    env.clear()
+                    env.update(merged)
+                    if before == {k: v.key() for k, v in env.items()}:
+                        break
+        finally:
+            self.repeat = outer
         self.exec_block(node.orelse, env, scope)
