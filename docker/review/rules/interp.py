@@ -53,12 +53,13 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
         self.repeat = 1  # how many times the enclosing loops run the statement being executed
         self.current_fn = None
         self.yield_log = None
-        self.straight_generators = set()  # functions whose only yields are top-level statements, in order
-        for fn in self.scopes.functions:
-            ys = [n for n in ast.walk(fn) if isinstance(n, (ast.Yield, ast.YieldFrom)) and self.fn_of(n, parents) is fn]
-            if ys and all(isinstance(y, ast.Yield) and isinstance(parents.get(y), ast.Expr) and parents.get(parents[y]) is fn
-                          for y in ys):
-                self.straight_generators.add(fn)
+        # functions whose only yields are top-level statements: what they yield is a known sequence
+        yields = {}
+        for node in nodes if nodes is not None else ast.walk(tree):
+            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+                yields.setdefault(self.fn_of(node, parents), []).append(node)
+        self.straight_generators = {fn for fn, ys in yields.items() if fn is not None and all(
+            isinstance(y, ast.Yield) and isinstance(parents.get(y), ast.Expr) and parents.get(parents[y]) is fn for y in ys)}
         for node in nodes if nodes is not None else ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 self.classes.setdefault(node.name, []).append(node)

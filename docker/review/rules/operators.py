@@ -15,7 +15,7 @@ class OperatorRules:
         """A built string or bytes: exact up to long_limit, else a LongStr; reported to the hooks."""
         if isinstance(value, (str, bytes)) and len(value) > self.long_limit:
             value = LongStr(value[:64], value[-64:], len(value))
-        self.budget.charge(1 + (len(value) if isinstance(value, (str, bytes)) else 128) // 32)
+        self.budget.charge(4 + (len(value) if isinstance(value, (str, bytes)) else 128) // 32)  # ~ its cost: build, scan, dedupe
         self.hooks.produced(node, value, parts)
         return value
 
