@@ -81,11 +81,11 @@ try {
   const LOOKUPS = 5000;
   for (let i = 0; i < LOOKUPS; i++) {
     const x = pool[(i * 7919) % WRITE_N];
-    if (!(await a.getReport(x.report.runId, x.report.validatorHotkey))) throw new Error('missing');
+    if (!(await a.getReport({ netuid: x.report.netuid, runId: x.report.runId }, x.report.validatorHotkey))) throw new Error('missing');
   }
   s = (performance.now() - t0) / 1000;
   emit({ bench: 'foundation.archive.get', lookups: LOOKUPS, reports_per_s: Math.round(LOOKUPS / s) });
-  const runs = await a.runIds();
+  const runs = await a.runs();
   t0 = performance.now();
   let read = 0;
   for (const r of runs.slice(0, 100)) read += (await a.reportsOfRun(r)).items.length;
@@ -110,7 +110,7 @@ try {
   t0 = performance.now();
   const reopened = await Archive.open(join(tmp, 'big'));
   const openMs = performance.now() - t0;
-  const probe = await reopened.getReport(1 + Math.floor((REOPEN_REPORTS - 1) / 64), validators[(REOPEN_REPORTS - 1) % 64].hotkey);
+  const probe = await reopened.getReport({ netuid: template.report.netuid, runId: 1 + Math.floor((REOPEN_REPORTS - 1) / 64) }, validators[(REOPEN_REPORTS - 1) % 64].hotkey);
   const firstReadMs = performance.now() - t0;
   if (!probe) throw new Error('reopened store lost its last report');
   await reopened.close();

@@ -2,6 +2,13 @@
 import { COMMANDS } from './commands/registry.ts';
 import { UsageError, wantsHelp } from './cli-kit.ts';
 import { versionLine } from './version.ts';
+import { InputError } from './bounded/input-error.ts';
+
+/** Error text for the terminal: a message can carry text from an input; never print more than a screenful. */
+function shortMessage(err: unknown): string {
+  const m = (err as Error)?.message ?? String(err);
+  return m.length > 2000 ? `${m.slice(0, 2000)}… (message cut at 2000 of ${m.length} characters)` : m;
+}
 
 function mainHelp(): string {
   const groups = new Map<string, string[]>();
@@ -48,11 +55,12 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`conclave ${name}: ${err.message}\nRun \`conclave ${name} --help\` for usage.\n`);
+      process.stderr.write(`conclave ${name}: ${shortMessage(err)}\nRun \`conclave ${name} --help\` for usage.\n`);
       return 2;
     }
-    process.stderr.write(`conclave ${name}: ${(err as Error).message}\n`);
-    return 2;
+    process.stderr.write(`conclave ${name}: ${shortMessage(err)}\n`);
+    // invalid input (a file or a peer gave bad bytes) is exit 1, as each command's help says
+    return err instanceof InputError ? 1 : 2;
   }
 }
 

@@ -8,6 +8,9 @@
 //   use, never logged;
 // - a bad config is refused with the key and the reason (ConfigError.problems lists all of them).
 import { readFileSync } from 'node:fs';
+import { readBoundedFileSync, utf8Text } from './bounded/file.ts';
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
 import { homedir } from 'node:os';
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
@@ -426,10 +429,11 @@ function crossChecks(c: NodeConfig, problems: { key: string; reason: string }[])
 export function loadConfigFile(path: string, opts: LoadOptions = {}): NodeConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // a regular file of at most 1 MiB (a FIFO or /dev/zero must not hang or exhaust the loader)
+    text = utf8Text(readBoundedFileSync(path, { maxBytes: MAX_CONFIG_BYTES, what: 'config' }), `config ${path}`);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file (start from validator.example.toml)' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? (err as Error).message;
+    const code = (err as { code?: string }).code;
+    const why = code === 'ENOENT' ? 'no such file (start from validator.example.toml)' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : code ?? (err as Error).message.replace(/^config \S+ /, '');
     throw new ConfigError([{ key: '(file)', reason: `cannot read ${path}: ${why}` }], path);
   }
   return parseConfig(text, { ...opts, path });

@@ -7,6 +7,7 @@
 // - a decoder must consume the whole input: trailing bytes are an error;
 // - strings must be valid UTF-8 (decoding is fatal) and within the caller's bound.
 import { createHash } from 'node:crypto';
+import { clip } from './clip.ts';
 
 export class CodecError extends Error {
   readonly code = 'CODEC';
@@ -183,18 +184,18 @@ export class Reader {
 }
 
 function checkUint(v: number, max: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new CodecError(`${what} out of range: ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new CodecError(`${what} out of range: ${clip(v)}`);
 }
 
 function checkSafeUint(v: number, what: string): number {
-  if (!Number.isSafeInteger(v) || v < 0) throw new CodecError(`${what} must be a non-negative safe integer: ${v}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new CodecError(`${what} must be a non-negative safe integer: ${clip(v)}`);
   return v;
 }
 
 /** A decoded or user-given field that must be an integer in 0..max (default: any safe non-negative integer). */
 export function expectUint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
-    throw new CodecError(`${what}: expected an integer in 0..${max === Number.MAX_SAFE_INTEGER ? '2^53-1' : max}, got ${String(v)}`);
+    throw new CodecError(`${what}: expected an integer in 0..${max === Number.MAX_SAFE_INTEGER ? '2^53-1' : max}, got ${clip(v)}`);
   }
   return v;
 }

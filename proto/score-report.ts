@@ -9,6 +9,7 @@
 // scoreReportHash = sha256(canonical bytes) — this is what goes on chain.
 // Signature = sr25519(hotkey, utf8("conclave/score-report/v1") || 0x00 || canonical bytes).
 // Signed encoding: u32-len canonical report bytes | [64] signature.
+import { clip } from './clip.ts';
 import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { hotkeyToPublicKey, publicKeyHexToHotkey, publicKeyToHotkey, verifySr25519, type Sr25519Signer } from './signer.ts';
 
@@ -77,7 +78,7 @@ export function toScore(value: number): number {
 
 function statusCode(status: ScoreStatus, where: string): number {
   const i = SCORE_STATUSES.indexOf(status);
-  if (i < 0) throw new CodecError(`${where}: unknown status ${JSON.stringify(status)} (expected one of ${SCORE_STATUSES.join(', ')})`);
+  if (i < 0) throw new CodecError(`${where}: unknown status ${clip(status)} (expected one of ${SCORE_STATUSES.join(', ')})`);
   return i;
 }
 
@@ -96,9 +97,9 @@ function putHex32(buf: Buffer, at: number, hex: unknown, what: string): void {
 // the hot spot of archiving); the layout is the one documented at the top of this file.
 export function encodeScoreReport(report: ScoreReport): Uint8Array {
   if (report === null || typeof report !== 'object') throw new CodecError('score report: expected an object');
-  if (report.version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unsupported version ${String(report.version)} (this node speaks version 1)`);
+  if (report.version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unsupported version ${clip(report.version)} (this node speaks version 1)`);
   if (typeof report.hardwareClass !== 'string' || !HARDWARE_CLASS_RE.test(report.hardwareClass)) {
-    throw new CodecError(`score report hardwareClass: expected 1..64 chars of [A-Za-z0-9._:+-], got ${JSON.stringify(report.hardwareClass)}`);
+    throw new CodecError(`score report hardwareClass: expected 1..64 chars of [A-Za-z0-9._:+-], got ${clip(report.hardwareClass)}`);
   }
   if (!Array.isArray(report.entries)) throw new CodecError('score report entries: expected an array');
   const n = report.entries.length;
@@ -151,7 +152,7 @@ export function decodeScoreReport(bytes: Uint8Array): ScoreReport {
   const rosterHash = toHex(r.fixed(32));
   const policyHash = toHex(r.fixed(32));
   const hardwareClass = r.string(MAX_HARDWARE_CLASS_BYTES);
-  if (!HARDWARE_CLASS_RE.test(hardwareClass)) throw new CodecError(`score report hardwareClass ${JSON.stringify(hardwareClass)} has characters outside [A-Za-z0-9._:+-] or is empty`);
+  if (!HARDWARE_CLASS_RE.test(hardwareClass)) throw new CodecError(`score report hardwareClass ${clip(hardwareClass)} has characters outside [A-Za-z0-9._:+-] or is empty`);
   const validatorHotkey = publicKeyToHotkey(r.fixed(32));
   const count = r.u32();
   if (count > MAX_ENTRIES) throw new CodecError(`score report: ${count} entries exceed the limit of ${MAX_ENTRIES}`);
@@ -243,7 +244,7 @@ export function decodeSignedScoreReport(bytes: Uint8Array): SignedScoreReport {
 function expectObject(v: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CodecError(`${what}: expected a JSON object`);
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new CodecError(`${what}: unknown field '${k}'`);
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new CodecError(`${what}: unknown field ${k.length <= 40 ? `'${k}'` : clip(k)}`);
   for (const k of keys) if (!(k in o)) throw new CodecError(`${what}: missing field '${k}'`);
   return o;
 }

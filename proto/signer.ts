@@ -10,6 +10,9 @@
 import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, randomBytes, type KeyObject } from 'node:crypto';
 import * as wasm from '@polkadot/wasm-crypto';
 import { CodecError } from './codec.ts';
+import { clip } from './clip.ts';
+
+const MAX_SS58_CHARS = 64;
 
 export interface Sr25519Signer {
   /** SS58 address (prefix 42) of `publicKey`. */
@@ -54,16 +57,18 @@ export function hotkeyToPublicKey(hotkey: string): Uint8Array {
 
 function decodeHotkeyUncached(hotkey: string): Uint8Array {
   if (typeof hotkey !== 'string' || hotkey.length === 0) throw new CodecError('hotkey: expected an SS58 address string');
+  // An SS58 address of a 32-byte key is 47..50 characters; base58 decoding is quadratic, so refuse long input first.
+  if (hotkey.length > MAX_SS58_CHARS) throw new CodecError(`hotkey ${clip(hotkey)} is not a valid SS58 address: longer than ${MAX_SS58_CHARS} characters`);
   const raw = base58Decode(hotkey);
-  if (!raw) throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: not base58`);
+  if (!raw) throw new CodecError(`hotkey ${clip(hotkey)} is not a valid SS58 address: not base58`);
   const prefixLen = raw.length > 0 && raw[0] >= 64 ? 2 : 1;
   if (raw.length !== prefixLen + 32 + 2) {
-    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address of a 32-byte public key (decoded ${raw.length} bytes)`);
+    throw new CodecError(`hotkey ${clip(hotkey)} is not a valid SS58 address of a 32-byte public key (decoded ${raw.length} bytes)`);
   }
   const body = raw.subarray(0, prefixLen + 32);
   const sum = ss58Checksum(body);
   if (sum[0] !== raw[prefixLen + 32] || sum[1] !== raw[prefixLen + 33]) {
-    throw new CodecError(`hotkey ${JSON.stringify(hotkey)} is not a valid SS58 address: checksum mismatch (typo?)`);
+    throw new CodecError(`hotkey ${clip(hotkey)} is not a valid SS58 address: checksum mismatch (typo?)`);
   }
   return Uint8Array.from(raw.subarray(prefixLen, prefixLen + 32));
 }

@@ -2,11 +2,13 @@
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag, intFlag } from '../cli-kit.ts';
 import { loadConfigFile, parseConfig } from '../config.ts';
+import { InputError } from '../bounded/input-error.ts';
+import { clip } from '../../proto/clip.ts';
 
-const help = `Usage: conclave audit --run RUN --source URL|MULTIADDR [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
+const help = `Usage: conclave audit --run RUN (--source URL|MULTIADDR | --archive DIR) [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
 
 Re-verify a past run from a validator's published evidence and the chain alone: fetch its
-reports and certificate, verify every signature against the metagraph at the run's block,
+reports and certificate (or read them from an archive directory), verify every signature against the metagraph at the run's block,
 check every report hash against that validator's on-chain commitment, recompute median,
 winner and weights, compare with the weights set on chain, and list equivocations.
 Exit 0 only when every check holds; 1 when any fails (the JSON names each failed check).
@@ -17,6 +19,10 @@ Options:
                           or its p2p address with peer id, e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...
                           (read-only run-bundle protocol; no validator key needed; the roster is then
                           derived from chain state at the run block and checked against the certificate)
+  --archive DIR           read the run's reports and certificate from a Conclave archive directory instead
+                          (a node's <dataDir>/archive, a backup, a read-only mount): opened read-only as a
+                          private snapshot, so it works beside the running node and writes nothing; the
+                          roster is derived from chain state as for a multiaddr source
   --timeout-ms MS         deadline for fetching the evidence from the source (default: 30000)
   --chain ENDPOINT        finney | test | local | ws(s)://URL (default: local)
   --netuid N              subnet (default: 1)
@@ -26,8 +32,13 @@ Options:
                           the built-in defaults of validator.example.toml
   --json                  machine-readable result
 
+Evidence is bounded: an HTTP source's responses are refused past 32 MiB (run metadata 8 MiB),
+a p2p bundle past 32 MiB, and JSON nesting, strings and value counts are limited; a malformed
+source answer is invalid input (exit 1), with the field named.
+
 Examples:
   conclave audit --run 7200 --source http://127.0.0.1:8080 --json
+  conclave audit --run 7200 --archive /mnt/backup/archive --chain ws://127.0.0.1:9944
   conclave audit --run 7200 --source /ip4/127.0.0.1/tcp/30333/p2p/12D3KooWExample --chain ws://127.0.0.1:9944
 `;
 
@@ -51,7 +62,60 @@ export function unreachableReason(url: string, err: unknown, timeoutMs: number):
   }
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<any> {
+const MAX_RUN_JSON_BYTES = 8 * 1024 * 1024;
+const MAX_REPORTS_JSON_BYTES = 32 * 1024 * 1024;
+const API_JSON_LIMITS = { maxDepth: 16, maxValues: 2_000_000, maxStringChars: 4 * 1024 * 1024 };
+
+/** Evidence from a validator's HTTP API, shape-checked: a malformed answer names the field. */
+function apiEvidence(url: string, run: unknown, reps: unknown) {
+  const obj = (v: unknown, what: string): Record<string, unknown> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${url}: ${what}: expected a JSON object`);
+    return v as Record<string, unknown>;
+  };
+  const str = (v: unknown, what: string): string => {
+    if (typeof v !== 'string') throw new InputError(`${url}: ${what}: expected a string, got ${clip(v)}`);
+    return v;
+  };
+  const r = obj(run, 'run');
+  const p = obj(reps, 'reports response');
+  if (!Array.isArray(r.roster)) throw new InputError(`${url}: run.roster: expected an array`);
+  if (!Array.isArray(p.reports)) throw new InputError(`${url}: reports: expected an array`);
+  if (p.certificateHex !== null && typeof p.certificateHex !== 'string') throw new InputError(`${url}: certificateHex: expected a hex string or null, got ${clip(p.certificateHex)}`);
+  return {
+    roster: r.roster as import('../../proto/roster.ts').RosterEntry[],
+    rosterHash: str(r.rosterHash, 'run.rosterHash'), policyHash: str(r.policyHash, 'run.policyHash'), hardwareClass: str(r.hardwareClass, 'run.hardwareClass'),
+    reports: p.reports.map((x, i) => {
+      const o = obj(x, `reports[${i}]`);
+      return { hotkey: str(o.hotkey, `reports[${i}].hotkey`).slice(0, 64), signedHex: str(o.signedHex, `reports[${i}].signedHex`) };
+    }),
+    certificateHex: (p.certificateHex as string | null) ?? null,
+  };
+}
+
+/**
+ * The run's evidence from an archive directory, read-only. Reports archived without a chain (e.g. by
+ * `archive put` without --genesis) are used when the chain's own namespace has none for the run.
+ */
+async function archiveBundle(dir: string, genesis: string, netuid: number, runId: number): Promise<import('../audit.ts').RunBundleEvidence> {
+  const { Archive, UNKNOWN_CHAIN } = await import('../archive.ts');
+  const { encodeSignedScoreReport } = await import('../../proto/score-report.ts');
+  const archive = await Archive.openReadOnly(dir, { chain: genesis });
+  try {
+    for (const chain of [genesis, UNKNOWN_CHAIN]) {
+      const ref = { chain, netuid, runId };
+      const list = await archive.reportsOfRun(ref);
+      const certificate = await archive.getCertificate(ref);
+      if (list.items.length > 0 || certificate) return { reports: list.items.map((s) => encodeSignedScoreReport(s)), certificate: certificate ?? null };
+    }
+  } finally {
+    await archive.close();
+  }
+  throw new InputError(`run ${runId} of netuid ${netuid} is not in the archive ${dir} (for this chain or an unknown one)`);
+
+/** GET `url` as JSON within `maxBytes` and the JSON limits; every failure says what went wrong with the source. */
+async function getJson(url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
+  const { readBoundedBody } = await import('../bounded/http.ts');
+  const { parseJsonBounded } = await import('../bounded/json.ts');
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -60,26 +124,41 @@ async function getJson(url: string, timeoutMs: number): Promise<any> {
   }
   if (!res.ok) {
     let detail = '';
-    try { detail = String((await res.json())?.error ?? ''); } catch { /* not JSON */ }
+    try {
+      const body = parseJsonBounded((await readBoundedBody(res, 64 * 1024, url)).toString('utf8'), url) as { error?: unknown };
+      detail = typeof body?.error === 'string' ? body.error.slice(0, 200) : '';
+    } catch { /* not JSON, or too long to be an error message */ }
     throw new Error(`cannot read the evidence from --source: GET ${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
   }
   try {
-    return await res.json();
+    const body = await readBoundedBody(res, maxBytes, url);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      throw new InputError(`${url} did not answer UTF-8 text`);
+    }
+    return parseJsonBounded(text, url, API_JSON_LIMITS);
   } catch (err) {
-    throw new Error(`cannot read the evidence from --source: GET ${url} did not answer JSON (${(err as Error).message}): is that a Conclave validator API?`);
+    if (err instanceof InputError) throw new InputError(`cannot read the evidence from --source: ${err.message}${/not valid JSON/.test(err.message) ? ': is that a Conclave validator API?' : ''}`);
+    throw new Error(`cannot read the evidence from --source: GET ${url} failed while reading: ${unreachableReason(url, err, timeoutMs)}`);
   }
+}
+
 }
 
 const command: Command = {
   name: 'audit',
   help,
   async run(argv) {
-    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, 'timeout-ms': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { run: { type: 'string' }, source: { type: 'string' }, archive: { type: 'string' }, chain: { type: 'string' }, netuid: { type: 'string' }, 'commit-window': { type: 'string' }, 'rules-from': { type: 'string' }, 'timeout-ms': { type: 'string' }, json: { type: 'boolean' } }, false);
     const runId = intFlag(requireFlag(values.run, 'run'), 'run', 0);
-    const source = requireFlag(values.source, 'source').replace(/\/$/, '');
+    if (values.source !== undefined && values.archive !== undefined) throw new UsageError('give either --source or --archive, not both');
+    const archiveDir = values.archive;
+    const source = archiveDir === undefined ? requireFlag(values.source, 'source').replace(/\/$/, '') : '';
     const viaP2p = source.startsWith('/');
-    if (viaP2p && !/\/p2p\/[^/]+$/.test(source)) throw new UsageError('--source multiaddr must end in /p2p/<peer id> (the validator logs it as "mesh listening"), e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...');
-    if (!viaP2p && !/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (http://127.0.0.1:8080) or a p2p multiaddr (/ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...)');
+    if (archiveDir === undefined && viaP2p && !/\/p2p\/[^/]+$/.test(source)) throw new UsageError('--source multiaddr must end in /p2p/<peer id> (the validator logs it as "mesh listening"), e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...');
+    if (archiveDir === undefined && !viaP2p && !/^https?:\/\//.test(source)) throw new UsageError('--source must be an http(s) URL of a validator API (http://127.0.0.1:8080) or a p2p multiaddr (/ip4/127.0.0.1/tcp/30333/p2p/12D3KooW...)');
     const timeoutMs = intFlag(values['timeout-ms'], 'timeout-ms', 30_000, { min: 1 });
     const cfg = values['rules-from'] ? loadConfigFile(values['rules-from'], { env: {} }) : parseConfig('', { env: {} });
     const netuid = intFlag(values.netuid, 'netuid', cfg.chain.netuid, { max: 65535 });
@@ -92,20 +171,19 @@ const command: Command = {
     type Evidence = Pick<import('../audit.ts').AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
     let fromApi: Evidence | null = null;
     let bundle: import('../audit.ts').RunBundleEvidence | null = null;
-    if (viaP2p) {
+    if (archiveDir !== undefined) {
+      // read below, once the chain's genesis hash (the archive's key) is known
+    } else if (viaP2p) {
       const { fetchRunBundle } = await import('../p2p/run-bundle.ts');
       bundle = await fetchRunBundle(source, netuid, runId, { timeoutMs });
     } else {
-      const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs);
-      const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs);
-      fromApi = {
-        roster: run.roster, rosterHash: run.rosterHash, policyHash: run.policyHash, hardwareClass: run.hardwareClass,
-        reports: reps.reports.map((r: { hotkey: string; signedHex: string }) => ({ hotkey: r.hotkey, signedHex: r.signedHex })),
-        certificateHex: reps.certificateHex,
-      };
+      const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs, MAX_RUN_JSON_BYTES);
+      const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs, MAX_REPORTS_JSON_BYTES);
+      fromApi = apiEvidence(source, run, reps);
     }
     const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });
     try {
+      if (archiveDir !== undefined) bundle = await archiveBundle(archiveDir, await client.blockHash(0), netuid, runId);
       const evidence: Evidence = fromApi ?? evidenceFromBundle(bundle!, (await client.minerRoster(netuid, runId)).entries);
       const metagraph = await client.metagraph(netuid, runId);
       const commitments = await client.scoreCommitments(netuid, runId, runId + commitWindow);

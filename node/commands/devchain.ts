@@ -1,6 +1,5 @@
 // `conclave devchain`: run the local Substrate JSON-RPC chain with subtensor's metadata; admin subcommands
 // (new-block, set-commitment, set-storage) change its state between blocks over its dev_* RPC methods.
-import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { parseFlags, printJson, UsageError, type Command, intFlag } from '../cli-kit.ts';
 import { DevChain } from '../devchain/devchain.ts';
@@ -129,11 +128,8 @@ const command: Command = {
     if (sub !== undefined) return admin(sub, v);
     let genesis: Genesis | undefined;
     if (v.genesis) {
-      try {
-        genesis = JSON.parse(readFileSync(v.genesis, 'utf8')) as Genesis;
-      } catch (err) {
-        throw new UsageError(`cannot read genesis ${v.genesis}: ${(err as Error).message}`);
-      }
+      const { readJsonFileBoundedSync } = await import('../bounded/json-file.ts');
+      genesis = readJsonFileBoundedSync(v.genesis, { maxBytes: 64 * 1024 * 1024, what: '--genesis', limits: { maxDepth: 16, maxValues: 5_000_000, maxStringChars: 1024 * 1024 } }) as Genesis;
     }
     const chain = new DevChain({
       genesis,

@@ -72,17 +72,13 @@ export function parseValidators(value: unknown): ValidatorInfo[] {
 
 async function readValidators(arg: string | undefined): Promise<ValidatorInfo[]> {
   if (!arg) return [];
-  let text = arg;
+  const { parseJsonBounded } = await import('../bounded/json.ts');
+  const limits = { maxDepth: 8, maxValues: 100_000, maxStringChars: 4096 };
   if (arg.startsWith('@')) {
-    const { readFile } = await import('node:fs/promises');
-    text = await readFile(arg.slice(1), 'utf8');
+    const { readJsonFileBounded } = await import('../bounded/json-file.ts');
+    return parseValidators(await readJsonFileBounded(arg.slice(1), { maxBytes: 4 * 1024 * 1024, what: '--validators', limits }));
   }
-  try {
-    return parseValidators(JSON.parse(text));
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`--validators: not valid JSON (${(err as Error).message})`);
-  }
+  return parseValidators(parseJsonBounded(arg, '--validators', limits));
 }
 
 function syntheticReport(hotkey: Sr25519Signer, netuid: number, runId: number, tag: string): ScoreReport {
@@ -149,7 +145,7 @@ const command: Command = {
     if (values.archive) {
       const { Archive } = await import('../archive.ts');
       const { archiveRunBundleProvider } = await import('../p2p/run-bundle.ts');
-      const a = await Archive.open(values.archive, { createIfMissing: false });
+      const a = await Archive.openReadOnly(values.archive); // a snapshot: works beside a live node and on read-only media
       archive = a;
       mesh.setRunBundleProvider(archiveRunBundleProvider(a));
     }

@@ -1,8 +1,10 @@
 // conclave report sign|verify|example — canonical score reports from/to JSON files.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag } from '../cli-kit.ts';
-import { DEFAULT_WALLET_PATH, loadHotkey } from '../keys/wallet.ts';
+import { readJsonFileBounded } from '../bounded/json-file.ts';
+import { MAX_REPORT_FILE_BYTES, REPORT_JSON_LIMITS } from '../bounded/json.ts';
+import { InputError } from '../bounded/input-error.ts';
 import { toHex } from '../../proto/codec.ts';
 import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import {
@@ -21,6 +23,9 @@ Sign or verify a canonical score report (the message validators gossip and archi
 sha256 is what goes on chain).
   sign     Read REPORT.json, sign it with the hotkey; print canonical hex, sha256 and signature.
   verify   Read SIGNED.json ({"report": ..., "signature": ...}); exit 0 if valid, 1 if not (with the reason).
+
+--in must be a regular file of at most 8 MiB (FIFOs and devices are refused); nesting, string
+lengths and value counts are bounded like a report's. Invalid input exits 1.
   example  Print an example REPORT.json for --validator (a starting point for sign).
 
 Options:
@@ -28,7 +33,7 @@ Options:
   --out FILE           sign: also write the signed report JSON here
   --wallet NAME        sign: wallet name (default: default)
   --hotkey NAME        sign: hotkey name (default: default)
-  --wallet-path DIR    sign: wallets directory (default: ${DEFAULT_WALLET_PATH})
+  --wallet-path DIR    sign: wallets directory (default: ~/.bittensor/wallets)
   --password-file FILE sign: password of an encrypted hotkey (or set CONCLAVE_HOTKEY_PASSWORD)
   --validator SS58     example: the validator hotkey to put in the report
   --json               Machine-readable output
@@ -44,24 +49,14 @@ const options = {
   out: { type: 'string' },
   wallet: { type: 'string', default: 'default' },
   hotkey: { type: 'string', default: 'default' },
-  'wallet-path': { type: 'string', default: DEFAULT_WALLET_PATH },
+  'wallet-path': { type: 'string' },
   'password-file': { type: 'string' },
   validator: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
 
-async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read --in ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path} is not JSON: ${(err as Error).message}`);
-  }
+function readJsonFile(path: string): Promise<unknown> {
+  return readJsonFileBounded(path, { maxBytes: MAX_REPORT_FILE_BYTES, what: '--in', limits: REPORT_JSON_LIMITS });
 }
 
 export function exampleReport(validatorHotkey: string, now = Date.now()): ScoreReport {
@@ -89,7 +84,16 @@ async function run(argv: string[]): Promise<number> {
   await cryptoReady();
   switch (sub) {
     case 'sign': {
-      const report = parseScoreReportJson(await readJsonFile(requireFlag(values.in, 'in')));
+      const path = requireFlag(values.in, 'in');
+      let report: ScoreReport;
+      try {
+        report = parseScoreReportJson(await readJsonFile(path));
+      } catch (err) {
+        if (err instanceof InputError) throw err;
+        throw new InputError(`--in ${path}: ${(err as Error).message}`);
+      }
+      // loaded only here: the wallet code pulls in @polkadot/util-crypto (~70 MB), which verify does not need
+      const { loadHotkey } = await import('../keys/wallet.ts');
       const signer = await loadHotkey({ wallet: values.wallet, hotkey: values.hotkey, walletPath: values['wallet-path'] }, { password: { flagFile: values['password-file'] } });
       const signed = signScoreReport(report, signer);
       const canonicalHex = toHex(encodeScoreReport(report));
@@ -101,10 +105,8 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'verify': {
       const path = requireFlag(values.in, 'in');
-      const raw = await readJsonFile(path).catch((err: Error) => {
-        if (err instanceof UsageError) throw err;
-        return err;
-      });
+      // Every problem with the file (unreadable, not a regular file, too big, not JSON, not a report) is "invalid", exit 1.
+      const raw = await readJsonFile(path).catch((err: Error) => err);
       let reason: string | undefined;
       let sha256: string | undefined;
       let validator: string | undefined;

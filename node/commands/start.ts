@@ -83,7 +83,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
   const { Validator } = await import('../validator/validator.ts');
   const { buildApi } = await import('../api/routes.ts');
-  const { Archive } = await import('../archive.ts');
+  const { Archive, inspectDir } = await import('../archive.ts');
   const { NodeStatus } = await import('../status/node-status.ts');
   const { watchChain, watchPeers } = await import('../status/watchers.ts');
   const { registerProcessMetrics } = await import('../status/process-metrics.ts');
@@ -106,9 +106,11 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   log.info('starting validator', { version: build.version, commit: build.commit, hotkey: signer.hotkey, peerId: nodeKey.peerId, config: redactedConfig(cfg) });
 
   const store = await ValidatorStore.open(join(cfg.node.dataDir, 'state'));
-  const archive = await Archive.open(join(cfg.node.dataDir, 'archive'), { location: 'node.data_dir (the archive is <data_dir>/archive)' });
+  // fail fast on a directory that is not an archive, before touching the chain
+  const archiveDir = join(cfg.node.dataDir, 'archive');
+  inspectDir(archiveDir, ARCHIVE_LOCATION);
   const metrics = nodeMetrics();
-  const cleanup: (() => Promise<unknown>)[] = [() => archive.close(), () => store.close()];
+  const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
   const undo = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
@@ -131,6 +133,10 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       finalized: async () => client.blockNumber((await client.api.rpc.chain.getFinalizedHead()).toHex()),
     });
     cleanup.push(async () => stopChainWatch());
+    // The archive keys evidence by chain (genesis hash) and subnet, so it opens once the chain is known
+    // (the directory itself was checked before connecting).
+    const archive = await Archive.open(archiveDir, { chain: await client.blockHash(0), location: ARCHIVE_LOCATION });
+    cleanup.push(() => archive.close());
     const hp = await client.hyperparams(cfg.chain.netuid);
     const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled);
     if (refusal) throw new StartRefused(refusal);
@@ -200,7 +206,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       signer,
       metrics,
       log,
-      archive: archivePort(archive, log),
+      archive: archivePort(archive, cfg.chain.netuid, log),
     });
     validatorRef = validator;
     const health = async () => status.health();
@@ -208,7 +214,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
     if (cfg.api.listen) {
       const hp = parseHostPort(cfg.api.listen)!;
       api = buildApi({
-        store, signer, netuid: cfg.chain.netuid, metrics, health, archive, gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window,
+        store, signer, netuid: cfg.chain.netuid, metrics, health, archive: { equivocations: (f) => archive.equivocations({ ...f, netuid: cfg.chain.netuid }) }, gate: divergenceGate(cfg), divergenceWindow: cfg.shadow.window,
         status: () => status.snapshot(), serveMetrics: cfg.metrics.address === '',
       }, { rateLimitPerMinute: cfg.api.rateLimitPerMinute, maxResponseBytes: cfg.api.maxResponseBytes, cors: cfg.api.cors });
       const a = await listenOrRefuse(api, cfg, 'api.listen', hp);
@@ -273,8 +279,10 @@ function logMeshMessages(port: MeshPort, log: Logger & { enabled?(l: 'debug'): b
   };
 }
 
+const ARCHIVE_LOCATION = 'node.data_dir (the archive is <data_dir>/archive)';
+
 /** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
-function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<typeof jsonLogger>): import('../validator/validator.ts').ArchivePort {
+function archivePort(archive: import('../archive.ts').Archive, netuid: number, log: ReturnType<typeof jsonLogger>): import('../validator/validator.ts').ArchivePort {
   const proofs = archive.kv('consensus-equivocations');
   return {
     putSignedReport: async (signed) => {
@@ -282,10 +290,13 @@ function archivePort(archive: import('../archive.ts').Archive, log: ReturnType<t
       if (r.status === 'equivocation') log.warn('equivocation archived', { runId: signed.report.runId, validator: signed.report.validatorHotkey });
     },
     putCertificate: async (runId, bytes) => {
-      const r = await archive.putCertificate(runId, bytes);
+      const r = await archive.putCertificate({ netuid, runId }, bytes);
       if (r === 'conflict') log.warn('a different certificate for this run is already archived (first wins)', { runId });
     },
-    putEquivocation: (runId, hotkey, proofHex) => proofs.put(`${runId}/${hotkey}`, { runId, hotkey, proofHex }),
+    // the first proof of a (subnet, run, validator) is kept; a later one never replaces it
+    putEquivocation: async (runId, hotkey, proofHex) => {
+      await proofs.putIfAbsent(`${netuid}/${runId}/${hotkey}`, { netuid, runId, hotkey, proofHex });
+    },
     putEvaluation: (code, record) => archive.putEvaluation(code, record),
   };
 }

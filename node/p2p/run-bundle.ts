@@ -29,7 +29,7 @@ export interface RunBundle {
   certificate?: Uint8Array | null;
 }
 /** Registered by the node (from its archive); null/undefined when the run is unknown. */
-export type RunBundleProvider = (runId: number) => Promise<RunBundle | null | undefined>;
+export type RunBundleProvider = (runId: number, netuid: number) => Promise<RunBundle | null | undefined>;
 
 export type RunBundleServerOptions = Pick<ResolvedMeshOptions, 'netuid' | 'fetchTimeoutMs' | 'bundleBurst' | 'bundlePerSecond' | 'bundleGlobalBurst' | 'bundleGlobalPerSecond' | 'bundlePageBytes'>;
 
@@ -94,7 +94,7 @@ export class RunBundleServer {
       if (!provider) return reply('unavailable', 'this node keeps no run archive (no run-bundle provider registered)');
       this.inFlight++;
       try {
-        const bundle = await provider(req.runId);
+        const bundle = await provider(req.runId, req.netuid);
         if (!bundle || (bundle.reports.length === 0 && !bundle.certificate?.length)) {
           this.m.notFound++;
           return reply('not-found', `run ${req.runId} is not in this node's archive`);
@@ -129,6 +129,13 @@ export interface FetchedRunBundle {
   certificate: Uint8Array | null;
 }
 
+/**
+ * Most bytes of reports and certificate one fetch accepts over all its pages: a full subnet (64
+ * validators × a 4096-entry report of ~300 KB) is about 20 MB; a source that sends more is refused
+ * instead of growing the auditor's memory (each page is bounded, their number alone is not).
+ */
+export const MAX_BUNDLE_TOTAL_BYTES = 32 * 1024 * 1024;
+
 export interface FetchRunBundleOptions {
   /** Deadline for the whole fetch: dial + every page (default 20 s). */
   timeoutMs?: number;
@@ -162,6 +169,7 @@ export async function fetchRunBundle(addr: string, netuid: number, runId: number
     const reports: Uint8Array[] = [];
     let certificate: Uint8Array | null = null;
     let offset = 0;
+    let totalBytes = 0;
     // Each page carries at least one report, so MAX_BUNDLE_REPORTS + 1 pages bound the loop.
     for (let page = 0; page <= MAX_BUNDLE_REPORTS; page++) {
       let stream;
@@ -183,6 +191,10 @@ export async function fetchRunBundle(addr: string, netuid: number, runId: number
       }
       if (res.offset !== offset) throw new RunBundleError('protocol', `run bundle from ${addr}: asked for offset ${offset}, got ${res.offset}`);
       if (offset === 0 && res.certificate.length > 0) certificate = res.certificate;
+      totalBytes += res.certificate.length + res.reports.reduce((a, r) => a + r.length, 0);
+      if (totalBytes > MAX_BUNDLE_TOTAL_BYTES) {
+        throw new RunBundleError('protocol', `run bundle from ${addr}: more than ${MAX_BUNDLE_TOTAL_BYTES} bytes of reports (a full subnet needs about 20 MB); refusing the rest`);
+      }
       reports.push(...res.reports);
       offset += res.reports.length;
       if (offset >= res.total || res.reports.length === 0) break;
@@ -195,8 +207,8 @@ export async function fetchRunBundle(addr: string, netuid: number, runId: number
 
 /** The slice of node/archive.ts `Archive` the provider reads (structural, so p2p does not own the archive). */
 export interface RunArchiveReader {
-  reportsOfRun(runId: number): Promise<{ items: SignedScoreReport[]; corrupt: { key: string; reason: string }[] }>;
-  getCertificate(runId: number): Promise<Uint8Array | undefined>;
+  reportsOfRun(run: { netuid: number; runId: number }): Promise<{ items: SignedScoreReport[]; corrupt: { key: string; reason: string }[] }>;
+  getCertificate(run: { netuid: number; runId: number }): Promise<Uint8Array | undefined>;
 }
 
 /**
@@ -204,8 +216,8 @@ export interface RunArchiveReader {
  * are skipped, the auditor sees what is left) and its certificate. Register with `mesh.setRunBundleProvider`.
  */
 export function archiveRunBundleProvider(archive: RunArchiveReader): RunBundleProvider {
-  return async (runId) => {
-    const [list, certificate] = await Promise.all([archive.reportsOfRun(runId), archive.getCertificate(runId)]);
+  return async (runId, netuid) => {
+    const [list, certificate] = await Promise.all([archive.reportsOfRun({ netuid, runId }), archive.getCertificate({ netuid, runId })]);
     const reports = list.items.slice(0, MAX_BUNDLE_REPORTS).map((r) => encodeSignedScoreReport(r));
     if (reports.length === 0 && !certificate) return null;
     return { reports, certificate: certificate ?? null };

@@ -147,7 +147,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
       const bytes = encodeCertificate({ phase: 'commit', view: 0, decision: d, votes });
       certificateHex = toHex(bytes);
       certificateHash = createHash('sha256').update(bytes).digest('hex');
-      await archive.putCertificate(runId, bytes);
+      await archive.putCertificate({ netuid: NETUID, runId }, bytes);
     }
 
     // Shadow mode: compare this node's own scores (the owner's pick) with the consensus.

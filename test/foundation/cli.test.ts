@@ -77,7 +77,7 @@ describe('foundation: CLI (keys, report, archive)', function () {
     assert.equal((await conclave(['archive', 'put', '--db', db, '--in', tamperedPath])).code, 1);
 
     const list = await conclave(['archive', 'list', '--db', db, '--json']);
-    assert.deepEqual(JSON.parse(list.stdout), [{ runId: 4200000, reports: 1 }]);
+    assert.deepEqual(JSON.parse(list.stdout), [{ chain: '0'.repeat(64), netuid: 1, runId: 4200000, reports: 1 }]);
     const got = await conclave(['archive', 'get', '--db', db, '--run', '4200000', '--validator', hotkey, '--verify']);
     assert.equal(got.code, 0);
     assert.equal(JSON.parse(got.stdout).signature, JSON.parse(readFileSync(signedPath, 'utf8')).signature);

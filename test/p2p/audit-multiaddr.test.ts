@@ -77,7 +77,7 @@ describe('conclave audit --source MULTIADDR (devchain + archive served over libp
     const archive = await Archive.open(join(dir, tag));
     try {
       for (const s of served) assert.equal((await archive.putReport(s)).status, 'stored');
-      assert.equal(await archive.putCertificate(runId, encodeCertificate({ phase: 'commit', view: 0, decision, votes })), 'stored');
+      assert.equal(await archive.putCertificate({ netuid: NETUID, runId }, encodeCertificate({ phase: 'commit', view: 0, decision, votes })), 'stored');
     } finally {
       await archive.close();
     }

@@ -79,7 +79,7 @@ describe('p2p: run bundle served to an outsider over loopback TCP', function () 
     stored = [0, 1, 2].map((i) => reportOf(randomBytes(32), RUN, 400_000 + i));
     for (const s of stored) assert.equal((await archive.putReport(s)).status, 'stored');
     await archive.putReport(reportOf(randomBytes(32), RUN + 360, 1)); // another run: must not leak into RUN's bundle
-    assert.equal(await archive.putCertificate(RUN, certificate), 'stored');
+    assert.equal(await archive.putCertificate({ netuid: NETUID, runId: RUN }, certificate), 'stored');
     await archive.close();
   });
 

@@ -1,0 +1,415 @@
+// `conclave archive repair`: safe by construction. LevelDB's own repair (RepairDB) moves logs to
+// lost/ and rewrites CURRENT in place, so a kill or a full disk in the middle loses acknowledged
+// data; here it only ever runs on a copy:
+//
+//   1. identify: the directory must be a Conclave archive (marker, or — for archives created before
+//      markers — an archive's format key in its LevelDB files); nothing is written otherwise
+//   2. lock: the archive's lock (no live writer, no second repair) and, read-only through
+//      /proc/locks, the store's LevelDB LOCK (a writer that predates the archive lock)
+//   3. free space: checked before anything is copied
+//   4. copy the store into repair-tmp/work; hard-link it into repair-tmp/before and list every
+//      entry readable there (key + sha256 of the value) into a file
+//   5. RepairDB on the copy; open it; every entry listed before must be there with the same value;
+//      the copy must hold an archive's format key
+//   6. fsync the copy, rename it to store-NNNNNN, then replace STORE (write temp, fsync, rename:
+//      the one commit point), then move the old store to superseded-* (kept, never deleted)
+//
+// The original store is never written to, so a kill at any point leaves either the old store (before
+// the STORE rename) or the verified new one (after it) live, with everything acknowledged.
+import {
+  closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, statfsSync, writeSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { toHex } from '../../proto/codec.ts';
+import { mib } from '../bounded/file.ts';
+import { ArchiveError, ArchiveLockedError } from './errors.ts';
+import { fault } from './fault.ts';
+import {
+  REPAIR_DIR, fsyncPath, inspectDir, isLevelDbName, isStoreName, nextStoreName, readPointer, writeMarker, writePointer, type Marker,
+} from './layout.ts';
+import { ArchiveLock, fileLockedByAnyone } from './lock.ts';
+import { snapshotArchive } from './snapshot.ts';
+
+const FORMAT_KEY = '!meta!format';
+const FORMATS = ['conclave-archive/v1', 'conclave-archive/v2'];
+
+export interface RepairReport {
+  dir: string;
+  /** The store that was live before the repair, and where it is kept now. */
+  previousStore: string;
+  supersededDir: string;
+  /** The repaired store, now live. */
+  store: string;
+  before: { opened: boolean; entries: number; complete: boolean; error?: string };
+  after: { entries: number; reports: number; equivocations: number; certificates: number };
+  /** Entries readable after that were not readable before (salvaged from logs/tables LevelDB could not read). */
+  salvaged: number;
+}
+
+type RawLevel = Level<Uint8Array, Uint8Array>;
+
+function rawLevel(dir: string): RawLevel {
+  return new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+}
+
+function dataFiles(storeDir: string): string[] {
+  return readdirSync(storeDir).filter((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n) || /^\d+\.(log|ldb|sst)$/.test(n));
+}
+
+function sizeOf(dir: string, names: string[]): number {
+  return names.reduce((a, n) => a + statSync(join(dir, n)).size, 0);
+}
+
+function freeBytes(path: string): number {
+  const override = process.env.CONCLAVE_ARCHIVE_TEST_FREE_BYTES; // tests only: simulate a full disk
+  if (override !== undefined) return Number(override);
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
+/** Does any LevelDB file of `storeDir` contain an archive's format value? (for stores without a marker) */
+async function looksLikeArchive(archiveDir: string, storeDir: string): Promise<boolean> {
+  // First the reliable way: open a private snapshot and read the format key.
+  try {
+    const snap = snapshotArchive(archiveDir);
+    if (snap) {
+      const db = rawLevel(snap.dir);
+      try {
+        await db.open({ createIfMissing: false });
+        const v = await db.get(Buffer.from(FORMAT_KEY));
+        if (v !== undefined) return FORMATS.includes(Buffer.from(v).toString('utf8'));
+      } catch {
+        // damaged: fall through to the raw scan
+      } finally {
+        await db.close().catch(() => {});
+        snap.remove();
+      }
+    }
+  } catch {
+    // no snapshot possible: raw scan
+  }
+  // Damaged store: look for the format value in the raw files (logs hold records uncompressed).
+  const needle = Buffer.from('conclave-archive/v');
+  for (const n of dataFiles(storeDir).filter((x) => /\.(log|ldb|sst)$/.test(x))) {
+    const fd = openSync(join(storeDir, n), 'r');
+    try {
+      const buf = Buffer.alloc(1024 * 1024 + needle.length);
+      let carry = 0;
+      for (;;) {
+        const r = readSync(fd, buf, carry, buf.length - carry, null);
+        if (r === 0) break;
+        if (buf.subarray(0, carry + r).includes(needle)) return true;
+        buf.copy(buf, 0, carry + r - needle.length, carry + r);
+        carry = needle.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return false;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function supersededName(dir: string, what: string): string {
+  const base = `superseded-${stamp()}-${what}`;
+  let name = base;
+  for (let i = 1; existsSync(join(dir, name)); i++) name = `${base}-${i}`;
+  return name;
+}
+
+/** Moves what an interrupted repair left behind out of the way (never deletes a store). */
+function tidy(dir: string, log: (s: string) => void): void {
+  rmSync(join(dir, REPAIR_DIR), { recursive: true, force: true });
+  const live = readPointer(dir);
+  for (const n of readdirSync(dir)) {
+    if (isStoreName(n) && n !== live) {
+      const to = supersededName(dir, n);
+      renameSync(join(dir, n), join(dir, to));
+      log(`moved ${n} (left by an interrupted repair) to ${to}`);
+    }
+  }
+  if (live) {
+    const rootFiles = readdirSync(dir).filter(isLevelDbName);
+    if (rootFiles.length) moveLegacyRoot(dir, rootFiles, supersededName(dir, 'legacy'), false);
+  }
+  fsyncPath(dir);
+}
+
+function moveLegacyRoot(dir: string, names: string[], to: string, faults: boolean): void {
+  mkdirSync(join(dir, to));
+  names.forEach((n, i) => {
+    renameSync(join(dir, n), join(dir, to, n));
+    if (faults && i === 0) fault('repair:old-moving');
+  });
+}
+
+function fsyncTree(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) fsyncTree(p);
+    else fsyncPath(p);
+  }
+  fsyncPath(dir);
+}
+
+/** Buffered line writer over a file descriptor (the listing can be millions of lines). */
+class LineWriter {
+  private readonly fd: number;
+  private buf = '';
+  constructor(path: string) {
+    this.fd = openSync(path, 'w');
+  }
+  line(s: string): void {
+    this.buf += s + '\n';
+    if (this.buf.length > 1 << 20) this.flush();
+  }
+  private flush(): void {
+    const b = Buffer.from(this.buf);
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    this.buf = '';
+  }
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+/** Reads a file line by line with a bounded buffer. */
+class LineReader {
+  private readonly fd: number;
+  private rest = '';
+  private lines: string[] = [];
+  private eof = false;
+  constructor(path: string) {
+    this.fd = openSync(path, 'r');
+  }
+  next(): string | undefined {
+    while (this.lines.length === 0 && !this.eof) {
+      const b = Buffer.alloc(1 << 20);
+      const r = readSync(this.fd, b, 0, b.length, null);
+      if (r === 0) {
+        this.eof = true;
+        if (this.rest) this.lines.push(this.rest);
+        this.rest = '';
+        break;
+      }
+      const parts = (this.rest + b.subarray(0, r).toString('utf8')).split('\n');
+      this.rest = parts.pop()!;
+      this.lines = parts;
+    }
+    return this.lines.shift();
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function digest(v: Uint8Array): string {
+  return createHash('sha256').update(v).digest('hex');
+}
+
+/** Lists every readable entry of the store in `dir` as "<hex key> <sha256 of value>" lines, in key order. */
+async function listEntries(dir: string, out: string): Promise<RepairReport['before']> {
+  const db = rawLevel(dir);
+  try {
+    await db.open({ createIfMissing: false });
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    return { opened: false, entries: 0, complete: false, error: cause };
+  }
+  const w = new LineWriter(out);
+  let entries = 0;
+  try {
+    for await (const [k, v] of db.iterator()) {
+      w.line(`${toHex(k)} ${digest(v)}`);
+      entries++;
+    }
+    return { opened: true, entries, complete: true };
+  } catch (err) {
+    return { opened: true, entries, complete: false, error: (err as Error).message };
+  } finally {
+    w.close();
+    await db.close().catch(() => {});
+  }
+}
+
+interface Verification {
+  entries: number;
+  reports: number;
+  equivocations: number;
+  certificates: number;
+  missing: string[];
+  changed: string[];
+  salvaged: number;
+  format: string | undefined;
+  schemaKnown: boolean;
+}
+
+const PREFIXES = {
+  reports: ['!v2-reports!', '!reports!'],
+  equivocations: ['!v2-equivocations!', '!equivocations!'],
+  certificates: ['!v2-certificates!', '!certificates!'],
+};
+
+function keyLabel(hex: string): string {
+  const s = Buffer.from(hex, 'hex').toString('utf8');
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}
+
+/** Every entry of the listing must be in the repaired store with the same value (merge of two sorted streams). */
+async function verifyAgainst(dir: string, listing: string | null): Promise<Verification> {
+  const db = rawLevel(dir);
+  await db.open({ createIfMissing: false });
+  const r: Verification = { entries: 0, reports: 0, equivocations: 0, certificates: 0, missing: [], changed: [], salvaged: 0, format: undefined, schemaKnown: false };
+  const reader = listing ? new LineReader(listing) : null;
+  let want = reader?.next();
+  try {
+    for await (const [k, v] of db.iterator()) {
+      r.entries++;
+      const ks = Buffer.from(k).toString('latin1');
+      if (ks === FORMAT_KEY) r.format = Buffer.from(v).toString('utf8');
+      for (const [kind, ps] of Object.entries(PREFIXES)) {
+        if (ps.some((p) => ks.startsWith(p))) {
+          r[kind as keyof typeof PREFIXES]++;
+          r.schemaKnown = true;
+        }
+      }
+      const hex = toHex(k);
+      while (want !== undefined && want.slice(0, want.indexOf(' ')) < hex) {
+        r.missing.push(keyLabel(want.slice(0, want.indexOf(' '))));
+        want = reader!.next();
+      }
+      if (want !== undefined && want.slice(0, want.indexOf(' ')) === hex) {
+        if (want.slice(want.indexOf(' ') + 1) !== digest(v)) r.changed.push(keyLabel(hex));
+        want = reader!.next();
+      } else {
+        r.salvaged++;
+      }
+    }
+    while (want !== undefined) {
+      r.missing.push(keyLabel(want.slice(0, want.indexOf(' '))));
+      want = reader!.next();
+    }
+  } finally {
+    reader?.close();
+    await db.close().catch(() => {});
+  }
+  return r;
+}
+
+/** Hard-links (or, across filesystems, copies) the store's files into `to` for the before-listing. */
+function linkOrCopy(from: string, to: string, names: string[]): void {
+  mkdirSync(to, { recursive: true });
+  for (const n of names) {
+    // Only immutable tables may be shared; the rest is copied so LevelDB's recovery cannot touch the original.
+    if (/\.(ldb|sst)$/.test(n)) {
+      try {
+        linkSync(join(from, n), join(to, n));
+        continue;
+      } catch {
+        // fall through to a copy
+      }
+    }
+    copyFileSync(join(from, n), join(to, n));
+  }
+}
+
+export async function repairArchive(dir: string, opts: { log?: (line: string) => void } = {}): Promise<RepairReport> {
+  const log = opts.log ?? (() => {});
+  const state = inspectDir(dir);
+  if (state.kind === 'missing') throw new ArchiveError(`no archive at ${dir}; nothing to repair (check the path)`);
+  if (state.kind === 'empty') throw new ArchiveError(`${dir} holds no archive store; nothing to repair`);
+  const marker: Marker | null = state.marker;
+  if (!marker && !(await looksLikeArchive(dir, state.storeDir))) {
+    throw new ArchiveError(`${dir} is not a Conclave archive (no CONCLAVE-ARCHIVE marker, and its LevelDB files hold no archive format key); refusing to touch it`);
+  }
+  const lock = await ArchiveLock.acquire(dir, 'repair it');
+  try {
+    fault('repair:locked');
+    tidy(dir, log);
+    const cur = inspectDir(dir); // under the lock
+    if (cur.kind !== 'store') throw new ArchiveError(`${dir} holds no archive store; nothing to repair`);
+    const storeDir = cur.storeDir;
+    if (fileLockedByAnyone(join(storeDir, 'LOCK'))) {
+      throw new ArchiveLockedError(`the store ${storeDir} is open in another process (an older Conclave node?); stop it before repairing`);
+    }
+    const names = dataFiles(storeDir);
+    if (names.length === 0) throw new ArchiveError(`${storeDir} holds no LevelDB files; there is nothing a repair could recover — restore the archive from a backup`);
+    const size = sizeOf(storeDir, names);
+    const logs = sizeOf(storeDir, names.filter((n) => n.endsWith('.log') || n.startsWith('MANIFEST-') || n === 'CURRENT'));
+    // the copy, the tables the repair builds from the logs, the before-listing's copied logs, and headroom
+    const need = size + 2 * logs + 64 * 1024 * 1024;
+    const free = freeBytes(dir);
+    if (free < need) {
+      throw new ArchiveError(`not enough free space to repair ${dir}: it needs about ${mib(need)} (a copy of the ${mib(size)} store plus room to rebuild it), ${mib(free)} are free; free some space, or copy the archive to a larger disk and repair it there. Nothing was changed.`);
+    }
+    const tmp = join(dir, REPAIR_DIR);
+    const work = join(tmp, 'work');
+    mkdirSync(work, { recursive: true });
+    names.forEach((n, i) => {
+      copyFileSync(join(storeDir, n), join(work, n));
+      if (i === 0) fault('repair:copy-file');
+    });
+    fault('repair:copied');
+    log(`copied ${names.length} files (${mib(size)}) to ${work}`);
+
+    const listing = join(tmp, 'before.txt');
+    linkOrCopy(storeDir, join(tmp, 'before'), names);
+    const before = await listEntries(join(tmp, 'before'), listing);
+    rmSync(join(tmp, 'before'), { recursive: true, force: true });
+    fault('repair:listed-before');
+    log(before.opened ? `before: ${before.entries} readable entries${before.complete ? '' : ` (listing stopped: ${before.error})`}` : `before: the store does not open (${before.error})`);
+
+    await (Level as unknown as { repair(d: string): Promise<void> }).repair(work);
+    fault('repair:leveldb-repaired');
+
+    const v = await verifyAgainst(work, before.opened ? listing : null);
+    const bad = [...v.missing.map((k) => `missing ${k}`), ...v.changed.map((k) => `changed ${k}`)];
+    if (bad.length) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new ArchiveError(`repair would lose ${v.missing.length} and change ${v.changed.length} of the ${before.entries} entries readable before (${bad.slice(0, 5).join('; ')}${bad.length > 5 ? '; …' : ''}); the archive was left exactly as it was`);
+    }
+    const isArchive = (v.format !== undefined && FORMATS.includes(v.format)) || (v.format === undefined && marker !== null && v.schemaKnown);
+    if (!isArchive) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new ArchiveError(v.entries === 0
+        ? `the repair recovered nothing from ${storeDir}; the archive was left exactly as it was — restore it from a backup`
+        : `the repaired store holds no Conclave archive format key (format ${v.format === undefined ? 'absent' : JSON.stringify(v.format.slice(0, 40))}); the archive was left exactly as it was`);
+    }
+    fault('repair:verified');
+    if (!marker) writeMarker(dir); // identified as an archive above; the marker makes later commands sure of it
+    fsyncTree(work);
+    fault('repair:synced');
+
+    // Re-check the old store right before the commit point: a legacy writer could have started meanwhile.
+    if (fileLockedByAnyone(join(storeDir, 'LOCK'))) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new ArchiveLockedError(`the store ${storeDir} was opened by another process during the repair; nothing was changed — stop it and repair again`);
+    }
+    const name = nextStoreName(dir);
+    renameSync(work, join(dir, name));
+    fsyncPath(dir);
+    fault('repair:store-renamed');
+    writePointer(dir, name, { tmp: 'repair:pointer-tmp', done: 'repair:pointer' });
+
+    const superseded = supersededName(dir, cur.storeName ?? 'legacy');
+    if (cur.storeName) renameSync(storeDir, join(dir, superseded));
+    else moveLegacyRoot(dir, readdirSync(dir).filter(isLevelDbName), superseded, true);
+    fsyncPath(dir);
+    fault('repair:old-moved');
+    rmSync(tmp, { recursive: true, force: true });
+    return {
+      dir, previousStore: storeDir, supersededDir: join(dir, superseded), store: join(dir, name), before,
+      after: { entries: v.entries, reports: v.reports, equivocations: v.equivocations, certificates: v.certificates },
+      salvaged: v.salvaged,
+    };
+  } finally {
+    await lock.release();
+  }
+}
