@@ -282,7 +282,7 @@ export class Archive {
    * (different content: kept beside the first, never over it or over an earlier proof), or
    * 'invalid' (bad signature or malformed; nothing written for it).
    */
-  putReports(signed: readonly SignedScoreReport[], opts: PutOptions = {}): Promise<PutReportResult[]> {
+  async putReports(signed: readonly SignedScoreReport[], opts: PutOptions = {}): Promise<PutReportResult[]> {
     this.writable();
     const chain = opts.chain === undefined ? this.chain : normalizeChain(opts.chain);
     // Encode and verify outside the queue: it is the CPU-heavy part and needs no store state.
@@ -506,8 +506,8 @@ export class Archive {
     const sub = this.kvSub(name);
     return {
       get: async (key) => parseJsonValue(`kv:${name}/${key}`, (await sub.get(key)) as string | undefined),
-      put: (key, value) => { this.writable(); return this.serial(() => sub.put(key, JSON.stringify(value) as never)); },
-      putIfAbsent: (key, value) => {
+      put: async (key, value) => { this.writable(); await this.serial(() => sub.put(key, JSON.stringify(value) as never)); },
+      putIfAbsent: async (key, value) => {
         this.writable();
         return this.serial(async () => {
           if ((await sub.get(key)) !== undefined) return false;
@@ -515,7 +515,7 @@ export class Archive {
           return true;
         });
       },
-      del: (key) => { this.writable(); return this.serial(() => sub.del(key)); },
+      del: async (key) => { this.writable(); await this.serial(() => sub.del(key)); },
       entries: async (o = {}) => {
         const items: { key: string; value: unknown }[] = [];
         const corrupt: CorruptEntry[] = [];

@@ -1,6 +1,6 @@
 // Opening an archive directory: read-write (lock, create if allowed, open the store in place) or
 // read-only (a private snapshot, no lock, nothing written to the archive).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -27,15 +27,25 @@ function binLevel(dir: string): Bin {
   return new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
 }
 
-export function levelError(dir: string, err: unknown): ArchiveError {
+export function levelError(dir: string, err: unknown, dbDir?: string): ArchiveError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;
   const msg = cause?.message ?? (err as Error).message;
   if (code === 'LEVEL_LOCKED') return new ArchiveError(`archive ${dir} is in use by another process (a running node?); stop it, or use a read-only command`, { cause: err });
-  if (code === 'LEVEL_CORRUPTION' || /No such file|corrupt/i.test(msg)) {
+  // CURRENT lost while tables and logs remain: LevelDB calls that "does not exist"; it is damage
+  const lostCurrent = dbDir !== undefined && /does not exist/.test(msg) && hasDataFiles(dbDir);
+  if (code === 'LEVEL_CORRUPTION' || lostCurrent || /No such file|corrupt/i.test(msg)) {
     return new ArchiveError(`archive ${dir} has damaged LevelDB files (${msg}); run \`conclave archive repair --db ${dir}\` (it works on a copy and keeps the original)`, { cause: err });
   }
   return new ArchiveError(`cannot open archive ${dir}: ${msg}`, { cause: err });
+}
+
+function hasDataFiles(dbDir: string): boolean {
+  try {
+    return readdirSync(dbDir).some((n) => /^(MANIFEST-\d+|\d+\.(log|ldb|sst))$/.test(n));
+  } catch {
+    return false;
+  }
 }
 
 async function openLevel(dbDir: string, archiveDir: string, createIfMissing: boolean): Promise<Bin> {
@@ -43,7 +53,7 @@ async function openLevel(dbDir: string, archiveDir: string, createIfMissing: boo
   try {
     await db.open({ createIfMissing });
   } catch (err) {
-    throw levelError(archiveDir, err);
+    throw levelError(archiveDir, err, dbDir);
   }
   return db;
 }

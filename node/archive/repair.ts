@@ -343,8 +343,10 @@ export async function repairArchive(dir: string, opts: { log?: (line: string) =>
     if (names.length === 0) throw new ArchiveError(`${storeDir} holds no LevelDB files; there is nothing a repair could recover — restore the archive from a backup`);
     const size = sizeOf(storeDir, names);
     const logs = sizeOf(storeDir, names.filter((n) => n.endsWith('.log') || n.startsWith('MANIFEST-') || n === 'CURRENT'));
-    // the copy, the tables the repair builds from the logs, the before-listing's copied logs, and headroom
-    const need = size + 2 * logs + 64 * 1024 * 1024;
+    // the copy, the tables the repair builds from the logs, the before-listing's copied logs, and
+    // headroom for the listing and LevelDB's own files; running out later is still safe (the work
+    // area is dropped and the live store was never touched), this only avoids starting in vain
+    const need = size + 2 * logs + Math.max(4 * 1024 * 1024, Math.ceil(size / 10));
     const free = freeBytes(dir);
     if (free < need) {
       throw new ArchiveError(`not enough free space to repair ${dir}: it needs about ${mib(need)} (a copy of the ${mib(size)} store plus room to rebuild it), ${mib(free)} are free; free some space, or copy the archive to a larger disk and repair it there. Nothing was changed.`);
@@ -352,63 +354,78 @@ export async function repairArchive(dir: string, opts: { log?: (line: string) =>
     const tmp = join(dir, REPAIR_DIR);
     const work = join(tmp, 'work');
     mkdirSync(work, { recursive: true });
-    names.forEach((n, i) => {
-      copyFileSync(join(storeDir, n), join(work, n));
-      if (i === 0) fault('repair:copy-file');
-    });
-    fault('repair:copied');
-    log(`copied ${names.length} files (${mib(size)}) to ${work}`);
+    try {
+      names.forEach((n, i) => {
+        copyFileSync(join(storeDir, n), join(work, n));
+        if (i === 0) fault('repair:copy-file');
+      });
+      fault('repair:copied');
+      log(`copied ${names.length} files (${mib(size)}) to ${work}`);
 
-    const listing = join(tmp, 'before.txt');
-    linkOrCopy(storeDir, join(tmp, 'before'), names);
-    const before = await listEntries(join(tmp, 'before'), listing);
-    rmSync(join(tmp, 'before'), { recursive: true, force: true });
-    fault('repair:listed-before');
-    log(before.opened ? `before: ${before.entries} readable entries${before.complete ? '' : ` (listing stopped: ${before.error})`}` : `before: the store does not open (${before.error})`);
+      const listing = join(tmp, 'before.txt');
+      linkOrCopy(storeDir, join(tmp, 'before'), names);
+      const before = await listEntries(join(tmp, 'before'), listing);
+      rmSync(join(tmp, 'before'), { recursive: true, force: true });
+      fault('repair:listed-before');
+      log(before.opened ? `before: ${before.entries} readable entries${before.complete ? '' : ` (listing stopped: ${before.error})`}` : `before: the store does not open (${before.error})`);
 
-    await (Level as unknown as { repair(d: string): Promise<void> }).repair(work);
-    fault('repair:leveldb-repaired');
+      await (Level as unknown as { repair(d: string): Promise<void> }).repair(work);
+      fault('repair:leveldb-repaired');
 
-    const v = await verifyAgainst(work, before.opened ? listing : null);
-    const bad = [...v.missing.map((k) => `missing ${k}`), ...v.changed.map((k) => `changed ${k}`)];
-    if (bad.length) {
+      const v = await verifyAgainst(work, before.opened ? listing : null);
+      const bad = [...v.missing.map((k) => `missing ${k}`), ...v.changed.map((k) => `changed ${k}`)];
+      if (bad.length) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new ArchiveError(`repair would lose ${v.missing.length} and change ${v.changed.length} of the ${before.entries} entries readable before (${bad.slice(0, 5).join('; ')}${bad.length > 5 ? '; …' : ''}); the archive was left exactly as it was`);
+      }
+      const isArchive = (v.format !== undefined && FORMATS.includes(v.format)) || (v.format === undefined && marker !== null && v.schemaKnown);
+      if (!isArchive) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new ArchiveError(v.entries === 0
+          ? `the repair recovered nothing from ${storeDir}; the archive was left exactly as it was — restore it from a backup`
+          : `the repaired store holds no Conclave archive format key (format ${v.format === undefined ? 'absent' : JSON.stringify(v.format.slice(0, 40))}); the archive was left exactly as it was`);
+      }
+      fault('repair:verified');
+      if (!marker) writeMarker(dir); // identified as an archive above; the marker makes later commands sure of it
+      fsyncTree(work);
+      fault('repair:synced');
+
+      // Re-check the old store right before the commit point: a legacy writer could have started meanwhile.
+      if (fileLockedByAnyone(join(storeDir, 'LOCK'))) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw new ArchiveLockedError(`the store ${storeDir} was opened by another process during the repair; nothing was changed — stop it and repair again`);
+      }
+      const name = nextStoreName(dir);
+      renameSync(work, join(dir, name));
+      fsyncPath(dir);
+      fault('repair:store-renamed');
+      writePointer(dir, name, { tmp: 'repair:pointer-tmp', done: 'repair:pointer' });
+
+      // Committed. Moving the old store aside is tidying: if it fails, the next repair finishes it.
+      let supersededDir = storeDir;
+      try {
+        const superseded = supersededName(dir, cur.storeName ?? 'legacy');
+        if (cur.storeName) renameSync(storeDir, join(dir, superseded));
+        else moveLegacyRoot(dir, readdirSync(dir).filter(isLevelDbName), superseded, true);
+        fsyncPath(dir);
+        supersededDir = join(dir, superseded);
+      } catch (err) {
+        log(`repaired, but the previous store could not be moved aside (${(err as Error).message}); it stays at ${storeDir}`);
+      }
+      fault('repair:old-moved');
       rmSync(tmp, { recursive: true, force: true });
-      throw new ArchiveError(`repair would lose ${v.missing.length} and change ${v.changed.length} of the ${before.entries} entries readable before (${bad.slice(0, 5).join('; ')}${bad.length > 5 ? '; …' : ''}); the archive was left exactly as it was`);
-    }
-    const isArchive = (v.format !== undefined && FORMATS.includes(v.format)) || (v.format === undefined && marker !== null && v.schemaKnown);
-    if (!isArchive) {
+      return {
+        dir, previousStore: storeDir, supersededDir, store: join(dir, name), before,
+        after: { entries: v.entries, reports: v.reports, equivocations: v.equivocations, certificates: v.certificates },
+        salvaged: v.salvaged,
+      };
+    } catch (err) {
+      // whatever failed (a full disk, a refusal), the work area goes; the live store was never touched
       rmSync(tmp, { recursive: true, force: true });
-      throw new ArchiveError(v.entries === 0
-        ? `the repair recovered nothing from ${storeDir}; the archive was left exactly as it was — restore it from a backup`
-        : `the repaired store holds no Conclave archive format key (format ${v.format === undefined ? 'absent' : JSON.stringify(v.format.slice(0, 40))}); the archive was left exactly as it was`);
+      if (err instanceof ArchiveError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ArchiveError(`repair failed (${code === 'ENOSPC' ? 'ENOSPC: the disk filled up' : (err as Error).message}); the archive was left exactly as it was`, { cause: err });
     }
-    fault('repair:verified');
-    if (!marker) writeMarker(dir); // identified as an archive above; the marker makes later commands sure of it
-    fsyncTree(work);
-    fault('repair:synced');
-
-    // Re-check the old store right before the commit point: a legacy writer could have started meanwhile.
-    if (fileLockedByAnyone(join(storeDir, 'LOCK'))) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw new ArchiveLockedError(`the store ${storeDir} was opened by another process during the repair; nothing was changed — stop it and repair again`);
-    }
-    const name = nextStoreName(dir);
-    renameSync(work, join(dir, name));
-    fsyncPath(dir);
-    fault('repair:store-renamed');
-    writePointer(dir, name, { tmp: 'repair:pointer-tmp', done: 'repair:pointer' });
-
-    const superseded = supersededName(dir, cur.storeName ?? 'legacy');
-    if (cur.storeName) renameSync(storeDir, join(dir, superseded));
-    else moveLegacyRoot(dir, readdirSync(dir).filter(isLevelDbName), superseded, true);
-    fsyncPath(dir);
-    fault('repair:old-moved');
-    rmSync(tmp, { recursive: true, force: true });
-    return {
-      dir, previousStore: storeDir, supersededDir: join(dir, superseded), store: join(dir, name), before,
-      after: { entries: v.entries, reports: v.reports, equivocations: v.equivocations, certificates: v.certificates },
-      salvaged: v.salvaged,
-    };
   } finally {
     await lock.release();
   }
