@@ -1,5 +1,5 @@
 // Foundation benchmarks: canonical encoding, sr25519/ed25519 sign+verify, archive write/read rates,
-// reopen time of a store holding 100,000 reports. One JSON object per line on stdout.
+// reopen, read-only (snapshot) open and repair time of a store holding 100,000 reports. One JSON object per line on stdout.
 // Env: BENCH_REOPEN_REPORTS (default 100000), BENCH_ENTRIES (entries per archived report, default 8).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,15 @@ const msg = new Uint8Array(256).fill(3);
 const edSig = ed.sign(msg);
 emit({ bench: 'foundation.sign.ed25519', bytes: msg.length, ...rate(() => ed.sign(msg)) });
 emit({ bench: 'foundation.verify.ed25519', bytes: msg.length, ...rate(() => { if (!verifyEd25519(msg, edSig, ed.publicKey)) throw new Error('verify failed'); }) });
+
+// The bounded-JSON limits scan in front of JSON.parse (every --in file, every HTTP answer an auditor reads).
+{
+  const { parseJsonBounded, REPORT_JSON_LIMITS } = await import('../node/bounded/json.ts');
+  const big = JSON.stringify(signScoreReport(makeReport(v.hotkey, 1, { entries: 4096 }), v), null, 2);
+  const plain = rate(() => JSON.parse(big), 500);
+  const bounded = rate(() => parseJsonBounded(big, 'bench', REPORT_JSON_LIMITS), 500);
+  emit({ bench: 'foundation.json_bounded', bytes: big.length, json_parse_us: plain.us_per_op, bounded_parse_us: bounded.us_per_op, scan_mb_per_s: Number((big.length / 1e6 / ((bounded.us_per_op - plain.us_per_op) / 1e6)).toFixed(0)) });
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'conclave-bench-'));
 try {
@@ -123,6 +132,25 @@ try {
     open_and_first_read_ms: Math.round(firstReadMs),
     target_ms: 1000,
   });
+
+  // Read-only open of the same store: a private snapshot (tables hard-linked on this filesystem,
+  // logs and manifest copied) opened in $TMPDIR, as `archive list` and `audit --archive` do.
+  t0 = performance.now();
+  const ro = await Archive.openReadOnly(join(tmp, 'big'));
+  const roOpenMs = performance.now() - t0;
+  const roRuns = (await ro.runs()).length;
+  await ro.close();
+  emit({ bench: 'foundation.archive.open_read_only', reports: REOPEN_REPORTS, runs: roRuns, open_ms: Math.round(roOpenMs) });
+
+  // Repair of the same store: copy, list every entry, LevelDB repair, verify every entry, swap.
+  const { statSync, readdirSync } = await import('node:fs');
+  const { inspectDir, repairArchive } = await import('../node/archive.ts');
+  const storeDir = (inspectDir(join(tmp, 'big')) as { storeDir: string }).storeDir;
+  const storeBytes = readdirSync(storeDir).reduce((a, f) => a + statSync(join(storeDir, f)).size, 0);
+  t0 = performance.now();
+  const rep = await repairArchive(join(tmp, 'big'));
+  const repairS = (performance.now() - t0) / 1000;
+  emit({ bench: 'foundation.archive.repair', reports: REOPEN_REPORTS, store_mb: Number((storeBytes / 1e6).toFixed(1)), entries_verified: rep.before.entries, repair_s: Number(repairS.toFixed(2)), mb_per_s: Number((storeBytes / 1e6 / repairS).toFixed(1)) });
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

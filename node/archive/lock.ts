@@ -44,7 +44,7 @@ export class ArchiveLock {
         }
         const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
         if (/read-only file system|EROFS|permission denied|EACCES/i.test(cause)) {
-          throw new ArchiveError(`archive ${dir} cannot be written to ${purpose} (${cause}); read-only commands (archive list/get/equivocations, audit --archive) work on a read-only archive`, { cause: err });
+          throw new ArchiveError(`cannot write to archive ${dir} to ${purpose} (${cause}); read-only commands (archive list/get/equivocations, audit --archive) work on a read-only archive`, { cause: err });
         }
         throw new ArchiveError(`cannot lock archive ${dir} to ${purpose}: ${cause}`, { cause: err });
       }

@@ -90,6 +90,7 @@ export class JsonScanner {
     const events: ItemEvent[] = [];
     const n = chunk.length;
     let i = start;
+    let bs = -2; // position of the next backslash in chunk (-1: none left; -2: not looked up yet)
     while (i < n) {
       if (this.inString) {
         // Jump to the next quote or backslash: long strings cost one indexOf, not a loop per char.
@@ -100,7 +101,9 @@ export class JsonScanner {
           continue;
         }
         let q = chunk.indexOf('"', i);
-        const b = chunk.indexOf('\\', i);
+        // the next backslash is looked up once and reused until passed (searching it per string would be quadratic)
+        if (bs !== -1 && bs < i) bs = chunk.indexOf('\\', i);
+        const b = bs;
         if (b !== -1 && (q === -1 || b < q)) q = b;
         const stop = q === -1 ? n : q;
         if (this.strHead.length <= PREVIEW) this.strHead += chunk.slice(i, Math.min(stop, i + PREVIEW + 1 - this.strHead.length));

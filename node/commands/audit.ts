@@ -4,6 +4,7 @@ import { UsageError, parseFlags, printJson, requireFlag, intFlag } from '../cli-
 import { loadConfigFile, parseConfig } from '../config.ts';
 import { InputError } from '../bounded/input-error.ts';
 import { clip } from '../../proto/clip.ts';
+import { encodeRoster } from '../../proto/roster.ts';
 
 const help = `Usage: conclave audit --run RUN (--source URL|MULTIADDR | --archive DIR) [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
 
@@ -79,6 +80,11 @@ function apiEvidence(url: string, run: unknown, reps: unknown) {
   const r = obj(run, 'run');
   const p = obj(reps, 'reports response');
   if (!Array.isArray(r.roster)) throw new InputError(`${url}: run.roster: expected an array`);
+  try {
+    encodeRoster(r.roster as import('../../proto/roster.ts').RosterEntry[]); // the canonical encoder checks every entry's fields
+  } catch (err) {
+    throw new InputError(`${url}: run.roster: ${(err as Error).message}`);
+  }
   if (!Array.isArray(p.reports)) throw new InputError(`${url}: reports: expected an array`);
   if (p.certificateHex !== null && typeof p.certificateHex !== 'string') throw new InputError(`${url}: certificateHex: expected a hex string or null, got ${clip(p.certificateHex)}`);
   return {

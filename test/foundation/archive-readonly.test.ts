@@ -140,7 +140,7 @@ describe('foundation: archive read-only access, layout and migration', function 
       execFileSync('sh', ['-c', `cat > ${signed}`], { input: JSON.stringify(makeSigned(vs[1], 99)) });
       const put2 = await conclave(['archive', 'put', '--db', mnt, '--in', signed]);
       assert.equal(put2.code, 1);
-      assert.match(put2.stderr, /cannot be written .*read-only/i);
+      assert.match(put2.stderr, /cannot write to archive .*read-only/i);
       const rep = await conclave(['archive', 'repair', '--db', mnt]);
       assert.equal(rep.code, 1);
       assert.equal(fingerprint(dir), before, 'the archive is byte-for-byte unchanged');

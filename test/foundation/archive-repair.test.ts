@@ -133,6 +133,23 @@ describe('foundation: archive repair', function () {
     assert.deepEqual(await allReports(dir), want);
   });
 
+  it('refuses while only the store\'s own LevelDB LOCK is held (a writer that predates the archive lock)', async function () {
+    if (!existsSync('/proc/locks')) this.skip(); // the LevelDB LOCK is checked through /proc/locks (Linux)
+    const dir = await filled();
+    const want = await allReports(dir);
+    const old = new Level((inspectDir(dir) as { storeDir: string }).storeDir); // like an older Conclave: the store, no archive lock
+    await old.open();
+    try {
+      const r = await conclave(['archive', 'repair', '--db', dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /is open in another process \(an older Conclave node\?\)/);
+    } finally {
+      await old.close();
+    }
+    assert.deepEqual(await allReports(dir), want);
+    assert.equal(readFileSync(join(dir, 'STORE'), 'utf8').trim(), 'store-000001');
+  });
+
   it('checks free space first: a disk without room for the copy is refused before anything is copied', async () => {
     const dir = await filled();
     const fp = fingerprint(dir);
