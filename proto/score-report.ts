@@ -93,6 +93,15 @@ function putHex32(buf: Buffer, at: number, hex: unknown, what: string): void {
   buf.write(hex, at, 32, 'hex');
 }
 
+/** hotkeyToPublicKey with the field named in the error (which quotes the value cut short). */
+function fieldHotkey(hotkey: string, what: string): Uint8Array {
+  try {
+    return hotkeyToPublicKey(hotkey);
+  } catch (err) {
+    throw new CodecError(`${what}: ${(err as Error).message}`);
+  }
+}
+
 // Writes straight into one buffer of the exact size (the Writer's per-field allocations made this
 // the hot spot of archiving); the layout is the one documented at the top of this file.
 export function encodeScoreReport(report: ScoreReport): Uint8Array {
@@ -115,7 +124,7 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
   putHex32(buf, o, report.policyHash, 'score report policyHash'); o += 32;
   buf.writeUInt32BE(hw.length, o); o += 4;
   buf.write(hw, o, 'latin1'); o += hw.length;
-  buf.set(hotkeyToPublicKey(report.validatorHotkey), o); o += 32;
+  buf.set(fieldHotkey(report.validatorHotkey, 'score report validatorHotkey'), o); o += 32;
   buf.writeUInt32BE(n, o); o += 4;
   let prevUid = -1;
   for (let i = 0; i < n; i++) {
@@ -129,7 +138,7 @@ export function encodeScoreReport(report: ScoreReport): Uint8Array {
     const score = expectUint(e.score, `${where} score`);
     if (e.status !== 'scored' && score !== 0) throw new CodecError(`${where}: status '${e.status}' must carry score 0, got ${score}`);
     buf.writeUInt16BE(uid, o); o += 2;
-    buf.set(hotkeyToPublicKey(e.minerHotkey), o); o += 32;
+    buf.set(fieldHotkey(e.minerHotkey, `${where} minerHotkey`), o); o += 32;
     putHex32(buf, o, e.codeSha256, `${where} codeSha256`); o += 32;
     buf.writeBigUInt64BE(BigInt(score), o); o += 8;
     buf[o++] = code;
@@ -263,6 +272,25 @@ export function parseScoreReportJson(value: unknown): ScoreReport {
   const report = { ...(o as unknown as ScoreReport), entries };
   // The decoder's output is the normal form (hotkeys in SS58 prefix 42).
   return decodeScoreReport(encodeScoreReport(report));
+}
+
+/**
+ * The canonical signed bytes of a signed report given as parsed JSON: the same checks as
+ * parseSignedScoreReportJson without building the normalised copy (bulk imports keep only bytes).
+ */
+export function encodeSignedScoreReportJson(value: unknown): Uint8Array {
+  const o = expectObject(value, 'signed score report', ['report', 'signature']);
+  const r = expectObject(o.report, 'score report', REPORT_KEYS);
+  if (!Array.isArray(r.entries)) throw new CodecError('score report entries: expected an array');
+  r.entries.forEach((e, i) => expectObject(e, `score report entry ${i}`, ENTRY_KEYS));
+  const reportBytes = encodeScoreReport(r as unknown as ScoreReport);
+  if (typeof o.signature !== 'string') throw new CodecError('signed score report: signature must be a hex string');
+  const sig = fromHex(o.signature, 64, 'signature');
+  const out = new Uint8Array(4 + reportBytes.length + 64);
+  new DataView(out.buffer).setUint32(0, reportBytes.length);
+  out.set(reportBytes, 4);
+  out.set(sig, 4 + reportBytes.length);
+  return out;
 }
 
 export function parseSignedScoreReportJson(value: unknown): SignedScoreReport {

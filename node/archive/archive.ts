@@ -14,15 +14,16 @@
 // batch. Reads never trust stored bytes: a value that does not decode, or does not match its key,
 // is reported as corrupt while the rest stays readable. Stored proofs and first reports are never
 // overwritten.
-import { bytesEqual, fromHex, sha256Hex, toHex } from '../../proto/codec.ts';
+import { bytesEqual, fromHex, sha256Hex, signingBytes, toHex } from '../../proto/codec.ts';
 import { decodeCertificate } from '../../proto/consensus.ts';
 import {
+  SCORE_REPORT_DOMAIN,
   decodeSignedScoreReport,
   encodeScoreReport,
   verifySignedScoreReport,
   type SignedScoreReport,
 } from '../../proto/score-report.ts';
-import { hotkeyToPublicKey, publicKeyToHotkey } from '../../proto/signer.ts';
+import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519 } from '../../proto/signer.ts';
 import { ArchiveCorruptError, ArchiveError, type CorruptEntry, type ListResult } from './errors.ts';
 import {
   RUN_PREFIX_LENGTH, UNKNOWN_CHAIN, listPrefix, normalizeChain, parseSlot, runPrefix, slotKey,
@@ -273,6 +274,29 @@ export class Archive {
     } catch (err) {
       return { error: `malformed report: ${(err as Error).message}` };
     }
+  }
+
+  /**
+   * putReports for reports already in their canonical signed encoding (bulk imports): each is
+   * decoded once to check it, verified over its own bytes, and stored as given — no re-encoding.
+   */
+  async putEncodedReports(encoded: readonly Uint8Array[], opts: PutOptions = {}): Promise<PutReportResult[]> {
+    this.writable();
+    const chain = opts.chain === undefined ? this.chain : normalizeChain(opts.chain);
+    const prepared = encoded.map((bytes): Prepared => {
+      try {
+        const signed = decodeSignedScoreReport(bytes);
+        const reportBytes = innerReportBytes(bytes)!;
+        if (!opts.verified && !verifySr25519(signingBytes(SCORE_REPORT_DOMAIN, reportBytes), fromHex(signed.signature, 64, 'signature'), signed.report.validatorHotkey)) {
+          return { error: `signature does not verify for validator hotkey ${signed.report.validatorHotkey}` };
+        }
+        const slot = slotKey({ chain, netuid: signed.report.netuid, runId: signed.report.runId }, signed.report.validatorHotkey);
+        return { slot, reportBytes, value: bytes, hash: sha256Hex(reportBytes) };
+      } catch (err) {
+        return { error: `malformed report: ${(err as Error).message}` };
+      }
+    });
+    return this.serial(() => this.applyPrepared(prepared, [], opts.sync ?? false));
   }
 
   /**

@@ -2,18 +2,20 @@
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag, optionalIntFlag } from '../cli-kit.ts';
 import { Archive, ArchiveError, UNKNOWN_CHAIN, normalizeChain, repairArchive, type PutReportResult, type ResolvedRun } from '../archive.ts';
-import { cryptoReady } from '../../proto/signer.ts';
+import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import {
-  decodeSignedScoreReport, encodeSignedScoreReport, parseSignedScoreReportJson, scoreReportHash, type SignedScoreReport,
+  encodeSignedScoreReportJson, scoreReportHash, type SignedScoreReport,
 } from '../../proto/score-report.ts';
 import { jsonFileItems } from '../bounded/json-stream.ts';
 import { REPORT_JSON_LIMITS } from '../bounded/json.ts';
 import { InputError } from '../bounded/input-error.ts';
+import { relieveMemory } from '../bounded/memory.ts';
 
-const MAX_PUT_FILE_BYTES = 64 * 1024 * 1024;
+const MAX_PUT_FILE_BYTES = 32 * 1024 * 1024;
 const MAX_PUT_ITEM_CHARS = 8 * 1024 * 1024;
 const MAX_PUT_ITEMS = 100_000;
-const PUT_BATCH = 256;
+const PUT_BATCH = 64;
+const PUT_BATCH_BYTES = 1024 * 1024;
 
 const help = `Usage: conclave archive <put|get|list|equivocations|repair> --db DIR [options]
 
@@ -36,7 +38,7 @@ they work beside a running node and on a read-only mount (a backup), and write n
 
 Options:
   --db DIR             Archive directory (required)
-  --in FILE            put: JSON file (regular file, at most 64 MiB) with a signed report or an
+  --in FILE            put: JSON file (regular file, at most 32 MiB) with a signed report or an
                        array of them; read as a stream, each report bounded like 'report verify'
   --run N              Run id (block number at which the run's epoch starts)
   --netuid N           Subnet (default: every subnet; get needs it when the run exists in several)
@@ -77,12 +79,23 @@ function summary(s: SignedScoreReport) {
   return { runId: s.report.runId, netuid: s.report.netuid, validatorHotkey: s.report.validatorHotkey, sha256: scoreReportHash(s.report), entries: s.report.entries.length, issuedAt: s.report.issuedAt };
 }
 
+/** netuid, run and validator of a checked, encoded signed report, read at their fixed offsets (proto/score-report.ts layout). */
+function reportHeader(signed: Uint8Array): { netuid: number; runId: number; validatorHotkey: string } {
+  const v = new DataView(signed.buffer, signed.byteOffset, signed.byteLength);
+  const r = 4; // u32 length of the report
+  const hw = v.getUint32(r + 1 + 2 + 8 + 32 + 32);
+  const pk = r + 1 + 2 + 8 + 32 + 32 + 4 + hw;
+  return { netuid: v.getUint16(r + 1), runId: Number(v.getBigUint64(r + 3)), validatorHotkey: publicKeyToHotkey(signed.subarray(pk, pk + 32)) };
+}
+
 /** Reads and checks every report of --in before anything is archived; keeps only their encoded bytes. */
 async function readReports(path: string): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for await (const { index, value } of jsonFileItems(path, { maxBytes: MAX_PUT_FILE_BYTES, maxItemChars: MAX_PUT_ITEM_CHARS, maxItems: MAX_PUT_ITEMS, what: '--in', limits: REPORT_JSON_LIMITS })) {
     try {
-      out.push(encodeSignedScoreReport(parseSignedScoreReportJson(value)));
+      const bytes = encodeSignedScoreReportJson(value);
+      out.push(bytes);
+      relieveMemory(bytes.length * 4); // the item's JSON and parsed form were several times its encoding
     } catch (err) {
       throw new InputError(`--in ${path}${index >= 0 ? ` item ${index}` : ''}: ${(err as Error).message}; nothing was archived`);
     }
@@ -151,14 +164,22 @@ async function put(dir: string, path: string, genesis: string | undefined, json:
   const results: PutReportResult[] = [];
   let invalid = 0;
   try {
-    for (let i = 0; i < encoded.length; i += PUT_BATCH) {
-      const batch = encoded.slice(i, i + PUT_BATCH).map((b) => decodeSignedScoreReport(b));
-      const res = await archive.putReports(batch, { chain: genesis });
+    for (let i = 0; i < encoded.length;) {
+      // batches of at most PUT_BATCH reports and ~1 MB: LevelDB holds a batch natively until it is in the log
+      let j = i;
+      for (let bytes = 0; j < encoded.length && j - i < PUT_BATCH && bytes < PUT_BATCH_BYTES; j++) bytes += encoded[j].length;
+      const batch = encoded.slice(i, j);
+      i = j;
+      const res = await archive.putEncodedReports(batch, { chain: genesis });
+      relieveMemory(PUT_BATCH_BYTES * 4);
       res.forEach((r, k) => {
         if (r.status === 'invalid') invalid++;
-        const s = batch[k];
         if (json) results.push(r);
-        else process.stdout.write(`${r.status.padEnd(12)} ${r.status === 'invalid' ? r.reason : `netuid ${s.report.netuid} run ${s.report.runId} ${s.report.validatorHotkey} ${r.hash}`}\n`);
+        else if (r.status === 'invalid') process.stdout.write(`${r.status.padEnd(12)} ${r.reason}\n`);
+        else {
+          const h = reportHeader(batch[k]);
+          process.stdout.write(`${r.status.padEnd(12)} netuid ${h.netuid} run ${h.runId} ${h.validatorHotkey} ${r.hash}\n`);
+        }
       });
     }
   } finally {

@@ -94,6 +94,23 @@ describe('foundation: bounded decoding of files and peer bytes', function () {
       }), { numRuns: 300 });
     });
 
+    it('report field errors name the field and quote at most a few dozen characters', async () => {
+      const { cryptoReady } = await import('../../proto/signer.ts');
+      const { parseSignedScoreReportJson, signScoreReport } = await import('../../proto/score-report.ts');
+      const { makeReport, validatorSigner } = await import('../fixtures/foundation/reports.ts');
+      await cryptoReady();
+      const v = validatorSigner(1);
+      const doc = JSON.parse(JSON.stringify(signScoreReport(makeReport(v.hotkey, 3), v)));
+      doc.report.entries[2].minerHotkey = '5'.repeat(900);
+      assert.throws(() => parseSignedScoreReportJson(doc), (e: Error) => /^score report entry 2 minerHotkey: hotkey "5{40}"… \(900 chars\) is not a valid SS58 address/.test(e.message) && e.message.length < 200);
+      doc.report.entries[2].minerHotkey = v.hotkey;
+      doc.report.hardwareClass = 'h'.repeat(10_000);
+      assert.throws(() => parseSignedScoreReportJson(doc), (e: Error) => /hardwareClass: .*"h{40}"… \(10000 chars\)/.test(e.message) && e.message.length < 200);
+      doc.report.hardwareClass = 'cpu';
+      doc.report['k'.repeat(5000)] = 1;
+      assert.throws(() => parseSignedScoreReportJson(doc), (e: Error) => /unknown field "k{40}"… \(5000 chars\)/.test(e.message) && e.message.length < 200);
+    });
+
     it('clip() quotes at most max characters of any value', () => {
       assert.equal(clip('abc'), '"abc"');
       assert.equal(clip('y'.repeat(1_000_000), 10), '"yyyyyyyyyy"… (1000000 chars)');
@@ -157,26 +174,36 @@ describe('foundation: bounded decoding of files and peer bytes', function () {
     });
 
     it('a 25-million-element array, 10,000-deep nesting and a 50 MB field: exit 1, messages cut short, RSS under 200 MB', async () => {
-      // 50 MB: "[0,0,0,...]"
-      const arr = join(tmp, 'arr.json');
-      const n = 25_000_000;
-      const buf = Buffer.alloc(2 * n + 1, '0,');
-      buf[0] = 0x5b;
-      buf[buf.length - 1] = 0x5d;
-      writeFileSync(arr, buf);
+      const zeros = (path: string, n: number) => {
+        const buf = Buffer.alloc(2 * n + 1, '0,');
+        buf[0] = 0x5b;
+        buf[buf.length - 1] = 0x5d;
+        writeFileSync(path, buf);
+      };
+      const arr25m = join(tmp, 'arr25m.json'); // 50 MB: over every cap
+      zeros(arr25m, 25_000_000);
+      const arr15m = join(tmp, 'arr15m.json'); // 30 MB: within archive put's 32 MiB, streamed
+      zeros(arr15m, 15_000_000);
       const deep = join(tmp, 'deep.json');
       writeFileSync(deep, '['.repeat(10_000) + ']'.repeat(10_000));
-      const field = join(tmp, 'field.json');
-      const fd = openSync(field, 'w');
-      writeSync(fd, '[{"report":{"version":1,"hardwareClass":"');
-      writeSync(fd, Buffer.alloc(50 * 1024 * 1024, 'h'));
-      writeSync(fd, '"},"signature":"00"}]');
-      closeSync(fd);
+      const field = (path: string, mb: number) => {
+        const fd = openSync(path, 'w');
+        writeSync(fd, '[{"report":{"version":1,"hardwareClass":"');
+        writeSync(fd, Buffer.alloc(mb * 1024 * 1024, 'h'));
+        writeSync(fd, '"},"signature":"00"}]');
+        closeSync(fd);
+      };
+      const field50 = join(tmp, 'field50.json');
+      field(field50, 50);
+      const field30 = join(tmp, 'field30.json');
+      field(field30, 30);
       const cases: [string[], RegExp][] = [
-        [['archive', 'put', '--db', join(tmp, 'db1'), '--in', arr], /--in .*arr\.json item 0: signed score report: expected a JSON object; nothing was archived/],
-        [['archive', 'put', '--db', join(tmp, 'db2'), '--in', deep], /\$(\[0\]){8}: nested deeper than 8 levels/],
-        [['archive', 'put', '--db', join(tmp, 'db3'), '--in', field], /\$\[0\]\.report\.hardwareClass: a string longer than 1024 characters \("h{40}"…/],
-        [['report', 'verify', '--in', arr], /over the limit of 8 MiB/],
+        [['archive', 'put', '--db', join(tmp, 'db1'), '--in', arr25m], /--in .*arr25m\.json is 47\.7 MiB, over the limit of 32 MiB/],
+        [['archive', 'put', '--db', join(tmp, 'db2'), '--in', arr15m], /--in .*arr15m\.json item 0: signed score report: expected a JSON object; nothing was archived/],
+        [['archive', 'put', '--db', join(tmp, 'db3'), '--in', deep], /\$(\[0\]){8}: nested deeper than 8 levels/],
+        [['archive', 'put', '--db', join(tmp, 'db4'), '--in', field30], /\$\[0\]\.report\.hardwareClass: a string longer than 1024 characters \("h{40}"…/],
+        [['archive', 'put', '--db', join(tmp, 'db5'), '--in', field50], /over the limit of 32 MiB/],
+        [['report', 'verify', '--in', arr25m], /over the limit of 8 MiB/],
         [['report', 'verify', '--in', deep], /nested deeper than 8 levels/],
       ];
       for (const [args, want] of cases) {
@@ -188,7 +215,36 @@ describe('foundation: bounded decoding of files and peer bytes', function () {
         assert.ok(r.maxRssKb > 0 && r.maxRssKb < RSS_LIMIT_KB, `${args.join(' ')}: peak RSS ${r.maxRssKb} kB`);
       }
       // nothing was created for refused input
-      for (const d of ['db1', 'db2', 'db3']) assert.throws(() => execFileSync('ls', [join(tmp, d)], { stdio: 'pipe' }));
+      for (const d of ['db1', 'db2', 'db3', 'db4', 'db5']) assert.throws(() => execFileSync('ls', [join(tmp, d)], { stdio: 'pipe' }));
+    });
+  });
+
+  describe('bulk import of valid reports', () => {
+    it('archive put streams a 16 MiB array of 256-entry reports with peak RSS under 200 MB, storing every one', async () => {
+      const { cryptoReady } = await import('../../proto/signer.ts');
+      const { signScoreReport } = await import('../../proto/score-report.ts');
+      const { makeReport, validatorSigner } = await import('../fixtures/foundation/reports.ts');
+      await cryptoReady();
+      const vs = Array.from({ length: 16 }, (_, i) => validatorSigner(i));
+      const path = join(tmp, 'bulk.json');
+      const fd = openSync(path, 'w');
+      writeSync(fd, '[');
+      let size = 1;
+      let n = 0;
+      while (size < 16 * 1024 * 1024) {
+        const item = (n ? ',' : '') + JSON.stringify(signScoreReport(makeReport(vs[n % 16].hotkey, 1 + Math.floor(n / 16), { entries: 256 }), vs[n % 16]));
+        writeSync(fd, item);
+        size += item.length;
+        n++;
+      }
+      writeSync(fd, ']');
+      closeSync(fd);
+      const r = await runCli(['archive', 'put', '--db', join(tmp, 'bulk-db'), '--in', path, '--json'], 120_000);
+      assert.equal(r.code, 0, r.stderr.slice(0, 300));
+      const results = JSON.parse(r.stdout) as { status: string }[];
+      assert.equal(results.length, n);
+      assert.ok(results.every((x) => x.status === 'stored'));
+      assert.ok(r.maxRssKb > 0 && r.maxRssKb < RSS_LIMIT_KB, `peak RSS ${r.maxRssKb} kB for ${n} reports`);
     });
   });
 
