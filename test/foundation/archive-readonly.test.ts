@@ -123,7 +123,11 @@ describe('foundation: archive read-only access, layout and migration', function 
     const dir = await filled('backup');
     const mnt = join(tmp, 'mnt');
     const umount = mountReadOnly(dir, mnt);
-    if (!umount) this.skip(); // needs CAP_SYS_ADMIN for `mount --bind`; chmod cannot test this as root
+    if (!umount) {
+      // chmod cannot test this as root (root ignores it): a real read-only mount needs CAP_SYS_ADMIN
+      process.stderr.write('      skipped: cannot `mount --bind -o ro` here (needs root with CAP_SYS_ADMIN)\n');
+      this.skip();
+    }
     try {
       const before = fingerprint(dir);
       const list = await conclave(['archive', 'list', '--db', mnt, '--run', '5', '--json']);

@@ -170,7 +170,8 @@ describe('foundation: archive repair', function () {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt], { stdio: 'pipe' });
     } catch {
-      this.skip(); // needs CAP_SYS_ADMIN to mount a small tmpfs
+      process.stderr.write('      skipped: cannot mount a small tmpfs here (needs root with CAP_SYS_ADMIN)\n');
+      this.skip();
     }
     try {
       const dir = join(mnt, 'archive');

@@ -8,6 +8,8 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { lpStream } from '@libp2p/utils';
 import { requestResponse, serveOnce } from '../../node/p2p/frames.ts';
+import { MAX_BUNDLE_TOTAL_BYTES, RunBundleServer, fetchRunBundle } from '../../node/p2p/run-bundle.ts';
+import { MAX_FETCH_RESPONSE_BYTES } from '../../proto/gossip.ts';
 
 const PROTO = '/conclave-test/frames/1.0.0';
 
@@ -47,6 +49,20 @@ describe('p2p: bounded request/response frames', function () {
     await assert.rejects(lp.read({ signal: AbortSignal.timeout(5000) }));
     assert.deepEqual(seen, [], 'the handler never saw the oversized request');
     await assert.rejects(requestResponse(await dial(), new Uint8Array(2048), 1024, 1024, 5000, 'test'), /request of 2048 bytes exceeds 1024/);
+  });
+
+  it('a run-bundle client stops a source that pages more than 32 MiB of reports', async () => {
+    const bundles = new RunBundleServer(
+      { netuid: 1, fetchTimeoutMs: 10_000, bundleBurst: 100, bundlePerSecond: 100, bundleGlobalBurst: 100, bundleGlobalPerSecond: 100, bundlePageBytes: MAX_FETCH_RESPONSE_BYTES },
+      { now: () => Date.now(), isDenied: () => false },
+    );
+    await bundles.mount(server);
+    const report = new Uint8Array(300_000).fill(1); // opaque to the client until the audit decodes it
+    bundles.setProvider(async () => ({ reports: Array(120).fill(report), certificate: null })); // 36 MB in 3 pages
+    const addr = server.getMultiaddrs()[0].toString();
+    await assert.rejects(fetchRunBundle(addr, 1, 5, { timeoutMs: 30_000 }), new RegExp(`more than ${MAX_BUNDLE_TOTAL_BYTES} bytes of reports`));
+    bundles.setProvider(async () => ({ reports: Array(20).fill(report), certificate: null }));
+    assert.equal((await fetchRunBundle(addr, 1, 5, { timeoutMs: 30_000 })).reports.length, 20);
   });
 
   it('the client refuses a response over its cap', async () => {
