@@ -65,6 +65,8 @@ export interface OpenOptions {
   createIfMissing?: boolean;
   /** Genesis hash of the chain this process works on: the default chain of reads and writes. */
   chain?: string;
+  /** What the user sets to choose `dir`, for messages (default --db), e.g. node.data_dir. */
+  location?: string;
 }
 
 /** Filter of listings: `chain: 'any'` spans every chain; omitted means the archive's chain. */
@@ -131,8 +133,11 @@ export class Archive {
   private readonly runsDb: Sub;
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, opened: OpenedStore) {
+  private readonly where: string;
+
+  private constructor(dir: string, opened: OpenedStore, where: string) {
     this.dir = dir;
+    this.where = where;
     this.opened = opened;
     this.readOnly = opened.readOnly;
     const db = opened.db;
@@ -151,21 +156,23 @@ export class Archive {
    * archive, and an archive in use by another writer or a repair.
    */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Archive> {
-    const opened = await openReadWrite(dir, opts.createIfMissing ?? true);
-    return Archive.init(dir, opened, opts.chain);
+    const where = opts.location ?? '--db';
+    const opened = await openReadWrite(dir, opts.createIfMissing ?? true, where);
+    return Archive.init(dir, opened, opts.chain, where);
   }
 
   /**
    * Opens a private snapshot of the archive for reading: works on a read-only mount and beside a
    * live node, takes no lock and writes nothing to `dir`. Writes through it are refused.
    */
-  static async openReadOnly(dir: string, opts: { chain?: string } = {}): Promise<Archive> {
-    const opened = await openReadOnly(dir);
-    return Archive.init(dir, opened, opts.chain);
+  static async openReadOnly(dir: string, opts: { chain?: string; location?: string } = {}): Promise<Archive> {
+    const where = opts.location ?? '--db';
+    const opened = await openReadOnly(dir, where);
+    return Archive.init(dir, opened, opts.chain, where);
   }
 
-  private static async init(dir: string, opened: OpenedStore, chain: string | undefined): Promise<Archive> {
-    const a = new Archive(dir, opened);
+  private static async init(dir: string, opened: OpenedStore, chain: string | undefined, where: string): Promise<Archive> {
+    const a = new Archive(dir, opened, where);
     try {
       await a.setUp(chain);
     } catch (err) {
@@ -192,7 +199,7 @@ export class Archive {
       const schema = await this.keySchema();
       if (schema === 'empty') format = ARCHIVE_FORMAT;
       else if (schema !== 'foreign' && this.opened.marker) format = schema === 'v2' ? ARCHIVE_FORMAT : ARCHIVE_FORMAT_V1;
-      else throw new ArchiveError(`${this.dir} is a LevelDB database but not a Conclave archive (no format marker); point --db at an empty directory`);
+      else throw new ArchiveError(`${this.dir} is a LevelDB database but not a Conclave archive (no format marker); point ${this.where} at an empty directory`);
       // Written in the store (a private copy when read-only) so that later opens agree.
       await this.meta.put('format', format as never);
     }
@@ -200,7 +207,7 @@ export class Archive {
       await migrateV1(this.migrationPort());
       return;
     }
-    if (format !== ARCHIVE_FORMAT) throw new ArchiveError(`archive ${this.dir} has format '${format}', this node reads '${ARCHIVE_FORMAT}' (and migrates v1); upgrade Conclave or use another --db`);
+    if (format !== ARCHIVE_FORMAT) throw new ArchiveError(`archive ${this.dir} has format '${format}', this node reads '${ARCHIVE_FORMAT}' (and migrates v1); upgrade Conclave or use another ${this.where}`);
   }
 
   /** What the keys say the store is: a Conclave archive of v1/v2 schema, empty, or something else. */

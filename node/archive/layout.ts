@@ -132,7 +132,8 @@ export type DirState =
   /** storeName null: the LevelDB files are in DIR itself (archives created before this layout). */
   | { kind: 'store'; storeDir: string; storeName: string | null; marker: Marker | null };
 
-export function inspectDir(dir: string): DirState {
+/** `where` names what chose `dir` in messages (a flag, a config key); default --db. */
+export function inspectDir(dir: string, where = '--db'): DirState {
   let st;
   try {
     st = statSync(dir);
@@ -140,12 +141,12 @@ export function inspectDir(dir: string): DirState {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     throw new ArchiveError(`cannot stat ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!st.isDirectory()) throw new ArchiveError(`${dir} is not a directory; --db must name an archive directory`);
+  if (!st.isDirectory()) throw new ArchiveError(`${dir} is not a directory; ${where} must name an archive directory`);
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (err) {
-    throw new ArchiveError(`${dir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); --db must be a readable directory`);
+    throw new ArchiveError(`${dir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ${where} must name a readable directory`);
   }
   const marker = readMarker(dir);
   const pointer = readPointer(dir);
@@ -161,7 +162,7 @@ export function inspectDir(dir: string): DirState {
   }
   const foreign = names.filter((n) => !isLayoutName(n) && !isLevelDbName(n));
   if (foreign.length > 0 && !marker) {
-    throw new ArchiveError(`${dir} is not empty and is not a Conclave archive (no ${MARKER} marker, no LevelDB files; it holds ${clip(foreign[0])}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ''}); point --db at an archive or an empty directory`);
+    throw new ArchiveError(`${dir} is not empty and is not a Conclave archive (no ${MARKER} marker, no LevelDB files; it holds ${clip(foreign[0])}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ''}); point ${where} at an archive or an empty directory`);
   }
   return { kind: 'empty', marker };
 }

@@ -69,8 +69,8 @@ async function createStore(dir: string): Promise<string> {
   return join(dir, name);
 }
 
-export async function openReadWrite(dir: string, createIfMissing: boolean): Promise<OpenedStore> {
-  let state = inspectDir(dir);
+export async function openReadWrite(dir: string, createIfMissing: boolean, where = '--db'): Promise<OpenedStore> {
+  let state = inspectDir(dir, where);
   if (state.kind === 'missing') {
     if (!createIfMissing) throw new ArchiveError(`no archive at ${dir}; create one with \`conclave archive put --db ${dir} ...\` or check the path`);
     mkdirSync(dir, { recursive: true });
@@ -78,7 +78,7 @@ export async function openReadWrite(dir: string, createIfMissing: boolean): Prom
   const lock = await ArchiveLock.acquire(dir, 'archive into it');
   try {
     fault('create:locked');
-    state = inspectDir(dir); // again under the lock: a repair may have swapped the store meanwhile
+    state = inspectDir(dir, where); // again under the lock: a repair may have swapped the store meanwhile
     let dbDir: string;
     if (state.kind === 'empty') {
       if (!createIfMissing) throw new ArchiveError(`archive ${dir} holds no store yet; \`conclave archive put --db ${dir} ...\` creates it`);
@@ -96,8 +96,8 @@ export async function openReadWrite(dir: string, createIfMissing: boolean): Prom
   }
 }
 
-export async function openReadOnly(dir: string): Promise<OpenedStore> {
-  const state = inspectDir(dir);
+export async function openReadOnly(dir: string, where = '--db'): Promise<OpenedStore> {
+  const state = inspectDir(dir, where);
   if (state.kind === 'missing') throw new ArchiveError(`no archive at ${dir}; check the path`);
   const marker = state.marker;
   const snap = snapshotArchive(dir);

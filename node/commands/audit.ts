@@ -117,6 +117,7 @@ async function archiveBundle(dir: string, genesis: string, netuid: number, runId
     await archive.close();
   }
   throw new InputError(`run ${runId} of netuid ${netuid} is not in the archive ${dir} (for this chain or an unknown one)`);
+}
 
 /** GET `url` as JSON within `maxBytes` and the JSON limits; every failure says what went wrong with the source. */
 async function getJson(url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
@@ -149,8 +150,6 @@ async function getJson(url: string, timeoutMs: number, maxBytes: number): Promis
     if (err instanceof InputError) throw new InputError(`cannot read the evidence from --source: ${err.message}${/not valid JSON/.test(err.message) ? ': is that a Conclave validator API?' : ''}`);
     throw new Error(`cannot read the evidence from --source: GET ${url} failed while reading: ${unreachableReason(url, err, timeoutMs)}`);
   }
-}
-
 }
 
 const command: Command = {
