@@ -1,7 +1,8 @@
 // The miner container's result channel: the supervisor (PID 1, never runs submission code) writes frames
 // to its stdout; the worker's stdout is a pipe into the supervisor, so no submission process can write
 // here. Nothing a miner container produces lands in a host directory while it runs: result, captures
-// and compile-cache files arrive through this capped stream and are written by the host afterwards.
+// and compile-cache files arrive through this capped stream and are written by the host afterwards
+// (the compile cache only when the evaluation completed).
 // Frame: u32 LE json length, u32 LE payload length, json, payload (docker/evaluator/conclave_eval/protocol.py).
 import { Writable } from 'node:stream';
 
@@ -27,8 +28,6 @@ export function safeRelativePath(p: string): boolean {
 
 export class ResultChannel extends Writable {
   readonly limits: ChannelLimits;
-  /** called once when the supervisor asks for the sketch seed (sketch mode) */
-  onNeedSeed: (() => void) | null = null;
   result: Buffer | null = null;
   captures: Buffer | null = null;
   cacheFiles: CacheFile[] = [];
@@ -108,7 +107,6 @@ export class ResultChannel extends Writable {
         if (payload.length > room) this.stdoutTruncated = true;
         break;
       }
-      case 'need-seed': this.onNeedSeed?.(); this.onNeedSeed = null; break;
       case 'result': if (this.result) throw new Error('result stream: two results'); this.result = payload; break;
       case 'captures': if (this.captures) throw new Error('result stream: two capture blobs'); this.captures = payload; break;
       case 'cache-file': {

@@ -1,8 +1,11 @@
-// The run-time checks, computed OUTSIDE the miner's container: the miner's captures (first-step
-// gradients, final weights, final logits, per-rep observations) against the cached reference pass.
-// Pure: no I/O, so every check is unit-testable with synthetic captures.
-import type { CaptureMap, SupervisorResult, RepObservation } from './evaluate-capture.ts';
+// The run-time checks, computed OUTSIDE the miner's container: the miner's sketches (gradients of every
+// step, final weights, final logits) and per-repetition observations against the reference pass of the
+// same repetition (same chain-derived seeds, same sketch projection). Pure: no I/O, so every check is
+// unit-testable with synthetic captures.
+import { checkObservation, type CaptureMap, type SupervisorResult, type RepObservation } from './evaluate-capture.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
+import { thresholdsFor } from './evaluator-policy.ts';
+import { observationChecks, type Verdict } from './evaluate-observations.ts';
 
 export interface CheckResult { name: string; ok: boolean; value?: number | string; limit?: number | string; detail?: string }
 
@@ -12,10 +15,10 @@ export interface MfuStats { median: number; min: number; max: number; spread: nu
 
 /** The order rejections are named in when several checks fail. */
 export const CHECK_ORDER = [
-  'process-spawn', 'network', 'filesystem-write', 'denied-syscall', 'disk-limit', 'protocol',
-  'result-type', 'wrapper-integrity', 'timer-identity', 'backend-settings', 'optimizer-config', 'optimizer-steps',
-  'sequence-length', 'logits-shape', 'token-count', 'all-layers-gradients', 'gradient-error', 'loss-difference',
-  'logits-match', 'weight-error', 'changed-share', 'timer-agreement', 'mfu-cap',
+  'process-spawn', 'process-signal', 'network', 'filesystem-write', 'denied-syscall', 'disk-limit', 'protocol',
+  'result-type', 'wrapper-integrity', 'timer-identity', 'attribute-integrity', 'backend-settings', 'precision',
+  'optimizer-config', 'optimizer-steps', 'sequence-length', 'logits-shape', 'token-count', 'all-layers-gradients',
+  'gradient-error', 'loss-difference', 'logits-match', 'weight-error', 'changed-share', 'timer-agreement', 'mfu-cap',
 ] as const;
 
 function sqDiff(a: Float32Array, b: Float32Array): number {
@@ -25,14 +28,13 @@ function sqDiff(a: Float32Array, b: Float32Array): number {
 }
 function sq(a: Float32Array): number { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * a[i]; return s; }
 
-function stableEq(a: unknown, b: unknown): boolean { return JSON.stringify(a) === JSON.stringify(b); }
-
-function paramNames(ref: CaptureMap): string[] {
-  return [...ref.keys()].filter((k) => k.startsWith('init/')).map((k) => k.slice(5));
+/** The model's parameter names: the reference's init sketches of repetition 0. */
+export function paramNames(ref: CaptureMap): string[] {
+  return [...ref.keys()].filter((k) => k.startsWith('rep0/init/')).map((k) => k.slice('rep0/init/'.length));
 }
 
 /** sqrt(sum ||m - r||^2) / sqrt(sum ||r - base||^2) over the named tensors; Infinity when one is missing. */
-function relError(names: string[], miner: (n: string) => Float32Array | undefined, ref: (n: string) => Float32Array | undefined,
+export function relError(names: string[], miner: (n: string) => Float32Array | undefined, ref: (n: string) => Float32Array | undefined,
   base?: (n: string) => Float32Array | undefined): { err: number; worst: string } {
   let num = 0; let den = 0; let worst = ''; let worstVal = -1;
   for (const n of names) {
@@ -45,7 +47,8 @@ function relError(names: string[], miner: (n: string) => Float32Array | undefine
     den += b ? sqDiff(r, b) : sq(r);
     if (d > worstVal) { worstVal = d; worst = n; }
   }
-  return { err: den > 0 ? Math.sqrt(num / den) : (num > 0 ? Infinity : 0), worst };
+  const err = den > 0 ? Math.sqrt(num / den) : (num > 0 ? Infinity : 0);
+  return { err: Number.isNaN(err) ? Infinity : err, worst };
 }
 
 function median(xs: number[]): number {
@@ -54,9 +57,11 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function computeMfu(miner: SupervisorResult, policy: EvaluatorPolicy, hw: HardwareClass): MfuStats | null {
-  const nParams = miner.meta?.nParams ?? 0;
-  const tokens = miner.meta?.expectedTokens ?? 0;
+/** MFU per timed repetition from the supervisor's windows; the parameter count is the reference's (the
+ * miner's worker reports one too, but nothing a miner's process says enters the score). */
+export function computeMfu(miner: SupervisorResult, ref: SupervisorResult, policy: EvaluatorPolicy, hw: HardwareClass): MfuStats | null {
+  const nParams = ref.meta?.nParams ?? 0;
+  const tokens = policy.data.numSteps * policy.data.batchSize * policy.model.seqLen;
   const walls = miner.reps.slice(policy.warmupRepetitions).map((r) => r.wall).filter((w): w is number => typeof w === 'number' && w > 0);
   if (walls.length === 0 || nParams <= 0) return null;
   const perRep = walls.map((w) => (6 * nParams * tokens) / (hw.peakFlops * hw.devices * w));
@@ -67,108 +72,70 @@ export function computeMfu(miner: SupervisorResult, policy: EvaluatorPolicy, hw:
 
 /** All checks for a completed miner pass. A failing check carries value/limit and the rep it failed in. */
 export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref: ReferenceData, policy: EvaluatorPolicy,
-  hw: HardwareClass, opts: { sketched?: CaptureMap } = {}): { checks: CheckResult[]; mfu: MfuStats | null } {
-  // sketch mode: miner tensors are sketches, compared against `sketched` (the reference under the same
-  // projection); changed-share comes from the sketcher's per-tensor counts
-  const refT = opts.sketched ?? ref.tensors;
-  const changedCounts = opts.sketched ? (miner.sketch?.changed ?? {}) : null;
-  const th = policy.thresholds;
-  const refObs = ref.result.reps[0]?.obs;
+  hw: HardwareClass): { checks: CheckResult[]; mfu: MfuStats | null } {
+  const th = thresholdsFor(policy, hw);
   const names = paramNames(ref.tensors);
-  const expectedTokens = policy.data.numSteps * policy.data.batchSize * policy.model.seqLen;
-  const logitsShape = [policy.data.batchSize, policy.model.seqLen, policy.model.vocab];
+  const steps = policy.data.numSteps;
   const results = new Map<string, CheckResult>();
-  const fail = (name: string, rep: number, detail: string, value?: number | string, limit?: number | string) => {
-    if (!results.has(name) || results.get(name)!.ok) results.set(name, { name, ok: false, value, limit, detail: `rep ${rep}: ${detail}` });
-  };
-  const pass = (name: string, value?: number | string, limit?: number | string) => {
-    if (!results.has(name)) results.set(name, { name, ok: true, value, limit });
-    else if (results.get(name)!.ok && value !== undefined) {
-      const prev = results.get(name)!;
-      if (typeof value === 'number' && typeof prev.value === 'number' && value > prev.value) prev.value = value;
+  const record = (name: string, rep: number, v: Verdict) => {
+    const prev = results.get(name);
+    if (!v.ok) {
+      if (!prev || prev.ok) results.set(name, { name, ok: false, value: v.value, limit: v.limit, detail: rep >= 0 ? `rep ${rep}: ${v.detail}` : v.detail });
+      return;
     }
+    if (!prev) results.set(name, { name, ok: true, value: v.value, limit: v.limit });
+    else if (prev.ok && typeof v.value === 'number' && typeof prev.value === 'number' && v.value > prev.value) prev.value = v.value;
   };
-  if (miner.reps.length !== policy.repetitions) fail('protocol', -1, `expected ${policy.repetitions} repetitions, got ${miner.reps.length}`);
+  if (miner.reps.length !== policy.repetitions) record('protocol', -1, { ok: false, detail: `expected ${policy.repetitions} repetitions, got ${miner.reps.length}` });
 
   for (const rep of miner.reps) {
     const r = rep.rep;
     const o = rep.obs as RepObservation | null;
-    if (!o) { fail('result-type', r, 'no observation for this repetition'); continue; }
-    const t = (kind: string) => (n: string) => minerTensors.get(`rep${r}/${kind}/${n}`)?.data;
-    const rt = (kind: string) => (n: string) => refT.get(`rep0/${kind}/${n}`)?.data;
-    const init = (n: string) => refT.get(`init/${n}`)?.data;
+    const refRep = ref.result.reps.find((x) => x.rep === r)?.obs as RepObservation | null | undefined;
+    if (!o || !refRep) { record('result-type', r, { ok: false, detail: o ? 'the reference has no such repetition' : 'no observation for this repetition' }); continue; }
+    const malformed = checkObservation(o);
+    if (malformed) { record('protocol', r, { ok: false, detail: `the worker's observation is malformed: ${malformed}` }); continue; }
+    for (const [name, v] of Object.entries(observationChecks(o, { policy, th, ref: refRep, wall: rep.wall }))) record(name, r, v);
 
-    if (Object.values(o.resultFields ?? {}).every(Boolean) && o.finalLoss !== null) pass('result-type');
-    else fail('result-type', r, `returned object lacks ${Object.entries(o.resultFields ?? {}).filter(([, v]) => !v).map(([k]) => k).join(', ') || 'a numeric final_loss'}`);
-    if (o.wrapperIntact) pass('wrapper-integrity'); else fail('wrapper-integrity', r, 'the optimizer wrapper or its AdamW was replaced');
-    if (o.timersReplaced.length === 0) pass('timer-identity'); else fail('timer-identity', r, `replaced: ${o.timersReplaced.join(', ')}`);
-    if (stableEq(o.backendBefore, o.backendAfter)) pass('backend-settings');
-    else fail('backend-settings', r, `changed: ${Object.keys(o.backendBefore).filter((k) => !stableEq(o.backendBefore[k], o.backendAfter[k])).join(', ')}`);
-    const lr = (o.hyperAfter[0] as { lr?: number } | undefined)?.lr;
-    if (stableEq(o.hyperBefore, o.hyperAfter) && lr === policy.optimizer.lr) pass('optimizer-config');
-    else fail('optimizer-config', r, `optimizer hyper-parameters changed during the call (lr ${lr})`, lr ?? 'missing', policy.optimizer.lr);
-    if (o.optimizerSteps === policy.data.numSteps) pass('optimizer-steps', o.optimizerSteps, policy.data.numSteps);
-    else fail('optimizer-steps', r, `optimizer.step() called ${o.optimizerSteps} times`, o.optimizerSteps, policy.data.numSteps);
-    const badSeq = o.seqShapes.filter((s) => !s || s[s.length - 1] !== policy.model.seqLen);
-    if (o.forwardCalls > 0 && badSeq.length === 0) pass('sequence-length', policy.model.seqLen);
-    else fail('sequence-length', r, o.forwardCalls === 0 ? 'the model was never called' : `model called with shape ${JSON.stringify(badSeq[0])}`, JSON.stringify(badSeq[0] ?? null), policy.model.seqLen);
-    if (stableEq(o.logitsShape, logitsShape)) pass('logits-shape');
-    else fail('logits-shape', r, `final_logits shape ${JSON.stringify(o.logitsShape)}`, JSON.stringify(o.logitsShape), JSON.stringify(logitsShape));
-    if (o.totalTokens === expectedTokens && o.batchesDrawn >= policy.data.numSteps) pass('token-count', expectedTokens, expectedTokens);
-    else fail('token-count', r, `reported ${o.totalTokens} tokens, drew ${o.batchesDrawn} batches`, o.totalTokens ?? 'missing', expectedTokens);
-    const missing = o.missingGrads.flat().concat(o.nonfiniteGrads.flat());
-    const uncaptured = names.filter((n) => !minerTensors.has(`rep${r}/grad/${n}`));
-    if (missing.length === 0 && uncaptured.length === 0 && o.missingGrads.length > 0) pass('all-layers-gradients');
-    else fail('all-layers-gradients', r, `no (finite) gradient for ${[...new Set([...missing, ...uncaptured])].slice(0, 5).join(', ') || 'any layer: step() never called'}`);
+    const t = (key: string) => minerTensors.get(`rep${r}/${key}`)?.data;
+    const rt = (key: string) => ref.tensors.get(`rep${r}/${key}`)?.data;
+    const missing = [...new Set([...o.missingGrads.flat(), ...names.filter((n) => Array.from({ length: steps }, (_, k) => `grad/${k + 1}/${n}`).some((k) => !t(k)))])];
+    if (missing.length === 0 && o.nonfiniteSteps.length === 0 && o.missingGrads.length === steps) record('all-layers-gradients', r, { ok: true });
+    else record('all-layers-gradients', r, { ok: false, detail: o.nonfiniteSteps.length ? `non-finite gradients at step ${o.nonfiniteSteps[0]}` : `no gradient for ${missing.slice(0, 5).join(', ') || `some steps (${o.missingGrads.length} of ${steps} captured)`}` });
 
-    const g = relError(names, t('grad'), rt('grad'));
-    if (g.err <= th.gradRelError) pass('gradient-error', g.err, th.gradRelError);
-    else fail('gradient-error', r, `first-step gradient relative error ${g.err.toPrecision(3)} (worst ${g.worst})`, g.err, th.gradRelError);
-    const refLoss = refObs?.finalLoss ?? NaN;
-    const dLoss = o.finalLoss === null ? Infinity : Math.abs(o.finalLoss - refLoss);
-    if (dLoss <= th.lossAbsDiff) pass('loss-difference', dLoss, th.lossAbsDiff);
-    else fail('loss-difference', r, `final_loss ${o.finalLoss} vs reference ${refLoss}`, dLoss, th.lossAbsDiff);
-    const lg = relError(['logits'], () => minerTensors.get(`rep${r}/logits`)?.data, () => refT.get('rep0/logits')?.data);
-    if (lg.err <= th.logitsRelError) pass('logits-match', lg.err, th.logitsRelError);
-    else fail('logits-match', r, `final_logits relative error ${lg.err.toPrecision(3)}`, lg.err, th.logitsRelError);
-    const w = relError(names, t('weight'), rt('weight'), init);
-    if (w.err <= th.weightUpdateRelError) pass('weight-error', w.err, th.weightUpdateRelError);
-    else fail('weight-error', r, `final weights differ from the reference by ${w.err.toPrecision(3)} of the reference update (worst ${w.worst})`, w.err, th.weightUpdateRelError);
+    let worst = { err: 0, worst: '', step: 0 };
+    for (let k = 1; k <= steps; k++) {
+      const g = relError(names, (n) => t(`grad/${k}/${n}`), (n) => rt(`grad/${k}/${n}`));
+      if (g.err > worst.err || k === 1) worst = { ...g, step: k };
+      if (!(g.err <= th.gradRelError)) { worst = { ...g, step: k }; break; }
+    }
+    record('gradient-error', r, worst.err <= th.gradRelError ? { ok: true, value: worst.err, limit: th.gradRelError }
+      : { ok: false, detail: `step ${worst.step} gradient relative error ${worst.err.toPrecision(3)} (worst ${worst.worst})`, value: worst.err, limit: th.gradRelError });
+    const refLoss = refRep.result.finalLoss ?? NaN;
+    const dLoss = o.result.finalLoss === null ? Infinity : Math.abs(o.result.finalLoss - refLoss);
+    record('loss-difference', r, dLoss <= th.lossAbsDiff ? { ok: true, value: dLoss, limit: th.lossAbsDiff }
+      : { ok: false, detail: `final_loss ${o.result.finalLoss} vs reference ${refLoss}`, value: dLoss, limit: th.lossAbsDiff });
+    const lg = relError(['logits'], () => t('logits'), () => rt('logits'));
+    record('logits-match', r, lg.err <= th.logitsRelError ? { ok: true, value: lg.err, limit: th.logitsRelError }
+      : { ok: false, detail: `final_logits relative error ${lg.err.toPrecision(3)}`, value: lg.err, limit: th.logitsRelError });
+    const w = relError(names, (n) => t(`weight/${n}`), (n) => rt(`weight/${n}`), (n) => rt(`init/${n}`));
+    record('weight-error', r, w.err <= th.weightUpdateRelError ? { ok: true, value: w.err, limit: th.weightUpdateRelError }
+      : { ok: false, detail: `final weights differ from the reference by ${w.err.toPrecision(3)} of the reference update (worst ${w.worst})`, value: w.err, limit: th.weightUpdateRelError });
+    const sizes = ref.result.meta?.params ?? {};
     let changed = 0; let total = 0;
     for (const n of names) {
-      if (changedCounts) {
-        total += ref.tensors.get(`init/${n}`)?.data.length ?? 0;
-        changed += Math.max(0, Math.min(changedCounts[`rep${r}/weight/${n}`] ?? 0, ref.tensors.get(`init/${n}`)?.data.length ?? 0));
-        continue;
-      }
-      const m = t('weight')(n); const b = init(n);
-      if (!b) continue;
-      total += b.length;
-      if (!m || m.length !== b.length) continue;
-      for (let i = 0; i < b.length; i++) if (m[i] !== b[i]) changed++;
+      const size = sizes[n] ?? 0;
+      total += size;
+      changed += Math.max(0, Math.min(o.changed[n] ?? 0, size));
     }
     const share = total ? changed / total : 0;
-    if (share >= th.changedShareMin) pass('changed-share', share, th.changedShareMin);
-    else fail('changed-share', r, `only ${(share * 100).toFixed(1)}% of the parameters changed`, share, th.changedShareMin);
-
-    const c = rep.clocks;
-    if (!c || c.length !== 3 || rep.wall === null) fail('timer-agreement', r, 'missing clock readings');
-    else {
-      const [perf, mono, raw] = c;
-      const within = (a: number, b: number, rel: number, abs: number) => Math.abs(a - b) <= abs + rel * Math.max(a, b);
-      // The supervisor's window contains the worker's (the worker starts only after its begin frame
-      // was stamped), so honest readings have perf <= wall; wall may exceed perf by any scheduling
-      // delay, which only lowers the submission's own MFU. perf beyond wall means forged frames.
-      const agree = within(perf, mono, th.timerRelTolerance, th.timerAbsToleranceSec) && within(perf, raw, th.timerRelTolerance, th.timerAbsToleranceSec)
-        && perf <= rep.wall * (1 + th.timerRelTolerance) + th.timerAbsToleranceSec && perf > 0;
-      if (agree) pass('timer-agreement');
-      else fail('timer-agreement', r, `perf_counter ${perf.toFixed(4)}s, monotonic ${mono.toFixed(4)}s, CLOCK_MONOTONIC_RAW ${raw.toFixed(4)}s disagree or exceed the supervisor's window ${rep.wall.toFixed(4)}s`);
-    }
+    record('changed-share', r, share >= th.changedShareMin ? { ok: true, value: share, limit: th.changedShareMin }
+      : { ok: false, detail: `only ${(share * 100).toFixed(1)}% of the parameters changed`, value: share, limit: th.changedShareMin });
   }
-  const mfu = computeMfu(miner, policy, hw);
-  if (!mfu) fail('mfu-cap', -1, 'no timed repetition');
-  else if (mfu.median <= th.mfuMax) pass('mfu-cap', mfu.median, th.mfuMax);
-  else fail('mfu-cap', -1, `MFU ${mfu.median.toFixed(4)} is implausible for this hardware class`, mfu.median, th.mfuMax);
+  const mfu = computeMfu(miner, ref.result, policy, hw);
+  if (!mfu) record('mfu-cap', -1, { ok: false, detail: 'no timed repetition' });
+  else record('mfu-cap', -1, mfu.median <= th.mfuMax ? { ok: true, value: mfu.median, limit: th.mfuMax }
+    : { ok: false, detail: `MFU ${mfu.median.toFixed(4)} is implausible for this hardware class`, value: mfu.median, limit: th.mfuMax });
   const checks = CHECK_ORDER.filter((n) => results.has(n)).map((n) => results.get(n)!);
   for (const [n, c] of results) if (!(CHECK_ORDER as readonly string[]).includes(n)) checks.push(c);
   return { checks, mfu };
@@ -178,5 +145,6 @@ export function runChecks(miner: SupervisorResult, minerTensors: CaptureMap, ref
 export function violationChecks(miner: SupervisorResult): CheckResult[] {
   const seen = new Map<string, CheckResult>();
   for (const v of miner.violations) if (!seen.has(v.check)) seen.set(v.check, { name: v.check, ok: false, detail: v.detail });
-  return [...seen.values()].sort((a, b) => (CHECK_ORDER as readonly string[]).indexOf(a.name) - (CHECK_ORDER as readonly string[]).indexOf(b.name));
+  const rank = (n: string) => { const i = (CHECK_ORDER as readonly string[]).indexOf(n); return i < 0 ? CHECK_ORDER.length : i; };
+  return [...seen.values()].sort((a, b) => rank(a.name) - rank(b.name));
 }

@@ -1,14 +1,16 @@
-// Orchestration of one evaluation: the run's reference pass (computed once per run in a container
-// where no submission code is ever imported, cached in memory and on disk), then the miner pass in a
-// hardened container, then the checks — outside both containers, here.
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { parseCaptures, parseSupervisorResult, readCaptures, readSupervisorResult, CaptureError, type SupervisorResult } from './evaluate-capture.ts';
+// Orchestration of one evaluation: the run's reference pass (every repetition, computed once per run in a
+// container where no submission code is ever imported, cached in memory and on disk), then the miner pass
+// in a hardened container, then the checks — outside both containers, here. Every seed comes from the
+// run's chain randomness (evaluate-seeds.ts); a worker learns its data seed only when its window opens.
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCaptures, readSupervisorResult } from './evaluate-capture.ts';
 import { ResultChannel } from './evaluate-channel.ts';
-import { sketchCaptures } from './evaluate-sketch.ts';
+import { copySubmission, storeCompileCache, treeSha256 } from './evaluate-files.ts';
+import { interpretMinerRun, type EvaluationStatus } from './evaluate-interpret.ts';
+import { normaliseRandomness, runSeeds } from './evaluate-seeds.ts';
 import { placeCacheEntry, pruneCacheDir, touchEntry, type PruneResult } from './cache-prune.ts';
-import { runChecks, violationChecks, type CheckResult, type MfuStats, type ReferenceData } from './evaluate-checks.ts';
+import type { CheckResult, MfuStats, ReferenceData } from './evaluate-checks.ts';
 import type { EvaluatorPolicy, HardwareClass } from './evaluator-policy.ts';
 import { evaluatorPolicyHash } from './evaluator-policy.ts';
 import { canonicalJson } from '../proto/canonical-json.ts';
@@ -16,7 +18,7 @@ import { sha256Hex } from '../proto/codec.ts';
 import { SandboxRunner, type BindMount, type SandboxRun, type SandboxSpec } from './sandbox.ts';
 import type { DockerScheduler, ScheduledHost } from './docker-hosts.ts';
 
-export type EvaluationStatus = 'ok' | 'rejected' | 'timeout' | 'oom' | 'crashed' | 'sandbox-error';
+export type { EvaluationStatus } from './evaluate-interpret.ts';
 
 export interface EvaluationTimings {
   totalMs: number;
@@ -25,8 +27,12 @@ export interface EvaluationTimings {
   referenceCached: boolean;
   /** miner container wall time, create → exit */
   minerContainerMs: number;
-  /** the timed inner_steps calls, summed (supervisor clock) */
+  /** the timed windows of the timed repetitions, summed (supervisor clock) */
   minerWorkMs: number;
+  /** every repetition's window (warm-up included), and the part of it the worker reports as the call itself:
+   * the difference is data generation, capture and process exit inside the windows (worker-reported: a figure, not a check) */
+  minerWindowsMs?: number;
+  minerCallMs?: number;
   /** container create/start + inspect/remove of the miner container */
   sandboxOverheadMs: number;
   compareMs: number;
@@ -45,17 +51,22 @@ export interface EvaluationResult {
   checks: CheckResult[];
   timings: EvaluationTimings;
   runId: number;
+  /** the run's chain randomness (block hash of its epoch start) every seed was derived from */
+  randomness: string;
   codeSha256: string;
   hardwareClass: string;
   imageDigest: string;
   policyHash: string;
   nParams?: number;
   tokensPerRepetition?: number;
-  /** sketch mode (policy.sketch.minParams exceeded): the CountSketch size and the seed drawn after the miner pass */
-  sketch?: { dim: number; seed: string };
+  /** values per tensor of the gradient/weight/logits sketches */
+  sketchDim: number;
   detail?: string;
   output: { stdout: string; stderr: string; truncated: boolean };
 }
+
+/** Runs one container spec (the Docker runner, or the host-process runner of gpu-check). */
+export interface ContainerRunner { run(spec: SandboxSpec): Promise<SandboxRun> }
 
 export interface EvaluatorConfig {
   scheduler: DockerScheduler;
@@ -74,6 +85,8 @@ export interface EvaluatorConfig {
   labels?: Record<string, string>;
   /** on-disk cache bounds (least recently used entries go first); DEFAULT_CACHE_LIMITS where unset */
   cacheLimits?: Partial<EvaluatorCacheLimits>;
+  /** replaces the Docker runner (npm run gpu-check on a machine without Docker runs the supervisor as a process) */
+  runnerFor?: (host: ScheduledHost) => ContainerRunner;
 }
 
 export interface EvaluatorCacheLimits {
@@ -87,22 +100,18 @@ export interface EvaluatorCacheLimits {
  * is at most policy.sandbox.compileCacheBytes (512 MiB by default); 64 of them / 8 GiB together. */
 export const DEFAULT_CACHE_LIMITS: EvaluatorCacheLimits = { referenceEntries: 4, compileEntries: 64, compileBytes: 8 * 2 ** 30 };
 
-/** The seed all passes of a run share: derived from the run id, so every validator uses the same one. */
-export function seedForRun(runId: number): number {
-  return createHash('sha256').update(`conclave-seed:${runId}`).digest().readUInt32BE(0) & 0x7fffffff;
-}
-
 export function toScoreStatus(s: EvaluationStatus): 'scored' | 'rejected-runtime' | 'timeout' | 'not-evaluated' {
   return s === 'ok' ? 'scored' : s === 'timeout' ? 'timeout' : s === 'sandbox-error' ? 'not-evaluated' : 'rejected-runtime';
 }
 
+type RunKey = { runId: number; randomness: string };
 
 export class SubmissionEvaluator {
   readonly cfg: EvaluatorConfig;
   readonly hw: HardwareClass;
   readonly policyHash: string;
   private refs = new Map<string, Promise<{ ref: ReferenceData; ms: number }>>();
-  private runners = new Map<ScheduledHost, SandboxRunner>();
+  private runners = new Map<ScheduledHost, ContainerRunner>();
   private uid: number;
   private gid: number;
   readonly session: string | undefined;
@@ -120,9 +129,9 @@ export class SubmissionEvaluator {
     mkdirSync(join(cfg.cacheRoot, 'scratch'), { recursive: true, mode: 0o700 });
   }
 
-  private runner(host: ScheduledHost): SandboxRunner {
+  private runner(host: ScheduledHost): ContainerRunner {
     let r = this.runners.get(host);
-    if (!r) { r = new SandboxRunner(host.docker, this.session); this.runners.set(host, r); }
+    if (!r) { r = this.cfg.runnerFor?.(host) ?? new SandboxRunner(host.docker, this.session); this.runners.set(host, r); }
     return r;
   }
 
@@ -133,19 +142,18 @@ export class SubmissionEvaluator {
     return path;
   }
 
-  private job(mode: 'reference' | 'miner', runId: number, miner?: { cacheSeed: boolean; cacheReturn: boolean; sketchDim?: number }): Record<string, unknown> {
+  private job(mode: 'reference' | 'miner', run: RunKey, miner?: { cacheSeed: boolean; cacheReturn: boolean }): Record<string, unknown> {
     const p = this.cfg.policy;
     // a miner container has no host directory to write to: its results come back over the stdout channel
     const channel = miner ? {
       channel: 'stdout', outputCapBytes: p.sandbox.outputCapBytes, cacheSeed: miner.cacheSeed, cacheReturn: miner.cacheReturn,
-      cacheMaxBytes: p.sandbox.compileCacheBytes, ...(miner.sketchDim ? { sketch: { dim: miner.sketchDim } } : {}),
+      cacheMaxBytes: p.sandbox.compileCacheBytes,
     } : {};
     return {
-      ...channel,
-      mode, seed: seedForRun(runId), threads: p.threads, repetitions: mode === 'reference' ? 1 : p.repetitions,
-      device: this.hw.device, model: p.model, data: p.data, optimizer: p.optimizer, submission: '/submission/train.py',
-      writablePrefixes: ['/tmp', '/cache'], allowedExecutables: p.sandbox.allowedExecutables, maxCaptureBytes: p.sandbox.maxCaptureBytes,
-      resultDir: '/result', memoryBytes: p.sandbox.memoryBytes,
+      ...channel, mode, ...runSeeds(run.randomness, p.repetitions), repetitions: p.repetitions, warmupRepetitions: p.warmupRepetitions,
+      threads: p.threads, device: this.hw.device, autocast: this.hw.autocast, model: p.model, data: p.data, optimizer: p.optimizer,
+      sketchDim: p.capture.sketchDim, submission: '/submission/train.py', writablePrefixes: ['/tmp', '/cache'],
+      allowedExecutables: p.sandbox.allowedExecutables, maxCaptureBytes: p.sandbox.maxCaptureBytes, memoryBytes: p.sandbox.memoryBytes,
     };
   }
 
@@ -162,29 +170,29 @@ export class SubmissionEvaluator {
   }
 
   /** Only what shapes the reference pass enters the key: threshold changes keep the cached reference. */
-  referenceKey(runId: number): string {
+  referenceKey(runId: number, randomness: string): string {
     const p = this.cfg.policy;
-    const shape = canonicalJson({ model: p.model, data: p.data, optimizer: p.optimizer, threads: p.threads, seed: seedForRun(runId) });
-    return sha256Hex(`${runId}|${shape}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`);
+    const shape = canonicalJson({ model: p.model, data: p.data, optimizer: p.optimizer, threads: p.threads, repetitions: p.repetitions, capture: p.capture, autocast: this.hw.autocast });
+    return sha256Hex(`${runId}|${normaliseRandomness(randomness)}|${shape}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`);
   }
 
-  /** The run's reference pass: cached in memory and under cacheRoot/reference/<key>. */
-  reference(runId: number): Promise<{ ref: ReferenceData; ms: number; cached: boolean }> {
-    const key = this.referenceKey(runId);
+  /** The run's reference pass (all repetitions): cached in memory and under cacheRoot/reference/<key>. */
+  reference(runId: number, randomness: string): Promise<{ ref: ReferenceData; ms: number; cached: boolean }> {
+    const key = this.referenceKey(runId, randomness);
     const have = this.refs.get(key);
     if (have) {
       this.refs.delete(key); this.refs.set(key, have); // most recently used last
       touchEntry(join(this.cfg.cacheRoot, 'reference', key));
       return have.then((r) => ({ ...r, ms: 0, cached: true }));
     }
-    const p = this.computeReference(runId, key);
+    const p = this.computeReference({ runId, randomness }, key);
     this.refs.set(key, p);
     while (this.refs.size > this.limits.referenceEntries) this.refs.delete(this.refs.keys().next().value!);
     p.catch(() => this.refs.delete(key)); // a failed reference is retried next time
     return p.then((r) => ({ ...r, cached: r.ms === 0 }));
   }
 
-  private async computeReference(runId: number, key: string): Promise<{ ref: ReferenceData; ms: number }> {
+  private async computeReference(run: RunKey, key: string): Promise<{ ref: ReferenceData; ms: number }> {
     const dir = join(this.cfg.cacheRoot, 'reference', key);
     const load = (): ReferenceData => ({ result: readSupervisorResult(dir), tensors: readCaptures(dir, this.cfg.policy.sandbox.maxCaptureBytes) });
     if (existsSync(join(dir, 'result.json'))) {
@@ -194,19 +202,19 @@ export class SubmissionEvaluator {
     try {
       const resultDir = this.sandboxDir(join(scratch, 'result'));
       const t0 = performance.now();
-      const run = await this.cfg.scheduler.run((host) => this.runner(host).run(this.spec(this.job('reference', runId),
+      const result = await this.cfg.scheduler.run((host) => this.runner(host).run(this.spec(this.job('reference', run),
         [{ host: resultDir, container: '/result', readOnly: false }], { '/cache': `rw,exec,nosuid,nodev,size=${this.cfg.policy.sandbox.compileCacheBytes}` },
         this.cfg.policy.sandbox.timeoutSec, host.config.gpus)));
       const ms = performance.now() - t0;
-      if (run.outcome !== 'exited') throw new Error(`reference pass for run ${runId} ended with ${run.outcome}${run.error ? `: ${run.error}` : ''}; stderr: ${run.stderr.slice(-500)}`);
-      const result = readSupervisorResult(resultDir);
-      if (result.status !== 'completed') throw new Error(`reference pass for run ${runId} did not complete (${result.status}): ${result.error?.detail.slice(-800) ?? JSON.stringify(result.violations)}`);
+      if (result.outcome !== 'exited') throw new Error(`reference pass for run ${run.runId} ended with ${result.outcome}${result.error ? `: ${result.error}` : ''}; stderr: ${result.stderr.slice(-500)}`);
+      const sup = readSupervisorResult(resultDir);
+      if (sup.status !== 'completed') throw new Error(`reference pass for run ${run.runId} did not complete (${sup.status}): ${sup.error?.detail.slice(-800) ?? JSON.stringify(sup.violations)}`);
       const tensors = readCaptures(resultDir, this.cfg.policy.sandbox.maxCaptureBytes);
       mkdirSync(join(this.cfg.cacheRoot, 'reference'), { recursive: true });
       rmSync(dir, { recursive: true, force: true });
       placeCacheEntry(resultDir, dir);
       pruneCacheDir(join(this.cfg.cacheRoot, 'reference'), { maxEntries: this.limits.referenceEntries }, key);
-      return { ref: { result, tensors }, ms };
+      return { ref: { result: sup, tensors }, ms };
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
@@ -224,30 +232,21 @@ export class SubmissionEvaluator {
     };
   }
 
-  /** Sketch mode is on when the policy has a sketch section and the model is above its parameter threshold. */
-  sketchDimFor(nParams: number | undefined): number | undefined {
-    const sk = this.cfg.policy.sketch;
-    return sk && nParams !== undefined && nParams > sk.minParams ? sk.dim : undefined;
-  }
-
-  /** Evaluates one submission (a .py file, or a directory holding train.py) for a run. Never throws
-   * for anything the submission does; throws only when the validator itself cannot evaluate. */
-  async evaluate(req: { runId: number; submissionPath: string; codeSha256?: string; timeoutSec?: number }): Promise<EvaluationResult> {
+  /** Evaluates one submission (a .py file, or a directory holding train.py) for a run whose chain randomness
+   * is `randomness`. Never throws for anything the submission does; throws only when the validator itself
+   * cannot evaluate. */
+  async evaluate(req: { runId: number; randomness: string; submissionPath: string; codeSha256?: string; timeoutSec?: number }): Promise<EvaluationResult> {
     const t0 = performance.now();
+    const randomness = normaliseRandomness(req.randomness);
     const st = statSync(req.submissionPath);
     const codeSha256 = req.codeSha256 ?? (st.isFile() ? sha256Hex(readFileSync(req.submissionPath)) : treeSha256(req.submissionPath));
-    const { ref, ms: referenceMs, cached } = await this.reference(req.runId);
+    const { ref, ms: referenceMs, cached } = await this.reference(req.runId, randomness);
     const scratch = mkdtempSync(join(this.cfg.cacheRoot, 'scratch', 'eval-'));
-    const base = { runId: req.runId, codeSha256, hardwareClass: this.cfg.hardwareClass, imageDigest: this.cfg.imageDigest, policyHash: this.policyHash };
+    const base = { runId: req.runId, randomness, codeSha256, hardwareClass: this.cfg.hardwareClass, imageDigest: this.cfg.imageDigest, policyHash: this.policyHash, sketchDim: this.cfg.policy.capture.sketchDim };
     const s = this.cfg.policy.sandbox;
     try {
       // a private copy: the file cannot change under the evaluation, and the sandbox user can read it
-      const code = join(scratch, 'submission');
-      mkdirSync(code, { mode: 0o755 });
-      if (st.isFile()) cpSync(req.submissionPath, join(code, 'train.py'));
-      else cpSync(req.submissionPath, code, { recursive: true, dereference: false, verbatimSymlinks: true });
-      if (!existsSync(join(code, 'train.py'))) throw new Error(`${req.submissionPath}: a project directory must contain train.py`);
-      chmodTree(code);
+      const code = copySubmission(req.submissionPath, scratch);
       // No writable host directory: /cache is a size-capped tmpfs, seeded from the per-code cache (read-only)
       // and returned through the capped result channel; /result does not exist for a miner.
       const binds: BindMount[] = [{ host: code, container: '/submission', readOnly: true }];
@@ -256,33 +255,29 @@ export class SubmissionEvaluator {
       const cacheSeed = cacheOn && existsSync(cacheDir);
       if (cacheSeed) { touchEntry(cacheDir); binds.push({ host: cacheDir, container: '/cache-seed', readOnly: true }); }
       const tmpfs = { '/cache': `rw,exec,nosuid,nodev,size=${s.compileCacheBytes},uid=${this.uid},gid=${this.gid},mode=0700` };
-      const sketchDim = this.sketchDimFor(ref.result.meta?.nParams);
-      const sketchSeed = sketchDim ? randomBytes(16).toString('hex') : undefined;
       const channel = new ResultChannel({
         maxTotalBytes: s.outputCapBytes * 2 + s.maxCaptureBytes + s.compileCacheBytes * 2 + (32 << 20),
         stdoutCapBytes: s.outputCapBytes, cacheMaxBytes: s.compileCacheBytes, cacheMaxFiles: 20_000,
       });
-      let sendStdin: ((b: Buffer) => void) | undefined;
-      // the seed exists only on the host until the supervisor reports the submission's processes dead
-      if (sketchSeed) channel.onNeedSeed = () => sendStdin?.(Buffer.from(sketchSeed + '\n'));
       const timeoutSec = req.timeoutSec ?? s.timeoutSec;
-      const job = this.job('miner', req.runId, { cacheSeed, cacheReturn: cacheOn, sketchDim });
-      const run = await this.cfg.scheduler.run((host) => this.runner(host).run({
-        ...this.spec(job, binds, tmpfs, timeoutSec, host.config.gpus),
-        stdoutSink: channel, stdin: sketchSeed ? (send) => { sendStdin = send; } : undefined,
-      }));
+      const job = this.job('miner', { runId: req.runId, randomness }, { cacheSeed, cacheReturn: cacheOn });
+      const run = await this.cfg.scheduler.run((host) => this.runner(host).run({ ...this.spec(job, binds, tmpfs, timeoutSec, host.config.gpus), stdoutSink: channel }));
       const tc = performance.now();
-      const out = this.interpret(run, channel, ref, timeoutSec, sketchSeed && sketchDim ? { seed: sketchSeed, dim: sketchDim } : undefined);
+      const out = interpretMinerRun(run, channel, ref, this.cfg.policy, this.hw, timeoutSec);
       const compareMs = performance.now() - tc;
-      if (cacheOn && out.miner?.status === 'completed' && channel.ended && !channel.error) this.storeCompileCache(cacheDir, channel);
-      const minerWorkMs = (out.miner?.reps ?? []).reduce((a, r) => a + (r.wall ?? 0) * 1000, 0);
+      if (cacheOn && out.miner?.status === 'completed' && channel.ended && !channel.error) {
+        storeCompileCache(cacheDir, channel.cacheFiles, { maxEntries: this.limits.compileEntries, maxBytes: this.limits.compileBytes });
+      }
+      const reps = out.miner?.reps ?? [];
+      const minerWorkMs = reps.slice(this.cfg.policy.warmupRepetitions).reduce((a, r) => a + (r.wall ?? 0) * 1000, 0);
       return {
         ...base, ...out.result,
-        nParams: out.miner?.meta?.nParams, tokensPerRepetition: out.miner?.meta?.expectedTokens,
-        ...(sketchSeed && sketchDim ? { sketch: { dim: sketchDim, seed: sketchSeed } } : {}),
+        nParams: ref.result.meta?.nParams, tokensPerRepetition: this.cfg.policy.data.numSteps * this.cfg.policy.data.batchSize * this.cfg.policy.model.seqLen,
         output: { stdout: channel.stdout, stderr: run.stderr, truncated: run.truncated || channel.stdoutTruncated || Boolean(out.miner?.stdoutTruncated) },
         timings: {
           totalMs: performance.now() - t0, referenceMs, referenceCached: cached, minerContainerMs: run.durationMs, minerWorkMs,
+          minerWindowsMs: reps.reduce((a, r) => a + (r.wall ?? 0) * 1000, 0),
+          minerCallMs: reps.reduce((a, r) => a + ((r.obs?.clocks?.[0] ?? 0) * 1000), 0),
           sandboxOverheadMs: run.startMs + run.teardownMs, compareMs,
           minerCpuSec: out.miner?.cpuSeconds, referenceCpuSec: ref.result.cpuSeconds,
         },
@@ -290,88 +285,5 @@ export class SubmissionEvaluator {
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-  }
-
-  /** Writes the returned compile cache beside the old one, swaps it in, then applies the cache limits. */
-  private storeCompileCache(cacheDir: string, channel: ResultChannel): void {
-    const parent = dirname(cacheDir);
-    mkdirSync(parent, { recursive: true });
-    const fresh = mkdtempSync(join(parent, `.${basename(cacheDir)}-`));
-    try {
-      for (const f of channel.cacheFiles) {
-        const p = join(fresh, f.path);
-        mkdirSync(dirname(p), { recursive: true });
-        writeFileSync(p, f.data, { mode: f.mode | 0o600, flag: 'wx' });
-      }
-      chmodTree(fresh, true);
-      rmSync(cacheDir, { recursive: true, force: true });
-      placeCacheEntry(fresh, cacheDir);
-    } finally {
-      rmSync(fresh, { recursive: true, force: true });
-    }
-    pruneCacheDir(parent, { maxEntries: this.limits.compileEntries, maxBytes: this.limits.compileBytes }, basename(cacheDir));
-  }
-
-  private interpret(run: SandboxRun, channel: ResultChannel, ref: ReferenceData, timeoutSec: number, sketch?: { seed: string; dim: number }): { result: Pick<EvaluationResult, 'status' | 'rejectedBy' | 'score' | 'mfu' | 'checks' | 'detail'>; miner?: SupervisorResult } {
-    if (run.outcome === 'timeout') return { result: { status: 'timeout', checks: [], detail: `killed after the ${timeoutSec}s wall-clock limit` } };
-    if (run.outcome === 'sandbox-error') return { result: { status: 'sandbox-error', checks: [], detail: run.error } };
-    let miner: SupervisorResult;
-    try {
-      if (channel.error) throw new CaptureError(channel.error);
-      if (!channel.result) throw new CaptureError('no result frame');
-      miner = parseSupervisorResult(channel.result);
-    } catch (e) {
-      if (run.oomKilled || run.exitCode === 137) return { result: { status: 'oom', checks: [], detail: 'the container was OOM-killed' } };
-      return { result: { status: 'sandbox-error', checks: [], detail: `the evaluator left no result (exit ${run.exitCode}): ${(e as Error).message}; stderr: ${run.stderr.slice(-300)}` } };
-    }
-    if (miner.infraError) return { miner, result: { status: 'sandbox-error', checks: [], detail: `evaluator: ${miner.infraError}` } };
-    if (miner.status === 'violation') {
-      const checks = violationChecks(miner);
-      return { miner, result: { status: 'rejected', rejectedBy: checks[0]?.name, checks, detail: checks[0]?.detail } };
-    }
-    if (miner.status === 'oom' || run.outcome === 'oom') return { miner, result: { status: 'oom', checks: [], detail: `memory limit ${this.cfg.policy.sandbox.memoryBytes} bytes exceeded` } };
-    if (miner.status === 'crashed') {
-      return { miner, result: { status: 'crashed', checks: [], detail: miner.error ? `${miner.error.type}: ${miner.error.detail.slice(-1500)}` : `worker exited (code ${miner.worker.exitCode}, signal ${miner.worker.signal})` } };
-    }
-    let tensors;
-    try {
-      if (!channel.captures) throw new CaptureError('no captures frame');
-      if (sketch && miner.sketch?.dim !== sketch.dim) throw new CaptureError('the result carries no sketch of the requested size');
-      tensors = parseCaptures(channel.captures);
-    } catch (e) {
-      if (e instanceof CaptureError) return { miner, result: { status: 'rejected', rejectedBy: 'protocol', checks: [{ name: 'protocol', ok: false, detail: e.message }] } };
-      throw e;
-    }
-    const sketched = sketch ? sketchCaptures(ref.tensors, sketch.seed, sketch.dim) : undefined;
-    const { checks, mfu } = runChecks(miner, tensors, ref, this.cfg.policy, this.hw, { sketched });
-    const failed = checks.find((c) => !c.ok);
-    if (failed) return { miner, result: { status: 'rejected', rejectedBy: failed.name, checks, mfu: mfu ?? undefined, detail: failed.detail } };
-    return { miner, result: { status: 'ok', score: mfu!.median, mfu: mfu!, checks } };
-  }
-}
-
-/** sha256 over (relative path, length, bytes) of every file of a project directory, in path order. */
-function treeSha256(root: string): string {
-  const h = createHash('sha256');
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const s = lstatSync(p);
-      if (s.isDirectory()) walk(p, rel + name + '/');
-      else if (s.isFile()) { const b = readFileSync(p); h.update(`${rel}${name}\0${b.length}\0`).update(b); }
-    }
-  };
-  walk(root, '');
-  return h.digest('hex');
-}
-
-/** World-readable (the sandbox user reads it through a read-only mount); `keepExec` keeps files' x bits. */
-function chmodTree(dir: string, keepExec = false): void {
-  chmodSync(dir, 0o755);
-  for (const entry of readdirSync(dir)) {
-    const p = join(dir, entry);
-    const s = lstatSync(p);
-    if (s.isSymbolicLink()) throw new Error(`${p}: links are not allowed in a submission project`);
-    if (s.isDirectory()) chmodTree(p, keepExec); else chmodSync(p, keepExec && s.mode & 0o100 ? 0o755 : 0o644);
   }
 }

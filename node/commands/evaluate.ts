@@ -6,6 +6,7 @@ import { ensureEvaluatorImage, seccompProfileText } from '../../runtime/sandbox-
 import { loadPolicy, DEFAULT_POLICY_PATH } from '../../runtime/evaluator-policy.ts';
 import { SubmissionEvaluator, type EvaluationResult } from '../../runtime/evaluate.ts';
 import { DockerScheduler } from '../../runtime/docker-hosts.ts';
+import { localRandomness, normaliseRandomness } from '../../runtime/evaluate-seeds.ts';
 
 const help = `Usage: conclave evaluate FILE [--json] [--timeout SECONDS] [options]
 
@@ -21,7 +22,10 @@ crashed), 2 the validator itself could not evaluate it (usage, Docker, image, re
 Options:
   --json                 print the full EvaluationResult as JSON
   --timeout SECONDS      wall-clock limit of the submission's container (default: policy, 120)
-  --run-id N             run id the seed is derived from (default: 1)
+  --run-id N             run id (default: 1)
+  --randomness HEX       the run's chain randomness (hash of its epoch start block) every seed is
+                         derived from; default: a local value derived from --run-id (predictable:
+                         fine for trying code, not for scoring)
   --hardware-class NAME  peak-FLOP/s class from the policy (default: cpu-2core)
   --policy PATH          evaluator policy JSON (default: ${DEFAULT_POLICY_PATH})
   --cache DIR            reference/compile cache root (default: /var/tmp/conclave/cache); bounded:
@@ -32,7 +36,7 @@ Options:
 Examples:
   conclave evaluate train.py
   conclave evaluate train.py --json --timeout 60
-  conclave evaluate ./project/ --run-id 4200
+  conclave evaluate ./project/ --run-id 4200 --randomness 0x5f3c…(the block hash of block 4200)
 `;
 
 type ReviewModule = { reviewSource: (src: Uint8Array, opts: { imageDigest?: string }) => Promise<{ verdict: string; findings: { rule: string; line: number; col: number; message: string }[] }> };
@@ -55,7 +59,7 @@ async function staticReview(file: string, imageDigest: string): Promise<{ verdic
 function summary(r: EvaluationResult): string {
   const lines = [`status: ${r.status}${r.rejectedBy ? ` (check: ${r.rejectedBy})` : ''}`];
   if (r.mfu) lines.push(`MFU: ${r.mfu.median.toFixed(6)} (median of ${r.mfu.perRep.length}, spread ${(r.mfu.spread * 100).toFixed(1)}%, range ${r.mfu.min.toFixed(6)}..${r.mfu.max.toFixed(6)})`);
-  if (r.sketch) lines.push(`sketch mode: ${r.sketch.dim}-value CountSketches, seed ${r.sketch.seed} (drawn after the submission returned)`);
+  lines.push(`run ${r.runId}, randomness ${r.randomness.slice(0, 16)}…, ${r.sketchDim}-value sketches per tensor`);
   if (r.detail) lines.push(`detail: ${r.detail.split('\n').slice(-3).join(' | ')}`);
   for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.value !== undefined ? ` = ${typeof c.value === 'number' ? c.value.toPrecision(4) : c.value}` : ''}${c.limit !== undefined ? ` (limit ${c.limit})` : ''}${!c.ok && c.detail ? ` — ${c.detail}` : ''}`);
   const t = r.timings;
@@ -69,7 +73,7 @@ const command: Command = {
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       json: { type: 'boolean' }, timeout: { type: 'string' }, 'run-id': { type: 'string' }, 'hardware-class': { type: 'string' },
-      policy: { type: 'string' }, cache: { type: 'string' }, image: { type: 'string' }, 'no-review': { type: 'boolean' },
+      policy: { type: 'string' }, cache: { type: 'string' }, image: { type: 'string' }, 'no-review': { type: 'boolean' }, randomness: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one FILE');
     const file = positionals[0];
@@ -77,6 +81,8 @@ const command: Command = {
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0 && timeout <= 3600)) throw new UsageError('--timeout must be a number of seconds in (0, 3600]');
     const runId = intFlag(values['run-id'], 'run-id', 1);
+    let randomness: string;
+    try { randomness = normaliseRandomness(values.randomness ?? localRandomness(runId)); } catch (e) { throw new UsageError((e as Error).message); }
 
     const policy = loadPolicy(values.policy);
     const docker = new Dockerode();
@@ -98,7 +104,7 @@ const command: Command = {
       image: image.tag, imageDigest: image.digest, hardwareClass: values['hardware-class'] ?? 'cpu-2core', policy,
       seccompProfile: seccompProfileText(), cacheRoot: values.cache ?? '/var/tmp/conclave/cache',
     });
-    const result = await evaluator.evaluate({ runId, submissionPath: file, timeoutSec: timeout });
+    const result = await evaluator.evaluate({ runId, randomness, submissionPath: file, timeoutSec: timeout });
     if (values.json) printJson(result); else process.stdout.write(summary(result));
     if (result.status === 'ok') return 0;
     return result.status === 'sandbox-error' ? 2 : 1;

@@ -178,18 +178,18 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
     await this.quarantine.close().catch(() => undefined);
   }
 
-  async evaluate(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
+  async evaluate(entry: RosterEntry, ctx: { runId: number; randomness: string; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
     return withFaultRetry(() => this.evaluateOnce(entry, ctx), this.faults, { backoffMs: this.opts.faultBackoffMs, signal: ctx.signal });
   }
 
-  private async evaluateOnce(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
+  private async evaluateOnce(entry: RosterEntry, ctx: { runId: number; randomness: string; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome> {
     const intake = await this.intake(entry);
     if (!intake.ok) return intake.outcome;
     const dup = await this.classify(entry, ctx.earlier);
     if (dup) return dup;
     if (ctx.signal.aborted) throw new Error('evaluation aborted: the run is out of time');
     let res: EvaluationResult;
-    res = await this.evaluator.evaluate({ runId: ctx.runId, submissionPath: intake.path, codeSha256: entry.codeSha256, timeoutSec: Math.max(1, Math.round(ctx.timeoutMs / 1000)) });
+    res = await this.evaluator.evaluate({ runId: ctx.runId, randomness: ctx.randomness, submissionPath: intake.path, codeSha256: entry.codeSha256, timeoutSec: Math.max(1, Math.round(ctx.timeoutMs / 1000)) });
     if (res.status === 'sandbox-error') throw new Error(`sandbox error evaluating uid ${entry.uid}: ${res.detail ?? 'unknown'}`);
     const status = toScoreStatus(res.status);
     return {
@@ -198,7 +198,7 @@ export class SandboxEvaluatorPort implements EvaluatorPort {
       detail: {
         stage: 'sandbox', evaluatorStatus: res.status, rejectedBy: res.rejectedBy ?? null, mfu: res.score ?? null, detail: res.detail?.slice(-1500) ?? null,
         checks: res.checks.map((c) => ({ name: c.name, ok: c.ok, value: c.value ?? null, limit: c.limit ?? null })),
-        timings: res.timings, imageDigest: res.imageDigest, evaluatorPolicyHash: res.policyHash, hardwareClass: res.hardwareClass,
+        timings: res.timings, imageDigest: res.imageDigest, evaluatorPolicyHash: res.policyHash, hardwareClass: res.hardwareClass, randomness: res.randomness,
       },
     };
   }

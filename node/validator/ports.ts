@@ -12,6 +12,8 @@ export interface ChainPort {
   bestBlock(): Promise<number>;
   /** Blocks per epoch of the subnet (subtensor `Tempo`). */
   tempo(): Promise<number>;
+  /** Hash (0x hex) of block `block`: a run's chain randomness is the hash of its epoch start block. */
+  blockHash(block: number): Promise<string>;
   metagraph(atBlock?: number): Promise<Neuron[]>;
   /** Miners' revealed commitments (`<sha256>:<url>`) as of `atBlock`; malformed ones are skipped with a reason. */
   minerRoster(atBlock: number): Promise<{ entries: RosterEntry[]; skipped: { uid: number; reason: string }[] }>;
@@ -61,7 +63,8 @@ export interface EvaluatorPort {
   /** sha256 of the policy JSON + evaluator image digest; goes into every report. */
   policyHash(): Promise<string>;
   /** Fetch → review → duplicates → sandbox → MFU. Never throws for a bad submission: a status says why. */
-  evaluate(entry: RosterEntry, ctx: { runId: number; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome>;
+  /** `randomness`: the run's chain randomness (hash of its epoch start block), every evaluation seed derives from it. */
+  evaluate(entry: RosterEntry, ctx: { runId: number; randomness: string; earlier: RosterEntry[]; timeoutMs: number; signal: AbortSignal }): Promise<EvaluationOutcome>;
   /** Evaluation slots (GPUs across Docker hosts). */
   concurrency(): number;
 }

@@ -15,6 +15,7 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
   return {
     bestBlock: async () => (await client.bestBlock()).number,
     tempo: async () => (await client.hyperparams(netuid)).tempo,
+    blockHash: (block) => client.blockHash(block),
     metagraph: (at) => client.metagraph(netuid, at),
     minerRoster: async (at) => {
       const r = await client.minerRoster(netuid, at);

@@ -27,7 +27,7 @@ describe('node/validator/evaluator-adapter (intake adapter: fetch → review →
   let origin: string;
   let port: SandboxEvaluatorPort;
   const files: Record<string, Buffer> = {};
-  const ctx = (earlier: RosterEntry[] = []) => ({ runId: 7, earlier, timeoutMs: 60_000, signal: new AbortController().signal });
+  const ctx = (earlier: RosterEntry[] = []) => ({ runId: 7, randomness: '0x' + '7'.repeat(64), earlier, timeoutMs: 60_000, signal: new AbortController().signal });
 
   before(async function () {
     if (!(await requireDockerForTests())) this.skip();

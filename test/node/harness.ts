@@ -36,6 +36,7 @@ export class MemChain {
     return {
       bestBlock: async () => this.block,
       tempo: async () => this.tempo,
+      blockHash: async (block) => '0x' + h32(`block:${block}`),
       metagraph: async () => this.neurons.map((n) => ({ ...n })),
       minerRoster: async () => ({ entries: this.roster.map((e) => ({ ...e })), skipped: [] }),
       commitReportHash: async (runId, hash) => {

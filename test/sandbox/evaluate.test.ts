@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
-import { FIXTURES, RUN_ID, testCacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
+import { FIXTURES, OTHER_RANDOMNESS, RANDOMNESS, RUN_ID, testCacheRoot, docker, makeEvaluator, ourContainers, session, testPolicy } from './helpers.ts';
 import { reapSandboxContainers } from '../../runtime/sandbox.ts';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -42,9 +42,23 @@ const SANDBOX_CHEATS: [string, string][] = [
   ['denied_syscall', 'denied-syscall'],
   ['forge_result', 'filesystem-write'],
 ];
+/** Issue #18's attack classes, each a submission that passes the static review of its time (see the fixtures). */
+const PROTOCOL_ATTACKS: [string, string, string][] = [
+  ['fork_finish', 'process-spawn', '1: the worker exits at once, a forked child trains after the window'],
+  ['forge_messages', 'protocol', '1: the submission writes its own result messages and exits early'],
+  ['lazy_result', 'result-type', '2: result fields are properties that train when read'],
+  ['background_thread', 'optimizer-steps', '2: a thread keeps training after inner_steps returned'],
+  ['patch_tensor_methods', 'attribute-integrity', '2: torch.Tensor methods a capture reads through are replaced'],
+  ['optimizer_class_swap', 'attribute-integrity', '3: torch.optim.AdamW replaced to train inside its constructor'],
+  ['precompute_at_import', 'optimizer-steps', '3/4: seeds and objects hunted at import, training before the window'],
+  ['replay_repetition', 'gradient-error', '4: the first repetition recorded, later ones replay it'],
+  ['bf16_after_first', 'precision', '5: fp32 on the first step, bf16 autocast afterwards'],
+  ['backend_midcall', 'backend-settings', '5: a backend setting changed between steps and restored before returning'],
+];
+const HONEST_VARIANTS = ['honest_trainer', 'honest_fused_loss', 'honest_chunked_loss', 'honest_compile', 'honest_crusades_signature'];
 
 describe('sandbox evaluation (real Docker)', function () {
-  this.timeout(600_000);
+  this.timeout(900_000);
   const results = new Map<string, EvaluationResult>();
   let honestEval: SubmissionEvaluator;
   let refFirst: { ms: number; cached: boolean };
@@ -54,42 +68,47 @@ describe('sandbox evaluation (real Docker)', function () {
   let racedRefs: PromiseSettledResult<{ ms: number; cached: boolean }>[];
 
   before(async function () {
-    // ~13 containers share 2 cores here: generous limits so a slow machine is slow, not failing
-    this.timeout(900_000);
+    // ~45 containers share 2 cores here: generous limits so a slow machine is slow, not failing
+    this.timeout(1_800_000);
     honestEval = await makeEvaluator(testPolicy(3, 1), 3);
-    refFirst = await honestEval.reference(RUN_ID);
-    refSecond = await honestEval.reference(RUN_ID);
-    // the cheats run one repetition each; they reuse the same cached reference (same model/data/seed)
-    const cheatEval = await makeEvaluator(testPolicy(1, 0), 3);
-    // sketch mode forced on at CI size (threshold 1 parameter); a 32 MiB compile-cache allowance
-    const sketchEval = await makeEvaluator({ ...testPolicy(1, 0), sketch: { minParams: 1, dim: 256 } }, 3);
-    const small = testPolicy(1, 0);
+    refFirst = await honestEval.reference(RUN_ID, RANDOMNESS);
+    refSecond = await honestEval.reference(RUN_ID, RANDOMNESS);
+    // the cheats run two repetitions each (one reference for all of them: same model, data and seeds)
+    const cheatEval = await makeEvaluator(testPolicy(2, 0), 3);
+    const replayEval = await makeEvaluator(testPolicy(2, 1), 1);
+    const small = testPolicy(2, 0);
     diskEval = await makeEvaluator({ ...small, sandbox: { ...small.sandbox, compileCacheBytes: SMALL_CACHE } }, 3);
     const jobs: [SubmissionEvaluator, string, number][] = [
       [honestEval, 'honest', 300],
-      ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS].map(([f]) => [cheatEval, f, 300] as [SubmissionEvaluator, string, number]),
+      ...HONEST_VARIANTS.map((f) => [cheatEval, f, 300] as [SubmissionEvaluator, string, number]),
+      ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS, ...PROTOCOL_ATTACKS].map(([f]) => [cheatEval, f, 300] as [SubmissionEvaluator, string, number]),
       [cheatEval, 'memory_hog', 300],
       [cheatEval, 'probe_internals', 300],
       [cheatEval, 'sleep_forever', 12],
     ];
-    const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', testCacheRoot(), '--run-id', String(RUN_ID), '--timeout', '300']);
-    const evalAs = (ev: SubmissionEvaluator, f: string) => ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec: 300 });
+    const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', testCacheRoot(), '--run-id', String(RUN_ID), '--randomness', RANDOMNESS, '--timeout', '300']);
+    const evalAs = (ev: SubmissionEvaluator, f: string, randomness = RANDOMNESS) => ev.evaluate({ runId: RUN_ID, randomness, submissionPath: join(FIXTURES, f + '.py'), timeoutSec: 300 });
     await Promise.all([
       ...jobs.map(async ([ev, f, timeoutSec]) => {
-        results.set(f, await ev.evaluate({ runId: RUN_ID, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
+        results.set(f, await ev.evaluate({ runId: RUN_ID, randomness: RANDOMNESS, submissionPath: join(FIXTURES, f + '.py'), timeoutSec }));
       }),
-      ...['honest', 'grad_scaling', 'frozen_layers'].map(async (f) => { results.set('sketch:' + f, await evalAs(sketchEval, f)); }),
       (async () => { results.set('fill_disk', await evalAs(diskEval, 'fill_disk')); })(),
       (async () => {
         // two evaluators sharing the cache root (as two processes would) compute one new run's reference at once
         const slow = testPolicy(1, 0);
         const lenient = { ...slow, sandbox: { ...slow.sandbox, timeoutSec: 300 } };
         const [a, b] = [await makeEvaluator(lenient, 1), await makeEvaluator(lenient, 1)];
-        racedRefs = await Promise.allSettled([a.reference(RUN_ID + 1), b.reference(RUN_ID + 1)]);
+        racedRefs = await Promise.allSettled([a.reference(RUN_ID + 1, OTHER_RANDOMNESS), b.reference(RUN_ID + 1, OTHER_RANDOMNESS)]);
       })(),
       (async () => {
         results.set('cache_roundtrip:1', await evalAs(diskEval, 'cache_roundtrip'));
         results.set('cache_roundtrip:2', await evalAs(diskEval, 'cache_roundtrip'));
+      })(),
+      (async () => {
+        // the same code evaluated twice in one run, then in the next run: what it recorded never comes back
+        results.set('replay_evaluation:1', await evalAs(replayEval, 'replay_evaluation'));
+        results.set('replay_evaluation:2', await evalAs(replayEval, 'replay_evaluation'));
+        results.set('honest:next-run', await evalAs(cheatEval, 'honest', OTHER_RANDOMNESS));
       })(),
     ]);
     cli = await cliRun;
@@ -114,16 +133,76 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.ok(readdirSync(join(testCacheRoot(), 'reference')).length >= 2, 'the raced run has its cache entry');
   });
 
-  it('passes an honest submission with every check and MFU > 0', () => {
+  it('passes an honest submission (the Crusades reference loop) with every check and MFU > 0', () => {
     const r = results.get('honest')!;
     assert.equal(r.status, 'ok', `${r.rejectedBy}: ${r.detail}`);
     assert.ok(r.score! > 0 && r.score! < 0.75);
     assert.equal(r.mfu!.perRep.length, 2, 'two timed repetitions after one warm-up');
-    assert.ok(r.checks.length >= 17 && r.checks.every((c) => c.ok));
-    for (const name of ['gradient-error', 'weight-error', 'loss-difference', 'timer-agreement', 'changed-share']) {
+    assert.ok(r.checks.length >= 20 && r.checks.every((c) => c.ok));
+    for (const name of ['gradient-error', 'weight-error', 'loss-difference', 'timer-agreement', 'changed-share', 'precision', 'attribute-integrity']) {
       assert.ok(r.checks.some((c) => c.name === name && c.ok), name);
     }
     assert.ok(r.nParams! > 10_000 && r.tokensPerRepetition! > 0);
+    assert.equal(r.randomness, RANDOMNESS.slice(2));
+    assert.equal(r.sketchDim, testPolicy(3, 1).capture.sketchDim);
+  });
+
+  for (const f of HONEST_VARIANTS) {
+    it(`accepts the honest variant ${f}`, () => {
+      const r = results.get(f)!;
+      assert.equal(r.status, 'ok', `${r.status} ${r.rejectedBy ?? ''}: ${r.detail} ${r.output.stderr.slice(-500)}`);
+      assert.ok(r.score! > 0);
+    });
+  }
+
+  it('accepts the honest submission in another run (other chain randomness: other seeds, another reference)', () => {
+    const r = results.get('honest:next-run')!;
+    assert.equal(r.status, 'ok', `${r.rejectedBy}: ${r.detail}`);
+    assert.equal(r.timings.referenceCached, false);
+  });
+
+  for (const [fixture, check, what] of PROTOCOL_ATTACKS) {
+    it(`rejects attack ${what} (${fixture}) with check ${check}`, () => {
+      const r = results.get(fixture)!;
+      assert.equal(r.status, 'rejected', `status ${r.status}: ${r.detail}`);
+      const c = r.checks.find((x) => x.name === check);
+      assert.ok(c && !c.ok, `expected check ${check} to fail; failed: ${r.checks.filter((x) => !x.ok).map((x) => x.name).join(', ')}`);
+      assert.equal(r.score, undefined);
+    });
+  }
+
+  it('bf16 after the first step fails the numeric tolerances on their own, not only the autocast observation', () => {
+    const r = results.get('bf16_after_first')!;
+    for (const name of ['gradient-error', 'weight-error']) {
+      const c = r.checks.find((x) => x.name === name);
+      assert.ok(c && !c.ok, `${name} should fail: ${JSON.stringify(c)}`);
+    }
+  });
+
+  it('the optimizer is built before the submission exists: a replaced AdamW class never runs', () => {
+    const r = results.get('optimizer_class_swap')!;
+    assert.doesNotMatch(r.output.stdout, /EAGER-CONSTRUCTOR/);
+    assert.match(r.checks.find((c) => c.name === 'attribute-integrity')!.detail!, /torch\.optim\.AdamW/);
+  });
+
+  it('no data seed exists in the worker before its window, and the iterator holds no data until then', () => {
+    const r = results.get('precompute_at_import')!;
+    const line = r.output.stdout.split('\n').find((l) => l.startsWith('HUNT '));
+    assert.ok(line, r.output.stdout);
+    const hunt = JSON.parse(line.slice(5));
+    assert.equal(hunt.env_job, false, 'the job is not in the worker\'s environment');
+    assert.ok(!hunt.seeds.includes('dataSeeds') && !hunt.seeds.includes('dataSeed'), JSON.stringify(hunt.seeds));
+    assert.doesNotMatch(JSON.stringify(hunt.argv), /dataSeeds|sketchSeed/);
+    assert.match(hunt.stream, /no data before the timed call/);
+  });
+
+  it('a result recorded in an earlier evaluation of the same code never comes back: the replay finds nothing and fails', () => {
+    const [a, b] = [results.get('replay_evaluation:1')!, results.get('replay_evaluation:2')!];
+    assert.equal(a.status, 'ok', `${a.rejectedBy}: ${a.detail}`);
+    assert.match(a.output.stdout, /^RECORD$/m);
+    assert.equal(b.status, 'rejected', `${b.status}: ${b.detail}`);
+    assert.match(b.output.stdout, /^REPLAY missing$/m, 'the timed repetition found no recording in the compile cache');
+    assert.ok(b.checks.some((c) => !c.ok && ['gradient-error', 'optimizer-steps', 'logits-match', 'weight-error'].includes(c.name)));
   });
 
   for (const [fixture, check] of [...RUNTIME_CHEATS, ...SANDBOX_CHEATS]) {
@@ -135,6 +214,11 @@ describe('sandbox evaluation (real Docker)', function () {
       assert.equal(r.score, undefined);
     });
   }
+
+  it('compares sketches: a loss scaled by 0.5 measures a gradient relative error of exactly 0.5 (the sketch is linear)', () => {
+    const c = results.get('grad_scaling')!.checks.find((x) => x.name === 'gradient-error')!;
+    assert.ok(Math.abs((c.value as number) - 0.5) < 1e-3, `measured ${c.value}`);
+  });
 
   it('reports allocation past the memory limit as oom', () => {
     const r = results.get('memory_hog')!;
@@ -172,30 +256,6 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.ok(honest.length > 0);
   });
 
-  it('sketch mode: passes an honest submission, comparing sketches drawn with a fresh seed per evaluation', () => {
-    const r = results.get('sketch:honest')!;
-    assert.equal(r.status, 'ok', `${r.rejectedBy}: ${r.detail}`);
-    assert.equal(r.sketch?.dim, 256);
-    assert.match(r.sketch!.seed, /^[0-9a-f]{32}$/);
-    assert.notEqual(r.sketch!.seed, results.get('sketch:grad_scaling')!.sketch?.seed);
-    for (const name of ['gradient-error', 'weight-error', 'logits-match', 'changed-share']) {
-      const c = r.checks.find((x) => x.name === name);
-      assert.ok(c?.ok, `${name}: ${c?.detail}`);
-    }
-    assert.equal(results.get('honest')!.sketch, undefined, 'the default policy threshold keeps CI-size models in full mode');
-  });
-
-  it('sketch mode: catches gradient scaling (gradient-error) and frozen layers (changed-share from the sketcher counts)', () => {
-    const g = results.get('sketch:grad_scaling')!;
-    assert.equal(g.status, 'rejected');
-    const ge = g.checks.find((c) => c.name === 'gradient-error')!;
-    assert.equal(ge.ok, false);
-    assert.ok(Math.abs((ge.value as number) - 0.5) < 0.01, `sketched relative error ${ge.value} (loss scaled by 0.5)`);
-    const f = results.get('sketch:frozen_layers')!;
-    assert.equal(f.status, 'rejected');
-    assert.equal(f.checks.find((c) => c.name === 'changed-share')?.ok, false);
-  });
-
   it('disk: a submission filling /cache past its allowance (bypassing the audit hook) is rejected with disk-limit; nothing reaches the host', () => {
     const r = results.get('fill_disk')!;
     assert.equal(r.status, 'rejected', `${r.status}: ${r.detail}`);
@@ -229,7 +289,8 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.equal(r.compile.kept.length, 2);
     assert.equal(r.compile.removed.length, before.length - 2);
     assert.equal(readdirSync(join(testCacheRoot(), 'compile')).filter((n) => !n.startsWith('.')).length, 2);
-    assert.deepEqual(r.reference.removed, ['stale-run']);
+    assert.ok(r.reference.removed.includes('stale-run'), 'the least recently used reference goes first');
+    assert.equal(r.reference.kept.length, 2);
     assert.equal(readdirSync(join(testCacheRoot(), 'reference')).length, 2);
   });
 
@@ -247,6 +308,7 @@ describe('sandbox evaluation (real Docker)', function () {
     assert.equal((await runCli(['evaluate'])).code, 2);
     assert.equal((await runCli(['evaluate', join(FIXTURES, 'honest.py'), '--timeout', '-3'])).code, 2);
     assert.equal((await runCli(['evaluate', join(FIXTURES, 'no-such-file.py')])).code, 2);
+    assert.equal((await runCli(['evaluate', join(FIXTURES, 'honest.py'), '--randomness', 'not-a-block-hash'])).code, 2);
   });
 
   it('conclave image is idempotent and prints the digest', async () => {

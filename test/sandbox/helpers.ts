@@ -13,6 +13,9 @@ import { DockerScheduler } from '../../runtime/docker-hosts.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const RUN_ID = 4242;
+/** The run's chain randomness (what the node reads as the hash of the run's epoch start block). */
+export const RANDOMNESS = '0x' + 'c0ffee'.repeat(10) + '0123';
+export const OTHER_RANDOMNESS = '0x' + 'beef'.repeat(16);
 export const docker = new Dockerode();
 export const session = 'test-' + randomBytes(6).toString('hex');
 let root: string | undefined;

@@ -135,15 +135,15 @@ describe('hardened sandbox container (real Docker)', function () {
   });
 
   it('the worker reads its three clocks together even when preempted between two reads', async () => {
-    // _mono stalls 30 ms on its first three calls, as a preemption between perf_counter and monotonic would
+    // mono stalls 30 ms on its first three calls, as a preemption between perf_counter and monotonic would
     const probe = [
       'import sys, time, json; sys.path.insert(0, "/opt/conclave/evaluator")',
-      'from conclave_eval import worker as w',
-      'real = w._mono; n = [0]',
+      'from conclave_eval import refs as w',
+      'real = w.mono; n = [0]',
       'def stalled():\n    n[0] += 1\n    if n[0] <= 3: time.sleep(0.03)\n    return real()',
-      'w._mono = stalled; perf, mono, raw = w._read_clocks(); tight = [n[0], abs(mono - perf)]',
-      'w._mono = lambda: (time.sleep(0.005), real())[1]; n[0] = 0',
-      't0 = time.perf_counter(); w._read_clocks(); bounded = time.perf_counter() - t0',
+      'w.mono = stalled; perf, mono, raw = w.read_clocks(); tight = [n[0], abs(mono - perf)]',
+      'w.mono = lambda: (time.sleep(0.005), real())[1]; n[0] = 0',
+      't0 = time.perf_counter(); w.read_clocks(); bounded = time.perf_counter() - t0',
       'print(json.dumps({"tries": tight[0], "gap": tight[1], "bounded": bounded}))',
     ].join('\n');
     const r = await runner.run(spec({ cmd: [probe], memoryBytes: 1 << 30, pidsLimit: 64 }));
@@ -152,6 +152,32 @@ describe('hardened sandbox container (real Docker)', function () {
     assert.ok(p.tries >= 4, `three stalled readings were retried (${p.tries} tries)`);
     assert.ok(p.gap < 0.005, `perf_counter and monotonic read ${p.gap}s apart`);
     assert.ok(p.bounded < 1, `a host that always stalls still gets a reading after a bounded number of tries (${p.bounded}s)`);
+  });
+
+  it('the capture sketch is linear (a scaled tensor has an exactly scaled sketch), keeps norms, and depends on seed and key', async () => {
+    const probe = [
+      'import sys, json, math; sys.path.insert(0, "/opt/conclave/evaluator")',
+      'import torch; from conclave_eval.capture import Sketcher',
+      'def vals(s, t, key):\n    b, k = s.sketch(t, key)\n    return torch.frombuffer(bytearray(b), dtype=torch.float32)[:k]',
+      'x = torch.sin(torch.arange(50003, dtype=torch.float32) * 0.37)',
+      's = Sketcher("aa" * 16, 256, torch.device("cpu"))',
+      'a, half = vals(s, x, "w"), vals(s, x * 0.5, "w")',
+      'out = {"k": a.numel(), "scale": float((half - 0.5 * a).abs().max() / a.abs().max())}',
+      'out["norm"] = float(a.norm() / x.norm())',
+      'out["seed"] = bool(torch.equal(a, vals(Sketcher("ab" * 16, 256, torch.device("cpu")), x, "w")))',
+      'out["key"] = bool(torch.equal(a, vals(s, x, "v")))',
+      'out["small"] = vals(s, x[:10], "w").numel()',
+      'print(json.dumps(out))',
+    ].join('\n');
+    const r = await runner.run(spec({ cmd: [probe], memoryBytes: 1 << 30, pidsLimit: 64 }));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const p = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(p.k, 256);
+    assert.ok(p.scale < 1e-6, `sketch(0.5 x) - 0.5 sketch(x): ${p.scale}`);
+    assert.ok(p.norm > 0.7 && p.norm < 1.3, `norm ratio ${p.norm}`);
+    assert.equal(p.seed, false, 'another seed, another projection');
+    assert.equal(p.key, false, 'another tensor key, another projection');
+    assert.equal(p.small, 10, 'a tensor smaller than the sketch keeps its size');
   });
 
   it('caps captured output', async () => {

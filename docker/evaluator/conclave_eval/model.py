@@ -1,13 +1,20 @@
-"""The policy's small decoder-only transformer. Random init from the seed, no downloads.
+"""The policy's small decoder-only transformer and the validator's reference loop. Random init from a
+seed, no downloads.
 
-The same code scales from the CI size (~100k parameters) to ~1B parameters on a GPU by changing the
-policy's model section; nothing here depends on the size.
+The same code scales from the CI size (~100k parameters) to ~0.5-1B parameters on a GPU by changing the
+policy's model section; nothing here depends on the size. The model records what each call of its
+forward saw (input shape, autocast dtype, parameter dtype): the task's convention is whatever the
+reference loop's calls recorded, and a submission's calls are compared with those.
 """
 import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from . import refs
+
+MAX_RECORDED_CALLS = 256
 
 
 class Block(nn.Module):
@@ -36,6 +43,20 @@ class Block(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
 
 
+class CallLog:
+    """What the model's forward saw: distinct (shape, input dtype, autocast, parameter dtype) and a count."""
+    __slots__ = ('calls', 'seen')
+
+    def __init__(self):
+        self.calls = 0
+        self.seen = []
+
+    def record(self, entry):
+        self.calls += 1
+        if entry not in self.seen and len(self.seen) < MAX_RECORDED_CALLS:
+            self.seen.append(entry)
+
+
 class TinyGPT(nn.Module):
     def __init__(self, vocab, d_model, n_heads, n_layers, d_ff, seq_len):
         super().__init__()
@@ -44,8 +65,14 @@ class TinyGPT(nn.Module):
         self.blocks = nn.ModuleList([Block(d_model, n_heads, d_ff) for _ in range(n_layers)])
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab, bias=False)
+        self.call_log = CallLog()
 
     def forward(self, input_ids):
+        self.call_log.record({
+            'shape': list(input_ids.shape), 'dtype': str(input_ids.dtype).replace('torch.', ''),
+            'autocast': refs.autocast_state(input_ids.device.type),
+            'paramDtype': str(self.head.weight.dtype).replace('torch.', ''),
+        })
         s = input_ids.shape[1]
         x = self.embed(input_ids) + self.pos[:s]
         for blk in self.blocks:
@@ -56,15 +83,50 @@ class TinyGPT(nn.Module):
 def build_model(cfg, seed, device):
     torch.manual_seed(seed)
     model = TinyGPT(cfg['vocab'], cfg['dModel'], cfg['nHeads'], cfg['nLayers'], cfg['dFF'], cfg['seqLen'])
-    return model.to(device)
+    return model.to(device).train()
 
 
-def make_batches(cfg, data, seed):
-    """All batches of one pass, fixed by the seed: (numSteps, batch, seq) token ids."""
-    g = torch.Generator().manual_seed(seed ^ 0x5EED)
-    return torch.randint(0, cfg['vocab'], (data['numSteps'], data['batchSize'], cfg['seqLen']), generator=g)
+class InnerStepsResult:
+    __slots__ = ('final_logits', 'total_tokens', 'final_loss')
+
+    def __init__(self, final_logits, total_tokens, final_loss):
+        self.final_logits = final_logits
+        self.total_tokens = total_tokens
+        self.final_loss = final_loss
 
 
-def next_token_loss(logits, input_ids):
-    v = logits.shape[-1]
-    return F.cross_entropy(logits[:, :-1].reshape(-1, v), input_ids[:, 1:].reshape(-1))
+def reference_inner_steps(model, data_iterator, optimizer, num_steps, device, num_gpus=1, autocast_dtype=None):
+    """The validator's own loop, the Crusades reference: a causal LM step on inputs batch[:, :-1] with
+    labels batch[:, 1:], forward and loss under autocast when the hardware class asks for it (bf16 on
+    GPU classes; the CPU class stays fp32)."""
+    total_tokens = 0
+    final_logits = final_loss = None
+    dtype = getattr(torch, autocast_dtype) if autocast_dtype else None
+    for _ in range(num_steps):
+        batch = next(data_iterator).to(device, dtype=refs.long)
+        inputs, labels = batch[:, :-1], batch[:, 1:]
+        with refs.autocast(device_type=device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            logits = model(inputs)
+            loss = refs.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        total_tokens += batch.numel()
+        final_logits = logits.detach().float()
+        final_loss = loss.item()
+    return InnerStepsResult(final_logits, total_tokens, final_loss)
+
+
+def warm_up(cfg, data, optimizer, device):
+    """Runs the reference loop once on throwaway weights and data (fixed seed 0, nothing of any run) in the
+    fork server, so the kernels the CPU library compiles at first use are compiled once and inherited by
+    every worker instead of being compiled again inside each timed window. CPU only: CUDA must not be
+    initialised before a fork."""
+    if device.type != 'cpu':
+        return
+    model = build_model(cfg, 0, device)
+    opt = torch.optim.AdamW(model.parameters(), lr=optimizer['lr'], betas=tuple(optimizer['betas']), eps=optimizer['eps'],
+                            weight_decay=optimizer['weightDecay'])
+    g = torch.Generator().manual_seed(0)
+    batches = iter([torch.randint(0, cfg['vocab'], (data['batchSize'], cfg['seqLen']), generator=g) for _ in range(2)])
+    reference_inner_steps(model, batches, opt, 2, device)

@@ -9,8 +9,8 @@ import os
 import struct
 
 MAX_JSON = 1 << 20
-# sketch mode: where the worker leaves full tensors for the trusted sketcher (inside the container's /tmp)
-CAPTURE_DIR = '/tmp/.conclave-captures'
+# one message on a SOCK_SEQPACKET socket (worker -> supervisor, zygote <-> supervisor): json + payload
+MAX_MESSAGE = 192 << 10
 
 
 def _write_all(fd, data):
@@ -84,6 +84,27 @@ def write_capture_file(path, meta, tensors):
     with os.fdopen(fd, 'wb') as f:
         for part in capture_parts(meta, tensors):
             f.write(part)
+
+
+def pack_message(msg, payload=b''):
+    head = json.dumps(msg, separators=(',', ':')).encode()
+    data = struct.pack('<II', len(head), len(payload)) + head + payload
+    if len(data) > MAX_MESSAGE:
+        raise ValueError('message of %d bytes is above the %d-byte limit' % (len(data), MAX_MESSAGE))
+    return data
+
+
+def unpack_message(data):
+    """(msg, payload) of one seqpacket message; ValueError when it is not exactly one well-formed frame."""
+    if len(data) < 8:
+        raise ValueError('short message')
+    hl, pl = struct.unpack_from('<II', data, 0)
+    if hl > MAX_JSON or 8 + hl + pl != len(data):
+        raise ValueError('malformed message')
+    msg = json.loads(bytes(data[8:8 + hl]))
+    if not isinstance(msg, dict):
+        raise ValueError('message is not a JSON object')
+    return msg, bytes(data[8 + hl:])
 
 
 def write_json_file(path, obj):

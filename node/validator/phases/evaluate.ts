@@ -3,7 +3,7 @@
 // policy is never run twice, across runs and restarts.
 import type PQueue from 'p-queue';
 import type { RosterEntry } from '../../../proto/roster.ts';
-import type { LiveRun, PhaseContext } from './context.ts';
+import { chainCall, type LiveRun, type PhaseContext } from './context.ts';
 
 /**
  * Starts the run's evaluation once; true when the report can be built: every job finished, or
@@ -11,7 +11,10 @@ import type { LiveRun, PhaseContext } from './context.ts';
  * 'not-evaluated' rather than miss the window.
  */
 export async function evaluate(ctx: PhaseContext, l: LiveRun, queue: PQueue, lastChance: boolean): Promise<boolean> {
-  if (!l.evaluation) l.evaluation = evaluateRoster(ctx, l, queue);
+  if (!l.evaluation) {
+    // a failure before any job ran (the chain did not give the run's randomness): start again next tick
+    l.evaluation = evaluateRoster(ctx, l, queue).catch((err) => { l.evaluation = undefined; throw err; });
+  }
   const done = await Promise.race([l.evaluation.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 50))]);
   if (!done && !lastChance) return false;
   if (!done) l.evalAbort?.abort();
@@ -24,6 +27,9 @@ async function evaluateRoster(ctx: PhaseContext, l: LiveRun, queue: PQueue): Pro
   l.evalAbort = new AbortController();
   const signal = l.evalAbort.signal;
   const timeoutMs = d.config.sandbox.evaluationTimeoutS * 1000;
+  // every evaluation seed of the run derives from the hash of its epoch start block: the same on every
+  // validator, unknown to a miner when it committed (its commitment is in the roster read at that block)
+  const randomness = await chainCall(ctx, 'block_hash', () => d.chain.blockHash(r.runId));
   const jobs = r.roster.map((entry) => async () => {
     if (signal.aborted) return;
     if (identicalEarlier(r.roster, entry)) return; // same bytes as an earlier miner's: a duplicate, nothing to run
@@ -37,7 +43,7 @@ async function evaluateRoster(ctx: PhaseContext, l: LiveRun, queue: PQueue): Pro
     d.log.info('evaluating', { runId: r.runId, uid: entry.uid, code: entry.codeSha256.slice(0, 12) });
     let out;
     try {
-      out = await d.evaluator.evaluate(entry, { runId: r.runId, earlier, timeoutMs, signal });
+      out = await d.evaluator.evaluate(entry, { runId: r.runId, randomness, earlier, timeoutMs, signal });
     } catch (err) {
       // a validator-side failure (Docker down): not the miner's fault, so nothing is cached; the
       // evaluator logs a fault once per cause (err.logged), not once per miner
