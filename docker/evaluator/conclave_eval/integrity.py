@@ -73,6 +73,8 @@ def replaced(before):
 
 
 _MISSING = object()
+# taken by the fork server once everything trusted is imported and warmed up: every worker starts from it
+ZYGOTE_TABLES = None
 
 
 def _call(f):

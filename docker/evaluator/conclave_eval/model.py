@@ -80,10 +80,26 @@ class TinyGPT(nn.Module):
         return self.head(self.ln_f(x))
 
 
-def build_model(cfg, seed, device):
+def build_model(cfg):
+    """The model's modules, built once in the fork server (on the CPU: CUDA must not exist before a fork)."""
+    return TinyGPT(cfg['vocab'], cfg['dModel'], cfg['nHeads'], cfg['nLayers'], cfg['dFF'], cfg['seqLen'])
+
+
+def init_model(model, seed, device):
+    """A worker's model: the fork server's modules moved to the device and every parameter initialised from
+    `seed` (the repetition's init seed), in module order. The reference and every miner worker run this
+    same code on the same modules, so their initial weights are identical."""
+    model = model.to(device).train()
     torch.manual_seed(seed)
-    model = TinyGPT(cfg['vocab'], cfg['dModel'], cfg['nHeads'], cfg['nLayers'], cfg['dFF'], cfg['seqLen'])
-    return model.to(device).train()
+    with torch.no_grad():
+        model.pos.copy_(torch.randn(model.pos.shape, device=device) * 0.02)
+        for m in model.modules():
+            if m is not model and hasattr(m, 'reset_parameters'):
+                m.reset_parameters()
+    for p in model.parameters():
+        p.grad = None
+    model.call_log = CallLog()
+    return model
 
 
 class InnerStepsResult:
@@ -117,14 +133,13 @@ def reference_inner_steps(model, data_iterator, optimizer, num_steps, device, nu
     return InnerStepsResult(final_logits, total_tokens, final_loss)
 
 
-def warm_up(cfg, data, optimizer, device):
-    """Runs the reference loop once on throwaway weights and data (fixed seed 0, nothing of any run) in the
-    fork server, so the kernels the CPU library compiles at first use are compiled once and inherited by
-    every worker instead of being compiled again inside each timed window. CPU only: CUDA must not be
-    initialised before a fork."""
+def warm_up(model, cfg, data, optimizer, device):
+    """Runs the reference loop once on throwaway weights and data (seed 0, nothing of any run) in the fork
+    server, so what the CPU libraries set up at first use is set up once and inherited by every worker
+    instead of being paid again inside each timed window. CPU only: CUDA must not be initialised before a fork."""
     if device.type != 'cpu':
         return
-    model = build_model(cfg, 0, device)
+    model = init_model(model, 0, device)
     opt = torch.optim.AdamW(model.parameters(), lr=optimizer['lr'], betas=tuple(optimizer['betas']), eps=optimizer['eps'],
                             weight_decay=optimizer['weightDecay'])
     g = torch.Generator().manual_seed(0)

@@ -156,6 +156,7 @@ class RepetitionRun:
             poller.register(fd, select.POLLIN)
         r = self.res
         sock_open, out_open = True, True
+        next_memory_check = 0.0
         try:
             while True:
                 events = dict(poller.poll(200))
@@ -172,7 +173,8 @@ class RepetitionRun:
                         poller.unregister(out_r)
                 if sup.zygote.fileno() in events:
                     raise RuntimeError('the fork server stopped during rep %d' % self.rep)
-                if sup.memory_high and not r.memory_killed:
+                if sup.memory_high and not r.memory_killed and time.monotonic() >= next_memory_check:
+                    next_memory_check = time.monotonic() + 0.1
                     used = procs.anon_memory()
                     if used is not None and used > sup.memory_high:
                         r.memory_killed = True

@@ -20,10 +20,12 @@ import traceback
 import types
 
 from . import capture, guard, integrity, protocol, refs
-from .model import build_model, reference_inner_steps
+from .model import init_model, reference_inner_steps
 from .sealed import CapturingOptimizer, StepLog, TokenStream
 
 RESULT_FD, SEED_FD = 3, 4
+# the model's modules, built by the fork server before it forks any worker
+SKELETON = None
 _OWN_MODULES = ('conclave_eval',)
 
 
@@ -100,8 +102,7 @@ class Worker:
     def run(self):
         job, rep = self.job, self.rep
         cfg, data, opt_cfg = job['model'], job['data'], job['optimizer']
-        refs.set_num_threads(int(job['threads']))
-        model = build_model(cfg, int(job['initSeeds'][rep]), self.device)
+        model = init_model(SKELETON, int(job['initSeeds'][rep]), self.device)  # threads: set in the fork server
         named = list(refs.module_named_parameters(model))
         calls = model.call_log
         init = [refs.clone(refs.detach(p)) for _, p in named]
@@ -114,7 +115,7 @@ class Worker:
             sizes = {name: refs.numel(p) for name, p in named}
             self.msg({'t': 'meta', 'nParams': sum(sizes.values()), 'params': sizes, 'device': str(self.device),
                       'torch': refs.torch_version})
-        tables = integrity.snapshot_tables()
+        tables = integrity.ZYGOTE_TABLES or integrity.snapshot_tables()
         if job['mode'] == 'miner':
             guard.install(lambda check, detail: self.msg({'t': 'violation', 'check': check, 'detail': detail}),
                           job.get('writablePrefixes', ['/tmp', '/cache']), job.get('allowedExecutables', []))

@@ -17,10 +17,13 @@ import os
 import socket
 import sys
 
-from . import procs, protocol
+from . import integrity, procs, protocol
 from . import refs  # noqa: F401  (binds the references before anything else can exist)
 from . import worker
-from .model import warm_up
+from .model import build_model, warm_up
+
+_PRELOADED = ('dataclasses', 'typing', 'collections', 'functools', 'itertools', 'contextlib', 'math', 'numbers', 'enum', 'abc',
+              'copy', 're', 'random', 'string', 'warnings', 'numpy')
 
 _FDS = 3
 
@@ -59,7 +62,12 @@ def main(ctl_fd, setup):
     procs.die_with_parent()
     ctl = socket.socket(fileno=ctl_fd)
     refs.set_num_threads(int(setup['threads']))
-    warm_up(setup['model'], setup['data'], setup['optimizer'], refs.device(setup.get('device', 'cpu')))
+    worker.SKELETON = build_model(setup['model'])
+    if not os.environ.get('NOWARM'):
+        warm_up(worker.SKELETON, setup['model'], setup['data'], setup['optimizer'], refs.device(setup.get('device', 'cpu')))
+    for mod in _PRELOADED:  # what submissions commonly import: loaded once here, not in every worker
+        __import__(mod)
+    integrity.ZYGOTE_TABLES = integrity.snapshot_tables()
     ctl.send(protocol.pack_message({'t': 'zygote-ready', 'torch': refs.torch_version}))
     while True:
         msg, fds = _recv(ctl)

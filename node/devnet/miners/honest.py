@@ -29,9 +29,9 @@ class SlowTrainer:
 
     def train_on(self, batch):
         batch = batch.to(self.device)
-        out = self.model(batch)
+        out = self.model(batch[:, :-1])
         width = out.shape[-1]
-        objective = F.cross_entropy(out[:, :-1].reshape(-1, width), batch[:, 1:].reshape(-1))
+        objective = F.cross_entropy(out.reshape(-1, width), batch[:, 1:].reshape(-1))
         objective.backward()
         self.optimizer.step()
         self.optimizer.zero_grad()

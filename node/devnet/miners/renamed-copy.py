@@ -17,9 +17,9 @@ def inner_steps(model, data_iterator, optimizer, num_steps, device, num_gpus=1):
     count = 0
     for _ in range(num_steps):
         ids = next(data_iterator).to(device)
-        out = model(ids)
+        out = model(ids[:, :-1])
         width = out.shape[-1]
-        err = F.cross_entropy(out[:, :-1].reshape(-1, width), ids[:, 1:].reshape(-1))
+        err = F.cross_entropy(out.reshape(-1, width), ids[:, 1:].reshape(-1))
         err.backward()
         optimizer.step()
         optimizer.zero_grad()

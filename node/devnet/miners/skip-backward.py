@@ -21,9 +21,9 @@ class ForwardOnly:
         self.updater = updater
 
     def __call__(self, chunk: torch.Tensor):
-        predicted = self.network(chunk)
+        predicted = self.network(chunk[:, :-1])
         target = chunk[:, 1:].contiguous().view(-1)
-        penalty = F.cross_entropy(predicted[:, :-1].contiguous().view(-1, predicted.size(-1)), target)
+        penalty = F.cross_entropy(predicted.contiguous().view(-1, predicted.size(-1)), target)
         self.updater.step()
         self.updater.zero_grad()
         return predicted, penalty
