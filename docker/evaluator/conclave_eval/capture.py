@@ -47,6 +47,8 @@ class Sketcher:
         k = min(self.dim, n)
         rows = -(-n // k)
         r = self.signs(key, rows)
+        if rows == 1:  # a tensor no larger than the sketch: its values under one sign, exactly
+            return refs.contiguous(refs.to(refs.to(flat, dtype=self.acc) * r[0], device='cpu', dtype=refs.float32)), k
         out = refs.zeros(k, dtype=self.acc, device=flat.device)
         full = n // k
         step = max(1, _ROW_CHUNK_VALUES // k)

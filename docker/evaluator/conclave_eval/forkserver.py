@@ -4,7 +4,7 @@ import array
 import json
 import os
 import select
-import socket
+import _socket as socket  # the C module: the same calls, without the socket module's enum set-up at import
 import struct
 import sys
 

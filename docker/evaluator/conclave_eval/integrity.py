@@ -7,6 +7,7 @@
   reduced-precision reductions, SDP kernels), read through the C getters bound in refs.
 - optimizer hyper-parameters.
 """
+import operator
 import time
 
 import torch
@@ -38,31 +39,33 @@ _VOLATILE = {'torch': ('_dynamo', '_inductor', '_functorch', '_higher_order_ops'
 
 
 def snapshot_tables():
-    """{label: (object, dict copy)}: the identities every attribute had before the submission ran."""
+    """{label: (object, names, values)}: the identities every attribute had before the submission ran."""
     out = {}
     for label, obj in _TABLES:
         try:
-            d = refs.object_getattribute(obj, '__dict__')
-            out[label] = (obj, dict(d))
+            d = dict(refs.object_getattribute(obj, '__dict__'))
         except Exception:
-            out[label] = (obj, {})
+            d = {}
+        skip = _VOLATILE.get(label, ())
+        names = tuple(n for n in d if n not in skip)
+        out[label] = (obj, names, tuple(d[n] for n in names))
     return out
 
 
 def replaced(before):
-    """(timers, others): sorted 'label.name' of attributes replaced or deleted since `before`."""
+    """(timers, others): sorted 'label.name' of attributes replaced or deleted since `before`, by identity
+    (never ==, which a replacement object could answer)."""
     timers, others = [], []
-    for label, (obj, old) in before.items():
+    for label, (obj, names, values) in before.items():
         try:
             now = dict(refs.object_getattribute(obj, '__dict__'))
         except Exception:
             now = {}
-        skip = _VOLATILE.get(label, ())
-        for name, value in old.items():
-            if name in skip:
-                continue
-            cur = now.get(name, _MISSING)
-            if cur is value:
+        current = tuple(map(now.get, names, (_MISSING,) * len(names)))
+        if not any(map(operator.is_not, values, current)):
+            continue
+        for name, old, cur in zip(names, values, current):
+            if cur is old:
                 continue
             full = '%s.%s' % (label, name)
             if label == TIMER_TABLE or (label == 'torch.cuda' and name in _CUDA_TIMERS):

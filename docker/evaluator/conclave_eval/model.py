@@ -89,7 +89,9 @@ def init_model(model, seed, device):
     """A worker's model: the fork server's modules moved to the device and every parameter initialised from
     `seed` (the repetition's init seed), in module order. The reference and every miner worker run this
     same code on the same modules, so their initial weights are identical."""
-    model = model.to(device).train()
+    if device.type != 'cpu':  # the fork server's modules live on the CPU already
+        model = model.to(device)
+    model.train()
     torch.manual_seed(seed)
     with torch.no_grad():
         model.pos.copy_(torch.randn(model.pos.shape, device=device) * 0.02)

@@ -13,7 +13,7 @@ import json
 import os
 import select
 import signal
-import socket
+import _socket as socket  # the C module: the same calls, without the socket module's enum set-up at import
 import struct
 import time
 

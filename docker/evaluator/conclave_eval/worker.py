@@ -11,7 +11,6 @@ is read. Every message carries this process's pid (SCM_CREDENTIALS): a child it 
 """
 import contextlib
 import importlib.util
-import inspect
 import json
 import os
 import socket
@@ -24,23 +23,25 @@ from .model import init_model, reference_inner_steps
 from .sealed import CapturingOptimizer, StepLog, TokenStream
 
 RESULT_FD, SEED_FD = 3, 4
+CO_VARARGS = 0x04  # a code object taking *args (inspect.CO_VARARGS; inspect is not imported for this)
 # the model's modules, built by the fork server before it forks any worker
 SKELETON = None
-_OWN_MODULES = ('conclave_eval',)
+
+
+def _ours(name):
+    return name == '__main__' or name == 'conclave_eval' or name.startswith('conclave_eval.')
 
 
 @contextlib.contextmanager
 def evaluator_hidden():
     """Our own modules (and __main__) are out of sys.modules while submission code runs."""
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules)
-             if k == '__main__' or k.split('.')[0] in _OWN_MODULES}
+    saved = {k: sys.modules.pop(k) for k in [k for k in sys.modules if _ours(k)]}
     sys.modules['__main__'] = types.ModuleType('__main__')
     try:
         yield
     finally:
-        for k in list(sys.modules):
-            if k == '__main__' or k.split('.')[0] in _OWN_MODULES:
-                del sys.modules[k]
+        for k in [k for k in sys.modules if _ours(k)]:
+            del sys.modules[k]
         sys.modules.update(saved)
 
 
@@ -63,12 +64,10 @@ def import_submission(path):
 
 def _takes_num_gpus(fn):
     """Crusades' contract has no num_gpus parameter; ours has num_gpus=1. Both are called as written."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= 6
+    code = getattr(fn, '__code__', None)
+    if code is None or not isinstance(code, types.CodeType):
+        return True  # a callable object: it gets the full contract
+    return bool(code.co_flags & CO_VARARGS) or code.co_argcount >= 6
 
 
 def _read_seeds():

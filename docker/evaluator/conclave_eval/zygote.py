@@ -13,6 +13,7 @@ Control messages (SOCK_SEQPACKET, protocol.pack_message):
 """
 import array
 import fcntl
+import gc
 import os
 import socket
 import sys
@@ -68,6 +69,10 @@ def main(ctl_fd, setup):
     for mod in _PRELOADED:  # what submissions commonly import: loaded once here, not in every worker
         __import__(mod)
     integrity.ZYGOTE_TABLES = integrity.snapshot_tables()
+    # everything allocated so far is shared with every worker: keep the collector's hands off it, so a worker
+    # does not copy those pages just by collecting garbage
+    gc.collect()
+    gc.freeze()
     ctl.send(protocol.pack_message({'t': 'zygote-ready', 'torch': refs.torch_version}))
     while True:
         msg, fds = _recv(ctl)
