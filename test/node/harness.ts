@@ -100,12 +100,13 @@ export class Bus {
   }
 }
 
-export function fixedEvaluator(scoreByCode: Map<string, EvaluationOutcome>, calls: string[] = []): EvaluatorPort {
+export function fixedEvaluator(scoreByCode: Map<string, EvaluationOutcome>, calls: string[] = [], contexts: { runId: number; randomness: string }[] = []): EvaluatorPort {
   return {
     policyHash: async () => h32('policy-v1'),
     concurrency: () => 2,
-    evaluate: async (entry) => {
+    evaluate: async (entry, ctx) => {
       calls.push(entry.codeSha256);
+      contexts.push({ runId: ctx.runId, randomness: ctx.randomness });
       await new Promise((r) => setTimeout(r, 5));
       return scoreByCode.get(entry.codeSha256) ?? { status: 'fetch-failed', score: 0, detail: { reason: 'unknown code' } };
     },
