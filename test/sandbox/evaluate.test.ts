@@ -54,6 +54,7 @@ const PROTOCOL_ATTACKS: [string, string, string][] = [
   ['replay_repetition', 'gradient-error', '4: the first repetition recorded, later ones replay it'],
   ['bf16_after_first', 'precision', '5: fp32 on the first step, bf16 autocast afterwards'],
   ['backend_midcall', 'backend-settings', '5: a backend setting changed between steps and restored before returning'],
+  ['backend_at_import', 'backend-settings', '5: a backend setting changed at import time, before the call'],
 ];
 const HONEST_VARIANTS = ['honest_trainer', 'honest_fused_loss', 'honest_chunked_loss', 'honest_compile', 'honest_crusades_signature'];
 

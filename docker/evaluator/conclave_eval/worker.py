@@ -115,6 +115,9 @@ class Worker:
             self.msg({'t': 'meta', 'nParams': sum(sizes.values()), 'params': sizes, 'device': str(self.device),
                       'torch': refs.torch_version})
         tables = integrity.ZYGOTE_TABLES or integrity.snapshot_tables()
+        # the evaluator's settings, read before any submission code runs: a change made at import time shows
+        # at the first optimizer step like one made during the call
+        hyper0, backend0 = integrity.hyper(inner), integrity.backend()
         if job['mode'] == 'miner':
             guard.install(lambda check, detail: self.msg({'t': 'violation', 'check': check, 'detail': detail}),
                           job.get('writablePrefixes', ['/tmp', '/cache']), job.get('allowedExecutables', []))
@@ -124,7 +127,6 @@ class Worker:
             autocast = job.get('autocast')
             fn = lambda m, it, o, n, d, g=1: reference_inner_steps(m, it, o, n, d, g, autocast_dtype=autocast)  # noqa: E731
             args_gpus = True
-        hyper0, backend0 = integrity.hyper(inner), integrity.backend()
         num_steps = int(data['numSteps'])
         args = (model, stream, opt, num_steps, self.device) + ((1,) if args_gpus else ())
         self.msg({'t': 'ready'})
