@@ -1,12 +1,13 @@
 // The seeds of a run's evaluations, all derived from the run's chain randomness (the hash of the run's
 // epoch start block): the same on every validator, unknown to a miner when it committed its code.
-// Per repetition r: the model's init seed and the data seed; one sketch seed for the run. A worker learns
-// its data and sketch seeds only when its timed window opens (docker/evaluator/conclave_eval/repetition.py).
+// Per run: the model's init seed (the same initial weights for every repetition and submission: not secret,
+// nothing can be trained without the data) and the sketch seed; per repetition r: the data seed. A worker
+// learns its data and sketch seeds only when its timed window opens (docker/evaluator/conclave_eval/repetition.py).
 import { createHash } from 'node:crypto';
 
 export interface RunSeeds {
-  /** 31-bit torch.manual_seed of repetition r's model */
-  initSeeds: number[];
+  /** 31-bit torch.manual_seed of the run's initial weights */
+  initSeed: number;
   /** 128-bit hex seed of repetition r's batches */
   dataSeeds: string[];
   /** 128-bit hex seed of the sketch projection */
@@ -34,7 +35,7 @@ export function runSeeds(randomness: string, repetitions: number): RunSeeds {
   const rnd = normaliseRandomness(randomness);
   const reps = Array.from({ length: repetitions }, (_, r) => r);
   return {
-    initSeeds: reps.map((r) => h('init', rnd, r).readUInt32BE(0) & 0x7fffffff),
+    initSeed: h('init', rnd).readUInt32BE(0) & 0x7fffffff,
     dataSeeds: reps.map((r) => h('data', rnd, r).subarray(0, 16).toString('hex')),
     sketchSeed: h('sketch', rnd).subarray(0, 16).toString('hex'),
   };

@@ -173,11 +173,12 @@ describe('evaluator checks (pure)', () => {
     const s = runSeeds(a, 3);
     assert.deepEqual(runSeeds(a.slice(2).toUpperCase(), 3), s, '0x prefix and case do not matter');
     assert.equal(new Set(s.dataSeeds).size, 3);
-    assert.equal(new Set(s.initSeeds).size, 3);
     assert.match(s.sketchSeed, /^[0-9a-f]{32}$/);
-    for (const x of s.initSeeds) assert.ok(Number.isInteger(x) && x >= 0 && x < 2 ** 31);
+    assert.ok(Number.isInteger(s.initSeed) && s.initSeed >= 0 && s.initSeed < 2 ** 31);
     const b = runSeeds('0x' + 'ab'.repeat(31) + 'ac', 3);
-    for (const k of ['dataSeeds', 'initSeeds'] as const) for (let i = 0; i < 3; i++) assert.notEqual(b[k][i], s[k][i]);
+    for (let i = 0; i < 3; i++) assert.notEqual(b.dataSeeds[i], s.dataSeeds[i]);
+    assert.notEqual(b.initSeed, s.initSeed);
+    assert.notEqual(b.sketchSeed, s.sketchSeed);
     assert.deepEqual(runSeeds(a, 5).dataSeeds.slice(0, 3), s.dataSeeds, 'more repetitions extend, never reshuffle');
     for (const bad of ['', '0x12', 'zz'.repeat(32), '0x' + 'a'.repeat(63)]) assert.throws(() => normaliseRandomness(bad), RandomnessError);
     assert.equal(normaliseRandomness(localRandomness(7)), localRandomness(7));

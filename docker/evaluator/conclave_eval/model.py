@@ -85,21 +85,25 @@ def build_model(cfg):
     return TinyGPT(cfg['vocab'], cfg['dModel'], cfg['nHeads'], cfg['nLayers'], cfg['dFF'], cfg['seqLen'])
 
 
-def init_model(model, seed, device):
-    """A worker's model: the fork server's modules moved to the device and every parameter initialised from
-    `seed` (the repetition's init seed), in module order. The reference and every miner worker run this
-    same code on the same modules, so their initial weights are identical."""
-    if device.type != 'cpu':  # the fork server's modules live on the CPU already
-        model = model.to(device)
+def init_model(model, seed):
+    """Every parameter initialised from `seed` (the run's init seed), in module order, on the CPU. The fork
+    server does this once per run; every worker (reference and miner alike) starts from these weights."""
     model.train()
     torch.manual_seed(seed)
     with torch.no_grad():
-        model.pos.copy_(torch.randn(model.pos.shape, device=device) * 0.02)
+        model.pos.copy_(torch.randn(model.pos.shape) * 0.02)
         for m in model.modules():
             if m is not model and hasattr(m, 'reset_parameters'):
                 m.reset_parameters()
     for p in model.parameters():
         p.grad = None
+    return model
+
+
+def worker_model(model, device):
+    """A worker's model: the fork server's initialised modules, on the device, with a fresh call log."""
+    if device.type != 'cpu':  # the fork server's modules live on the CPU (no CUDA before a fork)
+        model = model.to(device)
     model.call_log = CallLog()
     return model
 
@@ -136,14 +140,15 @@ def reference_inner_steps(model, data_iterator, optimizer, num_steps, device, nu
 
 
 def warm_up(model, cfg, data, optimizer, device):
-    """Runs the reference loop once on throwaway weights and data (seed 0, nothing of any run) in the fork
-    server, so what the CPU libraries set up at first use is set up once and inherited by every worker
-    instead of being paid again inside each timed window. CPU only: CUDA must not be initialised before a fork."""
+    """Runs one step of the reference loop on throwaway data (seed 0, nothing of any run) in the fork server,
+    so what the CPU libraries set up at first use is set up once and inherited by every worker instead of
+    being paid again inside each timed window. CPU only: CUDA must not be initialised before a fork. The
+    weights it moves are initialised afterwards (init_model)."""
     if device.type != 'cpu':
         return
-    model = init_model(model, 0, device)
+    model.call_log = CallLog()
     opt = torch.optim.AdamW(model.parameters(), lr=optimizer['lr'], betas=tuple(optimizer['betas']), eps=optimizer['eps'],
                             weight_decay=optimizer['weightDecay'])
     g = torch.Generator().manual_seed(0)
-    batches = iter([torch.randint(0, cfg['vocab'], (data['batchSize'], cfg['seqLen']), generator=g) for _ in range(2)])
-    reference_inner_steps(model, batches, opt, 2, device)
+    batches = iter([torch.randint(0, cfg['vocab'], (data['batchSize'], cfg['seqLen']), generator=g)])
+    reference_inner_steps(model, batches, opt, 1, device)

@@ -27,7 +27,7 @@ from .repetition import RepetitionRun
 DEFAULT_PATHS = {'tmp': '/tmp', 'cache': '/cache', 'cacheSeed': '/cache-seed', 'result': '/result'}
 # what a worker may know: the job minus every seed it must not see before its window
 _WORKER_JOB_KEYS = ('mode', 'model', 'data', 'optimizer', 'threads', 'device', 'submission', 'writablePrefixes',
-                    'allowedExecutables', 'initSeeds', 'sketchDim', 'autocast')
+                    'allowedExecutables', 'sketchDim', 'autocast')
 
 
 class Supervisor:
@@ -95,7 +95,7 @@ class Supervisor:
         if self.job.get('cacheSeed'):
             cachefiles.seed_cache(self.paths['cacheSeed'], self.paths['cache'])
         try:
-            self.zygote = ForkServer(self.env(), {k: self.job[k] for k in ('model', 'data', 'optimizer', 'threads', 'device') if k in self.job})
+            self.zygote = ForkServer(self.env(), {k: self.job[k] for k in ('model', 'data', 'optimizer', 'threads', 'device', 'initSeed') if k in self.job})
         except ForkServerError as e:
             self.error = {'type': 'ForkServerError', 'detail': str(e)}
             return

@@ -19,13 +19,14 @@ import traceback
 import types
 
 from . import capture, guard, integrity, protocol, refs
-from .model import init_model, reference_inner_steps
+from .model import reference_inner_steps, worker_model
 from .sealed import CapturingOptimizer, StepLog, TokenStream
 
 RESULT_FD, SEED_FD = 3, 4
 CO_VARARGS = 0x04  # a code object taking *args (inspect.CO_VARARGS; inspect is not imported for this)
-# the model's modules, built by the fork server before it forks any worker
-SKELETON = None
+# the model initialised from the run's init seed, and a copy of its initial parameters: made by the fork server
+MODEL = None
+INIT = None
 
 
 def _ours(name):
@@ -101,10 +102,10 @@ class Worker:
     def run(self):
         job, rep = self.job, self.rep
         cfg, data, opt_cfg = job['model'], job['data'], job['optimizer']
-        model = init_model(SKELETON, int(job['initSeeds'][rep]), self.device)  # threads: set in the fork server
+        model = worker_model(MODEL, self.device)  # initialised (and threads set) in the fork server
         named = list(refs.module_named_parameters(model))
         calls = model.call_log
-        init = [refs.clone(refs.detach(p)) for _, p in named]
+        init = [refs.to(p0, device=self.device) for p0 in INIT]
         inner = refs.AdamW([p for _, p in named], lr=opt_cfg['lr'], betas=tuple(opt_cfg['betas']), eps=opt_cfg['eps'],
                            weight_decay=opt_cfg['weightDecay'])
         log = StepLog(named, self.send, rep)

@@ -3,8 +3,10 @@ forks one worker per repetition on the supervisor's command. It never imports or
 (a worker is a forked child that does), is not dumpable (its memory is closed to same-uid processes)
 and takes commands only on a control socket that every worker closes first thing after the fork.
 
-It starts with the job's threads setting and, on CPU, runs the reference loop once on throwaway weights
-and data so that kernels compiled at first use are inherited by every worker (model.warm_up).
+It starts with the job's threads setting; on CPU it runs one step of the reference loop on throwaway data so
+that what the libraries set up at first use is inherited by every worker (model.warm_up); then it initialises
+the model from the run's init seed (the same initial weights for every repetition and every submission of the
+run: they are not secret, nothing can be trained without the data) and keeps a copy for changed-share.
 
 Control messages (SOCK_SEQPACKET, protocol.pack_message):
   zygote -> supervisor: zygote-ready {torch}; forked {pid}; reaped {pid, status}; zygote-error {detail}
@@ -21,7 +23,7 @@ import sys
 from . import integrity, procs, protocol
 from . import refs  # noqa: F401  (binds the references before anything else can exist)
 from . import worker
-from .model import build_model, warm_up
+from .model import build_model, init_model, warm_up
 
 _PRELOADED = ('dataclasses', 'typing', 'collections', 'functools', 'itertools', 'contextlib', 'math', 'numbers', 'enum', 'abc',
               'copy', 're', 'random', 'string', 'warnings', 'numpy')
@@ -63,15 +65,15 @@ def main(ctl_fd, setup):
     procs.die_with_parent()
     ctl = socket.socket(fileno=ctl_fd)
     refs.set_num_threads(int(setup['threads']))
-    worker.SKELETON = build_model(setup['model'])
-    if not os.environ.get('NOWARM'):
-        warm_up(worker.SKELETON, setup['model'], setup['data'], setup['optimizer'], refs.device(setup.get('device', 'cpu')))
+    model = build_model(setup['model'])
+    warm_up(model, setup['model'], setup['data'], setup['optimizer'], refs.device(setup.get('device', 'cpu')))
+    worker.MODEL = init_model(model, int(setup['initSeed']))
+    worker.INIT = [refs.clone(refs.detach(p)) for _, p in refs.module_named_parameters(model)]
     for mod in _PRELOADED:  # what submissions commonly import: loaded once here, not in every worker
         __import__(mod)
     integrity.ZYGOTE_TABLES = integrity.snapshot_tables()
     # everything allocated so far is shared with every worker: keep the collector's hands off it, so a worker
     # does not copy those pages just by collecting garbage
-    gc.collect()
     gc.freeze()
     ctl.send(protocol.pack_message({'t': 'zygote-ready', 'torch': refs.torch_version}))
     while True:
