@@ -72,8 +72,25 @@ class Sketcher:
         return refs.numpy(vals).tobytes(), bool(refs.item(refs.isfinite(vals).all())) if k else True, k
 
 
-def tensor_message(name, data, k):
-    return protocol.pack_message({'t': 'tensor', 'name': name, 'shape': [k]}, data)
+class TensorBatch:
+    """Sketches sent a few per message: {'t': 'tensors', 'items': [[name, length], ...]} + their float32 bytes."""
+    LIMIT = protocol.MAX_MESSAGE - (32 << 10)  # room for the header
+
+    def __init__(self, send):
+        self.send = send
+        self.items, self.parts, self.size = [], [], 0
+
+    def add(self, name, data, k):
+        if self.size + len(data) > self.LIMIT:
+            self.flush()
+        self.items.append([name, k])
+        self.parts.append(data)
+        self.size += len(data)
+
+    def flush(self):
+        if self.items:
+            self.send(protocol.pack_message({'t': 'tensors', 'items': self.items}, b''.join(self.parts)))
+            self.items, self.parts, self.size = [], [], 0
 
 
 def changed_count(p, init):

@@ -29,6 +29,18 @@ def _prctl(option, arg):
         return False
 
 
+def release_free_memory():
+    """glibc malloc_trim(0): free heap pages are returned to the kernel (a forked child then gets fresh pages
+    for its allocations instead of copy-on-write copies of the parent's freed ones)."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.malloc_trim(0)
+    except Exception:
+        pass
+
+
 def set_not_dumpable():
     """/proc/<self>/{mem,fd,environ} become unreadable to processes of the same uid (ptrace is seccomp-killed)."""
     return _prctl(PR_SET_DUMPABLE, 0)

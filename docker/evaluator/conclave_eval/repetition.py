@@ -81,17 +81,25 @@ class RepetitionRun:
             self.seed_w = None
         elif t == 'meta' and r.meta is None and self.rep == 0:
             r.meta = {k: v for k, v in msg.items() if k != 't'}
-        elif t == 'tensor':
-            name = str(msg.get('name'))
-            if not name.startswith(self.prefix) or r.t_open is None:
-                self.violation('protocol', 'rep %d: tensor %r out of turn' % (self.rep, name[:80]))
+        elif t == 'tensors':
+            items = msg.get('items')
+            if r.t_open is None or not isinstance(items, list):
+                self.violation('protocol', 'rep %d: tensors out of turn' % self.rep)
                 return
-            if len(r.tensors) >= MAX_TENSORS_PER_REP:
-                raise ValueError('rep %d: more than %d captured tensors' % (self.rep, MAX_TENSORS_PER_REP))
+            offset = 0
+            for item in items:
+                name, k = str(item[0]), int(item[1])
+                if not name.startswith(self.prefix) or k < 0 or offset + 4 * k > len(payload):
+                    raise ValueError('rep %d: tensor %r does not match its message' % (self.rep, name[:80]))
+                if len(r.tensors) >= MAX_TENSORS_PER_REP:
+                    raise ValueError('rep %d: more than %d captured tensors' % (self.rep, MAX_TENSORS_PER_REP))
+                r.tensors.append((name, [k], payload[offset:offset + 4 * k]))
+                offset += 4 * k
+            if offset != len(payload):
+                raise ValueError('rep %d: a tensors message with %d stray bytes' % (self.rep, len(payload) - offset))
             r.tensor_bytes += len(payload)
             if self.sup.tensor_bytes + r.tensor_bytes > self.sup.max_capture:
                 raise ValueError('captured sketches exceed maxCaptureBytes')
-            r.tensors.append((name, [len(payload) // 4], payload))
         elif t == 'obs' and r.obs is None and r.t_open is not None:
             r.obs = msg.get('obs')
         elif t == 'done' and r.obs is not None:

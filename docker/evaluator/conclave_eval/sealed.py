@@ -99,6 +99,7 @@ class StepLog:
         if diff and len(self.backend_changes) < _MAX_RECORDS:
             self.backend_changes.append({'step': k, 'keys': diff})
         missing, bad_dtype, finite = [], [], True
+        batch = capture.TensorBatch(self.send)
         for (name, p), dtype0 in zip(self.named, self.dtypes):
             g = p.grad
             if p.dtype != dtype0 or (g is not None and g.dtype != dtype0):
@@ -108,7 +109,8 @@ class StepLog:
                 continue
             data, vals, dim = self.sketcher.sketch_values(g, name)
             finite = finite and vals
-            self.send(capture.tensor_message('rep%d/grad/%d/%s' % (self.rep, k, name), data, dim))
+            batch.add('rep%d/grad/%d/%s' % (self.rep, k, name), data, dim)
+        batch.flush()
         self.missing.append(missing[:_MAX_RECORDS])
         if not finite:
             self.nonfinite.append(k)

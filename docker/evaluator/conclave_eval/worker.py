@@ -149,16 +149,15 @@ class Worker:
         logits = res.pop('logits')
         res['logitsShape'] = list(logits.shape) if logits is not None else None
         sk = log.sketcher
+        batch = capture.TensorBatch(self.send)
         for name, p in named:
-            data, k = sk.sketch(p, name)
-            self.send(capture.tensor_message('rep%d/weight/%s' % (rep, name), data, k))
+            batch.add('rep%d/weight/%s' % (rep, name), *sk.sketch(p, name))
         if logits is not None:
-            data, k = sk.sketch(logits, 'logits')
-            self.send(capture.tensor_message('rep%d/logits' % rep, data, k))
+            batch.add('rep%d/logits' % rep, *sk.sketch(logits, 'logits'))
         if self.job['mode'] == 'reference':
             for (name, _), p0 in zip(named, init):
-                data, k = sk.sketch(p0, name)
-                self.send(capture.tensor_message('rep%d/init/%s' % (rep, name), data, k))
+                batch.add('rep%d/init/%s' % (rep, name), *sk.sketch(p0, name))
+        batch.flush()
         changed = {name: capture.changed_count(p, p0) for (name, p), p0 in zip(named, init)}
         obs = {
             'wrapperIntact': type(opt) is CapturingOptimizer and refs.object_getattribute(opt, '_opt') is inner

@@ -72,6 +72,7 @@ def main(ctl_fd, setup):
     for mod in _PRELOADED:  # what submissions commonly import: loaded once here, not in every worker
         __import__(mod)
     integrity.ZYGOTE_TABLES = integrity.snapshot_tables()
+    procs.release_free_memory()  # freed heap pages go back: a worker's allocations then fault in fresh pages, not copies
     # everything allocated so far is shared with every worker: keep the collector's hands off it, so a worker
     # does not copy those pages just by collecting garbage
     gc.freeze()
