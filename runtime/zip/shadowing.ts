@@ -28,6 +28,8 @@ export interface PythonModules { python: string; stdlib: string[]; sitePackages:
 
 /** Loaded by every interpreter at start-up when present, whatever sys.stdlib_module_names says. */
 export const SITE_HOOKS = ['sitecustomize', 'usercustomize'];
+/** The interpreter's own module names that sys.stdlib_module_names leaves out. */
+export const INTERPRETER_MODULES = ['__main__'];
 /**
  * Modules torch loads on GPU builds (Inductor/Triton, CUDA wheels) and the packaging modules of a
  * pip/conda image: not in the CPU image this list is generated from, but present in the GPU one.
@@ -57,7 +59,7 @@ export function protectedModules(): Map<string, string> {
   if (!protectedNames) {
     const m = shippedPythonModules();
     protectedNames = new Map();
-    for (const name of [...m.stdlib, ...m.sitePackages, ...SITE_HOOKS, ...GPU_IMAGE_MODULES, ...evaluatorModules()]) protectedNames.set(componentKey(name), name);
+    for (const name of [...m.stdlib, ...m.sitePackages, ...SITE_HOOKS, ...INTERPRETER_MODULES, ...GPU_IMAGE_MODULES, ...evaluatorModules()]) protectedNames.set(componentKey(name), name);
   }
   return protectedNames;
 }

@@ -301,7 +301,7 @@ describe('intake: ZIP projects', function () {
   });
 
   describe('shadowing', () => {
-    for (const name of ['torch.py', 'numpy/__init__.py', 'numpy/', 'math.py', 'random.py', 'sitecustomize.py', 'usercustomize.py', 'Torch.py', 'json/x.txt', 'typing_extensions.py', 'conclave_eval/__init__.py', 'triton/__init__.py']) {
+    for (const name of ['torch.py', 'numpy/__init__.py', 'numpy/', 'math.py', 'random.py', 'sitecustomize.py', 'usercustomize.py', 'Torch.py', 'json/x.txt', 'typing_extensions.py', 'conclave_eval/__init__.py', 'triton/__init__.py', '__main__.py', '__MAIN__/x.py']) {
       it(`${name} is refused`, () => refused([T, { name, data: name.endsWith('/') ? undefined : 'X = 1\n' }], 'shadowing'));
     }
     it('.pth files are refused anywhere', async () => {

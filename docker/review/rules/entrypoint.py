@@ -1,6 +1,6 @@
 """Rule entrypoint: the inner_steps contract of an entrypoint file (policy.entrypoint): one module-level,
-undecorated, non-async def with exactly the policy's parameters and defaults that returns a value, never
-rebound, redefined or shadowed by an import.
+undecorated, non-async def with exactly the policy's parameters and defaults (or that list without its optional
+trailing parameters) that returns a value, never rebound, redefined or shadowed by an import.
 """
 import ast
 import json
@@ -24,11 +24,13 @@ class EntrypointRules:
             self.add("entrypoint", fn, "'%s' must not be decorated" % name)
         a = fn.args
         params = [x.arg for x in a.posonlyargs + a.args]
-        if params != ep["params"] or a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
-            self.add("entrypoint", fn, "signature must be %s(%s, %s=1), found (%s)" % (
-                name, ", ".join(ep["params"][:-1]), ep["params"][-1], ", ".join(params)))
+        forms = self.signature_forms()
+        form = next((f for f in forms if params == f), None)
+        if form is None or a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+            self.add("entrypoint", fn, "signature must be %s, found (%s)" % (
+                " or ".join("%s(%s)" % (name, self.render_params(f)) for f in forms), ", ".join(params)))
         else:
-            want = ep["defaults"]
+            want = {k: v for k, v in ep["defaults"].items() if k in form}
             dparams = params[len(params) - len(a.defaults):]
             got = {}
             for p, dv in zip(dparams, a.defaults):
@@ -45,3 +47,18 @@ class EntrypointRules:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name \
                     and node is not fn:
                 self.add("entrypoint", node, "'%s' must not be redefined" % name)
+
+    def signature_forms(self):
+        """The full parameter list, then each form without trailing optional parameters (Crusades' 5-parameter
+        inner_steps has no num_gpus): the evaluator calls the entrypoint with the parameters it declares."""
+        full = list(self.ep["params"])
+        forms = [full]
+        optional = self.ep.get("optionalTrailingParams", [])
+        while full and full[-1] in optional:
+            full = full[:-1]
+            forms.append(full)
+        return forms
+
+    def render_params(self, form):
+        defaults = self.ep["defaults"]
+        return ", ".join("%s=%s" % (p, json.dumps(defaults[p])) if p in defaults else p for p in form)

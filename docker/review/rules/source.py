@@ -1,6 +1,9 @@
 """Source-level checks, before any rule sees the tree: source-size (maxSourceBytes), source-encoding (NUL
 bytes, coding declarations other than utf-8, invalid UTF-8; a BOM is fine), parse-error (what CPython's
 own parser refuses, incl. nesting it cannot handle) and too-complex (more than maxAstNodes nodes).
+Module-level `if __name__ == "__main__":` blocks (no else) are dropped before review: the evaluator imports
+a submission under its module name, never as __main__, so such a block (Crusades' local test harness) never
+runs; binding __name__ is refused by the rules, so the condition cannot be made true.
 """
 import ast
 import re
@@ -33,4 +36,18 @@ def parse_submission(raw, limits):
     count = sum(1 for _ in ast.walk(tree))
     if count > int(limits.get("maxAstNodes", 200000)):
         return refuse("too-complex", "%d syntax nodes, over the limit" % count)
+    tree.body = [stmt for stmt in tree.body if not is_main_guard(stmt)]
     return tree, None
+
+
+def is_main_guard(stmt):
+    """`if __name__ == "__main__":` (either operand order) with no elif/else branch."""
+    if not isinstance(stmt, ast.If) or stmt.orelse:
+        return False
+    test = stmt.test
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__" and type(s.value) is str]
+    return len(names) == 1 and len(consts) == 1
