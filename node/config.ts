@@ -34,7 +34,7 @@ export interface NodeConfig {
   chain: { endpoint: string; netuid: number };
   wallet: { name: string; hotkey: string; path: string; passwordFile: string };
   node: { dataDir: string; mode: Mode; logLevel: 'debug' | 'info' | 'warn' | 'error' };
-  p2p: { listen: string; bootstrap: string[]; announceAxon: boolean };
+  p2p: { listen: string; bootstrap: string[]; announceAxon: boolean; announceAddress: string };
   sandbox: { dockerHosts: DockerHost[]; hardwareClass: string; evaluationTimeoutS: number; image: string; policyFile: string };
   consensus: {
     burnUid: number;
@@ -119,7 +119,10 @@ export const SCHEMA: KeyDef[] = [
     doc: 'Bootstrap peers (multiaddrs with /p2p/<peer id>). Axon records on chain and the DHT are used as well. Env: comma-separated.',
     check: (v: string[]) => v.find((a) => !/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+\/p2p\/\w+$/.test(a)) ? 'every entry must be a multiaddr ending in /p2p/<peer id>' : undefined },
   { key: 'p2p.announce_axon', path: ['p2p', 'announceAxon'], kind: 'bool', env: 'CONCLAVE_ANNOUNCE_AXON', def: true,
-    doc: 'Announce the listen address on chain with serve_axon so peers can find this validator.' },
+    doc: 'Announce the p2p address on chain with serve_axon (at start and when it changes) so peers find this validator; peers dial the axons of permitted validators from the metagraph.' },
+  { key: 'p2p.announce_address', path: ['p2p', 'announceAddress'], kind: 'string', env: 'CONCLAVE_ANNOUNCE_ADDRESS', def: '',
+    doc: 'Address to announce as the axon: "ip" or "ip:port" (behind NAT: the public address and forwarded port). Empty = the listen address, or for a wildcard listen the first non-loopback interface address. Subtensor refuses 127.0.0.1 and ::1.',
+    check: (v: string) => (v === '' || /^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/.test(v) ? undefined : 'must be an IP address with an optional :port, e.g. 203.0.113.7:30333') },
   { key: 'sandbox.docker_hosts', path: ['sandbox', 'dockerHosts'], kind: 'hosts', env: 'CONCLAVE_DOCKER_HOSTS',
     def: [{ url: 'unix:///var/run/docker.sock', gpus: 1 }],
     doc: 'Docker engines to evaluate on, each with its GPU count (= concurrent evaluations). TLS material by file path (ca_file, cert_file, key_file). Env: url=gpus pairs, comma-separated.' },
@@ -143,10 +146,10 @@ export const SCHEMA: KeyDef[] = [
     doc: 'Share of voting power (stake) the counted reports must exceed; never below 1/2.', check: between(0.5, 1) },
   { key: 'consensus.min_stake', path: ['consensus', 'minStake'], kind: 'bigint', env: 'CONCLAVE_MIN_STAKE', def: 0n,
     doc: 'Minimum stake (rao, as a string or integer) for a permitted validator to be a consensus member.' },
-  { key: 'consensus.commit_window_blocks', path: ['consensus', 'commitWindowBlocks'], kind: 'int', env: 'CONCLAVE_COMMIT_WINDOW_BLOCKS', def: 150,
-    doc: 'Blocks after the run start during which report hashes are committed on chain; reports are published only after it closes.', check: between(1, 100000) },
-  { key: 'consensus.reveal_window_blocks', path: ['consensus', 'revealWindowBlocks'], kind: 'int', env: 'CONCLAVE_REVEAL_WINDOW_BLOCKS', def: 60,
-    doc: 'Blocks after the commit window during which reports are published and collected before consensus starts.', check: between(1, 100000) },
+  { key: 'consensus.commit_window_blocks', path: ['consensus', 'commitWindowBlocks'], kind: 'int', env: 'CONCLAVE_COMMIT_WINDOW_BLOCKS', def: 0,
+    doc: 'Blocks after the run start (the block the subnet\'s epoch fired at) during which report hashes are committed on chain; reports are published only after it closes. 0 = 5/12 of the subnet\'s tempo (150 at tempo 360). The node refuses to start when commit + reveal window leave less than a tenth of the tempo for consensus and weights.', check: between(0, 100000) },
+  { key: 'consensus.reveal_window_blocks', path: ['consensus', 'revealWindowBlocks'], kind: 'int', env: 'CONCLAVE_REVEAL_WINDOW_BLOCKS', def: 0,
+    doc: 'Blocks after the commit window during which reports are published and collected before consensus starts. 0 = 1/6 of the subnet\'s tempo (60 at tempo 360).', check: between(0, 100000) },
   { key: 'consensus.consensus_timeout_s', path: ['consensus', 'consensusTimeoutS'], kind: 'int', env: 'CONCLAVE_CONSENSUS_TIMEOUT_S', def: 600,
     doc: 'Give up on a certificate for a run after this long (quorum miss: incumbent held).', check: between(1, 86400) },
   { key: 'consensus.view_timeout_s', path: ['consensus', 'viewTimeoutS'], kind: 'int', env: 'CONCLAVE_VIEW_TIMEOUT_S', def: 30,

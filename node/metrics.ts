@@ -182,7 +182,7 @@ export function nodeMetrics(reg = new Registry()) {
     peersConnected: reg.gauge('conclave_peers_connected', 'libp2p connections open (any peer).'),
     peersAdmitted: reg.gauge('conclave_peers_admitted', 'Peers admitted to the validator mesh (a verified, stake-bound hotkey binding).'),
     commitsTotal: reg.counter('conclave_commits_total', 'Report-hash commitments sent on chain, by result (committed, failed).'),
-    weightsSet: reg.counter('conclave_weights_set_total', 'set_weights outcomes, by result (set, held, failed).'),
+    weightsSet: reg.counter('conclave_weights_set_total', 'Weights outcomes, by result (set, held, failed; on commit-reveal subnets committed, then revealed or reveal-failed).'),
     apiRequests: reg.counter('conclave_api_requests_total', 'HTTP API requests, by route and status code.'),
     divergenceTop1: reg.gauge('conclave_divergence_top1_agreement', 'Shadow mode: share of recent runs where the consensus winner equals the owner pick.'),
     healthy: reg.gauge('conclave_healthy', '1 when /healthz reports healthy (chain, admitted peers, a recent run), else 0.'),

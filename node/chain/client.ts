@@ -1,17 +1,22 @@
 // Subtensor chain client over @polkadot/api: connects by name or URL, reconnects with exponential
-// backoff, pins every read to a block hash, reads the metagraph / hyperparameters / commitments / weights,
-// and submits set_commitment, set_weights and serve_axon returning the block or a typed error (never throws
-// for a chain-side failure, so a run loop can log and carry on).
+// backoff, pins every read to a block hash, reads the metagraph / hyperparameters / commitments / weights /
+// epoch schedule, and submits set_commitment, set_weights (or timelocked commits where the subnet has
+// commit-reveal: ./commit-reveal.ts) and serve_axon, returning the block or a typed error (never throws for
+// a chain-side failure, so a run loop can log and carry on).
 import { ApiPromise, WsProvider } from '@polkadot/api';
-import type { Signer, SignerResult } from '@polkadot/api/types';
-import type { SignerPayloadJSON } from '@polkadot/types/types';
 import type { SubmittableExtrinsic } from '@polkadot/api/promise/types';
-import { hexToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
-import { blake2AsU8a, encodeAddress, decodeAddress } from '@polkadot/util-crypto';
-import { SUBTENSOR_SIGNED_EXTENSIONS } from './extensions.ts';
+import { encodeAddress } from '@polkadot/util-crypto';
+import { SUBTENSOR_SIGNED_EXTENSIONS, checkSignedExtensions, UnknownSignedExtensionError } from './extensions.ts';
+import { poolError } from './errors.ts';
+import { submitSigned } from './submit.ts';
+import { readMetagraph } from './metagraph.ts';
+import { normaliseWeights, ipToU128, ipFromU128 } from './encoding.ts';
+import type { EpochSchedule } from './epoch-schedule.ts';
+import type { DrandBeacon } from './timelock/drand.ts';
+import { commitWeights, confirmReveal, findWeightsCommit, type CommitOptions } from './commit-reveal.ts';
 import { resolveEndpoint } from './endpoints.ts';
 import { commitmentText, formatScoreCommitment, parseMinerCommitment, parseScoreCommitment, rawCommitmentFields } from './commitments.ts';
-import type { BlockRef, ChainWriteError, ChainWriteResult, CommitmentRecord, Hyperparams, Neuron, RosterEntry, Sr25519Signer } from './types.ts';
+import type { BlockRef, ChainWriteError, ChainWriteResult, CommitmentRecord, Hyperparams, Neuron, RevealStatus, RosterEntry, Sr25519Signer, WeightsCommit } from './types.ts';
 
 export interface ChainClientOptions {
   /** finney | test | local | ws(s):// URL */
@@ -25,6 +30,8 @@ export interface ChainClientOptions {
   /** Backoff between reconnect attempts: 250 ms doubling up to this. Default 8 s. */
   maxBackoffMs?: number;
   log?: (line: string) => void;
+  /** Called once when the connection is lost (an outage starts) and once when it is back (with its length). */
+  onOutage?: (e: { state: 'down'; endpoint: string } | { state: 'up'; endpoint: string; downMs: number }) => void;
 }
 
 /** The connected chain's metadata lacks something Conclave reads or writes. */
@@ -45,32 +52,15 @@ export class ChainUnavailableError extends Error {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Dyn = any;
 
-const PAGE = 1000;
-
-/** Refuses a storage map whose key hashers differ from what the direct key decoding assumes. */
-function requireHashers(q: Dyn, want: string[], name: string): void {
-  const t = q.creator.meta.type;
-  const got: string[] = t.isMap ? t.asMap.hashers.map((h: Dyn) => h.toString()) : [];
-  if (got.join(',') !== want.join(',')) throw new ChainSchemaError(`${name} uses key hashers [${got.join(', ')}], expected [${want.join(', ')}]; this subtensor version is not supported yet`);
-}
-
-function anyHex(x: string | Uint8Array): string {
-  return typeof x === 'string' ? x.toLowerCase() : u8aToHex(x);
-}
-
-function u64le(b: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = Math.min(8, b.length) - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-  return v;
-}
-
-const PALLET_NAMES: Record<string, string> = { subtensorModule: 'SubtensorModule', commitments: 'Commitments', system: 'System' };
+const PALLET_NAMES: Record<string, string> = { subtensorModule: 'SubtensorModule', commitments: 'Commitments', system: 'System', drand: 'Drand', timestamp: 'Timestamp' };
 
 export class SubtensorClient {
   readonly endpoint: string;
   readonly api: ApiPromise;
   private readonly provider: WsProvider;
-  private readonly opts: Required<Omit<ChainClientOptions, 'log'>> & { log: (l: string) => void };
+  private readonly opts: Required<Omit<ChainClientOptions, 'log' | 'onOutage'>> & { log: (l: string) => void; onOutage: NonNullable<ChainClientOptions['onOutage']> };
+  /** when the connection was lost (null: connected) */
+  private downSince: number | null = null;
   private closed = false;
   private attempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
@@ -92,6 +82,7 @@ export class SubtensorClient {
       inclusionTimeoutMs: options.inclusionTimeoutMs ?? 60_000,
       maxBackoffMs: options.maxBackoffMs ?? 8_000,
       log: options.log ?? (() => {}),
+      onOutage: options.onOutage ?? (() => {}),
     };
     const provider = new WsProvider(endpoint, false, undefined, opts.requestTimeoutMs);
     let client: SubtensorClient | undefined;
@@ -124,16 +115,33 @@ export class SubtensorClient {
       await api.disconnect().catch(() => {});
       throw new ChainUnavailableError((err as Error).message);
     }
+    try {
+      const { empty } = checkSignedExtensions(api.registry, api.runtimeMetadata, endpoint);
+      if (empty.length) opts.log(`chain: transaction extensions without payload: ${empty.join(', ')}`);
+    } catch (err) {
+      gaveUp = true;
+      await api.disconnect().catch(() => {});
+      throw err as UnknownSignedExtensionError;
+    }
     client = new SubtensorClient(endpoint, provider, api, opts);
     provider.on('connected', () => {
       if (client!.attempt > 0) opts.log(`chain: reconnected to ${endpoint}`);
       client!.attempt = 0;
+      if (client!.downSince !== null) {
+        const downMs = Date.now() - client!.downSince;
+        client!.downSince = null;
+        opts.onOutage({ state: 'up', endpoint, downMs });
+      }
     });
     return client;
   }
 
   private onDisconnected(): void {
     if (this.closed || this.reconnectTimer) return;
+    if (this.downSince === null) {
+      this.downSince = Date.now();
+      this.opts.onOutage({ state: 'down', endpoint: this.endpoint });
+    }
     const delay = backoffMs(this.attempt++, this.opts.maxBackoffMs);
     this.opts.log(`chain: disconnected from ${this.endpoint}; retrying in ${delay} ms`);
     this.reconnectTimer = setTimeout(() => {
@@ -149,6 +157,11 @@ export class SubtensorClient {
   async onNewBlock(cb: (block: { number: number; hash: string }) => void): Promise<() => void> {
     await this.ready();
     return this.api.rpc.chain.subscribeNewHeads((h) => cb({ number: h.number.toNumber(), hash: h.hash.toHex() }));
+  }
+
+  /** Raw JSON-RPC call without waiting for a reconnect (node/chain modules: paged storage reads). */
+  send<T = unknown>(method: string, params: unknown[]): Promise<T> {
+    return this.provider.send(method, params) as Promise<T>;
   }
 
   /** Raw JSON-RPC call (e.g. the devchain's dev_* admin methods). */
@@ -181,7 +194,7 @@ export class SubtensorClient {
   }
 
   /** Runs a read; on a connection drop mid-read, waits for the reconnect and tries once more. */
-  private async read<T>(fn: () => Promise<T>): Promise<T> {
+  async read<T>(fn: () => Promise<T>): Promise<T> {
     await this.ready();
     try {
       return await fn();
@@ -192,7 +205,8 @@ export class SubtensorClient {
     }
   }
 
-  private storage(apiAt: Dyn, pallet: string, item: string, optional = false): Dyn {
+  /** The storage item `pallet.item` (polkadot-js camelCase) at `apiAt`; ChainSchemaError when missing unless optional. */
+  storage(apiAt: Dyn, pallet: string, item: string, optional = false): Dyn {
     const q = apiAt.query?.[pallet]?.[item];
     if (!q && !optional) {
       throw new ChainSchemaError(`the chain at ${this.endpoint} has no storage ${PALLET_NAMES[pallet] ?? pallet}.${item[0].toUpperCase()}${item.slice(1)} in its metadata; Conclave needs it (is this a subtensor node of a supported version?)`);
@@ -200,7 +214,7 @@ export class SubtensorClient {
     return q;
   }
 
-  private txFn(pallet: string, call: string): Dyn {
+  txFn(pallet: string, call: string): Dyn {
     const t = (this.api.tx as Dyn)[pallet]?.[call];
     if (!t) throw new ChainSchemaError(`the chain at ${this.endpoint} has no call ${PALLET_NAMES[pallet] ?? pallet}.${call} in its metadata`);
     return t;
@@ -229,7 +243,8 @@ export class SubtensorClient {
     return this.read(async () => (await this.api.rpc.chain.getHeader(hash)).number.toNumber());
   }
 
-  private async at(at: BlockRef): Promise<{ apiAt: Dyn; hash: string }> {
+  /** The API decorated for the block `at` (its own metadata), and that block's hash. */
+  async at(at: BlockRef): Promise<{ apiAt: Dyn; hash: string }> {
     const hash = await this.blockHash(at);
     return { apiAt: await this.read(() => this.api.at(hash)), hash };
   }
@@ -240,93 +255,75 @@ export class SubtensorClient {
       const exists = await this.storage(apiAt, 'subtensorModule', 'networksAdded')(netuid);
       if (!exists.isTrue) throw new Error(`subnet ${netuid} does not exist on ${this.endpoint}`);
       const items = ['tempo', 'weightsSetRateLimit', 'commitRevealWeightsEnabled', 'weightsVersionKey', 'subnetworkN', 'maxAllowedUids',
-        'minAllowedWeights', 'maxWeightsLimit', 'immunityPeriod', 'maxAllowedValidators', 'activityCutoff', 'kappa'];
+        'minAllowedWeights', 'maxWeightsLimit', 'immunityPeriod', 'maxAllowedValidators', 'kappa'];
       const qs = items.map((i) => this.storage(apiAt, 'subtensorModule', i));
-      const reveal = this.storage(apiAt, 'subtensorModule', 'revealPeriodEpochs', true);
-      const vals: Dyn[] = await Promise.all([...qs.map((q) => q(netuid)), reveal ? reveal(netuid) : Promise.resolve(null)]);
+      // read by name where present: newer runtimes replace ActivityCutoff by ActivityCutoffFactorMilli
+      const optional = ['revealPeriodEpochs', 'activityCutoffFactorMilli', 'activityCutoff'].map((i) => this.storage(apiAt, 'subtensorModule', i, true));
+      if (!optional[1] && !optional[2]) this.storage(apiAt, 'subtensorModule', 'activityCutoffFactorMilli');
+      const vals: Dyn[] = await Promise.all([...qs.map((q) => q(netuid)), ...optional.map((q) => (q ? q(netuid) : Promise.resolve(null)))]);
       const n = (i: number) => Number(vals[i].toString());
+      const opt = (i: number) => (vals[i] === null ? null : n(i));
+      const tempo = n(0);
+      const factor = opt(12);
+      const activityCutoff = factor !== null ? Math.max(1, Math.floor((factor * tempo) / 1000)) : n(13);
       return {
-        netuid, tempo: n(0), weightsRateLimit: n(1), commitRevealEnabled: vals[2].isTrue, weightsVersionKey: BigInt(vals[3].toString()),
+        netuid, tempo, weightsRateLimit: n(1), commitRevealEnabled: vals[2].isTrue, weightsVersionKey: BigInt(vals[3].toString()),
         subnetworkN: n(4), maxAllowedUids: n(5), minAllowedWeights: n(6), maxWeightsLimit: n(7), immunityPeriod: n(8),
-        maxAllowedValidators: n(9), activityCutoff: n(10), kappa: n(11), revealPeriodEpochs: vals[12] === null ? null : n(12),
+        maxAllowedValidators: n(9), kappa: n(10), revealPeriodEpochs: opt(11), activityCutoff, activityCutoffFactorMilli: factor,
       };
     });
   }
 
   /**
-   * The metagraph of `netuid` at a block: uid -> hotkey (Keys), stake (TotalHotkeyAlpha, rao of alpha),
-   * validator permits, axons. Paged key scans + batched state_queryStorageAt (1,000 keys per call), decoded
-   * directly from SCALE: a handful of RPCs in total, never one per neuron.
+   * The subnet's epoch schedule at one block: stateful (LastEpochBlock, PendingEpochAt, SubnetEpochIndex,
+   * BlocksSinceLastStep, Tempo; spec >= 423) where the runtime has those items, else the legacy modulo rule.
    */
-  async metagraph(netuid: number, at?: BlockRef): Promise<Neuron[]> {
+  async epochSchedule(netuid: number, at?: BlockRef): Promise<EpochSchedule> {
     const { apiAt, hash } = await this.at(at);
     return this.read(async () => {
-      const keysQ = this.storage(apiAt, 'subtensorModule', 'keys');
-      const stakeQ = this.storage(apiAt, 'subtensorModule', 'totalHotkeyAlpha');
-      const axonsQ = this.storage(apiAt, 'subtensorModule', 'axons');
-      const permitsQ = this.storage(apiAt, 'subtensorModule', 'validatorPermit');
-      requireHashers(keysQ, ['Identity', 'Identity'], 'SubtensorModule.Keys');
-      requireHashers(stakeQ, ['Blake2_128Concat', 'Identity'], 'SubtensorModule.TotalHotkeyAlpha');
-      requireHashers(axonsQ, ['Identity', 'Blake2_128Concat'], 'SubtensorModule.Axons');
-      const [keyEntries, permitsRaw, axonEntries] = await Promise.all([
-        this.rawEntries(anyHex(keysQ.keyPrefix(netuid)), hash),
-        this.provider.send('state_getStorage', [permitsQ.key(netuid), hash]) as Promise<string | null>,
-        this.rawEntries(anyHex(axonsQ.keyPrefix(netuid)), hash),
-      ]);
-      const rows: { uid: number; hotkey: string; pk: Uint8Array }[] = [];
-      for (const [k, v] of keyEntries) {
-        if (v === null) continue;
-        const kb = hexToU8a(k);
-        const vb = hexToU8a(v);
-        if (vb.length !== 32) throw new Error(`SubtensorModule.Keys value of ${vb.length} bytes; expected an AccountId32`);
-        rows.push({ uid: kb[kb.length - 2] | (kb[kb.length - 1] << 8), hotkey: encodeAddress(vb, 42), pk: vb });
-      }
-      rows.sort((a, b) => a.uid - b.uid);
-      const prefix = anyHex(stakeQ.keyPrefix()).slice(2);
-      const netLe = u8aToHex(Uint8Array.of(netuid & 255, netuid >> 8)).slice(2);
-      const stakeKeys = rows.map((r) => `0x${prefix}${u8aToHex(blake2AsU8a(r.pk, 128)).slice(2)}${u8aToHex(r.pk).slice(2)}${netLe}`);
-      const stakeVals = await this.rawValues(stakeKeys, hash);
-      const permits: boolean[] = permitsRaw ? (this.api.registry.createType('Vec<bool>', hexToU8a(permitsRaw)).toJSON() as boolean[]) : [];
-      const axons = new Map<string, { ip: string; port: number }>();
-      const axonType = this.api.registry.createLookupType(axonsQ.creator.meta.type.asMap.value);
-      for (const [k, v] of axonEntries) {
-        if (v === null) continue;
-        const a = this.api.registry.createType(axonType, hexToU8a(v)) as Dyn;
-        const ip = ipFromU128(BigInt(a.ip.toString()), Number(a.ipType.toString()));
-        const port = Number(a.port.toString());
-        if (ip && port > 0) axons.set(encodeAddress(hexToU8a(k).slice(-32), 42), { ip, port });
-      }
-      return rows.map((r, i) => {
-        const sv = stakeVals[i];
-        const n: Neuron = { uid: r.uid, hotkey: r.hotkey, stake: sv ? u64le(hexToU8a(sv)) : 0n, validatorPermit: permits[r.uid] === true };
-        const ax = axons.get(r.hotkey);
-        if (ax) n.axon = ax;
-        return n;
-      });
+      const last = this.storage(apiAt, 'subtensorModule', 'lastEpochBlock', true);
+      const [block, tempo] = await Promise.all([this.blockNumber(hash), this.storage(apiAt, 'subtensorModule', 'tempo')(netuid)]);
+      if (!last) return { model: 'legacy', netuid, block, tempo: Number(tempo.toString()) };
+      const get = (item: string) => this.storage(apiAt, 'subtensorModule', item)(netuid);
+      const [l, p, i, b] = await Promise.all([last(netuid), get('pendingEpochAt'), get('subnetEpochIndex'), get('blocksSinceLastStep')]);
+      return { model: 'stateful', netuid, block, tempo: Number(tempo.toString()), lastEpochBlock: Number(l.toString()), pendingEpochAt: Number(p.toString()), subnetEpochIndex: Number(i.toString()), blocksSinceLastStep: Number(b.toString()) };
     });
   }
 
-  /** All (key, value) under a storage prefix at a block: state_getKeysPaged pages + state_queryStorageAt batches. */
-  private async rawEntries(prefix: string, hash: string): Promise<[string, string | null][]> {
-    const keys: string[] = [];
-    let start: string | null = null;
-    for (let page = 0; page < 10_000; page++) {
-      const got = (await this.provider.send('state_getKeysPaged', [prefix, PAGE, start, hash])) as string[];
-      keys.push(...got);
-      if (got.length < PAGE) break;
-      start = got[got.length - 1];
-    }
-    const vals = await this.rawValues(keys, hash);
-    return keys.map((k, i) => [k, vals[i]]);
+  /** The drand beacon the chain decrypts with (Drand.BeaconConfig) and the newest pulse it holds (Drand.LastStoredRound). */
+  async drandBeacon(at?: BlockRef): Promise<DrandBeacon & { lastStoredRound: number }> {
+    const { apiAt } = await this.at(at);
+    return this.read(async () => {
+      const [cfg, last] = await Promise.all([this.storage(apiAt, 'drand', 'beaconConfig')(), this.storage(apiAt, 'drand', 'lastStoredRound')()]);
+      const publicKey = cfg.publicKey.toU8a(true) as Uint8Array;
+      if (publicKey.length !== 96) throw new ChainSchemaError(`Drand.BeaconConfig.public_key is ${publicKey.length} bytes; a BLS12-381 G2 key is 96`);
+      return { publicKey, period: Number(cfg.period.toString()), genesisTime: Number(cfg.genesisTime.toString()), lastStoredRound: Number(last.toString()) };
+    });
   }
 
-  /** Values of `keys` at a block, in order (null = absent), PAGE keys per state_queryStorageAt. */
-  private async rawValues(keys: string[], hash: string): Promise<(string | null)[]> {
-    const batches: Promise<{ changes: [string, string | null][] }[]>[] = [];
-    for (let i = 0; i < keys.length; i += PAGE) batches.push(this.provider.send('state_queryStorageAt', [keys.slice(i, i + PAGE), hash]) as never);
-    const map = new Map<string, string | null>();
-    for (const res of await Promise.all(batches)) for (const set of res) for (const [k, v] of set.changes) map.set(k.toLowerCase(), v);
-    return keys.map((k) => map.get(k.toLowerCase()) ?? null);
+  /** The chain's clock at a block (Timestamp.Now, ms); the local clock if the runtime has no Timestamp pallet. */
+  async chainTimeMs(at?: BlockRef): Promise<number> {
+    const { apiAt } = await this.at(at);
+    const q = this.storage(apiAt, 'timestamp', 'now', true);
+    if (!q) return Date.now();
+    const v = Number(((await this.read(() => q())) as Dyn).toString());
+    return v > 0 ? v : Date.now();
+  }
+
+  /** Target block time from the runtime's constants (Aura.SlotDuration, Babe.ExpectedBlockTime, 2 × Timestamp.MinimumPeriod), else 12 s. */
+  blockTimeMs(): number {
+    const c = this.api.consts as Dyn;
+    const v = c.aura?.slotDuration ?? c.babe?.expectedBlockTime ?? (c.timestamp?.minimumPeriod ? { toString: () => String(2 * Number(c.timestamp.minimumPeriod.toString())) } : null);
+    const ms = v ? Number(v.toString()) : 0;
+    return ms > 0 ? ms : 12_000;
+  }
+
+  /**
+   * The metagraph of `netuid` at a block: uid -> hotkey (Keys), stake (TotalHotkeyAlpha, rao of alpha),
+   * validator permits, axons. See ./metagraph.ts.
+   */
+  metagraph(netuid: number, at?: BlockRef): Promise<Neuron[]> {
+    return readMetagraph(this, netuid, at);
   }
 
   /** Every text commitment on `netuid` at a block, by hotkey (the newer of CommitmentOf and RevealedCommitments). */
@@ -442,19 +439,24 @@ export class SubtensorClient {
   }
 
   /**
-   * Whether `hotkey` can set weights on `netuid` with plain set_weights: registered, holds a validator permit,
-   * and the subnet does not require commit-reveal. Decentralized mode refuses to start when this is not ok.
+   * Whether `hotkey` can set weights on `netuid`: registered, holds a validator permit, and — where the
+   * subnet has commit-reveal — the runtime has a timelocked commit call and a drand pallet to reveal it.
    */
-  async canSetWeights(netuid: number, hotkey: string): Promise<{ ok: true; uid: number } | { ok: false; reason: string }> {
+  async canSetWeights(netuid: number, hotkey: string): Promise<{ ok: true; uid: number; commitReveal: boolean } | { ok: false; reason: string }> {
     const hp = await this.hyperparams(netuid);
     if (hp.commitRevealEnabled) {
-      return { ok: false, reason: `subnet ${netuid} has CommitRevealWeightsEnabled: plain set_weights is refused on chain and Conclave does not implement commit_timelocked_weights (drand timelock encryption) yet. Run in shadow mode, or ask the subnet owner to disable commit-reveal (sudo_set_commit_reveal_weights_enabled).` };
+      const tx = this.api.tx as Dyn;
+      const q = this.api.query as Dyn;
+      if (!tx.subtensorModule?.commitTimelockedWeights && !tx.subtensorModule?.commitCrv3Weights) {
+        return { ok: false, reason: `subnet ${netuid} has CommitRevealWeightsEnabled but the runtime at ${this.endpoint} has neither commit_timelocked_weights nor commit_crv3_weights: this client cannot commit weights there` };
+      }
+      if (!q.drand?.beaconConfig) return { ok: false, reason: `subnet ${netuid} has CommitRevealWeightsEnabled but the runtime has no Drand pallet to reveal timelocked commits` };
     }
     const neurons = await this.metagraph(netuid);
     const me = neurons.find((n) => n.hotkey === hotkey);
     if (!me) return { ok: false, reason: `hotkey ${hotkey} is not registered on subnet ${netuid}; register it (btcli subnet register --netuid ${netuid})` };
     if (!me.validatorPermit) return { ok: false, reason: `hotkey ${hotkey} (uid ${me.uid}) has no validator permit on subnet ${netuid}; it needs enough stake to be among the top validators` };
-    return { ok: true, uid: me.uid };
+    return { ok: true, uid: me.uid, commitReveal: hp.commitRevealEnabled };
   }
 
   // ---- writes ----
@@ -490,20 +492,50 @@ export class SubtensorClient {
     if (!norm.ok) return fail('invalid-input', norm.reason);
     try {
       const hp = await this.hyperparams(netuid);
-      if (hp.commitRevealEnabled) return fail('commit-reveal', `subnet ${netuid} requires commit-reveal weights; plain set_weights would be refused (CommitRevealEnabled)`);
+      if (hp.commitRevealEnabled) return fail('commit-reveal', `SubtensorModule.CommitRevealEnabled: subnet ${netuid} requires commit-reveal weights; plain set_weights would be refused (use commitWeights / submitWeights)`);
       const mine = await this.lastWeightsUpdate(netuid, signer.hotkey);
       if (!mine) return fail('not-registered', `hotkey ${signer.hotkey} is not registered on subnet ${netuid}`);
       const { uid, block: lastBlock } = mine;
       const best = await this.bestBlock();
       const next = lastBlock + hp.weightsRateLimit;
       if (lastBlock !== 0 && best.number + 1 < next) {
-        return fail('rate-limited', `weights for uid ${uid} were set at block ${lastBlock}; the subnet allows one set_weights per ${hp.weightsRateLimit} blocks, next at block ${next} (now ${best.number})`);
+        return fail('rate-limited', `SettingWeightsTooFast (checked before sending): weights for uid ${uid} were set at block ${lastBlock}; the subnet allows one set_weights per ${hp.weightsRateLimit} blocks, next at block ${next} (now ${best.number})`);
       }
       const vk = versionKey ?? hp.weightsVersionKey;
       return this.submit(signer, () => this.txFn('subtensorModule', 'setWeights')(netuid, norm.uids, norm.weights, vk));
     } catch (err) {
       return fail(err instanceof ChainUnavailableError ? 'disconnected' : 'rejected', (err as Error).message);
     }
+  }
+
+  /**
+   * Timelocked weight commit (commit-reveal v4: commit_timelocked_weights with the hotkey payload; on
+   * runtimes that only have commit_crv3_weights, that call with the legacy payload). The reveal round is
+   * derived from the chain's epoch schedule and clock unless `opts.revealRound` is given. See ./commit-reveal.ts.
+   */
+  commitWeights(signer: Sr25519Signer, netuid: number, uids: number[], weights: number[], opts: CommitOptions = {}): Promise<ChainWriteResult & { commit?: WeightsCommit }> {
+    return commitWeights(this, signer, netuid, uids, weights, opts);
+  }
+
+  /** set_weights on a plain subnet, a timelocked commit on a commit-reveal subnet (read at the best block). */
+  async submitWeights(signer: Sr25519Signer, netuid: number, uids: number[], weights: number[]): Promise<ChainWriteResult & { commit?: WeightsCommit }> {
+    let cr: boolean;
+    try {
+      cr = (await this.hyperparams(netuid)).commitRevealEnabled;
+    } catch (err) {
+      return fail(err instanceof ChainUnavailableError ? 'disconnected' : 'rejected', (err as Error).message);
+    }
+    return cr ? this.commitWeights(signer, netuid, uids, weights) : this.setWeights(signer, netuid, uids, weights);
+  }
+
+  /** Whether the chain revealed `commit` (events + storage; a failed reveal is silent on chain). See ./commit-reveal.ts. */
+  confirmReveal(commit: WeightsCommit): Promise<RevealStatus> {
+    return confirmReveal(this, commit);
+  }
+
+  /** `hotkey`'s timelocked commit included at `block` (read back from the commit queue), or null. */
+  findWeightsCommit(netuid: number, hotkey: string, block: number, uids: number[], weights: number[]): Promise<WeightsCommit | null> {
+    return findWeightsCommit(this, netuid, hotkey, block, uids, weights);
   }
 
   /** serve_axon: announce `ip:port` (IPv4 or IPv6) for the signer's hotkey on `netuid`. */
@@ -514,116 +546,35 @@ export class SubtensorClient {
     return this.submit(signer, () => this.txFn('subtensorModule', 'serveAxon')(netuid, axon.version ?? 1, ip.value, axon.port, ip.type, axon.protocol ?? 4, 0, 0));
   }
 
-  /** Signs with `signer`, submits, waits for inclusion; maps every failure to a ChainWriteError. */
+  /** The axon `hotkey` serves on `netuid` (ip, port, block it was served at), or null. */
+  async axonOf(netuid: number, hotkey: string, at?: BlockRef): Promise<{ ip: string; port: number; block: number } | null> {
+    const { apiAt } = await this.at(at);
+    return this.read(async () => {
+      const v = await this.storage(apiAt, 'subtensorModule', 'axons')(netuid, hotkey);
+      if (v.isNone) return null;
+      const a = v.unwrap();
+      const ip = ipFromU128(BigInt(a.ip.toString()), Number(a.ipType.toString()));
+      return ip ? { ip, port: Number(a.port.toString()), block: Number(a.block.toString()) } : null;
+    });
+  }
+
+  /** Signs with `signer`, submits, waits for inclusion; maps every failure to a ChainWriteError. See ./submit.ts. */
   async submit(signer: Sr25519Signer, build: () => SubmittableExtrinsic): Promise<ChainWriteResult> {
     try {
       await this.ready();
-      const tx = build();
-      const polkaSigner = polkadotSigner(this.api, signer);
-      return await new Promise<ChainWriteResult>((resolve) => {
-        let unsub: (() => void) | undefined;
-        let settled = false;
-        const done = (r: ChainWriteResult) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.api.off('disconnected', onDrop);
-          unsub?.();
-          resolve(r);
-        };
-        const onDrop = () => done(fail('disconnected', `connection to ${this.endpoint} dropped before the extrinsic was included; it may still land — check before resubmitting`));
-        const timer = setTimeout(() => done(fail('timeout', `not included within ${this.opts.inclusionTimeoutMs} ms`)), this.opts.inclusionTimeoutMs);
-        this.api.on('disconnected', onDrop);
-        tx.signAndSend(signer.hotkey, { signer: polkaSigner, nonce: -1 }, (res) => {
-          const st = res.status;
-          if (st.isInvalid || st.isDropped || st.isUsurped) return done(fail('rejected', `extrinsic ${st.type.toLowerCase()} by the transaction pool`));
-          if (!st.isInBlock && !st.isFinalized) return;
-          const blockHash = (st.isInBlock ? st.asInBlock : st.asFinalized).toHex();
-          if (res.dispatchError) {
-            const e = res.dispatchError;
-            if (e.isModule) {
-              const m = this.api.registry.findMetaError(e.asModule);
-              const kind = m.name === 'SettingWeightsTooFast' ? 'rate-limited' : m.name === 'CommitRevealEnabled' ? 'commit-reveal'
-                : /NotRegistered|NoValidatorPermit|AccountNotAllowedCommit/.test(m.name) ? 'not-registered' : 'dispatch';
-              return done({ ok: false, error: { kind, message: `${m.section}.${m.name}: ${m.docs.join(' ').trim() || 'dispatch failed'}`, module: { section: m.section, name: m.name } } });
-            }
-            return done(fail('dispatch', `dispatch failed: ${e.toString()}`));
-          }
-          this.api.rpc.chain.getHeader(blockHash).then(
-            (h) => done({ ok: true, block: h.number.toNumber(), blockHash }),
-            (err: Error) => done(fail('disconnected', `included in ${blockHash} but its header could not be read: ${err.message}`)),
-          );
-        }).then((u) => {
-          unsub = u;
-          if (settled) u();
-        }, (err: Error) => done(fail(this.api.isConnected ? 'rejected' : 'disconnected', err.message)));
-      });
+      return await submitSigned(this.api, this.endpoint, this.opts.inclusionTimeoutMs, signer, build());
     } catch (err) {
-      return fail(err instanceof ChainUnavailableError ? 'disconnected' : err instanceof ChainSchemaError ? 'rejected' : 'rejected', (err as Error).message);
+      if (err instanceof ChainUnavailableError) return fail('disconnected', (err as Error).message);
+      return { ok: false, error: poolError((err as Error).message) };
     }
   }
 }
 
+export { normaliseWeights, ipToU128, ipFromU128 } from './encoding.ts';
+export { polkadotSigner } from './submit.ts';
+
 function fail(kind: ChainWriteError['kind'], message: string): ChainWriteResult {
   return { ok: false, error: { kind, message } };
-}
-
-/** Adapts an Sr25519Signer (wallet hotkey) to @polkadot/api's Signer: signs the exact extrinsic payload. */
-export function polkadotSigner(api: ApiPromise, signer: Sr25519Signer): Signer {
-  let id = 0;
-  return {
-    signPayload: async (payload: SignerPayloadJSON): Promise<SignerResult> => {
-      if (encodeAddress(decodeAddress(payload.address), 42) !== signer.hotkey) throw new Error(`signer ${signer.hotkey} asked to sign for ${payload.address}`);
-      const p = api.registry.createType('ExtrinsicPayload', payload, { version: payload.version });
-      let msg = p.toU8a({ method: true });
-      if (msg.length > 256) msg = blake2AsU8a(msg, 256);
-      const sig = signer.sign(msg);
-      return { id: ++id, signature: u8aToHex(u8aConcat(Uint8Array.of(1), sig)) }; // MultiSignature::Sr25519
-    },
-  };
-}
-
-/** Validates and max-upscales weights to u16; drops zeros. */
-export function normaliseWeights(uids: number[], weights: number[]): { ok: true; uids: number[]; weights: number[] } | { ok: false; reason: string } {
-  if (uids.length !== weights.length) return { ok: false, reason: `${uids.length} uids but ${weights.length} weights` };
-  if (new Set(uids).size !== uids.length) return { ok: false, reason: 'a uid appears twice' };
-  if (uids.some((u) => !Number.isInteger(u) || u < 0 || u > 65535)) return { ok: false, reason: 'uids must be integers in 0..65535' };
-  if (weights.some((w) => !Number.isFinite(w) || w < 0)) return { ok: false, reason: 'weights must be finite and >= 0' };
-  const max = Math.max(0, ...weights);
-  if (max === 0) return { ok: false, reason: 'all weights are zero' };
-  const pairs = uids.map((u, i) => [u, Math.round((weights[i] / max) * 65535)] as const).filter(([, w]) => w > 0).sort((a, b) => a[0] - b[0]);
-  return { ok: true, uids: pairs.map((p) => p[0]), weights: pairs.map((p) => p[1]) };
-}
-
-export function ipToU128(ip: string): { value: bigint; type: 4 | 6 } | null {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (v4) {
-    const parts = v4.slice(1).map(Number);
-    if (parts.some((p) => p > 255)) return null;
-    return { value: parts.reduce((a, p) => a * 256n + BigInt(p), 0n), type: 4 };
-  }
-  if (!ip.includes(':')) return null;
-  const halves = ip.split('::');
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(':') : [];
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  const groups = [...head, ...Array(Math.max(0, fill)).fill('0'), ...tail];
-  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
-  return { value: groups.reduce((a, g) => a * 65536n + BigInt(parseInt(g, 16)), 0n), type: 6 };
-}
-
-export function ipFromU128(v: bigint, type: number): string | null {
-  if (type === 4) {
-    if (v > 0xffffffffn) return null;
-    return [24n, 16n, 8n, 0n].map((s) => ((v >> s) & 255n).toString()).join('.');
-  }
-  if (type === 6) {
-    const g: string[] = [];
-    for (let i = 7; i >= 0; i--) g.push(((v >> BigInt(i * 16)) & 0xffffn).toString(16));
-    return g.join(':');
-  }
-  return null;
 }
 
 /** Reconnect delay: 250 ms doubling per failed attempt, capped. */

@@ -27,7 +27,8 @@ Options:
   --timeout-ms MS         deadline for fetching the evidence from the source (default: 30000)
   --chain ENDPOINT        finney | test | local | ws(s)://URL (default: local)
   --netuid N              subnet (default: 1)
-  --commit-window BLOCKS  commit window of the subnet's validators (default: 150, or --rules-from's)
+  --commit-window BLOCKS  commit window of the subnet's validators (default: --rules-from's, or derived from
+                          the subnet's tempo at the run block as the validators derive it: 150 at tempo 360)
   --rules-from CONFIG     take the subnet's consensus rules (quorum, burn uid and rate, dethrone
                           margin, min stake, commit window) from a validator TOML config; default:
                           the built-in defaults of validator.example.toml
@@ -167,12 +168,13 @@ const command: Command = {
     const timeoutMs = intFlag(values['timeout-ms'], 'timeout-ms', 30_000, { min: 1 });
     const cfg = values['rules-from'] ? loadConfigFile(values['rules-from'], { env: {} }) : parseConfig('', { env: {} });
     const netuid = intFlag(values.netuid, 'netuid', cfg.chain.netuid, { max: 65535 });
-    const commitWindow = intFlag(values['commit-window'], 'commit-window', cfg.consensus.commitWindowBlocks, { min: 1 });
+    const commitWindowFlag = intFlag(values['commit-window'], 'commit-window', cfg.consensus.commitWindowBlocks, { min: 1 });
     const { cryptoReady } = await import('../../proto/signer.ts');
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');
     const { auditRun, evidenceFromBundle } = await import('../audit.ts');
     const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
+    const { derivedWindows } = await import('../validator/windows.ts');
     type Evidence = Pick<import('../audit.ts').AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
     let fromApi: Evidence | null = null;
     let bundle: import('../audit.ts').RunBundleEvidence | null = null;
@@ -191,6 +193,8 @@ const command: Command = {
       if (archiveDir !== undefined) bundle = await archiveBundle(archiveDir, await client.blockHash(0), netuid, runId);
       const evidence: Evidence = fromApi ?? evidenceFromBundle(bundle!, (await client.minerRoster(netuid, runId)).entries);
       const metagraph = await client.metagraph(netuid, runId);
+      // 0 = the validators derive it from the subnet's tempo (node/validator/windows.ts)
+      const commitWindow = commitWindowFlag || derivedWindows((await client.hyperparams(netuid, runId)).tempo).commitBlocks;
       const commitments = await client.scoreCommitments(netuid, runId, runId + commitWindow);
       const chainWeights = new Map<string, { uid: number; weight: number }[]>();
       for (const m of membersOf(metagraph, cfg.consensus.minStake)) chainWeights.set(m.hotkey, (await client.weightsOf(netuid, m.hotkey)) ?? []);

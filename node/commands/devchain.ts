@@ -12,12 +12,18 @@ const help = `Usage: conclave devchain [--genesis GENESIS.json] [--port N] [--bl
        conclave devchain set-commitment [--endpoint URL] --netuid N --hotkey SS58 --text TEXT
        conclave devchain set-storage    [--endpoint URL] --pallet P --item I [--args JSON] --value JSON
        conclave devchain register       [--endpoint URL] --netuid N (--seed //Name | --hotkey SS58) [--stake RAO] [--permit] [--text TEXT]
+       conclave devchain inject-pulse   [--endpoint URL] --round R --signature HEX
 
 A local chain that speaks Substrate JSON-RPC with subtensor's real runtime metadata, for tests and the
 devnet. @polkadot/api talks to it as to a subtensor node: real SCALE storage, blake2-256 block hashes,
 sr25519-signed extrinsics checked for signature, nonce and mortality, and the calls Conclave uses
-(Commitments.set_commitment, SubtensorModule.set_weights with its rate limit, serve_axon) applied with
-subtensor's errors. Blocks come on a timer and on demand. Nothing is written to disk unless --data is given.
+(Commitments.set_commitment, SubtensorModule.set_weights with its rate limit, commit_timelocked_weights
+revealed per block with Drand.Pulses, serve_axon) applied with subtensor's errors; epochs on the stateful
+schedule of spec >= 423 (--legacy-epochs: the modulo rule of older runtimes). Metadata is served as V14
+(state_getMetadata) and V14/V15/V16 (Metadata_metadata_at_version). Blocks come on a timer and on demand.
+Nothing is written to disk unless --data is given. The default genesis gives the chain its own drand beacon,
+whose pulses it publishes as its clock passes each round; a genesis with "drand": {"beacon": "quicknet"}
+takes real quicknet pulses by inject-pulse (checked against the beacon).
 
 Without --genesis it starts the default devnet genesis: netuid 1 with 4 validators of unequal stake
 (keys //Validator0..3) and 6 miners (//Miner0..5) with commitments "<sha256>:<url>".
@@ -32,6 +38,8 @@ Options:
   --stake RAO        register: alpha stake in rao                                           [default: 0]
   --permit           register: give it a validator permit
   --endpoint URL     devchain to administer (admin subcommands)                             [default: ws://127.0.0.1:9944]
+  --round, --signature  inject-pulse: drand round and its 48-byte BLS signature (hex)
+  --legacy-epochs    serve a runtime without the stateful epoch schedule (before spec 423)
   --json             admin subcommands: print the RPC result as JSON
   -h, --help         show this help
 
@@ -57,6 +65,9 @@ const options = {
   pallet: { type: 'string' },
   item: { type: 'string' },
   args: { type: 'string' },
+  round: { type: 'string' },
+  signature: { type: 'string' },
+  'legacy-epochs': { type: 'boolean' },
   value: { type: 'string' },
   seed: { type: 'string' },
   stake: { type: 'string' },
@@ -109,7 +120,10 @@ async function admin(sub: string, v: ReturnType<typeof parseFlags<typeof options
     if (v.stake !== undefined && !/^\d+$/.test(v.stake)) throw new UsageError('--stake takes an integer amount of rao');
     result = await devRpc(endpoint, 'dev_registerNeuron', [intFlag(v.netuid, 'netuid', 1, { max: 65535 }),
       { seed: v.seed, hotkey: v.hotkey, stake: v.stake ?? '0', validatorPermit: v.permit ?? false, commitment: v.text }]);
-  } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage, register)`);
+  } else if (sub === 'inject-pulse') {
+    if (!v.round || !v.signature) throw new UsageError('inject-pulse needs --round R and --signature HEX (the drand BLS signature of that round)');
+    result = await devRpc(endpoint, 'dev_injectPulse', [intFlag(v.round, 'round', 0, { min: 1 }), v.signature]);
+  } else throw new UsageError(`unknown subcommand '${sub}' (print-genesis, new-block, set-commitment, set-storage, register, inject-pulse)`);
   if (v.json) printJson(result);
   else process.stdout.write(`${sub}: ${typeof result === 'object' ? JSON.stringify(result) : String(result)}\n`);
   return 0;
@@ -137,6 +151,7 @@ const command: Command = {
       port: intFlag(v.port, 'port', 9944, { max: 65535 }),
       blockMs: intFlag(v['block-ms'], 'block-ms', 1000),
       dataDir: v.data,
+      epochModel: v['legacy-epochs'] ? 'legacy' : 'stateful',
       log: (l) => process.stderr.write(l + '\n'),
     });
     await chain.start();

@@ -4,6 +4,7 @@ import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
 import { ConfigError, divergenceGate, effectiveToml, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
 import { jsonLogger, type EvaluatorPort, type MeshPort } from '../validator/ports.ts';
+import { runWindows } from '../validator/windows.ts';
 import type { ApiServer } from '../api/server.ts';
 import type { Logger, NodeLogger } from '../logging/logger.ts';
 import { checkListenable, listenErrorCode, listenErrorMessage, listenSpecs } from '../listen-check.ts';
@@ -42,17 +43,23 @@ export class StartRefused extends Error {
 }
 
 /**
- * Decentralized mode must be able to set the certified weights. On a commit-reveal subnet the chain
- * refuses plain set_weights and Conclave does not implement commit_timelocked_weights, so such a node
- * would evaluate and vote but never move emissions: refuse to start rather than fail silently.
+ * Decentralized mode must be able to set the certified weights. On a commit-reveal subnet Conclave
+ * commits them timelocked (commit_timelocked_weights); only a runtime that offers no timelocked commit
+ * call or no drand pallet leaves it unable to, and then the node refuses to start rather than fail
+ * silently. `runtimeProblem` is what the client found missing (null: the runtime can take the commit).
  */
-export function commitRevealRefusal(mode: NodeConfig['node']['mode'], netuid: number, commitRevealEnabled: boolean): string | null {
-  if (mode !== 'decentralized' || !commitRevealEnabled) return null;
-  return `subnet ${netuid} has commit-reveal weights enabled (CommitRevealWeightsEnabled): the chain refuses plain set_weights there, `
-    + 'and Conclave does not implement commit_timelocked_weights (drand timelock encryption) yet, so in decentralized mode this validator '
+export function commitRevealRefusal(mode: NodeConfig['node']['mode'], netuid: number, commitRevealEnabled: boolean, runtimeProblem: string | null = null): string | null {
+  if (mode !== 'decentralized' || !commitRevealEnabled || runtimeProblem === null) return null;
+  return `subnet ${netuid} has commit-reveal weights enabled (CommitRevealWeightsEnabled) and ${runtimeProblem}, so in decentralized mode this validator `
     + 'could never set the certified weights. Either run in shadow mode (node.mode = "shadow" or CONCLAVE_MODE=shadow: consensus, '
-    + 'certificates and the divergence record still work; weights are not set while commit-reveal is on), or ask the subnet owner '
+    + 'certificates and the divergence record still work), point chain.endpoint at a node running a current subtensor runtime, or ask the subnet owner '
     + `to disable commit-reveal (sudo_set_commit_reveal_weights_enabled(${netuid}, false)) and start again.`;
+}
+
+/** The subnet's tempo leaves no room for the configured run windows: the message names the numbers. */
+export function windowsRefusal(tempo: number, c: NodeConfig['consensus'], netuid: number): string | null {
+  const w = runWindows(tempo, c);
+  return w.ok ? null : `subnet ${netuid}: ${w.reason}`;
 }
 
 export interface StartOptions {
@@ -88,6 +95,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const { watchChain, watchPeers } = await import('../status/watchers.ts');
   const { registerProcessMetrics } = await import('../status/process-metrics.ts');
   const { libp2pLogger } = await import('../logging/capture.ts');
+  const { AxonAnnouncer } = await import('../chain/axon-announcer.ts');
 
   // fail fast, before touching the chain: every port the config names must be free
   const busy = await checkListenable(listenSpecs(cfg));
@@ -117,7 +125,13 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const stopProcessMetrics = registerProcessMetrics(metrics.registry);
   cleanup.push(async () => stopProcessMetrics());
   try {
-    const client = await SubtensorClient.connect({ endpoint: cfg.chain.endpoint, log: (l) => log.debug(l) });
+    const client = await SubtensorClient.connect({
+      endpoint: cfg.chain.endpoint,
+      log: (l) => log.debug(l),
+      onOutage: (e) => (e.state === 'down'
+        ? log.warn('chain connection lost: reconnecting with backoff; runs wait', { endpoint: e.endpoint })
+        : log.info('chain connection back', { endpoint: e.endpoint, downMs: e.downMs })),
+    });
     const chain = chainPort(client, signer, cfg.chain.netuid);
     cleanup.push(() => chain.close());
     let validatorRef: { status(): ReturnType<import('../validator/validator.ts').Validator['status']> } | undefined;
@@ -138,9 +152,17 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
     const archive = await Archive.open(archiveDir, { chain: await client.blockHash(0), location: ARCHIVE_LOCATION });
     cleanup.push(() => archive.close());
     const hp = await client.hyperparams(cfg.chain.netuid);
-    const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled);
+    const windows = windowsRefusal(hp.tempo, cfg.consensus, cfg.chain.netuid);
+    if (windows) throw new StartRefused(windows);
+    const runtimeProblem = hp.commitRevealEnabled ? crRuntimeProblem(client) : null;
+    const refusal = commitRevealRefusal(cfg.node.mode, cfg.chain.netuid, hp.commitRevealEnabled, runtimeProblem);
     if (refusal) throw new StartRefused(refusal);
-    if (hp.commitRevealEnabled) log.warn('commit-reveal weights are enabled on this subnet: set_weights is refused on chain, so this node records consensus and divergence but sets no weights', { netuid: cfg.chain.netuid, mode: cfg.node.mode });
+    if (hp.commitRevealEnabled) {
+      if (runtimeProblem) log.warn('commit-reveal weights are enabled on this subnet but this runtime cannot take timelocked commits: weights are not set', { netuid: cfg.chain.netuid, mode: cfg.node.mode, problem: runtimeProblem });
+      else log.info('commit-reveal weights are enabled on this subnet: weights go as timelocked commits (drand), revealed by the chain an epoch later', { netuid: cfg.chain.netuid, revealPeriodEpochs: hp.revealPeriodEpochs });
+    }
+    const schedule = await client.epochSchedule(cfg.chain.netuid);
+    log.info('subnet epoch schedule', { model: schedule.model, tempo: schedule.tempo, block: schedule.block, windows: runWindows(hp.tempo, cfg.consensus) });
     const neurons = await chain.metagraph();
     const me = neurons.find((n) => n.hotkey === signer.hotkey);
     if (!me) log.warn('this hotkey is not registered on the subnet: the node observes but its reports will not count', { hotkey: signer.hotkey, netuid: cfg.chain.netuid });
@@ -167,6 +189,23 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       if (code && spec) throw new StartRefused(listenErrorMessage(spec, code));
       throw err;
     }
+    // the validator set (stake, permits, axons to dial) follows the metagraph: every 30 s, every 5 s
+    // while no peer is admitted (an isolated node looks harder), and right after our own axon lands
+    let refreshing = false;
+    let lastRefresh = Date.now();
+    const refreshMembers = () => {
+      if (refreshing) return;
+      refreshing = true;
+      lastRefresh = Date.now();
+      chain.metagraph().then((n) => {
+        neurons.splice(0, neurons.length, ...n);
+        setMembers();
+      }).catch(() => metrics.chainErrors.inc({ op: 'metagraph' })).finally(() => { refreshing = false; });
+    };
+    const announcer = cfg.p2p.announceAxon
+      ? new AxonAnnouncer({ client, signer, netuid: cfg.chain.netuid, configured: cfg.p2p.announceAddress, listenAddrs: () => mesh.multiaddrs(), log, onServed: () => refreshMembers() })
+      : null;
+    await announcer?.check();
     serveRunBundles(mesh, archive); // auditors fetch past runs by multiaddr (read-only, rate-limited)
     mesh.onEvent((e) => (e.type === 'banned' ? log.warn : log.debug)(`mesh peer ${e.type}`, { ...e }));
     const mport = logMeshMessages(meshPort(mesh), log);
@@ -230,13 +269,11 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       cleanup.push(() => metricsServer!.close());
       log.info('metrics listening', { url: `http://${a.host}:${a.port}/metrics` });
     }
-    // the validator set follows the metagraph (stake, permits, axons) every few blocks
     const refresh = setInterval(() => {
-      chain.metagraph().then((n) => {
-        neurons.splice(0, neurons.length, ...n);
-        setMembers();
-      }).catch(() => metrics.chainErrors.inc({ op: 'metagraph' }));
-    }, 60_000);
+      const isolated = mesh.admittedPeerCount() === 0;
+      if (Date.now() - lastRefresh >= (isolated ? 5_000 : 30_000)) refreshMembers();
+      void announcer?.check(); // serves the axon again if the address changed (or a refused serve may be retried)
+    }, 5_000);
     refresh.unref();
     await validator.start();
     const stop = async () => {
@@ -280,6 +317,15 @@ function logMeshMessages(port: MeshPort, log: Logger & { enabled?(l: 'debug'): b
 }
 
 const ARCHIVE_LOCATION = 'node.data_dir (the archive is <data_dir>/archive)';
+
+/** What the connected runtime lacks for commit-reveal weights (null: it can take timelocked commits). */
+function crRuntimeProblem(client: import('../chain/client.ts').SubtensorClient): string | null {
+  const tx = client.api.tx as unknown as Record<string, Record<string, unknown> | undefined>;
+  const q = client.api.query as unknown as Record<string, Record<string, unknown> | undefined>;
+  if (!tx.subtensorModule?.commitTimelockedWeights && !tx.subtensorModule?.commitCrv3Weights) return 'the runtime has no commit_timelocked_weights call';
+  if (!q.drand?.beaconConfig) return 'the runtime has no Drand pallet to reveal timelocked commits';
+  return null;
+}
 
 /** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
 function archivePort(archive: import('../archive.ts').Archive, netuid: number, log: ReturnType<typeof jsonLogger>): import('../validator/validator.ts').ArchivePort {

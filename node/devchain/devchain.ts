@@ -7,11 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { cryptoWaitReady, blake2AsHex, encodeAddress, decodeAddress } from '@polkadot/util-crypto';
 import { hexToU8a, u8aConcat, u8aToHex, compactToU8a } from '@polkadot/util';
-import { chainMeta, storageKey, encodeValue, decodeValue, type ChainMeta } from './metadata.ts';
+import { chainMeta, storageKey, encodeValue, decodeValue, constantNumber, type ChainMeta, type EpochModel } from './metadata.ts';
 import { VersionedState } from './state.ts';
 import { type Genesis, type GenesisNeuron, defaultGenesis, genesisStorage, accountInfo, commitmentFields, resolveNeurons, ipv4ToInt } from './genesis.ts';
 import { checkExtrinsic, decodeExtrinsic, RpcError, type CheckedExtrinsic, type ChainView } from './extrinsic.ts';
-import { dispatch, ModuleError, encodeEventRecords, successEvent, failedEvent, otherFailedEvent, type EncodedEvent } from './runtime.ts';
+import { ModuleError, Store, encodeEventRecords, successEvent, failedEvent, otherFailedEvent, INITIALIZATION, type EncodedEvent, type Overlay } from './runtime.ts';
+import { blockStep, dispatch, validate, PoolRefusal } from './dispatch.ts';
+import { checkPulse, devBeaconConfig, devBeaconSecret, publishDevPulses, storePulse } from './pallets/drand.ts';
 
 export interface DevChainOptions {
   genesis?: Genesis;
@@ -22,6 +24,8 @@ export interface DevChainOptions {
   blockMs?: number;
   /** Directory to persist blocks and state in; without it nothing is written. */
   dataDir?: string;
+  /** 'stateful' (default): subtensor's epoch schedule since spec 423; 'legacy': the modulo rule of older runtimes. */
+  epochModel?: EpochModel;
   log?: (line: string) => void;
 }
 
@@ -60,7 +64,7 @@ export const RPC_METHODS = [
   'chain_subscribeAllHeads', 'chain_subscribeFinalisedHeads', 'chain_subscribeFinalizedHeads', 'chain_subscribeNewHead',
   'chain_subscribeNewHeads', 'chain_unsubscribeAllHeads', 'chain_unsubscribeFinalisedHeads', 'chain_unsubscribeFinalizedHeads',
   'chain_unsubscribeNewHead', 'chain_unsubscribeNewHeads', 'subscribe_newHead', 'unsubscribe_newHead',
-  'dev_newBlock', 'dev_registerNeuron', 'dev_setCommitment', 'dev_setStorage', 'dev_setRawStorage',
+  'dev_injectPulse', 'dev_newBlock', 'dev_registerNeuron', 'dev_setCommitment', 'dev_setStorage', 'dev_setRawStorage',
   'rpc_methods',
   'state_call', 'state_getKeys', 'state_getKeysPaged', 'state_getMetadata', 'state_getRuntimeVersion', 'state_getStorage',
   'state_getStorageAt', 'state_getStorageHash', 'state_getStorageSize', 'state_queryStorageAt', 'state_subscribeRuntimeVersion',
@@ -70,7 +74,7 @@ export const RPC_METHODS = [
 ];
 
 export class DevChain {
-  readonly meta: ChainMeta;
+  meta: ChainMeta;
   private readonly opts: DevChainOptions;
   private readonly state = new VersionedState();
   private readonly blocks: BlockInfo[] = [];
@@ -84,10 +88,17 @@ export class DevChain {
   private timer?: NodeJS.Timeout;
   private chainName = 'Conclave Devchain';
   private boundPort = 0;
+  /** secret of the devchain's own drand beacon, when the genesis uses it (null: quicknet, pulses injected) */
+  private beaconSecret: Uint8Array | null = null;
 
   constructor(opts: DevChainOptions = {}) {
     this.opts = opts;
-    this.meta = chainMeta();
+    this.meta = chainMeta(opts.epochModel ?? 'stateful');
+  }
+
+  /** The chain clock advances one slot (Aura.SlotDuration of the metadata) per block, whatever the wall-clock pace. */
+  get slotMs(): number {
+    return constantNumber(this.meta, 'aura', 'slotDuration') ?? 12_000;
   }
 
   get head(): number {
@@ -158,15 +169,21 @@ export class DevChain {
     const genesis = this.opts.genesis ?? (await defaultGenesis());
     if (genesis.chainName) this.chainName = genesis.chainName;
     const kv = genesisStorage(this.meta, genesis);
-    kv.set(storageKey(this.meta, 'system', 'number', ), encodeValue(this.meta, 'system', 'number', 0));
+    kv.set(storageKey(this.meta, 'system', 'number'), encodeValue(this.meta, 'system', 'number', 0));
+    const t0 = genesis.genesisTimeMs ?? Math.floor(Date.now() / 1000) * 1000;
+    kv.set(storageKey(this.meta, 'timestamp', 'now'), encodeValue(this.meta, 'timestamp', 'now', t0));
+    if ((genesis.drand?.beacon ?? 'dev') === 'dev') {
+      this.beaconSecret = devBeaconSecret(genesis.drand?.seed);
+      kv.set(storageKey(this.meta, 'drand', 'beaconConfig'), encodeValue(this.meta, 'drand', 'beaconConfig', devBeaconConfig(this.beaconSecret, Math.floor(t0 / 1000))));
+    }
     if (this.opts.dataDir) mkdirSync(this.opts.dataDir, { recursive: true });
-    this.commitBlock(0, [...kv.entries()], []);
+    this.commitBlock(0, [...kv.entries()], [], { model: this.meta.model, beaconSeed: this.beaconSecret ? (genesis.drand?.seed ?? null) : undefined });
   }
 
   private replay(file: string): void {
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
     for (const [i, line] of lines.entries()) {
-      let b: PersistedBlock & { chainName?: string };
+      let b: PersistedBlock & { chainName?: string; model?: EpochModel; beaconSeed?: string | null };
       try {
         b = JSON.parse(line);
       } catch {
@@ -175,6 +192,10 @@ export class DevChain {
       }
       if (b.number !== this.blocks.length) throw new Error(`${file}: block ${b.number} out of order at line ${i + 1}`);
       if (b.chainName) this.chainName = b.chainName;
+      if (b.number === 0) {
+        if (b.model && b.model !== this.meta.model) this.meta = chainMeta(b.model);
+        if (b.beaconSeed !== undefined) this.beaconSecret = devBeaconSecret(b.beaconSeed ?? undefined);
+      }
       for (const [k, v] of b.changes) this.state.set(k, v, b.number);
       const info: BlockInfo = { number: b.number, hash: b.hash, parentHash: b.parentHash, stateRoot: b.stateRoot, extrinsicsRoot: b.extrinsicsRoot, extrinsics: b.extrinsics };
       if (this.headerOf(info).hash.toHex() !== b.hash) throw new Error(`${file}: block ${b.number} hash does not match its header; the data dir is corrupt`);
@@ -193,7 +214,7 @@ export class DevChain {
     return { parentHash: b.parentHash, number: '0x' + b.number.toString(16), stateRoot: b.stateRoot, extrinsicsRoot: b.extrinsicsRoot, digest: { logs: [] } };
   }
 
-  private commitBlock(n: number, changes: [string, string | null][], extrinsics: string[]): BlockInfo {
+  private commitBlock(n: number, changes: [string, string | null][], extrinsics: string[], genesisInfo?: Record<string, unknown>): BlockInfo {
     changes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [k, v] of changes) this.state.set(k, v, n);
     const parent = this.blocks[n - 1];
@@ -206,7 +227,7 @@ export class DevChain {
     this.blocks.push(info);
     this.byHash.set(hash, n);
     if (this.opts.dataDir) {
-      const rec: PersistedBlock & { chainName?: string } = { ...info, changes, ...(n === 0 ? { chainName: this.chainName } : {}) };
+      const rec: PersistedBlock & { chainName?: string } = { ...info, changes, ...(n === 0 ? { chainName: this.chainName, ...genesisInfo } : {}) };
       appendFileSync(join(this.opts.dataDir, 'chain.jsonl'), JSON.stringify(rec) + '\n');
     }
     return info;
@@ -239,22 +260,56 @@ export class DevChain {
   submit(hex: string): CheckedExtrinsic {
     const checked = checkExtrinsic(this.meta, this.view(), hex);
     if (this.pool.some((t) => t.hash === checked.hash)) throw new RpcError(1013, 'Transaction Already Imported', 'The transaction is already in the pool.');
+    try {
+      validate(this.meta, this.overlayAt(new Map()), checked.who, this.head + 1, checked.call);
+    } catch (err) {
+      if (err instanceof PoolRefusal) {
+        throw err.code === null ? new RpcError(1002, 'Verification Error: Runtime error: Could not decode', err.message) : new RpcError(1010, 'Invalid Transaction', `Custom error: ${err.code}`);
+      }
+      throw err;
+    }
     this.pool.push(checked);
     return checked;
   }
 
-  /** Produces the next block now: applies pending admin writes and every pooled extrinsic. */
+  /** An overlay of `writes` over the state at the head, with prefix scans over both. */
+  private overlayAt(writes: Map<string, string | null>): Overlay {
+    return {
+      get: (k) => (writes.has(k) ? writes.get(k)! : this.state.get(k, this.head)),
+      set: (k, v) => void writes.set(k, v),
+      keys: (prefix) => {
+        const set = new Set(this.state.keys(prefix, this.head));
+        for (const [k, v] of writes) {
+          if (!k.startsWith(prefix)) continue;
+          if (v === null) set.delete(k);
+          else set.add(k);
+        }
+        return [...set].sort();
+      },
+    };
+  }
+
+  /**
+   * Produces the next block now: pending admin writes, the chain clock, subtensor's block step (reveals of
+   * timelocked commits, epoch schedule), every pooled extrinsic, then the dev beacon's pulses (on a real
+   * chain they arrive as unsigned extrinsics, so the reveal pass sees them from the next block on).
+   */
   produceBlock(): BlockInfo {
     const n = this.head + 1;
     const overlay = new Map<string, string | null>(this.pendingWrites);
     this.pendingWrites = new Map();
-    const read = (k: string) => (overlay.has(k) ? overlay.get(k)! : this.state.get(k, this.head));
+    const ov = this.overlayAt(overlay);
+    const store = new Store(this.meta, ov);
+    const nowMs = Number(store.readDefault('timestamp', 'now').toString()) + this.slotMs;
+    store.write('timestamp', 'now', [], nowMs);
     const records: { extrinsic: number; event: EncodedEvent }[] = [];
+    const step = blockStep(this.meta, ov, n, (l) => this.log(l));
+    for (const e of step.events) records.push({ extrinsic: INITIALIZATION, event: e });
     const included: CheckedExtrinsic[] = [];
     const dropped: CheckedExtrinsic[] = [];
     for (const tx of this.pool) {
       const accKey = storageKey(this.meta, 'system', 'account', tx.who);
-      const accRaw = read(accKey);
+      const accRaw = ov.get(accKey);
       const acc = accRaw === null ? accountInfo(0, 0n) : (decodeValue(this.meta, 'system', 'account', accRaw).toJSON() as unknown as ReturnType<typeof accountInfo>);
       if (n > tx.deathBlock || Number(acc.nonce) !== tx.nonce) {
         dropped.push(tx);
@@ -264,8 +319,17 @@ export class DevChain {
       included.push(tx);
       overlay.set(accKey, encodeValue(this.meta, 'system', 'account', { ...acc, nonce: Number(acc.nonce) + 1 }));
       const sub = new Map<string, string | null>();
+      const subOv: Overlay = {
+        get: (k) => (sub.has(k) ? sub.get(k)! : ov.get(k)),
+        set: (k, v) => void sub.set(k, v),
+        keys: (prefix) => {
+          const set = new Set(ov.keys(prefix));
+          for (const [k, v] of sub) if (k.startsWith(prefix)) (v === null ? set.delete(k) : set.add(k));
+          return [...set].sort();
+        },
+      };
       try {
-        const events = dispatch(this.meta, { get: (k) => (sub.has(k) ? sub.get(k)! : read(k)), set: (k, v) => void sub.set(k, v) }, tx.who, n, tx.call);
+        const events = dispatch(this.meta, subOv, tx.who, n, tx.call);
         for (const [k, v] of sub) overlay.set(k, v);
         for (const e of events) records.push({ extrinsic: idx, event: e });
         records.push({ extrinsic: idx, event: successEvent(this.meta) });
@@ -278,6 +342,7 @@ export class DevChain {
       }
     }
     this.pool = [];
+    if (this.beaconSecret) publishDevPulses(store, this.beaconSecret, nowMs);
     overlay.set(storageKey(this.meta, 'system', 'number'), encodeValue(this.meta, 'system', 'number', n));
     const evKey = storageKey(this.meta, 'system', 'events');
     overlay.set(evKey, records.length ? encodeEventRecords(records) : null);
@@ -285,6 +350,19 @@ export class DevChain {
     const info = this.commitBlock(n, changed, included.map((t) => t.hex));
     this.notifyBlock(info, included, dropped, new Set(changed.map(([k]) => k)));
     return info;
+  }
+
+  /**
+   * Stores drand pulse `round` in the next block (Drand.Pulses, LastStoredRound), after checking the
+   * signature against the chain's beacon (Drand.BeaconConfig) as the pallet does. Throws when it does not verify.
+   */
+  injectPulse(round: number, signatureHex: string): void {
+    if (!/^(0x)?([0-9a-fA-F]{2})+$/.test(signatureHex)) throw new Error('pulse signature must be hex');
+    const sig = hexToU8a(signatureHex.startsWith('0x') ? signatureHex : '0x' + signatureHex);
+    const store = new Store(this.meta, this.overlayAt(this.pendingWrites));
+    const problem = checkPulse(store, round, sig);
+    if (problem) throw new Error(`drand pulse refused: ${problem}`);
+    storePulse(store, round, sig);
   }
 
   // ---- admin API (tests, devnet): changes land in the next block ----
@@ -345,6 +423,13 @@ export class DevChain {
     if (x.commitment !== undefined) this.setCommitment(netuid, x.hotkey, x.commitment);
     if (read('system', 'account', x.hotkey) === null) this.setStorage('system', 'account', [x.hotkey], accountInfo(0, 1_000_000_000_000_000n));
     return uid;
+  }
+
+  /** `pallet.item(...args)` at block `at` (default head) as JSON (the metadata default when unset). */
+  read(pallet: string, item: string, args: unknown[] = [], at = this.head): unknown {
+    const raw = this.state.get(storageKey(this.meta, pallet, item, ...args), at);
+    const entry = (this.meta.decorated.query as Record<string, Record<string, { meta: { fallback: { toHex(): string } } }>>)[pallet][item];
+    return decodeValue(this.meta, pallet, item, raw ?? entry.meta.fallback.toHex()).toJSON();
   }
 
   /** Storage read at block `at` (default head), raw hex or null. */
@@ -431,12 +516,16 @@ export class DevChain {
   }
 
   private stateCall(method: string, data: string, at: number): string {
-    if (method === 'Metadata_metadata_versions') return u8aToHex(this.meta.registry.createType('Vec<u32>', [16]).toU8a());
+    // as a real node: the default metadata is V14; V15 and V16 on request
+    if (method === 'Metadata_metadata_versions') return u8aToHex(this.meta.registry.createType('Vec<u32>', [...this.meta.served.keys()].sort()).toU8a());
     if (method === 'Metadata_metadata_at_version') {
-      const v = this.meta.registry.createType('u32', hexToU8a(data)).toNumber();
-      return v === 16 ? u8aToHex(u8aConcat(Uint8Array.of(1), compactToU8a(this.meta.bytes.length), this.meta.bytes)) : '0x00';
+      const bytes = this.meta.served.get(this.meta.registry.createType('u32', hexToU8a(data)).toNumber());
+      return bytes ? u8aToHex(u8aConcat(Uint8Array.of(1), compactToU8a(bytes.length), bytes)) : '0x00';
     }
-    if (method === 'Metadata_metadata') return u8aToHex(u8aConcat(compactToU8a(this.meta.bytes.length), this.meta.bytes));
+    if (method === 'Metadata_metadata') {
+      const v14 = this.meta.served.get(14)!;
+      return u8aToHex(u8aConcat(compactToU8a(v14.length), v14));
+    }
     if (method === 'Core_version') return u8aToHex(this.meta.registry.createType('RuntimeVersion', this.meta.runtimeVersion).toU8a());
     if (method === 'AccountNonceApi_account_nonce') {
       const who = encodeAddress(hexToU8a(data).subarray(0, 32), 42);
@@ -508,7 +597,7 @@ export class DevChain {
       case 'state_unsubscribeStorage':
       case 'author_unwatchExtrinsic':
         return { result: this.subs.delete(str(p[0], 'subscription id')) };
-      case 'state_getMetadata': this.at(p[0]); return { result: this.meta.hex };
+      case 'state_getMetadata': this.at(p[0]); return { result: u8aToHex(this.meta.served.get(14)!) };
       case 'state_getRuntimeVersion': this.at(p[0]); return { result: this.meta.runtimeVersion };
       case 'state_call': return { result: this.stateCall(str(p[0], 'method'), str(p[1] ?? '0x', 'data'), this.at(p[2])) };
       case 'state_getStorage':
@@ -561,6 +650,14 @@ export class DevChain {
         if (!o.pallet || !o.item) throw new RpcError(-32602, 'Invalid params: dev_setStorage wants {pallet, item, args, value}');
         try {
           this.setStorage(o.pallet, o.item, o.args ?? [], o.value ?? null);
+        } catch (err) {
+          throw new RpcError(-32602, `Invalid params: ${(err as Error).message}`);
+        }
+        return { result: true };
+      }
+      case 'dev_injectPulse': {
+        try {
+          this.injectPulse(Number(p[0]), str(p[1], 'signature'));
         } catch (err) {
           throw new RpcError(-32602, `Invalid params: ${(err as Error).message}`);
         }

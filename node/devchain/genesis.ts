@@ -24,6 +24,10 @@ export interface GenesisSubnet {
   tempo?: number;
   weightsRateLimit?: number;
   commitRevealEnabled?: boolean;
+  /** RevealPeriodEpochs: a timelocked commit is revealed this many epochs after it (default 1) */
+  revealPeriodEpochs?: number;
+  /** ServingRateLimit: blocks between two serve_axon of one hotkey (default: the runtime's, 50) */
+  servingRateLimit?: number;
   weightsVersionKey?: number;
   maxAllowedUids?: number;
   minAllowedWeights?: number;
@@ -36,6 +40,15 @@ export interface GenesisSubnet {
 
 export interface Genesis {
   chainName?: string;
+  /** Chain clock at block 0 (ms); default: now. Each block advances it by one slot (Aura.SlotDuration). */
+  genesisTimeMs?: number;
+  /**
+   * drand beacon of the Drand pallet. 'dev' (default): the devchain's own beacon (a fixed public dev key,
+   * `seed` to vary it), whose pulses the devchain publishes as the chain clock passes each round, so
+   * timelocked commits reveal on their own. 'quicknet': the real beacon (the pallet's default config);
+   * pulses must be injected (dev_injectPulse) with real signatures, e.g. round 1000.
+   */
+  drand?: { beacon: 'dev' | 'quicknet'; seed?: string };
   /** Free balances in rao; every neuron's hotkey gets 1e12 rao unless listed here. */
   balances?: { address: string; free: string | number }[];
   subnets: GenesisSubnet[];
@@ -155,6 +168,14 @@ export function genesisStorage(meta: ChainMeta, g: Genesis): Map<string, string>
     put('subtensorModule', 'tempo', [net], s.tempo ?? 360);
     put('subtensorModule', 'weightsSetRateLimit', [net], s.weightsRateLimit ?? 100);
     put('subtensorModule', 'commitRevealWeightsEnabled', [net], s.commitRevealEnabled ?? false);
+    if (s.revealPeriodEpochs !== undefined) put('subtensorModule', 'revealPeriodEpochs', [net], s.revealPeriodEpochs);
+    if (s.servingRateLimit !== undefined) put('subtensorModule', 'servingRateLimit', [net], s.servingRateLimit);
+    if (meta.decorated.query.subtensorModule.lastEpochBlock) {
+      // register_network seeds LastEpochBlock with the registration block minus a per-netuid stagger
+      const tempo = s.tempo ?? 360;
+      put('subtensorModule', 'lastEpochBlock', [net], Math.max(0, 0 - (net % Math.max(1, tempo))));
+      put('subtensorModule', 'subnetEpochIndex', [net], 0);
+    }
     put('subtensorModule', 'weightsVersionKey', [net], s.weightsVersionKey ?? 0);
     put('subtensorModule', 'maxAllowedUids', [net], s.maxAllowedUids ?? Math.max(256, n));
     put('subtensorModule', 'minAllowedWeights', [net], s.minAllowedWeights ?? 1);

@@ -1,19 +1,29 @@
-// The subtensor runtime metadata shipped with Conclave, decoded once per process, plus the helpers the
-// devchain uses to build real SCALE storage keys and values from it (hashers and types come from metadata).
+// The subtensor runtime metadata the devchain serves, decoded once per process and epoch model, plus the
+// helpers the devchain uses to build real SCALE storage keys and values from it (hashers and types come
+// from metadata). Source: subtensor's published metadata, spec 381 (subtensor-metadata-spec381.scale);
+// the 'stateful' model adds the spec >= 423 epoch schedule items (./metadata-versions.ts), 'legacy' serves
+// the file as published. Served as V14, V15 and V16 like a real node.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TypeRegistry, Metadata, expandMetadata } from '@polkadot/types';
 import { compactStripLength, u8aToHex, hexToU8a } from '@polkadot/util';
 import { SUBTENSOR_SIGNED_EXTENSIONS } from '../chain/extensions.ts';
+import { buildServedMetadata } from './metadata-versions.ts';
 
-export const METADATA_PATH = join(import.meta.dirname, 'subtensor-metadata.scale');
+export const METADATA_PATH = join(import.meta.dirname, 'subtensor-metadata-spec381.scale');
+
+/** 'stateful': subtensor's epoch schedule since spec 423 (LastEpochBlock, ...); 'legacy': the modulo rule of older runtimes. */
+export type EpochModel = 'stateful' | 'legacy';
 
 type Decorated = ReturnType<typeof expandMetadata>;
 type StorageEntryFn = Decorated['query'][string][string];
 
 export interface ChainMeta {
+  model: EpochModel;
+  /** the V16 metadata the devchain's own registry is built from */
   bytes: Uint8Array;
-  hex: string;
+  /** versioned metadata bytes served per version (14, 15, 16) */
+  served: Map<number, Uint8Array>;
   registry: TypeRegistry;
   metadata: Metadata;
   decorated: Decorated;
@@ -23,12 +33,14 @@ export interface ChainMeta {
   transactionVersion: number;
 }
 
-let cached: ChainMeta | undefined;
+const cached = new Map<EpochModel, ChainMeta>();
 
-/** Loads and decodes the metadata once; every devchain in the process shares the result (read-only). */
-export function chainMeta(): ChainMeta {
-  if (cached) return cached;
-  const bytes = new Uint8Array(readFileSync(METADATA_PATH));
+/** Loads and decodes the metadata once per model; every devchain in the process shares the result (read-only). */
+export function chainMeta(model: EpochModel = 'stateful'): ChainMeta {
+  const hit = cached.get(model);
+  if (hit) return hit;
+  const served = buildServedMetadata(new Uint8Array(readFileSync(METADATA_PATH)), { statefulEpochs: model === 'stateful' });
+  const bytes = served.latest;
   const registry = new TypeRegistry();
   const metadata = new Metadata(registry, bytes);
   registry.setSignedExtensions(undefined, SUBTENSOR_SIGNED_EXTENSIONS);
@@ -36,11 +48,12 @@ export function chainMeta(): ChainMeta {
   const decorated = expandMetadata(registry, metadata);
   const system = metadata.asLatest.pallets.find((p) => p.name.toString() === 'System');
   const versionConst = system?.constants.find((c) => c.name.toString() === 'Version');
-  if (!versionConst) throw new Error('metadata has no System.Version constant; is subtensor-metadata.scale intact?');
+  if (!versionConst) throw new Error('metadata has no System.Version constant; is subtensor-metadata-spec381.scale intact?');
   const rv = registry.createType(registry.createLookupType(versionConst.type), versionConst.value).toJSON() as Record<string, unknown>;
-  cached = {
+  const meta: ChainMeta = {
+    model,
     bytes,
-    hex: u8aToHex(bytes),
+    served: served.byVersion,
     registry,
     metadata,
     decorated,
@@ -48,7 +61,14 @@ export function chainMeta(): ChainMeta {
     specVersion: Number(rv.specVersion),
     transactionVersion: Number(rv.transactionVersion),
   };
-  return cached;
+  cached.set(model, meta);
+  return meta;
+}
+
+/** Constant `pallet.name` (polkadot-js camelCase) as a number. */
+export function constantNumber(meta: ChainMeta, pallet: string, name: string): number | null {
+  const c = (meta.decorated.consts as Record<string, Record<string, { toString(): string }>>)[pallet]?.[name];
+  return c ? Number(c.toString()) : null;
 }
 
 function entry(meta: ChainMeta, pallet: string, item: string): StorageEntryFn {

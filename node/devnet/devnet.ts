@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import { DevChain } from '../devchain/devchain.ts';
 import { devValidatorSeed } from '../devchain/genesis.ts';
-import { epochStart } from '../validator/validator.ts';
 import { loadOrCreateNodeKey } from '../keys/node-key.ts';
 import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './setup.ts';
 import { ensureEvaluatorImage } from '../../runtime/sandbox-image.ts';
@@ -62,8 +61,27 @@ export interface MinerRow {
   winner: boolean;
 }
 
+/** One validator's weights for a run: set directly, or committed timelocked and revealed by the chain. */
+export interface ValidatorWeights {
+  index: number;
+  hotkey: string;
+  /** set | held | failed | null (no record) */
+  result: string | null;
+  /** the weights went as a timelocked commit that landed on chain */
+  committed: boolean;
+  commitBlock: number | null;
+  /** the chain revealed the commit (null: not settled, or no commit) */
+  revealed: boolean | null;
+  /** revealed and the chain's Weights equal the committed ones */
+  revealConfirmed: boolean | null;
+  revealBlock: number | null;
+  reason: string | null;
+}
+
 export interface RunSummary {
   runId: number;
+  /** per live validator: committed / revealed / revealConfirmed (commit-reveal on, as on real subnets) */
+  weightsByValidator: ValidatorWeights[];
   certifiedBy: string[];
   notCertified: string[];
   sameCertificate: boolean;
@@ -127,7 +145,8 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
   const blockMs = opts.blockMs ?? 1000;
   const commitWindow = opts.commitWindow ?? 400;
   const revealWindow = opts.revealWindow ?? 6;
-  const tempo = commitWindow + revealWindow + 60;
+  // the epoch must leave a tenth of itself after the windows for consensus and weights (node/validator/windows.ts)
+  const tempo = Math.max(commitWindow + revealWindow + 60, Math.ceil((commitWindow + revealWindow) / 0.9) + 2);
   const deadline = t0 + (opts.timeoutMs ?? 15 * 60_000);
   const problems: string[] = [];
 
@@ -153,10 +172,12 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     const c = chain;
     for (const x of late) c.setCommitment(1, x.hotkey, x.text);
     c.produceBlock();
-    // runs start at epoch boundaries: get just past the first one before the validators join
-    const first = (() => { let b = c.head; while (epochStart(b, tempo, 1) < 1) b++; return epochStart(b, tempo, 1); })();
-    while (c.head < first + 1) c.produceBlock();
-    log(`devnet: devchain ${c.url} at block #${c.head}; tempo ${tempo}, commit window ${commitWindow}, reveal window ${revealWindow}, ${blockMs} ms blocks`);
+    // runs start when the subnet's epoch fires (LastEpochBlock): get just past the first one after the
+    // late commitment, so that the first run's roster holds both copies
+    const lastEpoch = () => Number(c.read('subtensorModule', 'lastEpochBlock', [1]));
+    while (lastEpoch() < 2) c.produceBlock();
+    c.produceBlock();
+    log(`devnet: devchain ${c.url} at block #${c.head} (epoch fired at #${lastEpoch()}); tempo ${tempo}, commit window ${commitWindow}, reveal window ${revealWindow}, commit-reveal weights on, ${blockMs} ms blocks`);
 
     const policyFile = join(dir, 'evaluator-policy.json');
     writeFileSync(policyFile, JSON.stringify(devnetPolicy(), null, 2));
@@ -194,8 +215,9 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       if (live.length === 0) return false;
       // between runs: hurry to the next epoch start while another run is wanted
       if (targetRun === null) return doneRuns.length > 0 && doneRuns.length < runsWanted;
+      // idle until a window closes: all committed, or all waiting for the chain to reveal their weights
       const phases = live.map((x) => x.phase.get(targetRun!));
-      return phases.every((p) => p === 'committed');
+      return phases.every((p) => p === 'committed') || phases.every((p) => p === 'confirming' || p === 'done');
     };
     const pace = () => {
       c.produceBlock();
@@ -249,7 +271,9 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
           if (targetRun === null && m.phase === 'evaluating') targetRun = m.runId;
           if (m.phase === 'done' && m.runId === targetRun && liveChildren().every((x) => x.phase.get(m.runId) === 'done')) {
             doneRuns.push(m.runId);
-            targetRun = null;
+            // the next run may have opened while this one waited for its reveal
+            const later = liveChildren().flatMap((x) => [...x.phase.keys()]).filter((id) => id > m.runId);
+            targetRun = doneRuns.length < runsWanted && later.length ? Math.min(...later) : null;
           }
           if (opts.kill && !killedDone && opts.kill.index === child.index && m.phase === opts.kill.phase) {
             killedDone = true;
@@ -257,7 +281,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
             child.proc.kill('SIGKILL');
             log(`${tag} KILLED (SIGKILL) in phase ${m.phase} of run ${m.runId}, as asked`);
           }
-          if (['committed', 'publishing', 'consensus', 'done'].includes(m.phase)) log(`${tag} run ${m.runId}: ${m.phase}`);
+          if (['committed', 'publishing', 'consensus', 'confirming', 'done'].includes(m.phase)) log(`${tag} run ${m.runId}: ${m.phase}`);
           break;
         case 'run opened': log(`${tag} run ${m.runId} opened`); break;
         case 'evaluating': log(`${tag} evaluating uid ${m.uid} (${minerName(m.uid)})`); break;
@@ -266,6 +290,8 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
         case 'report published': log(`${tag} report published to ${m.peers} peer(s)`); break;
         case 'run certified': log(`${tag} CERTIFIED run ${m.runId}: winner uid ${m.winner} (${m.winner === null ? '-' : minerName(m.winner)}), ${m.counted} report(s) counted, ${m.latencyMs} ms`); break;
         case 'weights set': log(`${tag} weights set on chain (uids ${JSON.stringify(m.uids)}) at block ${m.block}`); break;
+        case 'weights committed (timelocked; revealed by the chain in a later epoch)': log(`${tag} weights committed timelocked (uids ${JSON.stringify(m.uids)}) at block ${m.block}, drand round ${m.revealRound}, reveal expected from block ${m.expectedRevealBlock}`); break;
+        case 'weights reveal confirmed on chain': log(`${tag} weights revealed by the chain at block ${m.revealBlock} (committed at ${m.commitBlock})`); break;
         case 'API listening': log(`${tag} API ${m.url}`); break;
         default:
           if (m.level === 'warn' || m.level === 'error') log(`${tag} ${m.level}: ${m.msg}${m.error ? `: ${String(m.error).slice(0, 240)}` : ''}`);
@@ -298,6 +324,11 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
 
     const runs: RunSummary[] = [];
     for (const runId of doneRuns) runs.push(await summariseRun(runId, liveChildren(), minerName));
+    for (const r of runs) {
+      for (const w of r.weightsByValidator) {
+        if (w.result === 'set' && w.revealConfirmed !== true) problems.push(`run ${r.runId}: validator ${w.index}'s weights ${w.committed ? `were committed but not confirmed revealed (${w.reason ?? 'no reason'})` : 'were not committed'}`);
+      }
+    }
     let audit: DevnetSummary['audit'] = null;
     let auditP2p: DevnetSummary['audit'] = null;
     const auditor = liveChildren()[0];
@@ -390,6 +421,14 @@ async function summariseRun(runId: number, live: Child[], minerName: (uid: numbe
       statuses.set(e.uid, s);
     }
   }
+  const weightsByValidator: ValidatorWeights[] = recs.map(({ ch, rec }) => {
+    const w = rec?.weights;
+    const cr = w?.commitReveal;
+    return {
+      index: ch.index, hotkey: ch.hotkey, result: w?.result ?? null, committed: Boolean(cr?.commitBlock), commitBlock: cr?.commitBlock ?? null,
+      revealed: cr ? cr.revealed ?? null : null, revealConfirmed: cr ? cr.revealConfirmed ?? null : null, revealBlock: cr?.revealBlock ?? null, reason: cr?.reason ?? w?.reason ?? null,
+    };
+  });
   const winner: number | null = ref?.decision?.winner ?? null;
   const miners: MinerRow[] = (ref?.roster ?? []).map((e: { uid: number; minerHotkey: string }) => {
     const st = statuses.get(e.uid) ?? {};
@@ -399,6 +438,7 @@ async function summariseRun(runId: number, live: Child[], minerName: (uid: numbe
   });
   return {
     runId,
+    weightsByValidator,
     certifiedBy: certified.map((x) => x.ch.hotkey),
     notCertified: recs.filter((x) => !x.rec?.certificateHash).map((x) => x.ch.hotkey),
     sameCertificate: hashes.size <= 1,
@@ -437,6 +477,11 @@ export function formatSummary(s: DevnetSummary): string {
       lines.push(`  ${String(m.uid).padEnd(4)} ${m.miner.padEnd(14)} ${(m.consensusScore === null ? '-' : m.consensusScore.toFixed(6)).padEnd(14)} ${m.status.padEnd(17)} ${m.winner ? '  <== winner' : ''}`);
     }
     lines.push(`  weights: ${r.weights.map((w) => `uid ${w.uid} = ${w.weight.toFixed(3)}`).join(', ') || '-'}`);
+    lines.push(`  ${'validator'.padEnd(10)} ${'weights'.padEnd(8)} ${'committed'.padEnd(16)} ${'revealed'.padEnd(16)} revealConfirmed`);
+    const yn = (b: boolean | null) => (b === null ? '-' : b ? 'yes' : 'NO');
+    for (const w of r.weightsByValidator) {
+      lines.push(`  ${`v${w.index}`.padEnd(10)} ${(w.result ?? '-').padEnd(8)} ${(w.committed ? `yes (#${w.commitBlock})` : 'no').padEnd(16)} ${(w.revealed ? `yes (#${w.revealBlock})` : yn(w.revealed)).padEnd(16)} ${yn(w.revealConfirmed)}${w.revealConfirmed === false && w.reason ? `  (${w.reason})` : ''}`);
+    }
   }
   lines.push('', `validators: ${s.validators.map((v) => `v${v.index} ${v.killed ? 'killed' : v.alive ? 'up' : 'down'}`).join(', ')}`);
   for (const a of [s.audit, s.auditP2p]) {

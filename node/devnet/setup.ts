@@ -132,6 +132,11 @@ export async function devnetGenesis(miners: MinerServer, tempo: number): Promise
   const s = g.subnets[0];
   s.tempo = tempo;
   s.weightsRateLimit = 1;
+  // as on real subnets: weights go as timelocked commits, revealed by the chain one epoch later (the
+  // devchain's own drand beacon publishes the rounds as its clock passes them)
+  s.commitRevealEnabled = true;
+  s.revealPeriodEpochs = 1;
+  g.drand = { beacon: 'dev' };
   const validators = s.neurons.filter((n) => n.validatorPermit).length;
   const late: { hotkey: string; text: string }[] = [];
   DEVNET_MINERS.forEach((m, i) => {

@@ -41,12 +41,17 @@ export class Dialer {
     void node.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(5000) }).catch(() => {});
   }
 
-  /** Maintenance: re-dials every known validator without a connection, and the bootstrap list when nobody is admitted. */
+  /**
+   * Maintenance: re-dials every known validator without a connection, the axons of permitted validators
+   * whose binding is not known yet (a validator that served its axon after we last looked), and the
+   * bootstrap list when nobody is admitted.
+   */
   redial(): void {
     for (const b of this.c.admission.bindings()) {
       if (!this.c.host.isSelf(b.peerId) && !this.c.host.connected(b.peerId)) this.dialBinding(b);
     }
     if (this.c.members.admitted().size === 0) this.dialBootstrap();
+    else this.dialAxons();
   }
 
   private dialAddrs(key: string, addrs: Multiaddr[]): void {
@@ -93,10 +98,15 @@ export class Dialer {
     this.dialAxons();
   }
 
-  /** Dials validators' axon records (ip:port from the metagraph) for which no binding is known yet. */
+  /**
+   * Dials validators' axon records (ip:port from the metagraph; the axon port is the p2p port) for which no
+   * binding is known yet, up to maxPeers connections. The dial carries no peer id: noise authenticates
+   * whoever answers and the hello handshake admits it only with a valid binding for a permitted hotkey.
+   */
   dialAxons(): void {
     const bound = new Set(this.c.admission.bindings().map((b) => b.hotkey));
     for (const v of this.c.admission.validatorList()) {
+      if ((this.c.host.node?.getConnections().length ?? 0) >= this.opts.maxPeers) return;
       if (!v.axon || bound.has(v.hotkey) || v.hotkey === this.opts.hotkey.hotkey) continue;
       const { ip, port } = v.axon;
       if (!Number.isInteger(port) || port <= 0 || port > 65535 || !ip || ip === '0.0.0.0') continue;

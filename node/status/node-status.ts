@@ -76,6 +76,9 @@ export function isSkippedRun(r: Pick<RunRecord, 'phase' | 'error'> & { skipped?:
 
 /** Reads whether the reveal was confirmed from a weights outcome, whatever spelling the chain code records. */
 export function revealConfirmedOf(w: Record<string, unknown>): boolean | null {
+  // the chain area records it under weights.commitReveal (node/validator/store.ts CommitRevealOutcome)
+  const cr = w.commitReveal;
+  if (cr && typeof cr === 'object' && typeof (cr as Record<string, unknown>).revealConfirmed === 'boolean') return (cr as Record<string, unknown>).revealConfirmed as boolean;
   for (const k of ['revealConfirmed', 'revealed', 'revealConfirmedAt', 'revealBlock']) {
     const v = w[k];
     if (typeof v === 'boolean') return v;

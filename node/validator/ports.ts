@@ -7,6 +7,35 @@ import type { RosterEntry } from '../../proto/roster.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { RunDecision } from './store.ts';
 import { createLogger, type NodeLogger } from '../logging/logger.ts';
+import type { RevealStatus, WeightsCommit } from '../chain/types.ts';
+
+/** The subnet's epoch schedule at the best block, read in one pinned read. */
+export interface EpochInfo {
+  /** the best block it was read at */
+  block: number;
+  /** the block the current run (epoch) started at; null while the subnet has had no epoch yet (a young chain) */
+  runStart: number | null;
+  /** the block the next epoch is expected to fire at */
+  nextEpochAt: number;
+  tempo: number;
+  /** 'stateful' (spec >= 423: LastEpochBlock, PendingEpochAt, SubnetEpochIndex) or 'legacy' (modulo rule) */
+  model: 'stateful' | 'legacy';
+}
+
+/** A write the chain (or the client on its behalf) refused: the run loop backs off and logs it once per run. */
+export class ChainWriteRefused extends Error {
+  readonly op: string;
+  readonly kind: string;
+  /** the chain's error name (e.g. SettingWeightsTooFast), when it gave one */
+  readonly errorName: string | null;
+  constructor(op: string, error: { kind: string; message: string; module?: { section: string; name: string } }) {
+    super(`${op} refused by the chain: ${error.kind} (${error.message})`);
+    this.name = 'ChainWriteRefused';
+    this.op = op;
+    this.kind = error.kind;
+    this.errorName = error.module?.name ?? null;
+  }
+}
 
 export interface ChainPort {
   bestBlock(): Promise<number>;
@@ -14,6 +43,8 @@ export interface ChainPort {
   tempo(): Promise<number>;
   /** Hash (0x hex) of block `block`: a run's chain randomness is the hash of its epoch start block. */
   blockHash(block: number): Promise<string>;
+  /** The subnet's epoch schedule at the best block (runs are keyed by it). */
+  epoch(): Promise<EpochInfo>;
   metagraph(atBlock?: number): Promise<Neuron[]>;
   /** Miners' revealed commitments (`<sha256>:<url>`) as of `atBlock`; malformed ones are skipped with a reason. */
   minerRoster(atBlock: number): Promise<{ entries: RosterEntry[]; skipped: { uid: number; reason: string }[] }>;
@@ -21,8 +52,16 @@ export interface ChainPort {
   commitReportHash(runId: number, reportHash: string): Promise<{ block: number }>;
   /** Validators' report-hash commitments for `runId` in effect at `atBlock` (hotkey → hash + block). */
   reportCommitments(runId: number, atBlock: number): Promise<Map<string, { hash: string; block: number }>>;
-  /** set_weights by uid; weights are normalised to u16 by the adapter. */
-  setWeights(uids: number[], weights: number[]): Promise<{ block: number }>;
+  /**
+   * Weights by uid, as the subnet requires: set_weights, or a timelocked commit (commit-reveal v4) where
+   * CommitRevealWeightsEnabled is on — then `commit` describes it and the weights apply only once the
+   * chain reveals it (confirmReveal). Weights are normalised to u16 by the adapter.
+   */
+  setWeights(uids: number[], weights: number[]): Promise<{ block: number; commit?: WeightsCommit }>;
+  /** Whether the chain revealed a commit made by setWeights (a failed reveal is silent on chain). */
+  confirmReveal?(commit: WeightsCommit): Promise<RevealStatus>;
+  /** This hotkey's timelocked commit included at `block`, if any (a restart that lost the commit's details). */
+  findWeightsCommit?(block: number, uids: number[], weights: number[]): Promise<WeightsCommit | null>;
   /** The weights `hotkey` last set on the subnet (the owner's pick, for owner/shadow modes). */
   weightsOf(hotkey: string): Promise<{ uid: number; weight: number }[]>;
   /**

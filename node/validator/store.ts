@@ -7,9 +7,13 @@ import { Level } from 'level';
 import type { RosterEntry } from '../../proto/roster.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { Mode } from '../config.ts';
+import type { WeightsCommit } from '../chain/types.ts';
 
-/** 'skipped': the node sat the run out (it joined after the commit window); not a failure. */
-export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'done' | 'failed' | 'skipped';
+/**
+ * … → certified | quorum-miss → (weights) → confirming (a timelocked commit awaits its reveal) → done.
+ * 'skipped': the node sat the run out (it joined after the commit window); not a failure.
+ */
+export type RunPhase = 'roster' | 'evaluating' | 'committing' | 'committed' | 'publishing' | 'consensus' | 'certified' | 'quorum-miss' | 'confirming' | 'done' | 'failed' | 'skipped';
 
 export interface EvaluationRecord {
   codeSha256: string;
@@ -45,6 +49,19 @@ export interface RunDecision {
   incumbentUid?: number | null;
 }
 
+/**
+ * A timelocked weight commit (commit-reveal subnets) and what became of it. `revealed`: the chain
+ * revealed it (TimelockedWeightsRevealed); `revealConfirmed`: revealed and the chain's Weights equal what
+ * was committed. Both null while the reveal epoch is pending; false when the chain dropped or expired it
+ * (a failed reveal leaves no error on chain: `reason` says what the node found).
+ */
+export interface CommitRevealOutcome extends WeightsCommit {
+  revealed: boolean | null;
+  revealConfirmed: boolean | null;
+  revealBlock?: number;
+  reason?: string;
+}
+
 export interface WeightsOutcome {
   result: 'set' | 'held' | 'failed';
   source: 'certified' | 'owner' | 'incumbent';
@@ -53,6 +70,8 @@ export interface WeightsOutcome {
   block?: number;
   reason?: string;
   at: number;
+  /** present when the weights went as a timelocked commit (block = the commit's block) */
+  commitReveal?: CommitRevealOutcome;
 }
 
 export interface DivergenceRecord {
@@ -72,6 +91,10 @@ export interface RunRecord {
   phase: RunPhase;
   startedAt: number;
   updatedAt: number;
+  /** the run's commit window ends at this block (runId + commit window; fixed when the run opens) */
+  commitEnd?: number;
+  /** the reveal window ends at this block */
+  revealEnd?: number;
   rosterHash: string;
   policyHash: string;
   hardwareClass: string;

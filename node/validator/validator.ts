@@ -1,12 +1,16 @@
-// The validator's run loop: one run per epoch, advanced by an idempotent phase machine on every
-// tick (new block or timer). Each step persists what it did before the next one starts, and every
-// externally visible action (chain commit, gossip vote, set_weights) is preceded by a LevelDB
-// marker, so a restart resumes the run without committing or voting twice.
+// The validator's run loop: one run per epoch of the subnet — keyed by the chain's own epoch
+// schedule (the block the epoch fired at: LastEpochBlock since spec 423, the modulo rule before) —
+// advanced by an idempotent phase machine on every tick (new block or timer). Each step persists what
+// it did before the next one starts, and every externally visible action (chain commit, gossip vote,
+// set_weights) is preceded by a LevelDB marker, so a restart resumes the run without committing or
+// voting twice. A step the chain refuses backs off (logged once per run with the chain's error); a
+// chain outage is logged when it starts and when it ends.
 //
 //   roster (chain state at the run's start block) → evaluating (queue, cache by (code, policy))
 //   → committing (report hash on chain FIRST) → committed → publishing (after the commit window)
 //   → consensus (reports counted only if they hash to their on-chain commitment) → certified |
-//   quorum-miss → weights (mode-dependent, uid→hotkey re-checked) → done
+//   quorum-miss → weights (mode-dependent, uid→hotkey re-checked; a timelocked commit on
+//   commit-reveal subnets) → confirming (until the chain reveals the commit) → done
 //
 // This file is the machine (which phase follows which, the tick, the persisted transitions and the
 // message buffers shared by runs); the work of each phase is in ./phases/: roster.ts, evaluate.ts,
@@ -16,7 +20,9 @@ import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { SignedScoreReport } from '../../proto/score-report.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeMetrics } from '../metrics.ts';
-import type { ChainPort, ConsensusPort, ConsensusSession, EvaluatorPort, Logger, MeshPort } from './ports.ts';
+import { ChainWriteRefused, type ChainPort, type ConsensusPort, type ConsensusSession, type EpochInfo, type EvaluatorPort, type Logger, type MeshPort } from './ports.ts';
+import { runWindows, derivedWindows, type RunWindows } from './windows.ts';
+import { confirmWeightsReveal } from './phases/confirm-reveal.ts';
 import type { DivergenceRecord, RunPhase, RunRecord, ValidatorStore } from './store.ts';
 import type { LiveRun, PhaseContext } from './phases/context.ts';
 import { fetchRoster } from './phases/roster.ts';
@@ -49,17 +55,23 @@ export interface ValidatorDeps {
   now?: () => number;
 }
 
-/** subtensor's epoch rule: an epoch of netuid N runs when (block + N + 1) % (tempo + 1) == 0. */
+/**
+ * The legacy (pre-spec 423) epoch boundary at or before `block`: (block + netuid + 1) % (tempo + 1) == 0.
+ * Negative before the first boundary. Current runtimes key runs by LastEpochBlock (ChainPort.epoch).
+ */
 export function epochStart(block: number, tempo: number, netuid: number): number {
   const t = tempo + 1;
   return block - ((block + netuid + 1) % t);
 }
 
+/** Backoff after a failed step: a refusal by the chain waits longer than a transient error. */
+const BACKOFF = { refusedMs: 2_000, refusedMaxMs: 60_000, errorMs: 500, errorMaxMs: 10_000 };
+
 const MAX_BUFFERED_MESSAGES = 20_000;
 const RECENT_MESSAGES = 4_000;
 const RECENT_MS = 10 * 60_000;
 const LINGER_MS = 10 * 60_000;
-const ACTIVE_PHASES: RunPhase[] = ['roster', 'evaluating', 'committing', 'committed', 'publishing', 'consensus', 'certified', 'quorum-miss'];
+const ACTIVE_PHASES: RunPhase[] = ['roster', 'evaluating', 'committing', 'committed', 'publishing', 'consensus', 'certified', 'quorum-miss', 'confirming'];
 
 export class Validator {
   private readonly d: ValidatorDeps;
@@ -76,6 +88,13 @@ export class Validator {
   private ticking = false;
   private stopped = false;
   private tempo = 0;
+  private windows: RunWindows | null = null;
+  /** when the chain stopped answering (null: it answers) */
+  private chainDownSince: number | null = null;
+  private youngLogged = false;
+  /** the run (epoch) the chain's schedule is in at the last tick, and the schedule's model */
+  private runStart: number | null = null;
+  private scheduleModel: 'stateful' | 'legacy' = 'stateful';
   /** What every phase is given (./phases/context.ts); reads this node's live fields. */
   private readonly ctx: PhaseContext;
   /** The loop's buffers as the certify phase uses them. */
@@ -138,33 +157,52 @@ export class Validator {
     while (this.ticking && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** One step of every active run. Never throws: errors are logged, counted and retried next tick. */
+  /** One step of every active run. Never throws: errors are logged (once per run and cause), counted and retried with backoff. */
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      let block: number;
+      let ep: EpochInfo;
       try {
-        block = await this.d.chain.bestBlock();
-        if (!this.tempo) this.tempo = await this.d.chain.tempo();
+        ep = await this.d.chain.epoch();
       } catch (err) {
         this.d.metrics.chainErrors.inc({ op: 'best-block' });
         this.lastTickError = `chain: ${(err as Error).message}`;
+        if (this.chainDownSince === null) {
+          this.chainDownSince = this.now();
+          this.d.log.warn('chain reads failing: runs wait until the chain answers again', { error: (err as Error).message });
+        }
         return;
       }
-      this.lastBlock = block;
-      const runId = epochStart(block, this.tempo, this.d.config.chain.netuid);
-      if (!this.live.has(runId) && !(await this.d.store.getRun(runId))) await this.openRun(runId);
-      this.d.metrics.currentRun.set(runId);
-      this.d.mesh.setRun?.(runId);
+      if (this.chainDownSince !== null) {
+        this.d.log.info('chain reads succeed again', { downMs: this.now() - this.chainDownSince, block: ep.block });
+        this.chainDownSince = null;
+      }
+      this.lastBlock = ep.block;
+      this.runStart = ep.runStart;
+      this.scheduleModel = ep.model;
+      if (ep.tempo !== this.tempo || !this.windows) this.setWindows(ep.tempo);
+      const runId = ep.runStart;
+      if (runId === null) {
+        // a young chain (legacy schedule): no epoch boundary yet, so no run to key
+        if (!this.youngLogged) this.d.log.info('no run yet: the subnet has not had its first epoch', { block: ep.block, firstEpochAt: ep.nextEpochAt });
+        this.youngLogged = true;
+      } else {
+        if (!this.live.has(runId) && !(await this.d.store.getRun(runId))) await this.openRun(runId, ep);
+        this.d.metrics.currentRun.set(runId);
+        this.d.mesh.setRun?.(runId);
+      }
+      const block = ep.block;
       for (const [id, l] of [...this.live]) {
-        if (l.busy) continue;
+        if (l.busy || (l.retryAt !== undefined && this.now() < l.retryAt)) continue;
         l.busy = true;
         try {
           await this.advance(l, block);
+          l.failures = 0;
+          l.retryAt = undefined;
         } catch (err) {
           this.lastTickError = `run ${id}: ${(err as Error).message}`;
-          this.d.log.warn('run step failed; retrying next tick', { runId: id, phase: l.record.phase, error: (err as Error).message });
+          this.backoff(l, err as Error);
         } finally {
           l.busy = false;
         }
@@ -180,25 +218,70 @@ export class Validator {
     }
   }
 
-  private async openRun(runId: number): Promise<void> {
+  /**
+   * A failed step waits before the next try (doubling: a refused write from 2 s to 60 s, anything else
+   * from 0.5 s to 10 s) and is logged once per run and cause — with the chain's error — then at debug.
+   */
+  private backoff(l: LiveRun, err: Error): void {
+    const refused = err instanceof ChainWriteRefused;
+    const failures = (l.failures ?? 0) + 1;
+    l.failures = failures;
+    const base = refused ? BACKOFF.refusedMs : BACKOFF.errorMs;
+    const max = refused ? BACKOFF.refusedMaxMs : BACKOFF.errorMaxMs;
+    const delay = Math.min(max, base * 2 ** Math.min(failures - 1, 20));
+    l.retryAt = this.now() + delay;
+    const key = refused ? `${err.op}:${err.errorName ?? err.kind}` : `${l.record.phase}:${err.message.slice(0, 120)}`;
+    l.logged ??= new Set();
+    const fields = { runId: l.record.runId, phase: l.record.phase, error: err.message, retryInMs: delay, attempt: failures };
+    if (l.logged.has(key)) {
+      this.d.log.debug('run step failed again; backing off', fields);
+      return;
+    }
+    l.logged.add(key);
+    if (refused) this.d.log.warn('chain refused a write; backing off (logged once per run)', { ...fields, op: err.op, kind: err.kind, chainError: err.errorName });
+    else this.d.log.warn('run step failed; backing off', fields);
+  }
+
+  /** The run windows for `tempo`: the config's if they fit, else derived (a config that stopped fitting is logged). */
+  private setWindows(tempo: number): void {
+    const w = runWindows(tempo, this.d.config.consensus);
+    if (w.ok) this.windows = w.windows;
+    else {
+      this.windows = derivedWindows(Math.max(tempo, 3));
+      this.d.log.error('the configured run windows do not fit the subnet\'s tempo; using windows derived from the tempo', { tempo, reason: w.reason, commitBlocks: this.windows.commitBlocks, revealBlocks: this.windows.revealBlocks });
+    }
+    if (this.tempo !== 0 && this.tempo !== tempo) this.d.log.info('the subnet\'s tempo changed', { from: this.tempo, to: tempo });
+    this.tempo = tempo;
+  }
+
+  /** A run's windows as absolute blocks: fixed in its record when it opened (older records: the current windows). */
+  private deadlines(r: RunRecord): { commitEnd: number; revealEnd: number } {
+    const w = this.windows ?? derivedWindows(Math.max(this.tempo, 3));
+    const commitEnd = r.commitEnd ?? r.runId + w.commitBlocks;
+    return { commitEnd, revealEnd: r.revealEnd ?? commitEnd + w.revealBlocks };
+  }
+
+  private async openRun(runId: number, ep: EpochInfo): Promise<void> {
     const c = this.d.config;
+    const w = this.windows!;
     const record: RunRecord = {
       runId, netuid: c.chain.netuid, mode: c.node.mode, phase: 'roster', startedAt: this.now(), updatedAt: this.now(),
+      commitEnd: runId + w.commitBlocks, revealEnd: runId + w.commitBlocks + w.revealBlocks,
       rosterHash: '', policyHash: '', hardwareClass: c.sandbox.hardwareClass, roster: [], rosterSkipped: [], verdicts: [],
     };
-    const commitEnd = runId + c.consensus.commitWindowBlocks;
+    const commitEnd = record.commitEnd!;
     if (this.lastBlock >= commitEnd - 1) {
       // too late to commit a report before the window closes: sit this run out, take the next
       record.phase = 'skipped';
-      record.error = `joined at block ${this.lastBlock}, after run ${runId}'s commit window (ends ${commitEnd}); waiting for the next run`;
+      record.error = `joined at block ${this.lastBlock}, after run ${runId}'s commit window (ends ${commitEnd}); waiting for the next run (epoch at ~${ep.nextEpochAt})`;
       await this.d.store.putRun(record);
       this.d.metrics.runsTotal.inc({ outcome: 'skipped' });
-      this.d.log.info('run skipped: joined too late', { runId, block: this.lastBlock, commitWindowEnd: commitEnd });
+      this.d.log.info('run skipped: joined too late', { runId, block: this.lastBlock, commitWindowEnd: commitEnd, nextEpochAt: ep.nextEpochAt });
       return;
     }
     await this.d.store.putRun(record);
     this.live.set(runId, { record, busy: false, phaseSince: this.now() });
-    this.d.log.info('run opened', { runId, phase: record.phase });
+    this.d.log.info('run opened', { runId, phase: record.phase, commitEnd, revealEnd: record.revealEnd, nextEpochAt: ep.nextEpochAt, schedule: ep.model });
   }
 
   private async setPhase(l: LiveRun, phase: RunPhase): Promise<void> {
@@ -218,9 +301,7 @@ export class Validator {
   private async advance(l: LiveRun, block: number): Promise<void> {
     const r = l.record;
     const x = this.ctx;
-    const c = this.d.config.consensus;
-    const commitEnd = r.runId + c.commitWindowBlocks;
-    const revealEnd = commitEnd + c.revealWindowBlocks;
+    const { commitEnd, revealEnd } = this.deadlines(r);
     switch (r.phase) {
       case 'roster':
         await fetchRoster(x, r);
@@ -251,6 +332,9 @@ export class Validator {
       case 'certified':
       case 'quorum-miss':
         await setWeights(x, r);
+        return this.setPhase(l, r.weights?.commitReveal ? 'confirming' : 'done');
+      case 'confirming':
+        if (!(await confirmWeightsReveal(x, r, block, this.tempo))) return;
         return this.setPhase(l, 'done');
     }
   }
@@ -281,8 +365,9 @@ export class Validator {
   status(): { currentEpoch: number | null; epochBlocks: number | null; current: { runId: number; phase: string; phaseSince: number | null } | null; tickError: string | null } {
     const newest = [...this.live.values()].sort((a, b) => b.record.runId - a.record.runId)[0];
     return {
-      currentEpoch: this.lastBlock > 0 && this.tempo ? epochStart(this.lastBlock, this.tempo, this.d.config.chain.netuid) : null,
-      epochBlocks: this.tempo ? this.tempo + 1 : null,
+      // the run the chain's schedule is in (LastEpochBlock, or the legacy boundary)
+      currentEpoch: this.lastBlock > 0 ? this.runStart : null,
+      epochBlocks: this.tempo ? (this.scheduleModel === 'legacy' ? this.tempo + 1 : this.tempo) : null,
       current: newest ? { runId: newest.record.runId, phase: newest.record.phase, phaseSince: newest.phaseSince ?? null } : null,
       tickError: this.lastTickError,
     };
@@ -290,7 +375,7 @@ export class Validator {
 
   /** Health for /healthz. */
   async health(): Promise<{ ok: boolean } & Record<string, unknown>> {
-    return { ok: this.lastTickError === null && this.lastBlock > 0, block: this.lastBlock, peers: this.d.mesh.peerCount(), activeRuns: [...this.live.keys()], error: this.lastTickError };
+    return { ok: this.lastTickError === null && this.lastBlock > 0, block: this.lastBlock, peers: this.d.mesh.peerCount(), activeRuns: [...this.live.keys()], error: this.lastTickError, chainDownSince: this.chainDownSince };
   }
 }
 

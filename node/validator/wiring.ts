@@ -4,11 +4,13 @@ import type { SubtensorClient } from '../chain/client.ts';
 import type { Mesh } from '../p2p/mesh.ts';
 import { archiveRunBundleProvider, type RunArchiveReader } from '../p2p/run-bundle.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
-import type { ChainPort, MeshPort } from './ports.ts';
+import type { ChainWriteResult } from '../chain/types.ts';
+import { nextEpochAt, runStart } from '../chain/epoch-schedule.ts';
+import { ChainWriteRefused, type ChainPort, type MeshPort } from './ports.ts';
 
-function writeOk(r: { ok: true; block: number } | { ok: false; error: { kind: string; message?: string } }, what: string): { block: number } {
+function writeOk(r: ChainWriteResult, what: string): { block: number } {
   if (r.ok) return { block: r.block };
-  throw new Error(`${what} refused by the chain: ${r.error.kind}${r.error.message ? ` (${r.error.message})` : ''}`);
+  throw new ChainWriteRefused(what, r.error);
 }
 
 export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid: number): ChainPort {
@@ -16,6 +18,10 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     bestBlock: async () => (await client.bestBlock()).number,
     tempo: async () => (await client.hyperparams(netuid)).tempo,
     blockHash: (block) => client.blockHash(block),
+    epoch: async () => {
+      const s = await client.epochSchedule(netuid);
+      return { block: s.block, runStart: runStart(s), nextEpochAt: nextEpochAt(s), tempo: s.tempo, model: s.model };
+    },
     metagraph: (at) => client.metagraph(netuid, at),
     minerRoster: async (at) => {
       const r = await client.minerRoster(netuid, at);
@@ -23,7 +29,13 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     },
     commitReportHash: async (runId, hash) => writeOk(await client.commitScoreHash(signer, netuid, runId, hash), 'score-hash commitment'),
     reportCommitments: (runId, at) => client.scoreCommitments(netuid, runId, at),
-    setWeights: async (uids, weights) => writeOk(await client.setWeights(signer, netuid, uids, weights), 'set_weights'),
+    setWeights: async (uids, weights) => {
+      const r = await client.submitWeights(signer, netuid, uids, weights);
+      const { block } = writeOk(r, r.ok && r.commit ? 'commit_timelocked_weights' : 'weights');
+      return r.ok && r.commit ? { block, commit: r.commit } : { block };
+    },
+    confirmReveal: (commit) => client.confirmReveal(commit),
+    findWeightsCommit: (block, uids, weights) => client.findWeightsCommit(netuid, signer.hotkey, block, uids, weights),
     weightsOf: async (hotkey) => (await client.weightsOf(netuid, hotkey)) ?? [],
     lastWeightsBlock: async (hotkey) => {
       const u = await client.lastWeightsUpdate(netuid, hotkey);

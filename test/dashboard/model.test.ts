@@ -38,6 +38,17 @@ describe('dashboard model', () => {
     assert.equal(row.certStatus, 'certified');
     assert.equal(row.incumbent, 'held');
     assert.equal(row.decision, 'certified winner');
+    assert.equal(row.reveal, null, 'no commit-reveal');
+  });
+
+  it('reads the reveal of a timelocked weights commit (commit-reveal subnets): confirmed, failed, pending', () => {
+    const cr = (revealConfirmed: boolean | null, extra = {}) => normalizeRun({ runId: 9, phase: 'done', weights: { result: 'set', source: 'certified', commitReveal: { commitBlock: 100, revealConfirmed, ...extra } } });
+    const ok = cr(true, { revealed: true, revealBlock: 160 });
+    assert.equal(ok.reveal, 'confirmed');
+    assert.equal(ok.revealBlock, 160);
+    assert.equal(ok.weights, 'set (certified), committed: reveal confirmed');
+    assert.equal(cr(false).reveal, 'failed');
+    assert.equal(cr(null).reveal, 'pending');
   });
 
   it('derives dethroned / held from incumbentUid and marks a quorum miss', () => {

@@ -123,6 +123,19 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
     assert.ok(run.countedStakeShare !== null && run.countedStakeShare > 2 / 3 && run.countedStakeShare < 1, `counted stake ${run.countedStakeShare}`);
   });
 
+  it('commit-reveal is on, as on real subnets: every live validator committed its weights timelocked and the chain revealed them (revealConfirmed)', () => {
+    const run = summary.runs[0];
+    const live = summary.validators.filter((v) => v.alive && !v.killed).map((v) => v.index).sort();
+    assert.deepEqual(run.weightsByValidator.map((w) => w.index).sort(), live);
+    for (const w of run.weightsByValidator) {
+      assert.equal(w.result, 'set', `v${w.index}: ${w.reason}`);
+      assert.equal(w.committed, true, `v${w.index} committed`);
+      assert.equal(w.revealed, true, `v${w.index} revealed: ${w.reason}`);
+      assert.equal(w.revealConfirmed, true, `v${w.index} revealConfirmed: ${w.reason}`);
+      assert.ok(w.revealBlock! > w.commitBlock!, 'revealed in a later epoch');
+    }
+  });
+
   it('the faster honest miner wins; copies, cheats and the redirecting URL are refused', () => {
     const run = summary.runs[0];
     const by = new Map(run.miners.map((m) => [m.miner, m]));
@@ -164,7 +177,10 @@ describe('npm run devnet (integration: devchain + mesh + 4 validator processes +
     assert.ok(inBrowser, 'the onRunsDone hook did not run');
     assert.equal(inBrowser!.error, null);
     assert.ok(summary.validators.some((v) => v.api === inBrowser!.api && v.alive && !v.killed), 'the page was not served by a live validator');
-    assert.deepEqual(inBrowser!.rowIds, summary.runs.map((r) => r.runId).reverse());
+    // with commit-reveal the weights are revealed in the next epoch, so the next run has opened by then
+    const ids = summary.runs.map((r) => r.runId);
+    assert.deepEqual(inBrowser!.rowIds.filter((id) => ids.includes(id)), [...ids].reverse());
+    assert.ok(inBrowser!.rowIds.every((id) => ids.includes(id) || id > Math.max(...ids)), `only later runs besides the devnet's: ${inBrowser!.rowIds}`);
     for (const run of summary.runs) {
       const text = inBrowser!.rowText.get(run.runId) ?? '';
       assert.match(text, /certified/);

@@ -37,6 +37,12 @@ export class MemChain {
       bestBlock: async () => this.block,
       tempo: async () => this.tempo,
       blockHash: async (block) => '0x' + h32(`block:${block}`),
+      // the legacy (modulo) schedule: runs start at (block + netuid + 1) % (tempo + 1) == 0
+      epoch: async () => {
+        const t = this.tempo + 1;
+        const start = this.block - ((this.block + this.netuid + 1) % t);
+        return { block: this.block, runStart: start >= 0 ? start : null, nextEpochAt: start + t, tempo: this.tempo, model: 'legacy' as const };
+      },
       metagraph: async () => this.neurons.map((n) => ({ ...n })),
       minerRoster: async () => ({ entries: this.roster.map((e) => ({ ...e })), skipped: [] }),
       commitReportHash: async (runId, hash) => {

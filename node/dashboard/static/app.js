@@ -77,6 +77,13 @@ function certBadge(status) {
   return badge(status, kind);
 }
 
+/** The weights cell: outcome and, on commit-reveal subnets, whether the chain revealed the commit. */
+function weightsText(run) {
+  if (!run.weights) return '—';
+  if (run.reveal === 'confirmed') return `${run.weights.replace(/, committed: reveal confirmed$/, '')} · revealed${run.revealBlock !== null ? ` #${run.revealBlock}` : ''}`;
+  return run.weights;
+}
+
 function incumbentText(run) {
   if (run.incumbent === 'held') return badge('held', 'ok');
   if (run.incumbent === 'dethroned') return badge(`dethroned${run.incumbentUid !== null ? ` (uid ${run.incumbentUid})` : ''}`, 'warn');
@@ -183,10 +190,11 @@ async function loadRuns() {
           h('td', { class: 'num' }, `${formatShare(run.quorumShare)}${run.signers !== null ? ` (${run.signers}${run.validators !== null ? `/${run.validators}` : ''})` : ''}`),
           h('td', {}, winnerText(run)),
           h('td', { title: run.incumbentDerived ? 'derived from the previous run in this list' : '' }, incumbentText(run)),
+          h('td', { title: run.reveal ? 'commit-reveal: weights committed timelocked, revealed by the chain an epoch later' : '' }, weightsText(run)),
         ),
       ),
     );
-    if (runs.length === 0) tbody.replaceChildren(h('tr', {}, h('td', { colspan: 7 }, 'no runs yet')));
+    if (runs.length === 0) tbody.replaceChildren(h('tr', {}, h('td', { colspan: 8 }, 'no runs yet')));
   } catch (err) {
     problems.add(`runs: ${err.message}`);
   }

@@ -27,6 +27,9 @@ export interface RunRow {
   validators: number | null;
   certificateHash: string | null;
   weights: string | null;
+  /** commit-reveal subnets: whether the chain revealed the timelocked weights commit */
+  reveal: 'confirmed' | 'failed' | 'pending' | null;
+  revealBlock: number | null;
   incumbentDerived: boolean;
   skipped: boolean;
   skipReason: string | null;

@@ -84,7 +84,10 @@ export function formatStake(rao) {
  * (node/dashboard). A missing field shows as "—", never as an error.
  * @returns {{runId:number, mode:string|null, decision:string, winnerUid:number|null, winnerHotkey:string|null,
  *   incumbentUid:number|null, incumbent:'held'|'dethroned'|'none'|'unknown', certStatus:string, quorumShare:number|null,
- *   signers:number|null, validators:number|null, certificateHash:string|null, weights:string|null, incumbentDerived:boolean}}
+ *   signers:number|null, validators:number|null, certificateHash:string|null, weights:string|null,
+ *   reveal:'confirmed'|'failed'|'pending'|null, revealBlock:number|null, incumbentDerived:boolean}}
+ * `reveal` follows weights.commitReveal (commit-reveal subnets: the weights went as a timelocked commit):
+ * confirmed (revealed by the chain and equal to what was committed), failed, or pending; null otherwise.
  */
 export function normalizeRun(raw) {
   const r = isObj(pick(raw, 'run')) ? { ...raw.run, ...raw, run: undefined } : raw;
@@ -94,6 +97,9 @@ export function normalizeRun(raw) {
   const c = isObj(pick(r, 'certificate')) ? r.certificate : {};
   const w = isObj(pick(r, 'weights')) ? r.weights : null;
   const phase = str(pick(r, 'phase'));
+  const cr = w && isObj(pick(w, 'commitReveal')) ? w.commitReveal : null;
+  const confirmed = cr ? pick(cr, 'revealConfirmed') : undefined;
+  const reveal = cr ? (confirmed === true ? 'confirmed' : confirmed === false ? 'failed' : 'pending') : null;
   const winnerUid = num(pick(d, 'winnerUid', 'winner') ?? pick(r, 'winnerUid', 'winner'));
   let winnerHotkey = str(pick(d, 'winnerHotkey'));
   if (winnerHotkey === null && winnerUid !== null && Array.isArray(pick(d, 'scores'))) {
@@ -140,7 +146,9 @@ export function normalizeRun(raw) {
     signers: num(pick(c, 'signers', 'signerCount')),
     validators: num(pick(c, 'validators', 'validatorCount')),
     certificateHash,
-    weights: w ? `${str(pick(w, 'result')) ?? '?'} (${str(pick(w, 'source')) ?? '?'})` : str(pick(r, 'weights')),
+    weights: w ? `${str(pick(w, 'result')) ?? '?'} (${str(pick(w, 'source')) ?? '?'})${reveal ? `, committed: reveal ${reveal}` : ''}` : str(pick(r, 'weights')),
+    reveal,
+    revealBlock: cr ? num(pick(cr, 'revealBlock')) : null,
     incumbentDerived: false,
     skipped,
     skipReason: skipped ? str(pick(r, 'skipReason', 'error')) : null,

@@ -15,6 +15,11 @@ export interface LiveRun {
   /** when the current phase began (ms; unknown for a run resumed from the store) */
   phaseSince?: number;
   busy: boolean;
+  /** consecutive failed steps, and when the next try may run (backoff) */
+  failures?: number;
+  retryAt?: number;
+  /** causes already logged at warn for this run */
+  logged?: Set<string>;
 }
 
 export interface PhaseContext {

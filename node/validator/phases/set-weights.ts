@@ -1,7 +1,9 @@
-// Phases `certified` | `quorum-miss` → `done`: set_weights by mode (decentralized: the certified
-// weights, the incumbent held on a quorum miss; shadow: the owner's pick, divergence recorded;
-// owner: the owner's pick). Every certified uid is re-checked against the current metagraph first,
-// and a `weights-intent` marker precedes the send, so a restart neither double-sends nor loses it.
+// Phases `certified` | `quorum-miss` → `done` (or `confirming`): weights by mode (decentralized: the
+// certified weights, the incumbent held on a quorum miss; shadow: the owner's pick, divergence recorded;
+// owner: the owner's pick), sent as the subnet requires — set_weights, or a timelocked commit on a
+// commit-reveal subnet (then ./confirm-reveal.ts follows the reveal). Every certified uid is re-checked
+// against the current metagraph first, and a `weights-intent` marker precedes the send, so a restart
+// neither double-sends nor loses it.
 import type { NodeConfig } from '../../config.ts';
 import type { RunRecord } from '../store.ts';
 import { divergenceBetween } from '../divergence.ts';
@@ -97,10 +99,16 @@ async function sendWeights(ctx: PhaseContext, r: RunRecord, intent: WeightsInten
   await d.store.mark(r.runId, 'weights-intent', intent);
   const { source, uids, weights } = intent;
   try {
-    const { block } = await chainCall(ctx, 'set-weights', () => d.chain.setWeights(uids, weights));
+    const { block, commit } = await chainCall(ctx, 'set-weights', () => d.chain.setWeights(uids, weights));
     r.weights = { result: 'set', source, uids, weights, block, at: ctx.now() };
-    d.metrics.weightsSet.inc({ result: 'set' });
-    d.log.info('weights set', { runId: r.runId, source, uids, block, sends: intent.sends });
+    if (commit) {
+      r.weights.commitReveal = { ...commit, revealed: null, revealConfirmed: null };
+      d.metrics.weightsSet.inc({ result: 'committed' });
+      d.log.info('weights committed (timelocked; revealed by the chain in a later epoch)', { runId: r.runId, source, uids, block, revealRound: commit.revealRound, expectedRevealBlock: commit.expectedRevealBlock, sends: intent.sends });
+    } else {
+      d.metrics.weightsSet.inc({ result: 'set' });
+      d.log.info('weights set', { runId: r.runId, source, uids, block, sends: intent.sends });
+    }
   } catch (err) {
     r.weights = { result: 'failed', source, uids, weights, reason: (err as Error).message, at: ctx.now() };
     d.metrics.weightsSet.inc({ result: 'failed' });
@@ -131,6 +139,16 @@ async function resumeWeights(ctx: PhaseContext, r: RunRecord, detail: unknown): 
     d.metrics.weightsSet.inc({ result: 'set' });
     d.log.info('weights found on chain after a restart: not sent again', { runId: r.runId, block: setAt });
     return;
+  }
+  // commit-reveal: the weights are not visible until the reveal, but a commit moves LastUpdate and sits in the queue
+  if (setAt !== null && setAt >= intent.block && d.chain.findWeightsCommit) {
+    const commit = await chainCall(ctx, 'weights-of', () => d.chain.findWeightsCommit!(setAt, intent.uids, intent.weights));
+    if (commit) {
+      r.weights = { result: 'set', ...base, block: setAt, reason: 'commit found on chain after a restart (sent before it)', at: ctx.now(), commitReveal: { ...commit, revealed: null, revealConfirmed: null } };
+      d.metrics.weightsSet.inc({ result: 'committed' });
+      d.log.info('weights commit found on chain after a restart: not sent again', { runId: r.runId, block: setAt });
+      return;
+    }
   }
   const newer = await newerRunWithWeights(ctx, r.runId);
   if (newer !== null || intent.sends >= MAX_WEIGHT_SENDS) {
