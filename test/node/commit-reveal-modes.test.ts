@@ -88,6 +88,11 @@ listen = "127.0.0.1:${ports[k]}"
           assert.deepEqual(await client.weightsOf(1, hotkey), [{ uid: 0, weight: 21845 }, { uid: 5, weight: 65535 }], 'the owner\'s pick, revealed on chain');
         }
         assert.ok(recs[0].divergence, 'shadow mode records divergence');
+        // the node's status (GET /v1/status, the dashboard's status panel) shows the confirmed reveal
+        for (const api of apis) {
+          const st = (await (await fetch(`${api}/v1/status`)).json()) as { lastWeights: { revealConfirmed: boolean | null } | null };
+          assert.equal(st.lastWeights?.revealConfirmed, true, JSON.stringify(st.lastWeights));
+        }
       } finally {
         await client.close();
       }

@@ -71,9 +71,11 @@ describe('peer discovery from chain (serve_axon + metagraph axons, no bootstrap 
       nodes.push(first);
       const t0 = Date.now();
       while (Date.now() - t0 < 20_000 && !(first.validator.lastBlock > 0)) await new Promise((r) => setTimeout(r, 50));
-      const alone = await first.validator.health();
+      // /healthz (NodeStatus): degraded while no validator peer is admitted
+      const alone = await first.status.health();
       assert.equal(alone.status, 'degraded');
-      assert.match(String((alone.degraded as string[])[0]), /no peers/);
+      assert.equal(alone.checks.peers.ok, false);
+      assert.ok(alone.reasons.some((r) => /^peers: 0 admitted/.test(r)), alone.reasons.join('; '));
       const second = await startNode(cfgOf(1, `/ip4/127.0.0.3/tcp/${p1}`), { evaluator: fixedEvaluator(new Map()), log: jsonLogger('error') });
       nodes.push(second);
       const client = await SubtensorClient.connect({ endpoint: chain.url });
@@ -87,9 +89,11 @@ describe('peer discovery from chain (serve_axon + metagraph axons, no bootstrap 
       while (Date.now() < end && (first.mesh.admittedPeerCount() < 1 || second.mesh.admittedPeerCount() < 1)) await new Promise((r) => setTimeout(r, 200));
       assert.equal(first.mesh.admittedPeerCount(), 1, 'validator 0 admitted validator 1');
       assert.equal(second.mesh.admittedPeerCount(), 1, 'validator 1 admitted validator 0');
-      const both = await first.validator.health();
-      assert.equal(both.peers, 1);
-      assert.notEqual(both.status, 'degraded');
+      const end2 = Date.now() + 20_000;
+      while (Date.now() < end2 && !(await first.status.health()).checks.peers.ok) await new Promise((r) => setTimeout(r, 200));
+      const both = await first.status.health();
+      assert.equal(both.checks.peers.ok, true, both.reasons.join('; '));
+      assert.equal(both.checks.peers.admitted, 1);
     } finally {
       for (const n of nodes.reverse()) await n.stop();
     }

@@ -118,6 +118,8 @@ describe('node/status: /healthz semantics', () => {
     assert.equal(isSkippedRun({ phase: 'failed', error: "joined at block 5, after run 1's commit window (ends 4); waiting for the next run" }), true);
     assert.equal(isSkippedRun({ phase: 'failed', error: 'chain down' }), false);
     assert.equal(revealConfirmedOf({ revealConfirmed: true }), true);
+    assert.equal(revealConfirmedOf({ result: 'set', commitReveal: { commitBlock: 5, revealConfirmed: false } }), false, 'what the run loop records (weights.commitReveal)');
+    assert.equal(revealConfirmedOf({ result: 'set', commitReveal: { commitBlock: 5, revealConfirmed: null } }), null, 'pending');
     assert.equal(revealConfirmedOf({ reveal: { confirmed: false } }), false);
     assert.equal(revealConfirmedOf({ revealBlock: 12 }), true);
     assert.equal(revealConfirmedOf({ result: 'set' }), null);
