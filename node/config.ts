@@ -7,7 +7,6 @@
 // - secrets are never values in this file: only paths to files (keys ending in `_file`), read at
 //   use, never logged;
 // - a bad config is refused with the key and the reason (ConfigError.problems lists all of them).
-import { readFileSync } from 'node:fs';
 import { readBoundedFileSync, utf8Text } from './bounded/file.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -453,9 +452,12 @@ export function redactedConfig(c: NodeConfig): Record<string, unknown> {
 /** Read a secret from a file named by a `_file` key; trailing newline stripped. */
 export function readSecretFile(path: string, key: string): string {
   try {
-    return readFileSync(expandHome(path), 'utf8').replace(/\r?\n$/, '');
+    return readBoundedFileSync(expandHome(path), { maxBytes: 64 * 1024, what: 'secret file' }).toString('utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError([{ key, reason: `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }]);
+    // the reason never quotes the file (a secret); too big or not a regular file is said as such
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code ?? (/over the limit/.test(e.message) ? 'larger than 64 KiB' : / is (a |not a regular)/.test(e.message) ? 'not a regular file' : 'error');
+    throw new ConfigError([{ key, reason: `cannot read secret file: ${why}` }]);
   }
 }
 

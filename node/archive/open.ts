@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { ArchiveError } from './errors.ts';
 import { fault } from './fault.ts';
-import { inspectDir, nextStoreName, readMarker, writeMarker, writePointer, type Marker } from './layout.ts';
+import { clip } from '../../proto/clip.ts';
+import { formatInRawFiles, identifyStore } from './identify.ts';
+import { MARKER, inspectDir, nextStoreName, readMarker, writeMarker, writePointer, type Marker } from './layout.ts';
 import { ArchiveLock } from './lock.ts';
 import { snapshotArchive, type Snapshot } from './snapshot.ts';
 
@@ -27,10 +29,11 @@ function binLevel(dir: string): Bin {
   return new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
 }
 
-export function levelError(dir: string, err: unknown, dbDir?: string): ArchiveError {
+export function levelError(dir: string, err: unknown, dbDir?: string, shownDir?: string): ArchiveError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;
-  const msg = cause?.message ?? (err as Error).message;
+  let msg = cause?.message ?? (err as Error).message;
+  if (dbDir !== undefined && shownDir !== undefined) msg = msg.split(dbDir).join(shownDir); // a snapshot's temp path means nothing to the user
   if (code === 'LEVEL_LOCKED') return new ArchiveError(`archive ${dir} is in use by another process (a running node?); stop it, or use a read-only command`, { cause: err });
   // CURRENT lost while tables and logs remain: LevelDB calls that "does not exist"; it is damage
   const lostCurrent = dbDir !== undefined && /does not exist/.test(msg) && hasDataFiles(dbDir);
@@ -48,14 +51,34 @@ function hasDataFiles(dbDir: string): boolean {
   }
 }
 
-async function openLevel(dbDir: string, archiveDir: string, createIfMissing: boolean): Promise<Bin> {
+async function openLevel(dbDir: string, archiveDir: string, createIfMissing: boolean, shownDir?: string): Promise<Bin> {
   const db = binLevel(dbDir);
   try {
     await db.open({ createIfMissing });
   } catch (err) {
-    throw levelError(archiveDir, err, dbDir);
+    throw levelError(archiveDir, err, dbDir, shownDir);
   }
   return db;
+}
+
+function notAnArchive(dir: string, where: string, why: string): ArchiveError {
+  return new ArchiveError(`${dir} is not a Conclave archive: no ${MARKER} marker, and ${why}; point ${where} at an archive or an empty directory. Nothing was written to it`);
+}
+
+/**
+ * Before anything is written into a directory without the marker (an archive of an older Conclave,
+ * or something else that merely holds LevelDB-like files), its store must show that it is an archive.
+ */
+async function requireArchive(dir: string, storeDir: string, where: string): Promise<void> {
+  const id = await identifyStore(dir, storeDir);
+  if (id.kind === 'archive') return;
+  if (id.kind === 'foreign') {
+    throw new ArchiveError(`${dir} is a LevelDB database but not a Conclave archive (no ${MARKER} marker, no archive format key); point ${where} at an archive or an empty directory. Nothing was written to it`);
+  }
+  if (id.archiveInRaw) {
+    throw new ArchiveError(`archive ${dir} (created by an older Conclave, no ${MARKER} marker) has damaged LevelDB files (${clip(id.error, 200)}); run \`conclave archive repair --db ${dir}\` (it works on a copy and keeps the original)`);
+  }
+  throw notAnArchive(dir, where, `its LevelDB-like files do not open as a database (${clip(id.error, 200)})`);
 }
 
 /** Creates the first store of a new archive: marker, store, then the pointer (the commit point). */
@@ -75,6 +98,7 @@ export async function openReadWrite(dir: string, createIfMissing: boolean, where
     if (!createIfMissing) throw new ArchiveError(`no archive at ${dir}; create one with \`conclave archive put --db ${dir} ...\` or check the path`);
     mkdirSync(dir, { recursive: true });
   }
+  if (state.kind === 'store' && !state.marker) await requireArchive(dir, state.storeDir, where);
   const lock = await ArchiveLock.acquire(dir, 'archive into it');
   try {
     fault('create:locked');
@@ -113,10 +137,15 @@ export async function openReadOnly(dir: string, where = '--db'): Promise<OpenedS
     dbDir = tmp;
   }
   try {
-    const db = await openLevel(dbDir, dir, !snap);
+    const db = await openLevel(dbDir, dir, !snap, state.kind === 'store' ? state.storeDir : dir);
     return { db, dbDir, lock: null, snapshot, marker, readOnly: true };
   } catch (err) {
     snapshot.remove();
+    if (!marker && state.kind === 'store' && !formatInRawFiles(state.storeDir)) {
+      const level = (err as { cause?: { cause?: Error; message?: string } }).cause;
+      const why = (level?.cause?.message ?? level?.message ?? (err as Error).message).split(dbDir).join(state.storeDir);
+      throw notAnArchive(dir, where, `its LevelDB-like files do not open as a database (${clip(why, 200)})`);
+    }
     throw err;
   }
 }

@@ -30,10 +30,9 @@ import {
   REPAIR_DIR, fsyncPath, inspectDir, isLevelDbName, isStoreName, nextStoreName, readPointer, writeMarker, writePointer, type Marker,
 } from './layout.ts';
 import { ArchiveLock, fileLockedByAnyone } from './lock.ts';
-import { snapshotArchive } from './snapshot.ts';
+import { manifestNextFile, tableShareable } from './manifest.ts';
+import { FORMATS, FORMAT_KEY, identifyStore } from './identify.ts';
 
-const FORMAT_KEY = '!meta!format';
-const FORMATS = ['conclave-archive/v1', 'conclave-archive/v2'];
 
 export interface RepairReport {
   dir: string;
@@ -67,48 +66,6 @@ function freeBytes(path: string): number {
   if (override !== undefined) return Number(override);
   const s = statfsSync(path);
   return s.bavail * s.bsize;
-}
-
-/** Does any LevelDB file of `storeDir` contain an archive's format value? (for stores without a marker) */
-async function looksLikeArchive(archiveDir: string, storeDir: string): Promise<boolean> {
-  // First the reliable way: open a private snapshot and read the format key.
-  try {
-    const snap = snapshotArchive(archiveDir);
-    if (snap) {
-      const db = rawLevel(snap.dir);
-      try {
-        await db.open({ createIfMissing: false });
-        const v = await db.get(Buffer.from(FORMAT_KEY));
-        if (v !== undefined) return FORMATS.includes(Buffer.from(v).toString('utf8'));
-      } catch {
-        // damaged: fall through to the raw scan
-      } finally {
-        await db.close().catch(() => {});
-        snap.remove();
-      }
-    }
-  } catch {
-    // no snapshot possible: raw scan
-  }
-  // Damaged store: look for the format value in the raw files (logs hold records uncompressed).
-  const needle = Buffer.from('conclave-archive/v');
-  for (const n of dataFiles(storeDir).filter((x) => /\.(log|ldb|sst)$/.test(x))) {
-    const fd = openSync(join(storeDir, n), 'r');
-    try {
-      const buf = Buffer.alloc(1024 * 1024 + needle.length);
-      let carry = 0;
-      for (;;) {
-        const r = readSync(fd, buf, carry, buf.length - carry, null);
-        if (r === 0) break;
-        if (buf.subarray(0, carry + r).includes(needle)) return true;
-        buf.copy(buf, 0, carry + r - needle.length, carry + r);
-        carry = needle.length;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return false;
 }
 
 function stamp(): string {
@@ -303,17 +260,22 @@ async function verifyAgainst(dir: string, listing: string | null): Promise<Verif
   return r;
 }
 
-/** Hard-links (or, across filesystems, copies) the store's files into `to` for the before-listing. */
+/**
+ * The before-listing's copy of the store: CURRENT, the manifest and the logs copied, tables hard-linked
+ * where that is safe (manifest.ts: only tables its LevelDB can never create again) and copied otherwise.
+ */
 function linkOrCopy(from: string, to: string, names: string[]): void {
   mkdirSync(to, { recursive: true });
-  for (const n of names) {
-    // Only immutable tables may be shared; the rest is copied so LevelDB's recovery cannot touch the original.
-    if (/\.(ldb|sst)$/.test(n)) {
+  const tables = names.filter((n) => /\.(ldb|sst)$/.test(n));
+  for (const n of names) if (!tables.includes(n)) copyFileSync(join(from, n), join(to, n));
+  const nextFile = manifestNextFile(to);
+  for (const n of tables) {
+    if (tableShareable(n, nextFile)) {
       try {
         linkSync(join(from, n), join(to, n));
         continue;
       } catch {
-        // fall through to a copy
+        // another filesystem: copy
       }
     }
     copyFileSync(join(from, n), join(to, n));
@@ -326,8 +288,11 @@ export async function repairArchive(dir: string, opts: { log?: (line: string) =>
   if (state.kind === 'missing') throw new ArchiveError(`no archive at ${dir}; nothing to repair (check the path)`);
   if (state.kind === 'empty') throw new ArchiveError(`${dir} holds no archive store; nothing to repair`);
   const marker: Marker | null = state.marker;
-  if (!marker && !(await looksLikeArchive(dir, state.storeDir))) {
-    throw new ArchiveError(`${dir} is not a Conclave archive (no CONCLAVE-ARCHIVE marker, and its LevelDB files hold no archive format key); refusing to touch it`);
+  if (!marker) {
+    const id = await identifyStore(dir, state.storeDir);
+    if (id.kind === 'foreign' || (id.kind === 'unreadable' && !id.archiveInRaw)) {
+      throw new ArchiveError(`${dir} is not a Conclave archive (no CONCLAVE-ARCHIVE marker, and its LevelDB files hold no archive format key); refusing to touch it`);
+    }
   }
   const lock = await ArchiveLock.acquire(dir, 'repair it');
   try {

@@ -4,7 +4,8 @@
 // into a new table and rewrites the manifest — so a backup on a read-only mount could not even be
 // listed, and a store held by a live node could not be read at all. A snapshot never writes to the
 // archive: table files (immutable once written) are hard-linked where the filesystem allows it and
-// copied otherwise; CURRENT, the live MANIFEST and the logs (which LevelDB appends to) are copied.
+// copied otherwise — only tables the copy's LevelDB can never create again (manifest.ts); CURRENT,
+// the live MANIFEST and the logs (which LevelDB appends to) are copied.
 // A copy races with a live writer only through compactions: the snapshot is retried until CURRENT
 // and the manifest did not change while the files were taken, so it is a consistent point in time
 // (a log's torn tail is what LevelDB recovers after a crash anyway).
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { ArchiveError } from './errors.ts';
 import { inspectDir } from './layout.ts';
 import { mib } from '../bounded/file.ts';
+import { manifestNextFile, tableShareable } from './manifest.ts';
 
 const PREFIX = 'conclave-archive-ro-';
 const ATTEMPTS = 8;
@@ -82,35 +84,45 @@ function freeBytes(path: string): number {
 }
 
 function copyInto(storeDir: string, tmp: string, names: string[]): { linked: number; copiedBytes: number } {
+  // CURRENT and the manifest first (tables and logs taken after them are at least as new); the copied
+  // manifest says which tables may be shared: see manifest.ts (a shared name LevelDB reuses would be
+  // truncated in the original too).
+  let copiedBytes = 0;
+  const copy = (n: string) => {
+    copyFileSync(join(storeDir, n), join(tmp, n));
+    copiedBytes += statSync(join(tmp, n)).size;
+  };
+  const order = [...names].sort((a, b) => rank(a) - rank(b));
+  const head = order.filter((n) => rank(n) < 2);
+  head.forEach(copy);
+  const nextFile = manifestNextFile(tmp);
+  const rest = order.filter((n) => rank(n) >= 2);
+  const shareable = rest.filter((n) => tableShareable(n, nextFile));
   // Decide once whether hard links work (same filesystem, permitted), then check space for what is copied.
-  const tables = names.filter(isTable);
   let canLink = false;
-  if (tables.length > 0) {
+  if (shareable.length > 0) {
     try {
-      linkSync(join(storeDir, tables[0]), join(tmp, tables[0]));
+      linkSync(join(storeDir, shareable[0]), join(tmp, shareable[0]));
       canLink = true;
     } catch {
       canLink = false;
     }
   }
+  const linkable = new Set(canLink ? shareable : []);
   let need = 0;
-  for (const n of names) if (!(canLink && isTable(n))) need += statSync(join(storeDir, n)).size;
+  for (const n of rest) if (!linkable.has(n)) need += statSync(join(storeDir, n)).size;
   const free = freeBytes(tmp);
   if (need + 16 * 1024 * 1024 > free) {
     throw new ArchiveError(`not enough space in ${tmp} for a read-only snapshot of the archive (needs ${mib(need)}, ${mib(free)} free); set TMPDIR to a larger filesystem`);
   }
   let linked = canLink ? 1 : 0;
-  let copiedBytes = 0;
-  // CURRENT and the manifest first: tables and logs taken after them are at least as new.
-  const order = [...names].sort((a, b) => rank(a) - rank(b));
-  for (const n of order) {
-    if (canLink && n === tables[0]) continue;
-    if (canLink && isTable(n)) {
+  for (const n of rest) {
+    if (canLink && n === shareable[0]) continue;
+    if (linkable.has(n)) {
       linkSync(join(storeDir, n), join(tmp, n));
       linked++;
     } else {
-      copyFileSync(join(storeDir, n), join(tmp, n));
-      copiedBytes += statSync(join(tmp, n)).size;
+      copy(n);
     }
   }
   return { linked, copiedBytes };

@@ -6,16 +6,8 @@ import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import {
   encodeSignedScoreReportJson, scoreReportHash, type SignedScoreReport,
 } from '../../proto/score-report.ts';
-import { jsonFileItems } from '../bounded/json-stream.ts';
-import { REPORT_JSON_LIMITS } from '../bounded/json.ts';
-import { InputError } from '../bounded/input-error.ts';
-import { relieveMemory } from '../bounded/memory.ts';
+import { putFromFile } from './archive-put.ts';
 
-const MAX_PUT_FILE_BYTES = 32 * 1024 * 1024;
-const MAX_PUT_ITEM_CHARS = 8 * 1024 * 1024;
-const MAX_PUT_ITEMS = 100_000;
-const PUT_BATCH = 64;
-const PUT_BATCH_BYTES = 1024 * 1024;
 
 const help = `Usage: conclave archive <put|get|list|equivocations|repair> --db DIR [options]
 
@@ -79,31 +71,6 @@ function summary(s: SignedScoreReport) {
   return { runId: s.report.runId, netuid: s.report.netuid, validatorHotkey: s.report.validatorHotkey, sha256: scoreReportHash(s.report), entries: s.report.entries.length, issuedAt: s.report.issuedAt };
 }
 
-/** netuid, run and validator of a checked, encoded signed report, read at their fixed offsets (proto/score-report.ts layout). */
-function reportHeader(signed: Uint8Array): { netuid: number; runId: number; validatorHotkey: string } {
-  const v = new DataView(signed.buffer, signed.byteOffset, signed.byteLength);
-  const r = 4; // u32 length of the report
-  const hw = v.getUint32(r + 1 + 2 + 8 + 32 + 32);
-  const pk = r + 1 + 2 + 8 + 32 + 32 + 4 + hw;
-  return { netuid: v.getUint16(r + 1), runId: Number(v.getBigUint64(r + 3)), validatorHotkey: publicKeyToHotkey(signed.subarray(pk, pk + 32)) };
-}
-
-/** Reads and checks every report of --in before anything is archived; keeps only their encoded bytes. */
-async function readReports(path: string): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const { index, value } of jsonFileItems(path, { maxBytes: MAX_PUT_FILE_BYTES, maxItemChars: MAX_PUT_ITEM_CHARS, maxItems: MAX_PUT_ITEMS, what: '--in', limits: REPORT_JSON_LIMITS })) {
-    try {
-      const bytes = encodeSignedScoreReportJson(value);
-      out.push(bytes);
-      relieveMemory(bytes.length * 4); // the item's JSON and parsed form were several times its encoding
-    } catch (err) {
-      throw new InputError(`--in ${path}${index >= 0 ? ` item ${index}` : ''}: ${(err as Error).message}; nothing was archived`);
-    }
-  }
-  if (out.length === 0) throw new InputError(`--in ${path} holds no reports`);
-  return out;
-}
-
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, options);
   const [sub, ...extra] = positionals;
@@ -125,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     if (sub === 'repair') return await repair(dir, values.json);
     await cryptoReady();
-    if (sub === 'put') return await put(dir, requireFlag(values.in, 'in'), genesis, values.json);
+    if (sub === 'put') return await putFromFile(dir, requireFlag(values.in, 'in'), genesis, values.json);
     const archive = await Archive.openReadOnly(dir);
     try {
       const chain = genesis ?? 'any';
@@ -156,37 +123,6 @@ async function repair(dir: string, json: boolean): Promise<number> {
       + `The previous store is kept in ${r.supersededDir}; delete it once you are satisfied.\n`);
   }
   return 0;
-}
-
-async function put(dir: string, path: string, genesis: string | undefined, json: boolean): Promise<number> {
-  const encoded = await readReports(path);
-  const archive = await Archive.open(dir, { createIfMissing: true });
-  const results: PutReportResult[] = [];
-  let invalid = 0;
-  try {
-    for (let i = 0; i < encoded.length;) {
-      // batches of at most PUT_BATCH reports and ~1 MB: LevelDB holds a batch natively until it is in the log
-      let j = i;
-      for (let bytes = 0; j < encoded.length && j - i < PUT_BATCH && bytes < PUT_BATCH_BYTES; j++) bytes += encoded[j].length;
-      const batch = encoded.slice(i, j);
-      i = j;
-      const res = await archive.putEncodedReports(batch, { chain: genesis });
-      relieveMemory(PUT_BATCH_BYTES * 4);
-      res.forEach((r, k) => {
-        if (r.status === 'invalid') invalid++;
-        if (json) results.push(r);
-        else if (r.status === 'invalid') process.stdout.write(`${r.status.padEnd(12)} ${r.reason}\n`);
-        else {
-          const h = reportHeader(batch[k]);
-          process.stdout.write(`${r.status.padEnd(12)} netuid ${h.netuid} run ${h.runId} ${h.validatorHotkey} ${r.hash}\n`);
-        }
-      });
-    }
-  } finally {
-    await archive.close();
-  }
-  if (json) printJson(results);
-  return invalid ? 1 : 0;
 }
 
 async function runsMatching(archive: Archive, chain: string, runId: number | undefined, netuid: number | undefined): Promise<ResolvedRun[]> {

@@ -5,6 +5,9 @@ import { parseFlags, printJson, UsageError, type Command, intFlag } from '../cli
 import { DevChain } from '../devchain/devchain.ts';
 import { defaultGenesis, type Genesis } from '../devchain/genesis.ts';
 import { resolveEndpoint } from '../chain/endpoints.ts';
+import { MAX_RPC_FRAME_BYTES, RPC_JSON_LIMITS } from '../devchain/rpc-frame.ts';
+import { parseJsonBounded } from '../bounded/json.ts';
+import { InputError } from '../bounded/input-error.ts';
 
 const help = `Usage: conclave devchain [--genesis GENESIS.json] [--port N] [--block-ms MS] [--data DIR]
        conclave devchain print-genesis
@@ -84,10 +87,16 @@ function json(v: string | undefined, flag: string): unknown {
   }
 }
 
+/** A server's text in an error, cut to a few hundred characters. */
+function cut(v: unknown): string {
+  const s = String(v);
+  return s.length > 300 ? `${s.slice(0, 300)}… (${s.length} chars)` : s;
+}
+
 /** One JSON-RPC call over a fresh WebSocket, bounded by a timeout. */
 export async function devRpc(endpoint: string, method: string, params: unknown[], timeoutMs = 10_000): Promise<unknown> {
   const url = resolveEndpoint(endpoint);
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(url, { maxPayload: MAX_RPC_FRAME_BYTES });
   try {
     return await new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no answer from ${url} within ${timeoutMs} ms`)), timeoutMs);
@@ -95,8 +104,15 @@ export async function devRpc(endpoint: string, method: string, params: unknown[]
       ws.once('open', () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })));
       ws.on('message', (data) => {
         clearTimeout(t);
-        const msg = JSON.parse(data.toString()) as { result?: unknown; error?: { code: number; message: string; data?: string } };
-        if (msg.error) reject(new Error(`${method} refused: ${msg.error.code}: ${msg.error.message}${msg.error.data ? ': ' + msg.error.data : ''}`));
+        let msg: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
+        try {
+          msg = parseJsonBounded(data.toString(), `the answer of ${url}`, RPC_JSON_LIMITS) as typeof msg;
+          if (msg === null || typeof msg !== 'object') throw new InputError(`the answer of ${url} is not a JSON-RPC response object`);
+        } catch (err) {
+          reject(err instanceof InputError ? err : new InputError(String(err)));
+          return;
+        }
+        if (msg.error) reject(new Error(`${method} refused: ${cut(msg.error.code)}: ${cut(msg.error.message)}${msg.error.data ? ': ' + cut(msg.error.data) : ''}`));
         else resolve(msg.result);
       });
     });

@@ -1,10 +1,10 @@
 // conclave keys new|show|node — hotkeys in the Bittensor wallet layout, and the node key.
 import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson } from '../cli-kit.ts';
-import { createHotkey, DEFAULT_WALLET_PATH, hotkeyFilePath, loadHotkey, readHotkeyFile, readHotkeyPub, WalletError, type HotkeyRef } from '../keys/wallet.ts';
+import { createHotkey, DEFAULT_WALLET_PATH, MAX_KEYFILE_BYTES, hotkeyFilePath, loadHotkey, readHotkeyFile, readHotkeyPub, WalletError, type HotkeyRef } from '../keys/wallet.ts';
 import { keyfileFormat } from '../keys/keyfile-format.ts';
 import { PASSWORD_ENV } from '../keys/password.ts';
-import { readFile } from 'node:fs/promises';
+import { readBoundedFile } from '../bounded/file.ts';
 import { loadOrCreateNodeKey } from '../keys/node-key.ts';
 import { signBinding } from '../../proto/binding.ts';
 import { toHex } from '../../proto/codec.ts';
@@ -120,7 +120,7 @@ async function showHotkey(ref: HotkeyRef, path: string, passwordFile: string | u
   if (!havePassword) {
     let head: Uint8Array | null = null;
     try {
-      head = await readFile(path);
+      head = await readBoundedFile(path, { maxBytes: MAX_KEYFILE_BYTES, what: 'hotkey file' });
     } catch {
       head = null; // readHotkeyFile below says what is wrong with the path
     }

@@ -14,6 +14,7 @@ import { checkExtrinsic, decodeExtrinsic, RpcError, type CheckedExtrinsic, type 
 import { ModuleError, Store, encodeEventRecords, successEvent, failedEvent, otherFailedEvent, INITIALIZATION, type EncodedEvent, type Overlay } from './runtime.ts';
 import { blockStep, dispatch, validate, PoolRefusal } from './dispatch.ts';
 import { checkPulse, devBeaconConfig, devBeaconSecret, publishDevPulses, storePulse } from './pallets/drand.ts';
+import { MAX_RPC_FRAME_BYTES, parseRpcRequest, rpcErrorReply } from './rpc-frame.ts';
 
 export interface DevChainOptions {
   genesis?: Genesis;
@@ -122,7 +123,7 @@ export class DevChain {
     await cryptoWaitReady();
     if (this.blocks.length === 0) await this.initChain();
     const host = this.opts.host ?? '127.0.0.1';
-    const wss = new WebSocketServer({ host, port: this.opts.port ?? 0, maxPayload: 8 * 1024 * 1024 });
+    const wss = new WebSocketServer({ host, port: this.opts.port ?? 0, maxPayload: MAX_RPC_FRAME_BYTES });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
       wss.once('error', (e) => reject(new Error(`devchain cannot listen on ${host}:${this.opts.port}: ${e.message} (is the port in use? pick another with --port)`)));
@@ -441,23 +442,18 @@ export class DevChain {
 
   private onConnection(ws: WebSocket): void {
     ws.on('message', (data) => {
-      let req: { id?: unknown; method?: unknown; params?: unknown };
-      try {
-        req = JSON.parse(data.toString());
-      } catch {
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }));
+      const req = parseRpcRequest(data.toString());
+      if ('error' in req) {
+        ws.send(rpcErrorReply(req.id, req.error));
         return;
       }
-      const id = req.id ?? null;
+      const id = req.id;
       try {
-        if (typeof req.method !== 'string') throw new RpcError(-32600, 'Invalid request');
-        const params = Array.isArray(req.params) ? req.params : req.params === undefined ? [] : [req.params];
-        const { result, after } = this.call(ws, req.method, params);
+        const { result, after } = this.call(ws, req.method, req.params);
         ws.send(JSON.stringify({ jsonrpc: '2.0', id, result }));
         after?.();
       } catch (err) {
-        const e = err instanceof RpcError ? err : new RpcError(-32603, `Internal error: ${(err as Error).message}`);
-        ws.send(JSON.stringify({ jsonrpc: '2.0', id, error: { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) } }));
+        ws.send(rpcErrorReply(id, err));
       }
     });
     ws.on('close', () => {

@@ -1,13 +1,18 @@
 // The node key: an ed25519 key persisted in the data dir. It is the libp2p identity (peer id) and
 // signs high-volume protocol messages; the hotkey vouches for it through a BindingRecord.
 // File: <dataDir>/node-key.json, mode 0600, {"version":1,"type":"ed25519","seed":hex,"publicKey":hex,"peerId":...}
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ed25519SignerFromSeed, randomEd25519Seed, type Ed25519Signer } from '../../proto/signer.ts';
 import { toHex } from '../../proto/codec.ts';
+import { readBoundedFile } from '../bounded/file.ts';
+import { InputError } from '../bounded/input-error.ts';
+
+/** Largest node-key file read (the real one is about 250 bytes). */
+const MAX_NODE_KEY_BYTES = 64 * 1024;
 
 export const NODE_KEY_FILE = 'node-key.json';
 
@@ -61,9 +66,10 @@ export async function loadNodeKey(dataDir: string): Promise<NodeKey> {
     if ((st.mode & 0o077) !== 0) {
       throw new NodeKeyError(`${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\``);
     }
-    text = await readFile(path, 'utf8');
+    text = (await readBoundedFile(path, { maxBytes: MAX_NODE_KEY_BYTES, what: 'node key' })).toString('utf8');
   } catch (err) {
     if (err instanceof NodeKeyError) throw err;
+    if (err instanceof InputError && err.code !== 'ENOENT') throw new NodeKeyError(`${err.message}; move it away to generate a new one (the peer id will change)`);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NodeKeyError(`no node key at ${path}: create one with \`conclave keys node --data-dir ${dataDir}\``);
     throw new NodeKeyError(`cannot read ${path}: ${(err as Error).message}`);
   }

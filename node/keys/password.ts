@@ -4,7 +4,12 @@
 //   2. the environment variable CONCLAVE_HOTKEY_PASSWORD (removed from the environment once read, so
 //      no child process — Docker, the reviewer — inherits it),
 //   3. `wallet.password_file` in the config (itself overridable by CONCLAVE_WALLET_PASSWORD_FILE).
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readBoundedFileSync } from '../bounded/file.ts';
+import { InputError } from '../bounded/input-error.ts';
+
+/** Largest password file read. */
+const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
 import { expandHome } from '../config.ts';
 import { WalletError } from './wallet-error.ts';
 
@@ -33,10 +38,11 @@ function fromFile(path: string, label: string): Password {
   let mode = 0;
   try {
     mode = statSync(full).mode & 0o777;
-    text = readFileSync(full, 'utf8');
+    text = readBoundedFileSync(full, { maxBytes: MAX_PASSWORD_FILE_BYTES, what: 'password file' }).toString('utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory'
+      : err instanceof InputError ? err.message.replace(/^password file \S+ /, '') : (err as Error).message;
     throw new WalletError(`cannot read the hotkey password from ${label} ${full}: ${why}`);
   }
   // one trailing newline is what `echo pw > file` leaves; anything else is part of the password

@@ -7,13 +7,15 @@
 // `--use-password` is the same JSON sealed in the "$NACL" format (nacl-keyfile.ts), decrypted with a
 // password from --password-file, CONCLAVE_HOTKEY_PASSWORD or wallet.password_file (password.ts).
 // Next to each hotkey btcli keeps `<hotkey>pub.txt` (public part only); `createHotkey` writes it too.
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mnemonicGenerate, mnemonicToMiniSecret, mnemonicValidate } from '@polkadot/util-crypto';
 import { cryptoReady, hotkeyToPublicKey, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { bytesEqual } from '../../proto/codec.ts';
 import { WalletError } from './wallet-error.ts';
+import { readBoundedFile } from '../bounded/file.ts';
+import { InputError } from '../bounded/input-error.ts';
 import { decryptNaclKeyfile, NaclDecryptError, type Argon2Impl, type Argon2iParams } from './nacl-keyfile.ts';
 import { keyfileFormat, unsupportedEncryptionMessage } from './keyfile-format.ts';
 import { PASSWORD_ENV, resolveHotkeyPassword, type PasswordSources } from './password.ts';
@@ -168,16 +170,21 @@ export interface LoadHotkeyOptions {
 const DEFAULT_PASSWORD_HINT = `--password-file FILE, or the environment variable ${PASSWORD_ENV}`;
 const DEFAULT_LOCATION_HINT = '--wallet-path, --wallet and --hotkey';
 
+/** Largest hotkey (or pub.txt) file read: btcli's are well under 1 KiB, encrypted ones a few KiB. */
+export const MAX_KEYFILE_BYTES = 64 * 1024;
+
 export async function readHotkeyFile(path: string, opts: LoadHotkeyOptions = {}): Promise<LoadedHotkey> {
   await cryptoReady();
   let data: Buffer;
   try {
-    data = await readFile(path);
+    data = await readBoundedFile(path, { maxBytes: MAX_KEYFILE_BYTES, what: 'hotkey file' });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new WalletError(`no hotkey file at ${path}: create one with \`conclave keys new\` (or btcli) or point ${opts.locationHint ?? DEFAULT_LOCATION_HINT} at an existing one`);
     if (code === 'EACCES') throw new WalletError(`cannot read ${path}: permission denied (run as the wallet's owner)`);
     if (code === 'EISDIR') throw new WalletError(`${path} is a directory, not a hotkey file`);
+    // not a regular file (a FIFO, a device) or larger than any keyfile: refused before reading it
+    if (err instanceof InputError) throw new WalletError(`${err.message}; a hotkey file is a small JSON or $NACL file`);
     throw new WalletError(`cannot read ${path}: ${(err as Error).message}`);
   }
   try {
@@ -227,10 +234,10 @@ export async function readHotkeyPub(ref: HotkeyRef): Promise<{ path: string; hot
   const path = hotkeyPubFilePath(ref);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBoundedFile(path, { maxBytes: MAX_KEYFILE_BYTES, what: 'hotkey public file' })).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new WalletError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new WalletError(err instanceof InputError ? err.message : `cannot read ${path}: ${(err as Error).message}`);
   }
   let o: Record<string, unknown>;
   try {
