@@ -24,7 +24,7 @@ import {
   type SignedScoreReport,
 } from '../../proto/score-report.ts';
 import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519 } from '../../proto/signer.ts';
-import { ArchiveCorruptError, ArchiveError, type CorruptEntry, type ListResult } from './errors.ts';
+import { ArchiveCorruptError, ArchiveError, writeError, type CorruptEntry, type ListResult } from './errors.ts';
 import {
   RUN_PREFIX_LENGTH, UNKNOWN_CHAIN, listPrefix, normalizeChain, parseSlot, runPrefix, slotKey,
   type ResolvedRun, type RunRef,
@@ -244,7 +244,8 @@ export class Archive {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+    const run = () => fn().catch((err: unknown) => { throw writeError(this.dir, err); });
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => {});
     return next;
   }

@@ -25,6 +25,24 @@ export class ArchiveLockedError extends ArchiveError {
   }
 }
 
+/**
+ * A failed LevelDB write as the user should read it. A batch is atomic: a write that failed (a full
+ * disk, an I/O error) stored nothing of itself, and everything acknowledged before it stays.
+ */
+export function writeError(dir: string, err: unknown): unknown {
+  if (err instanceof ArchiveError) return err;
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
+  const msg = e.cause?.message ?? e.message ?? String(err);
+  if (/No space left on device|ENOSPC/.test(msg)) {
+    return new ArchiveError(`the disk holding archive ${dir} is full (${msg.slice(0, 200)}); this write was not stored, everything acknowledged before it is — free some space and retry`, { cause: err });
+  }
+  if (code === 'LEVEL_IO_ERROR' || /IO error/.test(msg)) {
+    return new ArchiveError(`writing to archive ${dir} failed (${msg.slice(0, 200)}); this write was not stored, everything acknowledged before it is`, { cause: err });
+  }
+  return err;
+}
+
 export interface CorruptEntry {
   key: string;
   reason: string;

@@ -40,6 +40,7 @@ export function levelError(dir: string, err: unknown, dbDir?: string, shownDir?:
   if (code === 'LEVEL_CORRUPTION' || lostCurrent || /No such file|corrupt/i.test(msg)) {
     return new ArchiveError(`archive ${dir} has damaged LevelDB files (${msg}); run \`conclave archive repair --db ${dir}\` (it works on a copy and keeps the original)`, { cause: err });
   }
+  if (/No space left on device/.test(msg)) return new ArchiveError(`cannot open archive ${dir}: the disk is full (${msg}); opening replays LevelDB's log into a table and needs room for it — free some space and retry (nothing was lost)`, { cause: err });
   return new ArchiveError(`cannot open archive ${dir}: ${msg}`, { cause: err });
 }
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ArchiveError } from './errors.ts';
 import { inspectDir } from './layout.ts';
 import { mib } from '../bounded/file.ts';
+import { clip } from '../../proto/clip.ts';
 import { manifestNextFile, tableShareable } from './manifest.ts';
 
 const PREFIX = 'conclave-archive-ro-';
@@ -165,6 +166,14 @@ export function snapshotArchive(archiveDir: string, opts: { tmpRoot?: string } =
       if (err instanceof ArchiveError && !/changed while/.test(err.message)) {
         remove();
         throw err;
+      }
+      // a file that vanished was compacted away meanwhile: take the snapshot again; anything else is final
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== undefined && e.code !== 'ENOENT') {
+        remove();
+        if (e.code === 'EACCES' || e.code === 'EPERM') throw new ArchiveError(`cannot read archive ${archiveDir}: permission denied on ${clip(e.path ?? storeDir, 120)}; run as a user that can read every file of it (its owner, or a member of its group)`, { cause: err });
+        if (e.code === 'ENOSPC') throw new ArchiveError(`not enough space in ${root} for a read-only snapshot of the archive; set TMPDIR to a larger filesystem`, { cause: err });
+        throw new ArchiveError(`cannot copy archive ${archiveDir} for reading: ${clip(e.message, 200)}`, { cause: err });
       }
       lastErr = err;
     }

@@ -3,11 +3,9 @@
 // and — through the real `conclave archive repair` — at random moments, and creation, marker adoption and v1 migration at every step. After each
 // kill: every acknowledged report is readable, and the archive opens (and repairs) normally.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sha256Hex } from '../../proto/codec.ts';
 import { encodeSignedScoreReport, verifySignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { cryptoReady } from '../../proto/signer.ts';
@@ -15,80 +13,7 @@ import { Archive, repairArchive } from '../../node/archive.ts';
 import { FAULT_STEPS } from '../../node/archive/fault.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { writeV1Store } from '../fixtures/foundation/v1-store.ts';
-
-const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
-const WRITER = fileURLToPath(new URL('../fixtures/foundation/crash-writer.ts', import.meta.url));
-const OPENER = fileURLToPath(new URL('../fixtures/foundation/open-archive.ts', import.meta.url));
-const REPAIRER = fileURLToPath(new URL('../fixtures/foundation/repair-archive.ts', import.meta.url));
-
-interface Exit { code: number | null; signal: string | null; stdout: string; stderr: string }
-
-/** Runs a node script; `killWhen` may SIGKILL it when its output matches. */
-function run(script: string, args: string[], env: Record<string, string> = {}, killWhen?: { stderr: RegExp; afterMs: number }, timeoutMs = 60_000): Promise<Exit> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    let armed = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (killWhen && !armed && killWhen.stderr.test(stderr)) {
-        armed = true;
-        setTimeout(() => child.kill('SIGKILL'), killWhen.afterMs);
-      }
-    });
-    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Acknowledged reports of a crash-writer run: index → sha256 of the signed bytes. */
-type Acked = Map<number, string>;
-const validators = () => Array.from({ length: 20 }, (_, i) => validatorSigner(i));
-const refOf = (i: number) => ({ netuid: 42, runId: 1000 + Math.floor(i / 20) });
-
-async function assertAcked(dir: string, acked: Acked, why: string): Promise<void> {
-  const vs = validators();
-  const a = await Archive.openReadOnly(dir);
-  try {
-    for (const [i, hash] of acked) {
-      const got = await a.getReport(refOf(i), vs[i % 20].hotkey);
-      assert.ok(got, `${why}: acknowledged report ${i} is missing`);
-      assert.equal(sha256Hex(encodeSignedScoreReport(got)), hash, `${why}: acknowledged report ${i} changed`);
-    }
-  } finally {
-    await a.close();
-  }
-}
-
-/** Runs the crash writer and SIGKILLs it after `killAfter` acknowledgements (or lets it finish). */
-function writer(dir: string, total: number, killAfter = Infinity): Promise<{ acked: Acked; signal: string | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WRITER, dir, String(total), '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: Acked = new Map();
-    let buf = '';
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const m = /^ack (\d+) ([0-9a-f]{64})$/.exec(line);
-        if (m) acked.set(Number(m[1]), m[2]);
-        if (acked.size >= killAfter && child.exitCode === null && !child.killed) child.kill('SIGKILL');
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      clearTimeout(guard);
-      resolve({ acked, signal });
-    });
-  });
-}
+import { CLI, OPENER, REPAIRER, assertAcked, refOf, run, validators, writer, type Acked } from '../fixtures/foundation/crash-kit.ts';
 
 describe('foundation: archive crash safety (SIGKILL)', function () {
   this.timeout(300_000);
