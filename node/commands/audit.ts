@@ -3,6 +3,7 @@ import type { Command } from '../cli-kit.ts';
 import { UsageError, parseFlags, printJson, requireFlag, intFlag } from '../cli-kit.ts';
 import { loadConfigFile, parseConfig } from '../config.ts';
 import { InputError } from '../bounded/input-error.ts';
+import type { JsonLimits } from '../bounded/json.ts';
 import { clip } from '../../proto/clip.ts';
 import { encodeRoster } from '../../proto/roster.ts';
 
@@ -66,7 +67,12 @@ export function unreachableReason(url: string, err: unknown, timeoutMs: number):
 
 const MAX_RUN_JSON_BYTES = 8 * 1024 * 1024;
 const MAX_REPORTS_JSON_BYTES = 32 * 1024 * 1024;
-const API_JSON_LIMITS = { maxDepth: 16, maxValues: 2_000_000, maxStringChars: 4 * 1024 * 1024 };
+// What a validator API answers for one run: the run (a roster of at most a few thousand miners) and its
+// reports (one signed report per validator, as hex: a 4096-entry report is about 660 KB of hex).
+// Values are capped well above that but far below what would cost memory: 32 MiB of `{}` is 10
+// million objects.
+const RUN_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 200_000, maxStringChars: 64 * 1024 };
+const REPORTS_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 100_000, maxStringChars: 4 * 1024 * 1024 };
 
 /** Evidence from a validator's HTTP API, shape-checked: a malformed answer names the field. */
 function apiEvidence(url: string, run: unknown, reps: unknown) {
@@ -121,8 +127,8 @@ async function archiveBundle(dir: string, genesis: string, netuid: number, runId
 }
 
 /** GET `url` as JSON within `maxBytes` and the JSON limits; every failure says what went wrong with the source. */
-async function getJson(url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
-  const { readBoundedBody } = await import('../bounded/http.ts');
+async function getJson(url: string, timeoutMs: number, maxBytes: number, limits: JsonLimits): Promise<unknown> {
+  const { readBoundedBody, readJsonBody } = await import('../bounded/http.ts');
   const { parseJsonBounded } = await import('../bounded/json.ts');
   let res: Response;
   try {
@@ -139,14 +145,7 @@ async function getJson(url: string, timeoutMs: number, maxBytes: number): Promis
     throw new Error(`cannot read the evidence from --source: GET ${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
   }
   try {
-    const body = await readBoundedBody(res, maxBytes, url);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    } catch {
-      throw new InputError(`${url} did not answer UTF-8 text`);
-    }
-    return parseJsonBounded(text, url, API_JSON_LIMITS);
+    return await readJsonBody(res, maxBytes, url, limits);
   } catch (err) {
     if (err instanceof InputError) throw new InputError(`cannot read the evidence from --source: ${err.message}${/not valid JSON/.test(err.message) ? ': is that a Conclave validator API?' : ''}`);
     throw new Error(`cannot read the evidence from --source: GET ${url} failed while reading: ${unreachableReason(url, err, timeoutMs)}`);
@@ -184,8 +183,8 @@ const command: Command = {
       const { fetchRunBundle } = await import('../p2p/run-bundle.ts');
       bundle = await fetchRunBundle(source, netuid, runId, { timeoutMs });
     } else {
-      const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs, MAX_RUN_JSON_BYTES);
-      const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs, MAX_REPORTS_JSON_BYTES);
+      const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs, MAX_RUN_JSON_BYTES, RUN_JSON_LIMITS);
+      const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs, MAX_REPORTS_JSON_BYTES, REPORTS_JSON_LIMITS);
       fromApi = apiEvidence(source, run, reps);
     }
     const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });

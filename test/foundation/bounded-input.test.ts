@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { readBoundedFile } from '../../node/bounded/file.ts';
 import { InputError } from '../../node/bounded/input-error.ts';
@@ -13,26 +12,7 @@ import { jsonFileItems } from '../../node/bounded/json-stream.ts';
 import { fetchJsonBounded } from '../../node/bounded/http.ts';
 import { clip } from '../../proto/clip.ts';
 
-const cliWithRss = fileURLToPath(new URL('../fixtures/foundation/maxrss-cli.ts', import.meta.url));
-const RSS_LIMIT_KB = 200 * 1024;
-
-/** Runs the CLI in a child process; returns exit code, output and its peak RSS. */
-function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string; maxRssKb: number; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [cliWithRss, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      const m = /maxrss-kb (\d+)/.exec(stderr);
-      resolve({ code, stdout, stderr: stderr.replace(/\nmaxrss-kb \d+\n$/, ''), maxRssKb: m ? Number(m[1]) : -1, ms: Date.now() - t0 });
-    });
-  });
-}
+import { RSS_LIMIT_KB, runCli } from '../fixtures/foundation/run-cli.ts';
 
 describe('foundation: bounded decoding of files and peer bytes', function () {
   this.timeout(120_000);
@@ -92,6 +72,43 @@ describe('foundation: bounded decoding of files and peer bytes', function () {
         }
         assert.deepEqual(out.map((x) => JSON.parse(x)), JSON.parse(text));
       }), { numRuns: 300 });
+    });
+
+    it('item by item (stopAfterItem, the streaming reader\'s way) gives the same items, escapes and quotes included (property)', () => {
+      fc.assert(fc.property(fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 30 }), fc.integer({ min: 1, max: 64 }), (items, step) => {
+        const text = JSON.stringify(items);
+        const s = new JsonScanner('p', {}, { splitItems: true });
+        const out: string[] = [];
+        let cur = '';
+        let inItem = false;
+        for (let i = 0; i < text.length; i += step) {
+          const chunk = text.slice(i, i + step);
+          let from = 0;
+          let pos = 0;
+          while (pos < chunk.length) {
+            const { events, next } = s.scan(chunk, pos, true);
+            for (const ev of events) {
+              if (ev.type === 'start') { inItem = true; from = ev.at; } else { cur += chunk.slice(from, ev.at); out.push(cur); cur = ''; inItem = false; }
+            }
+            pos = next;
+          }
+          if (inItem) cur += chunk.slice(from);
+        }
+        assert.deepEqual(out.map((x) => JSON.parse(x)), JSON.parse(text));
+      }), { numRuns: 300 });
+    });
+
+    it('scans in linear time: a 4 MiB string of escapes, 400,000 items in one chunk, 10 million empty objects', () => {
+      const time = (f: () => void) => { const t0 = performance.now(); f(); return performance.now() - t0; };
+      const escapes = '"' + '\\u0041'.repeat(700_000) + '"';
+      assert.ok(time(() => new JsonScanner('e', { maxStringChars: 8 << 20 }).feed(escapes)) < 3000, 'escapes');
+      const items = '[' + Array(400_000).fill('{"a":"b"}').join(',') + ']';
+      assert.ok(time(() => {
+        const sc = new JsonScanner('i', { maxValues: 1e9 }, { splitItems: true });
+        for (let pos = 0; pos < items.length;) pos = sc.scan(items, pos, true).next;
+      }) < 3000, 'items');
+      const objs = '[' + '{},'.repeat(10_000_000) + '{}]';
+      assert.throws(() => parseJsonBounded(objs, 'o', { maxValues: 100_000 }), /o: \$\[99999\]: more than 100000 values/);
     });
 
     it('report field errors name the field and quote at most a few dozen characters', async () => {
