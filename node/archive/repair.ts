@@ -16,13 +16,9 @@
 //
 // The original store is never written to, so a kill at any point leaves either the old store (before
 // the STORE rename) or the verified new one (after it) live, with everything acknowledged.
-import {
-  closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, statfsSync, writeSync,
-} from 'node:fs';
-import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { toHex } from '../../proto/codec.ts';
 import { mib } from '../bounded/file.ts';
 import { ArchiveError, ArchiveLockedError } from './errors.ts';
 import { fault } from './fault.ts';
@@ -31,7 +27,8 @@ import {
 } from './layout.ts';
 import { ArchiveLock, fileLockedByAnyone } from './lock.ts';
 import { manifestNextFile, tableShareable } from './manifest.ts';
-import { FORMATS, FORMAT_KEY, identifyStore } from './identify.ts';
+import { listEntries, verifyAgainst, type BeforeListing } from './repair-verify.ts';
+import { FORMATS, identifyStore } from './identify.ts';
 
 
 export interface RepairReport {
@@ -41,16 +38,10 @@ export interface RepairReport {
   supersededDir: string;
   /** The repaired store, now live. */
   store: string;
-  before: { opened: boolean; entries: number; complete: boolean; error?: string };
+  before: BeforeListing;
   after: { entries: number; reports: number; equivocations: number; certificates: number };
   /** Entries readable after that were not readable before (salvaged from logs/tables LevelDB could not read). */
   salvaged: number;
-}
-
-type RawLevel = Level<Uint8Array, Uint8Array>;
-
-function rawLevel(dir: string): RawLevel {
-  return new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
 }
 
 function dataFiles(storeDir: string): string[] {
@@ -114,152 +105,6 @@ function fsyncTree(dir: string): void {
   fsyncPath(dir);
 }
 
-/** Buffered line writer over a file descriptor (the listing can be millions of lines). */
-class LineWriter {
-  private readonly fd: number;
-  private buf = '';
-  constructor(path: string) {
-    this.fd = openSync(path, 'w');
-  }
-  line(s: string): void {
-    this.buf += s + '\n';
-    if (this.buf.length > 1 << 20) this.flush();
-  }
-  private flush(): void {
-    const b = Buffer.from(this.buf);
-    let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
-    this.buf = '';
-  }
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
-  }
-}
-
-/** Reads a file line by line with a bounded buffer. */
-class LineReader {
-  private readonly fd: number;
-  private rest = '';
-  private lines: string[] = [];
-  private eof = false;
-  constructor(path: string) {
-    this.fd = openSync(path, 'r');
-  }
-  next(): string | undefined {
-    while (this.lines.length === 0 && !this.eof) {
-      const b = Buffer.alloc(1 << 20);
-      const r = readSync(this.fd, b, 0, b.length, null);
-      if (r === 0) {
-        this.eof = true;
-        if (this.rest) this.lines.push(this.rest);
-        this.rest = '';
-        break;
-      }
-      const parts = (this.rest + b.subarray(0, r).toString('utf8')).split('\n');
-      this.rest = parts.pop()!;
-      this.lines = parts;
-    }
-    return this.lines.shift();
-  }
-  close(): void {
-    closeSync(this.fd);
-  }
-}
-
-function digest(v: Uint8Array): string {
-  return createHash('sha256').update(v).digest('hex');
-}
-
-/** Lists every readable entry of the store in `dir` as "<hex key> <sha256 of value>" lines, in key order. */
-async function listEntries(dir: string, out: string): Promise<RepairReport['before']> {
-  const db = rawLevel(dir);
-  try {
-    await db.open({ createIfMissing: false });
-  } catch (err) {
-    const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-    return { opened: false, entries: 0, complete: false, error: cause };
-  }
-  const w = new LineWriter(out);
-  let entries = 0;
-  try {
-    for await (const [k, v] of db.iterator()) {
-      w.line(`${toHex(k)} ${digest(v)}`);
-      entries++;
-    }
-    return { opened: true, entries, complete: true };
-  } catch (err) {
-    return { opened: true, entries, complete: false, error: (err as Error).message };
-  } finally {
-    w.close();
-    await db.close().catch(() => {});
-  }
-}
-
-interface Verification {
-  entries: number;
-  reports: number;
-  equivocations: number;
-  certificates: number;
-  missing: string[];
-  changed: string[];
-  salvaged: number;
-  format: string | undefined;
-  schemaKnown: boolean;
-}
-
-const PREFIXES = {
-  reports: ['!v2-reports!', '!reports!'],
-  equivocations: ['!v2-equivocations!', '!equivocations!'],
-  certificates: ['!v2-certificates!', '!certificates!'],
-};
-
-function keyLabel(hex: string): string {
-  const s = Buffer.from(hex, 'hex').toString('utf8');
-  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
-}
-
-/** Every entry of the listing must be in the repaired store with the same value (merge of two sorted streams). */
-async function verifyAgainst(dir: string, listing: string | null): Promise<Verification> {
-  const db = rawLevel(dir);
-  await db.open({ createIfMissing: false });
-  const r: Verification = { entries: 0, reports: 0, equivocations: 0, certificates: 0, missing: [], changed: [], salvaged: 0, format: undefined, schemaKnown: false };
-  const reader = listing ? new LineReader(listing) : null;
-  let want = reader?.next();
-  try {
-    for await (const [k, v] of db.iterator()) {
-      r.entries++;
-      const ks = Buffer.from(k).toString('latin1');
-      if (ks === FORMAT_KEY) r.format = Buffer.from(v).toString('utf8');
-      for (const [kind, ps] of Object.entries(PREFIXES)) {
-        if (ps.some((p) => ks.startsWith(p))) {
-          r[kind as keyof typeof PREFIXES]++;
-          r.schemaKnown = true;
-        }
-      }
-      const hex = toHex(k);
-      while (want !== undefined && want.slice(0, want.indexOf(' ')) < hex) {
-        r.missing.push(keyLabel(want.slice(0, want.indexOf(' '))));
-        want = reader!.next();
-      }
-      if (want !== undefined && want.slice(0, want.indexOf(' ')) === hex) {
-        if (want.slice(want.indexOf(' ') + 1) !== digest(v)) r.changed.push(keyLabel(hex));
-        want = reader!.next();
-      } else {
-        r.salvaged++;
-      }
-    }
-    while (want !== undefined) {
-      r.missing.push(keyLabel(want.slice(0, want.indexOf(' '))));
-      want = reader!.next();
-    }
-  } finally {
-    reader?.close();
-    await db.close().catch(() => {});
-  }
-  return r;
-}
-
 /**
  * The before-listing's copy of the store: CURRENT, the manifest and the logs copied, tables hard-linked
  * where that is safe (manifest.ts: only tables its LevelDB can never create again) and copied otherwise.
@@ -308,10 +153,13 @@ export async function repairArchive(dir: string, opts: { log?: (line: string) =>
     if (names.length === 0) throw new ArchiveError(`${storeDir} holds no LevelDB files; there is nothing a repair could recover — restore the archive from a backup`);
     const size = sizeOf(storeDir, names);
     const logs = sizeOf(storeDir, names.filter((n) => n.endsWith('.log') || n.startsWith('MANIFEST-') || n === 'CURRENT'));
-    // the copy, the tables the repair builds from the logs, the before-listing's copied logs, and
-    // headroom for the listing and LevelDB's own files; running out later is still safe (the work
-    // area is dropped and the live store was never touched), this only avoids starting in vain
-    const need = size + 2 * logs + Math.max(4 * 1024 * 1024, Math.ceil(size / 10));
+    const nextFile = manifestNextFile(storeDir);
+    const unshared = sizeOf(storeDir, names.filter((n) => /\.(ldb|sst)$/.test(n) && !tableShareable(n, nextFile)));
+    // the copy, the tables the repair builds from the logs, the before-listing's copied logs and
+    // tables it may not share (manifest.ts), and headroom for the listing and LevelDB's own files;
+    // running out later is still safe (the work area is dropped and the live store was never
+    // touched), this only avoids starting in vain
+    const need = size + 2 * logs + unshared + Math.max(4 * 1024 * 1024, Math.ceil(size / 10));
     const free = freeBytes(dir);
     if (free < need) {
       throw new ArchiveError(`not enough free space to repair ${dir}: it needs about ${mib(need)} (a copy of the ${mib(size)} store plus room to rebuild it), ${mib(free)} are free; free some space, or copy the archive to a larger disk and repair it there. Nothing was changed.`);
@@ -331,6 +179,11 @@ export async function repairArchive(dir: string, opts: { log?: (line: string) =>
       linkOrCopy(storeDir, join(tmp, 'before'), names);
       const before = await listEntries(join(tmp, 'before'), listing);
       rmSync(join(tmp, 'before'), { recursive: true, force: true });
+      // "does not open" must mean damage: a copy that failed for want of space, descriptors, memory or
+      // permission says nothing about what is readable, and the check below would then check nothing
+      if (!before.opened && /No space left|Too many open files|Permission denied|Read-only file system|Cannot allocate memory/i.test(before.error ?? '')) {
+        throw new ArchiveError(`cannot list what the store holds before repairing it (${before.error}); nothing was changed — fix that and repair again`);
+      }
       fault('repair:listed-before');
       log(before.opened ? `before: ${before.entries} readable entries${before.complete ? '' : ` (listing stopped: ${before.error})`}` : `before: the store does not open (${before.error})`);
 
