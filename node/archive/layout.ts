@@ -155,6 +155,7 @@ export function inspectDir(dir: string, where = '--db'): DirState {
     if (!names.includes(pointer)) {
       throw new ArchiveError(`archive ${dir}: ${POINTER} names ${pointer}, which does not exist; the store was moved or deleted — restore it from a backup`);
     }
+    checkLegacyLeftover(dir, names);
     return { kind: 'store', storeDir, storeName: pointer, marker };
   }
   if (names.some((n) => isLevelDbName(n) && n !== 'LOCK' && n !== 'LOG' && n !== 'LOG.old')) {
@@ -165,6 +166,32 @@ export function inspectDir(dir: string, where = '--db'): DirState {
     throw new ArchiveError(`${dir} is not empty and is not a Conclave archive (no ${MARKER} marker, no LevelDB files; it holds ${clip(foreign[0])}${foreign.length > 1 ? ` and ${foreign.length - 1} more` : ''}); point ${where} at an archive or an empty directory`);
   }
   return { kind: 'empty', marker };
+}
+
+/**
+ * LevelDB files in DIR itself next to a STORE pointer: what a repair of an archive of the old layout
+ * had not yet moved aside when it was interrupted (older than STORE: stale, the next repair moves them)
+ * — or what a Conclave that predates this layout wrote after the repair (newer than STORE). Those
+ * writes are in no store STORE names: refuse rather than hide them or move them aside.
+ */
+function checkLegacyLeftover(dir: string, names: string[]): void {
+  const data = names.filter((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n) || /^\d+\.(log|ldb|sst)$/.test(n));
+  if (data.length === 0) return;
+  let pointerTime: number;
+  try {
+    pointerTime = statSync(join(dir, POINTER)).mtimeMs;
+  } catch {
+    return;
+  }
+  const newer = data.filter((n) => {
+    try {
+      return statSync(join(dir, n)).mtimeMs > pointerTime;
+    } catch {
+      return false;
+    }
+  });
+  if (newer.length === 0) return;
+  throw new ArchiveError(`archive ${dir} holds LevelDB files in the directory itself (${clip(newer[0])}${newer.length > 1 ? ` and ${newer.length - 1} more` : ''}) written after ${POINTER} switched it to ${clip(readSmall(join(dir, POINTER))?.trim() ?? '')}: a Conclave older than this layout wrote there, and what it wrote is in no store ${POINTER} names. Stop that process, move the LevelDB files of ${dir} itself (CURRENT, LOCK, LOG*, MANIFEST-*, *.log, *.ldb) into a new directory — it reads as an archive of the old layout (\`conclave archive list --db NEWDIR\`) — and run this again`);
 }
 
 /** The next unused store directory name (never reuses a name, so a stray never gets adopted). */

@@ -13,6 +13,8 @@ import { main } from '../../node/cli.ts';
 import { Archive, inspectDir } from '../../node/archive.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
+import { writeV1Store } from '../fixtures/foundation/v1-store.ts';
+import { REPAIRER, run } from '../fixtures/foundation/crash-kit.ts';
 
 const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
 
@@ -82,6 +84,32 @@ describe('foundation: archive commands on what is not an archive, full disks, un
       await assert.rejects(Archive.open(dir, { location: 'node.data_dir' }), /not a Conclave archive.*node\.data_dir/);
       assert.deepEqual(fingerprint(dir), before);
     }
+  });
+
+  it('an archive of the old layout written to by an older Conclave after a repair switched it to STORE is refused, not hidden', async () => {
+    const dir = join(tmp, 'both');
+    const reports = [makeSigned(vs[0], 20), makeSigned(vs[1], 20)];
+    await writeV1Store(dir, { reports });
+    const killed = await run(REPAIRER, [dir], { CONCLAVE_ARCHIVE_FAULT: 'repair:pointer' }); // committed, the old files not yet moved aside
+    assert.equal(killed.signal, 'SIGKILL');
+    const ro = await Archive.openReadOnly(dir); // stale leftovers (older than STORE) are ignored
+    try {
+      assert.equal((await ro.reportsOfRun({ netuid: 42, runId: 20 })).items.length, 2);
+    } finally {
+      await ro.close();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const old = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }); // what an older Conclave opens
+    await old.sublevel<string, Uint8Array>('reports', { keyEncoding: 'utf8', valueEncoding: 'view' }).put('written-after-the-switch', new Uint8Array([1]));
+    await old.close();
+    const before = fingerprint(dir);
+    const want = /written after STORE switched it to "store-000001": a Conclave older than this layout wrote there/;
+    await assert.rejects(Archive.open(dir), want);
+    await assert.rejects(Archive.openReadOnly(dir), want);
+    const rep = await conclave(['archive', 'repair', '--db', dir]);
+    assert.equal(rep.code, 1);
+    assert.match(rep.stderr, want);
+    assert.deepEqual(fingerprint(dir), before, 'nothing moved aside or rewritten');
   });
 
   it('a full disk: a write that does not fit is refused with a message that says so (exit 1), everything before it stays', async function () {
