@@ -23,7 +23,7 @@ const IO_BUILTINS = ['node:fs', 'node:fs/*', 'fs', 'fs/*', 'node:net', 'net', 'n
   'node:perf_hooks'];
 /** Packages that are I/O by nature (network, disk, containers, chain). */
 const IO_PACKAGES = ['libp2p', '@libp2p/*', '@chainsafe/*', 'level', 'classic-level', 'dockerode', 'undici', 'ws',
-  '@polkadot/api', '@polkadot/api/*', 'yauzl'];
+  '@polkadot/api', '@polkadot/api/*'];
 
 export const RULES: ImportRule[] = [
   { folder: 'proto', forbiddenFolders: ['node', 'runtime', 'consensus'], forbiddenModules: [...IO_BUILTINS],
