@@ -41,9 +41,15 @@ function plan(records: ZipRecord[], limits: ZipLimits): Planned[] {
   for (const { rec, name } of planned) {
     if (name.isDir) continue;
     if (++files > limits.maxFiles) throw new ZipRefusal('too-many-files', `the archive has more than ${limits.maxFiles} files`);
-    const ext = posix.extname(name.path).toLowerCase();
+    const written = posix.extname(name.path);
+    const ext = written.toLowerCase();
     if (!limits.allowedExtensions.includes(ext)) {
       throw new ZipRefusal('file-type', `entry ${shown(name.path)} has type '${ext || '(none)'}'; allowed: ${limits.allowedExtensions.join(' ')}`, name.path);
+    }
+    if (ext === '.py' && written !== '.py') {
+      // Python imports only '.py' on Linux but a case-insensitive filesystem (an auditor's) imports '.PY'
+      // too: every source file is spelled the way the reviewer selects it
+      throw new ZipRefusal('file-type', `entry ${shown(name.path)} spells its extension '${written}'; Python source files must end in '.py'`, name.path);
     }
     if (rec.uncompressedSize > limits.maxFileBytes) {
       throw new ZipRefusal('too-large', `entry ${shown(name.path)} unpacks to ${rec.uncompressedSize} bytes (limit ${limits.maxFileBytes})`, name.path);

@@ -16,7 +16,9 @@ export interface EntryName {
 
 // Cc: C0, DEL, C1; Cf: bidi overrides/isolates, zero-width, BOM, soft hyphen...; Co private use;
 // Cn unassigned; Zl/Zp line and paragraph separators; Zs other than the ASCII space.
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]|(?! )\p{Zs}/u;
+// Default_Ignorable_Code_Point adds what renders as nothing without being Cf: variation selectors,
+// the combining grapheme joiner, Hangul fillers.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{Zs}/u;
 const WINDOWS_ILLEGAL = /[<>:"|?*\\]/;
 const DOS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i;
 

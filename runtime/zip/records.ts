@@ -204,6 +204,11 @@ export function readArchive(buf: Buffer, limits: Pick<ZipLimits, 'maxEntries'>):
     if (deferred) {
       const rest = next - dataEnd;
       const sig = rest === 16 && buf.readUInt32LE(dataEnd) === SIG_DESCRIPTOR;
+      if (!sig && rest === 12 && buf.readUInt32LE(dataEnd) === SIG_DESCRIPTOR) {
+        // a CRC-32 equal to the descriptor signature: a streaming reader takes it for the signature and
+        // reads four bytes too far
+        throw new ZipRefusal('header-mismatch', `${where}: its unsigned data descriptor starts with the descriptor signature (ambiguous to a streaming reader)`);
+      }
       const at = sig ? dataEnd + 4 : dataEnd;
       if (!(sig || rest === 12) || buf.readUInt32LE(at) !== c.crc || buf.readUInt32LE(at + 4) !== c.compressedSize || buf.readUInt32LE(at + 8) !== c.uncompressedSize) {
         throw new ZipRefusal('header-mismatch', `${where}: its data descriptor is missing or differs from the central directory`);
