@@ -33,4 +33,14 @@ export const PATHOLOGICAL: Record<string, string> = {
   dict_grow: grow('\ndef _f():\n    d = {}\n', '    d["k{i}"] = d.get("k", "") + "v"\n', 490_000),
   call_chain: BASE + '\ndef _f(a):\n    return a' + '.b()'.repeat(100_000) + '\n',
   closures: grow('\ndef _f():\n    s = "a"\n', '    def g{i}():\n        return s + "b"\n', 490_000),
+  // branches and loops in a function with thousands of locals: each copies and merges every local
+  many_locals_ifs: grow('\ndef _f(c):\n', '    if c:\n        z{i} = 1\n', 490_000),
+  many_locals_loops: grow('\ndef _f(c):\n', '    for q in c:\n        z{i} = q\n', 490_000),
+  raises: grow('\ndef _f(c):\n', '    try:\n        raise ValueError("x{i}" + "y" * {i})\n    except ValueError as e{i}:\n        z{i} = e{i}\n', 490_000),
+  // lambdas applied per element (map, sorted(key=), functools.reduce are evaluated exactly)
+  map_lambda: grow('\n_XS = [str(k) for k in range(64)]\ndef _f():\n', '    y{i} = list(map(lambda c: c + "a{i}", _XS))\n', 490_000),
+  // instances of many local classes joined into one value, iterated, indexed, called, read through a property
+  protocols: grow('\n' + Array.from({ length: 200 }, (_, k) => `class _C${k}:\n    def __iter__(self):\n        yield "a${k}"\n    def __getitem__(self, i):\n        return "b"\n    def __call__(self, x):\n        return x + "c"\n    @property\n    def p(self):\n        return "p"\n`).join('') +
+    '\ndef _f(c):\n    o = _C0()\n' + Array.from({ length: 199 }, (_, k) => `    o = _C${k + 1}() if c else o\n`).join(''), '    for x in o:\n        s{i} = x + o[0] + o("q") + o.p\n', 330_000),
+  dict_iter: grow('\n_D = {' + Array.from({ length: 60 }, (_, k) => `"k${k}": "v${k}"`).join(', ') + '}\ndef _f():\n    s = ""\n', '    for k in _D:\n        s = s + k + _D[k]\n', 380_000),
 };

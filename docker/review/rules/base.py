@@ -62,6 +62,7 @@ class ReviewerBase:
         self.max_decode = int(lim.get("maxDecodeDepth", 3))
         self.forbidden_modules = list(policy["forbiddenModules"])
         self.allowed_modules = set(policy["allowedModules"])
+        self.allowed_submodules = {k: tuple(v) for k, v in policy.get("allowedSubmodules", {}).items()}
         self.forbidden_builtins = set(policy["forbiddenBuiltins"])
         self.attr_rule = {}
         for rule, names in policy["forbiddenAttributes"].items():

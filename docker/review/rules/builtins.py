@@ -6,7 +6,7 @@ operation can allocate more than a few times long_limit.
 """
 import ast
 
-from .calls import OPAQUE, SAFE_CODECS, WIDE_FORMAT, propagated, taint_cloud
+from .calls import FOREIGN_CLASS, OPAQUE, SAFE_CODECS, WIDE_FORMAT, propagated, taint_cloud
 from .values import UNKNOWN, LongStr, V, const, join, join_all, mapping, seq
 
 
@@ -36,6 +36,11 @@ class BuiltinRules:
 
     def builtin(self, name, node, args, kws, starred, env, scope):
         a0 = args[0] if args else None
+        if name == "len" and a0 is not None and len(args) == 1:
+            n = len(a0.items) if a0.items is not None else len(a0.keys) if a0.keys is not None else None
+            if n is None and a0.consts is not None and len(a0.consts) == 1 and isinstance(a0.consts[0], (str, bytes, LongStr)):
+                n = len(a0.consts[0])
+            return const(n) if n is not None else UNKNOWN
         if name in OPAQUE:
             if name in ("hasattr",) and len(args) >= 2:
                 self.hook_getattr(node, args)
@@ -87,17 +92,14 @@ class BuiltinRules:
                 return seq([])
             items = self.as_items(a0)
             if items is None:
-                return V(elem=a0.elem, labels=propagated(a0.labels))
+                return V(elem=self.iterated(a0), labels=propagated(a0.labels))
             if name == "reversed":
                 items = items[::-1]
-            elif name == "sorted" and not kws:
-                single = [x.consts[0] for x in items if x.consts is not None and len(x.consts) == 1]
-                if len(single) != len(items):
+            elif name == "sorted":
+                ordered = self.sort_known(items, kws, node, env, scope)
+                if ordered is None:
                     return V(elem=a0.elem)
-                try:
-                    items = [const(x) for x in sorted(single)]
-                except TypeError:
-                    return V(elem=a0.elem)
+                items = ordered
             return seq(items)
         if name in ("set", "frozenset"):
             return V(elem=a0.elem) if a0 is not None else V(elem=UNKNOWN)
@@ -133,7 +135,8 @@ class BuiltinRules:
             return V(elem=UNKNOWN)
         if name == "next" and a0 is not None:
             items = self.as_items(a0)
-            first = items[0] if items else a0.elem
+            # an iterator's position is not tracked: any element may come next
+            first = join_all(items) if items else self.iterated(a0)
             return join(first, args[1]) if len(args) > 1 else first
         if name in ("min", "max"):
             if len(args) == 1:
@@ -167,7 +170,7 @@ class BuiltinRules:
             classes = [lab[1] for lab in a0.deep_labels() if isinstance(lab, tuple) and lab[0] in ("inst", "class")]
             if classes:
                 return V(labels=frozenset(("class", c) for c in classes), funcs=frozenset(("class", c) for c in classes))
-            return UNKNOWN
+            return V(labels=frozenset({FOREIGN_CLASS}))  # a class the submission did not define
         if name == "format" and a0 is not None:
             specs = [s for s in self.texts(args[1])] if len(args) > 1 else [""]
             out = []
@@ -198,9 +201,10 @@ class BuiltinRules:
     def map_call(self, node, args, env, scope):
         fv = args[0]
         iters = [self.as_items(a) for a in args[1:]]
-        builtins_ = [fn[1] for fn in fv.funcs if fn[0] == "builtin"]
-        if len(args) == 2 and iters[0] is not None and len(builtins_) == 1 and len(fv.funcs) == 1:
-            return seq([self.builtin(builtins_[0], node, [x], [], None, env, scope) or UNKNOWN for x in iters[0]])
+        if len(args) == 2 and iters[0] is not None:
+            per = [self.call_value(fv, [x], node, env, scope) for x in iters[0]]
+            if all(r is not None for r in per):
+                return seq(per)
         self.feed_callable(fv, [a.elem for a in args[1:]])
         results = [self.return_of(fn[1]) for fn in fv.funcs if fn[0] in ("def", "method")]
         return V(elem=join_all(results) if results else UNKNOWN)

@@ -23,9 +23,12 @@ STRING_CONSTANTS = {"ascii_lowercase": "abcdefghijklmnopqrstuvwxyz", "ascii_uppe
                     "printable": "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\n\r\x0b\x0c"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft"}
 DISORDER = {"pop", "remove", "sort", "reverse", "clear", "popitem", "discard", "rotate", "popleft"}
+# container methods that return an element or a view of the elements (containers.py)
+CONTAINER_METHODS = {"get", "copy", "keys", "values", "items", "pop", "popitem", "popleft", "setdefault"}
 OPAQUE = {"len", "isinstance", "issubclass", "id", "hash", "print", "bool", "float", "abs", "round", "sum", "any", "all",
           "callable", "hasattr", "divmod", "pow", "hex", "oct", "bin", "slice", "complex", "object", "super"}
 PROPAGATED = ("opt",)
+FOREIGN_CLASS = ("foreign", "class")  # type(x) of an object the submission did not build
 WIDE_FORMAT = re.compile(r"\d{5,}")
 
 
@@ -46,6 +49,7 @@ def taint_cloud(labels, depth=3):
 class CallRules:
     # ---- attributes --------------------------------------------------------------------------
     def attribute_value(self, recv, attr):
+        self.budget.charge(len(recv.labels) + len(recv.funcs))
         funcs = set()
         labels = set(x for x in recv.labels if x in ("model", "data"))
         bound = None
@@ -67,8 +71,12 @@ class CallRules:
                 funcs.add(("unbound", "int", "from_bytes"))
         if "opt" in recv.labels:
             funcs.add(("optmeth", attr))
-        if recv.consts is None and attr in MUTATORS | DISORDER and (recv.items is not None or recv.keys is not None or recv._elem is not None):
+        container = recv.consts is None and (recv.items is not None or recv.keys is not None or recv._elem is not None)
+        if container and attr in MUTATORS | DISORDER:
             funcs.add(("mutator", attr))
+            bound = recv
+        if container and attr in CONTAINER_METHODS:
+            funcs.add(("contmeth", attr))
             bound = recv
         for lab in recv.labels:
             if isinstance(lab, tuple) and lab[0] in ("class", "inst"):
@@ -80,20 +88,41 @@ class CallRules:
                     else:
                         funcs.add(("def", m))  # unbound method through the class: self is an argument
         v = self.attr_summary(attr)
+        prop = self.property_value(recv, attr) if any(isinstance(x, tuple) and x[0] == "inst" for x in recv.labels) else None
+        if prop is not None:
+            v = join(v, prop) if v is not None else prop
         out = V(funcs=frozenset(funcs), labels=frozenset(labels))
         if bound is not None:
             out.bound = bound
+        if v is not None and not funcs and not labels and bound is None:
+            return v  # an attribute known only by its summary: keep its shape (a class's list stays a list)
         return join(v, out) if v is not None and not any(f[0] == "module" for f in funcs) else out
 
+    def methods_of(self, cls):
+        """A class body's defs by name (the first one of a name), built once per class."""
+        table = self.__dict__.setdefault("_class_defs", {})
+        if cls not in table:
+            own = {}
+            for s in cls.body:
+                if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name not in own:
+                    own[s.name] = s
+            table[cls] = own
+        return table[cls]
+
     def find_method(self, cls_name, attr, seen=None):
-        seen = seen or set()
+        if seen is None:  # memoised: the classes do not change while the interpreter runs
+            memo = self.__dict__.setdefault("_methods", {})
+            key = (cls_name, attr)
+            if key not in memo:
+                memo[key] = self.find_method(cls_name, attr, set())
+            return memo[key]
         if cls_name in seen:
             return None
         seen.add(cls_name)
         for cls in self.classes.get(cls_name, []):
-            for s in cls.body:
-                if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == attr:
-                    return s
+            own = self.methods_of(cls)
+            if attr in own:
+                return own[attr]
             for b in cls.bases:
                 name = b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else None
                 if name in self.classes:
@@ -141,6 +170,13 @@ class CallRules:
             r = self.apply(fn, f, node, args, kws, starred, env, scope)
             if r is not None:
                 result = join(result, r, self.cap)
+        called = self.protocol(f, "__call__", args) if f.labels else None
+        if called is not None:
+            result = join(result, called, self.cap) if result is not None else called
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "send":
+            self.note_sent(args)
+        if recv is not None and not f.funcs:
+            self.store_into_unknown(node, recv, args, kws, env, scope)
         if result is None:
             result = self.unknown_result(args + [v for _, v in kws] + ([starred] if starred is not None else [])
                                          + ([recv] if recv is not None and not f.funcs else [f]))
@@ -164,16 +200,21 @@ class CallRules:
             return self.instantiate(fn[1], args, kws, starred)
         if kind == "mutator":
             self.mutate(node, fn[1], getattr(f, "bound", None) or UNKNOWN, args, kws, env, scope)
-            return UNKNOWN
+            return None  # what it returns comes from ("contmeth", name) when it returns an element
+        if kind == "contmeth":
+            return self.container_result(fn[1], getattr(f, "bound", None) or UNKNOWN, args)
         if kind == "optmeth":
             return UNKNOWN
         if kind == "intmeth":
             return self.int_method(fn[1], getattr(f, "bound", None) or UNKNOWN, args, kws, node)
         if kind == "module":
-            return self.module_call(fn[1], node, args, kws)
+            return self.module_call(fn[1], node, args, kws, env, scope)
         return None
 
-    def module_call(self, dotted, node, args, kws):
+    def module_call(self, dotted, node, args, kws, env, scope):
+        made = self.module_container(dotted, args, kws, node, env, scope)
+        if made is not None:
+            return made
         if dotted == "functools.partial" and args:
             for fn in args[0].funcs:
                 if fn[0] in ("def", "method"):
@@ -202,6 +243,8 @@ class CallRules:
                 new = V(elem=join_all([recv.elem] + vals), labels=recv.labels)
         elif name == "setdefault" and len(args) >= 2:
             new = self.setitem(recv, args[0], args[1])
+        elif name in ("pop", "popleft") and self.popped(name, recv, args) is not None:
+            new = self.popped(name, recv, args)
         else:
             new = V(elem=recv.elem, labels=recv.labels)  # order or content no longer known
         self.update_container(target, new, env, scope)
@@ -214,8 +257,8 @@ class CallRules:
         for i, v in enumerate(args):
             if i < len(params):
                 self.note_param(fn, params[i], v)
-            elif a.vararg is not None:
-                self.note_param(fn, a.vararg.arg, V(elem=v))
+        if a.vararg is not None and len(args) > len(params):
+            self.note_param(fn, a.vararg.arg, seq(list(args[len(params):])))  # *args in order
         if starred is not None:
             for p in params[len(args):]:
                 self.note_param(fn, p, starred)
@@ -231,6 +274,7 @@ class CallRules:
                 self.note_param(fn, a.kwarg.arg, mapping({k: v}))
 
     def call_local(self, fn, bound, args, kws, starred):
+        self.budget.charge(8)  # binding, parameter summaries and the return summary: ~ a few statements
         positional = [p.arg for p in fn.args.posonlyargs + fn.args.args]
         decos = decorator_names(fn) if not isinstance(fn, ast.Lambda) else set()
         if bound is not None and "staticmethod" not in decos and positional:

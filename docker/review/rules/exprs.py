@@ -191,7 +191,7 @@ class ExprRules:
                 self.yield_log.append(v)
             else:
                 self.note_return(self.current_fn, V(elem=v if t is ast.Yield else v.elem))
-            return UNKNOWN
+            return self.sent()  # what a .send() may have passed in
         if t is ast.Compare:
             return self.compare(node, env, scope)
         if t is ast.Slice:
@@ -224,7 +224,7 @@ class ExprRules:
 
     def comprehension(self, node, env, scope):
         inner = self.scopes.scopes[node]
-        e = dict(env)
+        e = {}  # the comprehension's own names; the enclosing function's are read through their summaries
         gens = node.generators
         first = self.eval(gens[0].iter, env, scope)
         items = self.as_items(first)
@@ -239,9 +239,9 @@ class ExprRules:
                     continue
                 out.append(self.eval(elt[0], e, inner))
             return seq(out) if not isinstance(node, ast.SetComp) else V(elem=join_all(out))
-        self.assign(gens[0].target, first.elem, e, inner)
+        self.assign(gens[0].target, self.iterated(first), e, inner)
         for g in gens[1:]:
-            self.assign(g.target, self.eval(g.iter, e, inner).elem, e, inner)
+            self.assign(g.target, self.iterated(self.eval(g.iter, e, inner)), e, inner)
         for g in gens:
             for cond in g.ifs:
                 self.eval(cond, e, inner)

@@ -1,5 +1,5 @@
 """Import rules: forbidden-import (forbiddenModules, roots outside allowedModules and the ZIP project's
-own modules), star-import, relative-import (only inside a ZIP project); `from m import x` also checks x:
+own modules, submodules of a root with an allowedSubmodules list that are not on it), star-import, relative-import (only inside a ZIP project); `from m import x` also checks x:
 a forbidden submodule, a private name (private-attribute), a forbidden builtin or attribute name
 (forbidden-builtin / that attribute's rule), and name-binding for imports bound to dunder names.
 """
@@ -48,3 +48,8 @@ class ImportRules:
             self.add("forbidden-import", node, "module '%s' is forbidden (%s)" % (dotted, hit))
         elif root not in self.allowed_modules and root not in self.local_modules:
             self.add("forbidden-import", node, "module '%s' is not on the allow-list" % dotted)
+        elif dotted != root and root in self.allowed_submodules and root not in self.local_modules and not any(
+                dotted == s or dotted.startswith(s + ".") for s in self.allowed_submodules[root]):
+            # a large package's submodules are many and some run commands or read files
+            # (torch.utils.collect_env, torch.distributed.elastic): only the listed ones may be imported
+            self.add("forbidden-import", node, "submodule '%s' is not on the allow-list of '%s'" % (dotted, root))

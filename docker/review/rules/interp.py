@@ -14,6 +14,7 @@ import ast
 
 from .builtins import BuiltinRules
 from .calls import CallRules
+from .containers import ContainerRules
 from .exprs import ExprRules
 from .operators import OperatorRules
 from .scopes import Scopes, decorator_names
@@ -30,7 +31,7 @@ def merge(a, b):
     return out
 
 
-class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
+class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules, ContainerRules):
     def __init__(self, tree, parents, budget, hooks, cap=16, long_limit=4096, param_labels=None, nodes=None):
         self.tree = tree
         self.scopes = Scopes(tree, parents)
@@ -84,6 +85,16 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
                     self.exec_block(self.tree.body, {}, self.scopes.module)
                 else:
                     self.exec_function(u)
+
+    def copy_env(self, env):
+        """A copy of a scope's locals for a branch, charged by size: a function with thousands of locals and
+        thousands of branches costs their product, and the budget must see that."""
+        self.budget.charge(1 + len(env) // 32)
+        return dict(env)
+
+    def merge(self, a, b):
+        self.budget.charge(1 + (len(a) + len(b)) // 32)
+        return merge(a, b)
 
     def read(self, dep):
         self.readers.setdefault(dep, set()).add(self.unit)
@@ -209,10 +220,10 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
                 self.note_return(self.current_fn, self.eval(node.value, env, scope))
         elif t is ast.If:
             self.eval(node.test, env, scope)
-            a = self.exec_block(node.body, dict(env), scope)
-            b = self.exec_block(node.orelse, dict(env), scope)
+            a = self.exec_block(node.body, self.copy_env(env), scope)
+            b = self.exec_block(node.orelse, self.copy_env(env), scope)
             env.clear()
-            env.update(merge(a, b))
+            env.update(self.merge(a, b))
         elif t in (ast.For, ast.AsyncFor):
             it = self.eval(node.iter, env, scope)
             self.exec_loop(node, env, scope, node.target, it)
@@ -223,30 +234,30 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
             for item in node.items:
                 v = self.eval(item.context_expr, env, scope)
                 if item.optional_vars is not None:
-                    self.assign(item.optional_vars, self.unknown_result([v]), env, scope)
+                    self.assign(item.optional_vars, self.entered(v), env, scope)
             self.exec_block(node.body, env, scope)
         elif t in (ast.Try, getattr(ast, "TryStar", ast.Try)):
-            start = dict(env)
+            start = self.copy_env(env)
             self.exec_block(node.body, env, scope)
             self.exec_block(node.orelse, env, scope)
-            outs = [dict(env)]
+            outs = [self.copy_env(env)]
             for h in node.handlers:
                 if h.type is not None:
                     self.eval(h.type, start, scope)
-                e = merge(start, outs[0])
+                e = self.merge(start, outs[0])
                 if h.name:
-                    self.assign_name(h.name, UNKNOWN, e, scope)
+                    self.assign_name(h.name, self.caught(), e, scope)
                 outs.append(self.exec_block(h.body, e, scope))
             env.clear()
             env.update(outs[0])
             for o in outs[1:]:
-                env.update(merge(env, o))
+                env.update(self.merge(env, o))
             self.exec_block(node.finalbody, env, scope)
         elif t is ast.Match:
             subject = self.eval(node.subject, env, scope)
-            outs = [dict(env)]
+            outs = [self.copy_env(env)]
             for case in node.cases:
-                e = dict(env)
+                e = self.copy_env(env)
                 for p in ast.walk(case.pattern):
                     if isinstance(p, (ast.MatchAs, ast.MatchStar)) and p.name:
                         self.assign_name(p.name, join(subject, subject.elem), e, scope)
@@ -259,7 +270,7 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
                 outs.append(self.exec_block(case.body, e, scope))
             env.clear()
             for o in outs:
-                env.update(merge(env, o))
+                env.update(self.merge(env, o))
         elif t is ast.Delete:
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -270,7 +281,12 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
                         self.hooks.on_attribute(target, self.eval(target.value, env, scope), "del", None)
                     elif isinstance(target, ast.Subscript):
                         self.hooks.on_subscript_store(target, self.eval(target.value, env, scope))
-        elif t in (ast.Raise, ast.Assert):
+        elif t is ast.Raise:
+            if node.exc is not None:
+                self.note_raised(self.eval(node.exc, env, scope))
+            if node.cause is not None:
+                self.eval(node.cause, env, scope)
+        elif t is ast.Assert:
             for child in ast.iter_child_nodes(node):
                 self.eval(child, env, scope)
         elif t in (ast.Import, ast.ImportFrom):
@@ -310,12 +326,13 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules):
             else:
                 self.repeat = outer * 2
                 for _ in range(2):
+                    self.budget.charge(1 + len(env) // 8)  # the fixpoint test below walks every local
                     before = {k: v.key() for k, v in env.items()}
                     if target is not None:
-                        self.assign(target, it.elem, env, scope)
-                    start = dict(env)
+                        self.assign(target, self.iterated(it), env, scope)
+                    start = self.copy_env(env)
                     self.exec_block(node.body, env, scope)
-                    merged = merge(start, env)
+                    merged = self.merge(start, env)
                     env.clear()
                     env.update(merged)
                     if before == {k: v.key() for k, v in env.items()}:

@@ -57,7 +57,15 @@ class OperatorRules:
         rights = b.consts
         if isinstance(op, ast.Mod) and a.consts and b.items is not None:
             rights = tuple(self.products([list(x.consts or ()) for x in b.items]))  # "%s%s" % (a, b)
+        elif isinstance(op, ast.Mod) and a.consts and b.keys is not None and len(b.keys) <= 16:
+            names = list(b.keys)
+            rights = tuple(dict(zip(names, combo)) for combo in self.products([list(b.keys[k].consts or ()) for k in names]))  # "%(a)s" % d
+        if isinstance(op, ast.Mult) and a.items is not None and b.consts is not None and len(b.consts) == 1 and \
+                isinstance(b.consts[0], int) and not isinstance(b.consts[0], bool) and 0 <= b.consts[0] * len(a.items) <= 64:
+            return seq(list(a.items) * b.consts[0])
         if not a.consts or not rights:
+            if any(x.items is not None or x.keys is not None or x._elem is not None for x in (a, b)):
+                return V(elem=join(a.elem, b.elem), labels=labels)  # a container built from containers
             return taint_cloud(labels)  # e.g. (optimizer,) * 2: may contain what the operands carried
         out = []
         for x in a.consts:
@@ -151,12 +159,22 @@ class OperatorRules:
         """The elements of v in order, when known (a literal list/tuple, or a short string)."""
         if v.items is not None:
             return list(v.items)
+        if v.keys is not None and v.consts is None:
+            return [const(k) for k in v.keys]  # iterating a dict yields its keys, in insertion order
         if v.consts is not None and len(v.consts) == 1 and isinstance(v.consts[0], (str, bytes)) and len(v.consts[0]) <= 64:
             s = v.consts[0]
             return [const(s[i:i + 1] if isinstance(s, bytes) else s[i]) if isinstance(s, str) else const(s[i]) for i in range(len(s))]
         return None
 
     def subscript(self, recv, sl, env, scope, node):
+        out = self.plain_subscript(recv, sl, env, scope, node)
+        if any(isinstance(x, tuple) and x[0] == "inst" for x in recv.labels):
+            got = self.indexed(recv, self.values.get(sl, UNKNOWN) if not isinstance(sl, ast.Slice) else UNKNOWN)
+            if got is not None:
+                out = join(out, got)
+        return out
+
+    def plain_subscript(self, recv, sl, env, scope, node):
         keep = frozenset(x for x in recv.labels if x in ("model", "data")) | propagated(recv.labels)
         if isinstance(sl, ast.Slice):
             bounds = []

@@ -1,0 +1,38 @@
+# attack: sink/singledispatch_annotation_eval
+# expect: forbidden-string introspection
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+import functools
+
+@dataclass
+class InnerStepsResult:
+    final_logits: torch.Tensor
+    total_tokens: int
+    final_loss: float
+
+@functools.singledispatch
+def _kind(x):
+    return 0
+
+def _int_kind(x: "exec(bytes([112, 114, 105, 110, 116, 40, 49, 41]).decode()) or int"):
+    return 1
+
+def _prepare(model, optimizer, data_iterator):
+    _kind.register(_int_kind)
+    return _kind(3)
+
+def inner_steps(model, data_iterator, optimizer, num_steps, device, num_gpus=1):
+    _prepare(model, optimizer, data_iterator)
+    total = 0
+    logits = loss = None
+    for _ in range(num_steps):
+        batch = next(data_iterator).to(device)
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += batch.numel()
+    return InnerStepsResult(final_logits=logits.detach(), total_tokens=total, final_loss=loss.item())

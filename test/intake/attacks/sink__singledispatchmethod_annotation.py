@@ -1,0 +1,39 @@
+# attack: sink/singledispatchmethod_annotation
+# expect: forbidden-string introspection
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+import functools
+
+@dataclass
+class InnerStepsResult:
+    final_logits: torch.Tensor
+    total_tokens: int
+    final_loss: float
+
+class _D:
+    @functools.singledispatchmethod
+    def kind(self, x):
+        return 0
+
+    @kind.register
+    def _(self, x: "print(7) or int"):
+        return 1
+
+def _prepare(model, optimizer, data_iterator):
+    return _D().kind(3)
+
+def inner_steps(model, data_iterator, optimizer, num_steps, device, num_gpus=1):
+    _prepare(model, optimizer, data_iterator)
+    total = 0
+    logits = loss = None
+    for _ in range(num_steps):
+        batch = next(data_iterator).to(device)
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += batch.numel()
+    return InnerStepsResult(final_logits=logits.detach(), total_tokens=total, final_loss=loss.item())
