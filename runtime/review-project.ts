@@ -1,5 +1,6 @@
 // Static review of a whole extracted ZIP project: every .py file is reviewed (one reviewer process),
-// the entrypoint file must carry the inner_steps contract, the other files may not be entrypoints.
+// the entrypoint file must carry the inner_steps contract, the other files may not be entrypoints. The
+// files are analysed as one program (imports between them followed), each judged on its own findings.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reviewFiles } from './review.ts';
@@ -17,6 +18,13 @@ export interface ProjectReview {
   fingerprint?: TokenStream;
 }
 
+/** 'helpers.py' → helpers, 'pkg/util.py' → pkg.util, 'pkg/__init__.py' → pkg (rules/project.py agrees). */
+export function moduleName(path: string): string {
+  const parts = path.replace(/\.py$/, '').split('/');
+  if (parts[parts.length - 1] === '__init__') parts.pop();
+  return parts.join('.');
+}
+
 export async function reviewProject(project: ExtractedProject, opts: ReviewOptions = {}): Promise<ProjectReview> {
   const pyFiles = project.files.filter((f) => f.path.endsWith('.py'));
   const localModules = localModulesOf(project.files);
@@ -25,6 +33,8 @@ export async function reviewProject(project: ExtractedProject, opts: ReviewOptio
     source: await readFile(join(project.dir, ...f.path.split('/'))),
     entrypoint: f.path === project.entrypoint,
     localModules,
+    project: 'project',
+    module: moduleName(f.path),
   })));
   const batch = await reviewFiles(inputs, { fingerprint: true, ...opts });
   const findings = batch.results.flatMap((r) => r.findings.map((f) => ({ ...f, message: `${r.id}: ${f.message}` })));

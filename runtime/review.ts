@@ -52,6 +52,13 @@ export interface ReviewInput {
   entrypoint?: boolean;
   /** Module names of the other files of a ZIP project (importable; relative imports allowed). */
   localModules?: string[];
+  /**
+   * Files with the same `project` are the modules of one ZIP project and are analysed as one program
+   * (the optimizer handed to a helper in another file is followed there); `module` is this file's dotted
+   * module name ('helpers', 'pkg.util'). Each file still gets its own findings.
+   */
+  project?: string;
+  module?: string;
 }
 
 export type ReviewEngine = 'auto' | 'docker' | 'host';
@@ -333,6 +340,7 @@ async function runReviewer(files: ReviewInput[], policy: ReviewPolicy, opts: Rev
       source_b64: Buffer.from(typeof f.source === 'string' ? new TextEncoder().encode(f.source) : f.source).toString('base64'),
       entrypoint: f.entrypoint ?? true,
       localModules: f.localModules ?? [],
+      ...(f.project !== undefined && f.module !== undefined ? { project: f.project, module: f.module } : {}),
     })),
   });
   if (choice.engine === 'docker') {

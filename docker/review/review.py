@@ -13,7 +13,9 @@ script's directory nor the working directory) and no bytecode is written.
 
 Reads one JSON request on stdin:
     {"policy": {...}, "fingerprint": true,
-     "files": [{"id": "...", "source_b64": "...", "entrypoint": true, "localModules": ["helpers"]}]}
+     "files": [{"id": "...", "source_b64": "...", "entrypoint": true, "localModules": ["helpers"],
+                "project": "p1", "module": "helpers"}]}
+(files with the same "project" are the modules of one ZIP project, analysed as one program)
 and writes one JSON response on stdout:
     {"reviewer": "conclave-review/1", "python": "3.11.2",
      "results": [{"id", "verdict": "accept"|"reject", "findings": [{rule, line, col, message}],
@@ -77,6 +79,7 @@ sys.meta_path.insert(0, SourceModules(module_sources()))
 
 from rules import Reviewer  # noqa: E402  (imported through SourceModules)
 from rules.fingerprint import fingerprint  # noqa: E402
+from rules.folding import Project  # noqa: E402
 from rules.source import parse_submission  # noqa: E402
 
 
@@ -87,31 +90,33 @@ def review_one(policy, item, want_fingerprint):
     return out
 
 
-def review_source(policy, item, want_fingerprint):
+def parsed(policy, item):
+    """(out, tree): the result skeleton and the syntax tree, or a tree of None with the refusal in out."""
     out = {"id": item.get("id"), "verdict": "reject", "findings": []}
-    limits = policy.get("limits", {})
     try:
         raw = base64.b64decode(item["source_b64"], validate=True)
     except (KeyError, binascii.Error, ValueError, TypeError):
         out["findings"].append({"rule": "request", "line": 0, "col": 0, "message": "source_b64 missing or invalid"})
-        return out
-    tree, refusal = parse_submission(raw, limits)
+        return out, None
+    tree, refusal = parse_submission(raw, policy.get("limits", {}))
     if refusal is not None:
         out["findings"].append(refusal)
-        return out
-    try:
-        reviewer = Reviewer(policy, tree, bool(item.get("entrypoint", True)), item.get("localModules"))
-        findings = reviewer.run()
-        out["work"] = reviewer.budget.used
-    except RecursionError:
-        out["findings"].append({"rule": "too-complex", "line": 0, "col": 0,
-                                "message": "the syntax tree is nested too deeply to review"})
-        return out
-    except (MemoryError, Exception) as e:  # noqa: BLE001 - any failure on this source is a verdict on it
-        out["findings"].append({"rule": "too-complex", "line": 0, "col": 0,
-                                "message": "the reviewer could not analyse this source (%s); simplify it" % type(e).__name__})
-        return out
+    return out, tree
+
+
+def failed(out, e):
+    """Any failure of the reviewer on a source is a verdict on that source."""
+    msg = "the syntax tree is nested too deeply to review" if isinstance(e, RecursionError) else \
+        "the reviewer could not analyse this source (%s); simplify it" % type(e).__name__
+    out["findings"] = [{"rule": "too-complex", "line": 0, "col": 0, "message": msg}]
+    out["verdict"] = "reject"
+    out.pop("work", None)
+    return out
+
+
+def finish(out, tree, findings, work, want_fingerprint):
     out["findings"] = findings
+    out["work"] = work
     out["verdict"] = "reject" if findings else "accept"
     if want_fingerprint:
         try:
@@ -119,6 +124,56 @@ def review_source(policy, item, want_fingerprint):
         except RecursionError:
             pass
     return out
+
+
+def review_source(policy, item, want_fingerprint):
+    out, tree = parsed(policy, item)
+    if tree is None:
+        return out
+    try:
+        reviewer = Reviewer(policy, tree, bool(item.get("entrypoint", True)), item.get("localModules"))
+        findings = reviewer.run()
+    except (RecursionError, MemoryError, Exception) as e:  # noqa: BLE001
+        return failed(out, e)
+    return finish(out, tree, findings, reviewer.budget.used, want_fingerprint)
+
+
+def review_project(policy, items, want_fingerprint):
+    """The files of one ZIP project (items with the same "project" and their "module" names): one
+    interpretation of the whole program, each file judged on its own findings."""
+    started = time.process_time()
+    outs, reviewers = [], []
+    for item in sorted(items, key=lambda i: not i.get("entrypoint", False)):
+        out, tree = parsed(policy, item)
+        outs.append((item, out, None))
+        if tree is None:
+            continue
+        try:
+            r = Reviewer(policy, tree, bool(item.get("entrypoint", True)), item.get("localModules"))
+            reviewers.append((str(item.get("module")), r))
+            outs[-1] = (item, out, r)
+        except (RecursionError, MemoryError, Exception) as e:  # noqa: BLE001
+            failed(out, e)
+    if reviewers:
+        try:
+            for _, r in reviewers:
+                r.prepare()
+            Project(reviewers).interpret()
+        except (RecursionError, MemoryError, Exception) as e:  # noqa: BLE001 - the whole program could not be analysed
+            for item, out, r in outs:
+                if r is not None:
+                    failed(out, e)
+            outs = [(item, out, None) for item, out, _ in outs]
+    done = {}
+    for item, out, r in outs:
+        try:
+            done[id(item)] = out if r is None else finish(out, r.tree, r.check(), r.budget.used, want_fingerprint)
+        except (RecursionError, MemoryError, Exception) as e:  # noqa: BLE001
+            done[id(item)] = failed(out, e)
+    cpu = round((time.process_time() - started) * 1000, 1)
+    for o in done.values():
+        o["stats"] = {"cpuMs": cpu, "project": True}
+    return [done[id(i)] for i in items]
 
 
 def main():
@@ -129,7 +184,16 @@ def main():
     sys.setrecursionlimit(10000)
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     policy = request["policy"]
-    results = [review_one(policy, item, bool(request.get("fingerprint"))) for item in request["files"]]
+    want = bool(request.get("fingerprint"))
+    groups = {}
+    for item in request["files"]:
+        if item.get("project") is not None and item.get("module"):
+            groups.setdefault(str(item["project"]), []).append(item)
+    by_item = {}
+    for items in groups.values():
+        for item, out in zip(items, review_project(policy, items, want)):
+            by_item[id(item)] = out
+    results = [by_item[id(item)] if id(item) in by_item else review_one(policy, item, want) for item in request["files"]]
     sys.stdout.write(json.dumps({"reviewer": REVIEWER, "python": sys.version.split()[0], "results": results}))
     sys.stdout.write("\n")
     return 0

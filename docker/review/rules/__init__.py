@@ -9,8 +9,12 @@
     operators.py    its operators, f-strings, subscripts, string building (no rules)
     calls.py        its attributes and calls (no rules)
     builtins.py     its builtins and str/bytes methods (no rules)
-    folding.py      runs the interpreter under the budget (too-complex when it runs out)
+    folding.py      runs the interpreter under the budget (too-complex when it runs out), once per file or
+                    once for all the files of a ZIP project (Project), each file keeping its findings
+    containers.py   its container methods, collections containers, dunder protocols of local classes
+    project.py      its view of a ZIP project's modules as one program (imports between them)
     flows.py        optimizer-internals, monkey-patching, private-attribute through the interpreter's taint
+    compile.py      torch-internals for torch.compile calls (backend, options, **mapping, .compile aliases)
     strings.py      forbidden-string
     imports.py      forbidden-import, star-import, relative-import (+ names imported from modules)
     names.py        dunder-name, forbidden-builtin (incl. getattr/hasattr/type/staticmethod narrowing)
@@ -38,9 +42,16 @@ from .tracking import AliasTracking
 class Reviewer(AliasTracking, ConstantFolding, StringRules, FlowRules, ImportRules, NameRules, AttributeRules, BindingRules,
                EntrypointRules, ReviewerBase):
     def run(self):
+        self.prepare()
+        self.collect_env()
+        return self.check()
+
+    def prepare(self):
         self.collect_aliases()
         self.build_scanner()
-        self.collect_env()
+
+    def check(self):
+        """Every rule after the interpreter ran (alone, or once for a whole ZIP project: folding.Project)."""
         for node in self.nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.check_import(node)

@@ -88,6 +88,8 @@ class CallRules:
                     else:
                         funcs.add(("def", m))  # unbound method through the class: self is an argument
         v = self.attr_summary(attr)
+        if self.local and any(f[0] == "localmod" for f in recv.funcs):
+            return self.local_members(recv, attr)  # a module of the project: its binding, not an attribute summary
         prop = self.property_value(recv, attr) if any(isinstance(x, tuple) and x[0] == "inst" for x in recv.labels) else None
         if prop is not None:
             v = join(v, prop) if v is not None else prop

@@ -16,16 +16,19 @@
 import ast
 
 from .calls import DISORDER, FOREIGN_CLASS, MUTATORS
+from .compile import CompileRules
 from .scopes import decorator_names
 
 TAINT_NAMES = {"opt": "optimizer", "model": "model", "data": "data iterator"}
 
 
-class FlowRules:
+class FlowRules(CompileRules):
     def on_attribute(self, node, recv, ctx, value):
         modules = [f[1] for f in recv.funcs if f[0] == "module"]
         if modules:
             self.check_module_value(node, modules, ctx)
+        elif node.attr == "compile":
+            self.check_compile_method_value(node)
         labels = recv.labels
         if not labels:
             return
@@ -65,9 +68,6 @@ class FlowRules:
         hit = [TAINT_NAMES[x] for x in ("opt", "model") if x in recv.labels]
         if hit:
             self.add("monkey-patching", node, "item assignment into the %s" % hit[0])
-
-    def on_call(self, node, func, args, kws):
-        pass
 
     def check_unbound_method(self, node, cls_name, attr):
         m = self.interp.find_method(cls_name, attr)

@@ -15,6 +15,7 @@ import ast
 from .builtins import BuiltinRules
 from .calls import CallRules
 from .containers import ContainerRules
+from .project import ProjectModules
 from .exprs import ExprRules
 from .operators import OperatorRules
 from .scopes import Scopes, decorator_names
@@ -31,10 +32,14 @@ def merge(a, b):
     return out
 
 
-class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules, ContainerRules):
-    def __init__(self, tree, parents, budget, hooks, cap=16, long_limit=4096, param_labels=None, nodes=None):
+class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules, ContainerRules, ProjectModules):
+    def __init__(self, tree, parents, budget, hooks, cap=16, long_limit=4096, param_labels=None, nodes=None, project=None):
         self.tree = tree
-        self.scopes = Scopes(tree, parents)
+        others = self.init_project(project, tree)
+        self.trees = [tree] + others
+        self.scopes = Scopes(tree, parents, others)
+        if others:
+            nodes = [n for t in self.trees for n in ast.walk(t)]
         self.budget = budget
         self.hooks = hooks
         self.cap = cap
@@ -72,17 +77,20 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules, ContainerRules):
     def run(self):
         """The module, then every function; then, up to ROUNDS in all, only the units that read a summary
         (a parameter, a return value, an attribute, a shared name) that grew since they last ran."""
-        units = [None] + self.scopes.functions
+        # the module bodies (every file of a project, imported modules before their importers), then functions
+        order = self.module_order(self.trees)
+        rank = {t: i for i, t in enumerate(order)}
+        units = order + sorted(self.scopes.functions, key=lambda f: rank[self.scopes.root(self.scopes.scopes[f]).node])
         self.dirty = set(units)
-        for _ in range(ROUNDS):
+        for _ in range(ROUNDS + (1 if len(order) > 1 else 0)):
             if not self.dirty:
                 break
             todo = [u for u in units if u in self.dirty]
             self.dirty = set()
             for u in todo:
                 self.unit = u
-                if u is None:
-                    self.exec_block(self.tree.body, {}, self.scopes.module)
+                if isinstance(u, ast.Module):
+                    self.exec_block(u.body, {}, self.scopes.scopes[u])
                 else:
                     self.exec_function(u)
 
@@ -291,7 +299,7 @@ class Interp(ExprRules, OperatorRules, CallRules, BuiltinRules, ContainerRules):
                 self.eval(child, env, scope)
         elif t in (ast.Import, ast.ImportFrom):
             for a in node.names:
-                if a.name == "*":
+                if a.name == "*" or (self.local and self.bind_local_import(node, a, env, scope)):
                     continue
                 if t is ast.Import:
                     name = a.asname or a.name.split(".")[0]

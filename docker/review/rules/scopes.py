@@ -53,13 +53,19 @@ def decorator_names(fn):
 
 
 class Scopes:
-    def __init__(self, tree, parents):
+    def __init__(self, tree, parents, others=()):
+        """`tree` and the modules of the same ZIP project (`others`), each with its own module scope."""
         self.parents = parents
         self.scope_of = {}
         self.scopes = {}
         self.functions = []  # function and lambda nodes in source order
-        self.module = self._new(tree, "module", None)
-        self._visit_body(tree.body, self.module)
+        self.modules = []
+        for t in [tree, *others]:
+            m = self._new(t, "module", None)
+            self.modules.append(m)
+            self._current = m
+            self._visit_body(t.body, m)
+        self.module = self.modules[0]
         # (scope, name) pairs read from another scope (closures, globals read by functions): only these
         # need a summary across the scope's flow
         self.shared = set()
@@ -68,6 +74,14 @@ class Scopes:
                 b = self.resolve(scope, node.id)
                 if b is not None and b is not scope:
                     self.shared.add((b, node.id))
+        if others:  # another module of the project may read any module-level name (`import helpers`)
+            for m in self.modules:
+                self.shared |= {(m, name) for name in m.binds}
+
+    def root(self, scope):
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
 
     def _new(self, node, kind, parent):
         s = Scope(node, kind, parent)
@@ -77,7 +91,7 @@ class Scopes:
     def _bind(self, scope, name, param=False):
         target = scope
         if name in scope.globals:
-            target = self.module
+            target = self._current
         scope.binds.add(name)
         if not param:
             scope.rebinds.add(name)
@@ -178,7 +192,8 @@ class Scopes:
     def resolve(self, scope, name):
         """The scope whose binding `name` refers to from `scope`, or None for a builtin/undefined name."""
         if name in scope.globals:
-            return self.module if name in self.module.binds else None
+            m = self.root(scope)
+            return m if name in m.binds else None
         if name in scope.nonlocals:
             s = scope.parent
             while s is not None and s.kind != "module":
@@ -195,7 +210,8 @@ class Scopes:
             if s.kind != "class" and name in s.binds and name not in s.globals:
                 return s
             if name in s.globals:
-                return self.module if name in self.module.binds else None
+                m = self.root(s)
+                return m if name in m.binds else None
             s = s.parent
         return None
 
