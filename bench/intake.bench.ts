@@ -15,7 +15,9 @@ import { readZipProject } from '../runtime/zip.ts';
 import { buildZip } from '../test/intake/zip-writer.ts';
 import { runZipFuzz } from '../test/intake/zip-fuzz.ts';
 import { pythonRead, streamRead } from '../test/intake/zip-oracle.ts';
-import { PATHOLOGICAL } from '../test/intake/pathological.ts';
+import { BASE, PATHOLOGICAL } from '../test/intake/pathological.ts';
+
+const PATHOLOGICAL_ENTRY = 'import helpers\n' + BASE;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const corpus = ['attacks', 'legit'].flatMap((d) => {
@@ -57,6 +59,19 @@ if (want('bounded')) {
     const b = await reviewFiles([{ id, source }], { engine: 'host' });
     const r = b.results[0];
     emit({ bench: 'intake.review.bounded', source: id, bytes: source.length, verdict: r.verdict, rules: [...new Set(r.findings.map((f) => f.rule))], work: r.work ?? null, cpuMs: r.cpuMs ?? null, wallMs: Math.round(performance.now() - t0) });
+  }
+}
+
+if (want('bounded-project')) {
+  // the same sources as a module of a ZIP project (interpreted with the entrypoint as one program, one budget)
+  for (const [id, source] of Object.entries(PATHOLOGICAL)) {
+    const t0 = performance.now();
+    const b = await reviewFiles([
+      { id: 'train.py', source: PATHOLOGICAL_ENTRY, entrypoint: true, localModules: ['helpers'], project: 'p', module: 'train' },
+      { id: 'helpers.py', source, entrypoint: false, localModules: ['train'], project: 'p', module: 'helpers' },
+    ], { engine: 'host' });
+    const r = b.results[1];
+    emit({ bench: 'intake.review.bounded.project', source: id, bytes: source.length, verdict: r.verdict, rules: [...new Set(r.findings.map((f) => f.rule))], work: r.work ?? null, cpuMs: r.cpuMs ?? null, wallMs: Math.round(performance.now() - t0) });
   }
 }
 
