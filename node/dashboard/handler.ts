@@ -1,4 +1,4 @@
-// Serves the read-only dashboard (one HTML page, three ES modules, one stylesheet) from
+// Serves the read-only dashboard (one HTML page, five ES modules, one stylesheet) from
 // node/dashboard/static/. The node's HTTP server calls `dashboardHandler(req, res)` before its
 // API routes; it answers only GET/HEAD on `/`, `/dashboard` and `/dashboard/<asset>` and
 // returns false for everything else, so it never shadows an API route.
@@ -21,7 +21,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The whole asset list; anything else under /dashboard/ is a 404 (no directory walking). */
-export const DASHBOARD_ASSETS = ['index.html', 'app.js', 'model.js', 'charts.js', 'style.css', 'favicon.svg'] as const;
+export const DASHBOARD_ASSETS = ['index.html', 'app.js', 'model.js', 'divergence.js', 'fields.js', 'charts.js', 'style.css', 'favicon.svg'] as const;
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",

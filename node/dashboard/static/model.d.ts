@@ -1,5 +1,6 @@
-// Types for model.js (plain ES module served to the browser as is; this file lets the
-// TypeScript tests and the node import it type-checked). Keep in step with model.js.
+// Types for model.js (plain ES module served to the browser as is, with divergence.js and fields.js
+// that it imports and re-exports; this file lets the TypeScript tests and the node import it
+// type-checked). Keep in step with model.js and divergence.js.
 export declare const SCORE_SCALE: number;
 export interface Gate { minTop1: number; minRho: number; minOverlap: number; minRuns: number }
 export declare const DEFAULT_GATE: Readonly<Gate>;
