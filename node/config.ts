@@ -7,6 +7,10 @@
 // - secrets are never values in this file: only paths to files (keys ending in `_file`), read at
 //   use, never logged;
 // - a bad config is refused with the key and the reason (ConfigError.problems lists all of them).
+//
+// This file holds the schema, parsing with validation, and loading; beside it: config-coerce.ts
+// (raw TOML/env values to each key's kind), config-suggest.ts ("did you mean …"), config-toml.ts
+// (the effective config and validator.example.toml as text).
 import { readBoundedFileSync, utf8Text } from './bounded/file.ts';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -15,6 +19,11 @@ import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { ENDPOINTS } from './chain/endpoints.ts';
 import { bigintAsString } from './json-bigint.ts';
+import { coerce } from './config-coerce.ts';
+import { suggestKey, suggestSection } from './config-suggest.ts';
+import { renderEffectiveToml, renderExampleToml } from './config-toml.ts';
+
+export { closest } from './config-suggest.ts';
 
 export type Mode = 'owner' | 'shadow' | 'decentralized';
 
@@ -70,9 +79,9 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'number' | 'bool' | 'string[]' | 'bigint' | 'hosts';
+export type Kind = 'string' | 'int' | 'number' | 'bool' | 'string[]' | 'bigint' | 'hosts';
 
-interface KeyDef {
+export interface KeyDef {
   /** section.key in the TOML file */
   key: string;
   /** path in NodeConfig */
@@ -225,72 +234,6 @@ function defaults(): Record<string, Record<string, unknown>> {
   return out;
 }
 
-function coerce(d: KeyDef, raw: unknown, fromEnv: boolean): { value?: unknown; reason?: string } {
-  switch (d.kind) {
-    case 'string':
-      return typeof raw === 'string' ? { value: raw } : { reason: `must be a string, got ${typeof raw}` };
-    case 'int': {
-      const n = fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
-      if (typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= 0n) return { value: Number(n) };
-      return typeof n === 'number' && Number.isSafeInteger(n) ? { value: n } : { reason: `must be an integer, got ${JSON.stringify(String(raw))}` };
-    }
-    case 'number': {
-      const n = fromEnv && typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isFinite(n) ? { value: n } : { reason: `must be a number, got ${JSON.stringify(String(raw))}` };
-    }
-    case 'bool': {
-      if (typeof raw === 'boolean') return { value: raw };
-      if (fromEnv && typeof raw === 'string' && /^(true|false|1|0)$/.test(raw)) return { value: raw === 'true' || raw === '1' };
-      return { reason: 'must be true or false' };
-    }
-    case 'bigint': {
-      if (typeof raw === 'bigint' && raw >= 0n) return { value: raw };
-      if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return { value: BigInt(raw) };
-      if (typeof raw === 'string' && /^\d+$/.test(raw)) return { value: BigInt(raw) };
-      return { reason: 'must be a non-negative integer amount in rao (use a string for large values)' };
-    }
-    case 'string[]': {
-      if (fromEnv && typeof raw === 'string') return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
-      return Array.isArray(raw) && raw.every((x) => typeof x === 'string') ? { value: raw } : { reason: 'must be an array of strings' };
-    }
-    case 'hosts':
-      return coerceHosts(raw, fromEnv);
-  }
-}
-
-function coerceHosts(raw: unknown, fromEnv: boolean): { value?: unknown; reason?: string } {
-  let list: unknown = raw;
-  if (fromEnv && typeof raw === 'string') {
-    list = raw.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => {
-      const i = pair.lastIndexOf('=');
-      return i > 0 ? { url: pair.slice(0, i), gpus: Number(pair.slice(i + 1)) } : { url: pair, gpus: 1 };
-    });
-  }
-  if (!Array.isArray(list) || list.length === 0) return { reason: 'must be a non-empty array of { url, gpus } tables' };
-  const out: DockerHost[] = [];
-  for (const [i, h] of list.entries()) {
-    if (typeof h !== 'object' || h === null) return { reason: `entry ${i} must be a table { url, gpus }` };
-    const r = h as Record<string, unknown>;
-    const allowed = new Set(['url', 'gpus', 'ca_file', 'cert_file', 'key_file']);
-    const extra = Object.keys(r).find((k) => !allowed.has(k));
-    if (extra) return { reason: `entry ${i}: unknown key '${extra}' (allowed: ${[...allowed].join(', ')})` };
-    if (typeof r.url !== 'string' || !/^(unix:\/\/\/.+|tcp:\/\/[^\s/]+:\d+|npipe:\/\/.+)$/.test(r.url)) {
-      return { reason: `entry ${i}: url must be unix:///path/docker.sock or tcp://host:port` };
-    }
-    const gpus = typeof r.gpus === 'bigint' ? Number(r.gpus) : r.gpus ?? 1;
-    if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 1 || gpus > 64) return { reason: `entry ${i}: gpus must be an integer 1..64` };
-    for (const k of ['ca_file', 'cert_file', 'key_file']) {
-      if (r[k] !== undefined && typeof r[k] !== 'string') return { reason: `entry ${i}: ${k} must be a file path` };
-    }
-    const host: DockerHost = { url: r.url, gpus };
-    if (r.ca_file !== undefined) host.caFile = r.ca_file as string;
-    if (r.cert_file !== undefined) host.certFile = r.cert_file as string;
-    if (r.key_file !== undefined) host.keyFile = r.key_file as string;
-    out.push(host);
-  }
-  return { value: out };
-}
-
 export interface LoadOptions {
   /** Environment to read overrides from (default process.env). */
   env?: Record<string, string | undefined>;
@@ -304,49 +247,6 @@ const SOURCES = new WeakMap<NodeConfig, Record<string, ConfigSource>>();
 
 export function configSources(c: NodeConfig): Record<string, ConfigSource> {
   return SOURCES.get(c) ?? {};
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** dataDir, data-dir, DATA_DIR → data_dir */
-function snake(k: string): string {
-  return k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[-.\s]+/g, '_').toLowerCase();
-}
-
-/** The closest name in `known` to `name` (spelling, case, camelCase, a missing suffix), or null. */
-export function closest(name: string, known: string[]): string | null {
-  const n = snake(name);
-  let best: { k: string; d: number } | null = null;
-  for (const k of known) {
-    if (snake(k) === n) return k;
-    // "password" → "password_file", "listen_addr" → "listen"
-    if (k.startsWith(`${n}_`) || n.startsWith(`${k}_`)) return k;
-    const d = editDistance(n, k);
-    if (d <= Math.max(2, Math.floor(k.length / 4)) && (!best || d < best.d)) best = { k, d };
-  }
-  return best?.k ?? null;
-}
-
-/** "did you mean …" for an unknown key `section.name`: the same section first, then a key of that name elsewhere. */
-function suggestKey(section: string, name: string): string {
-  const inSection = SCHEMA.filter((d) => d.path[0] === section).map((d) => d.key.split('.')[1]);
-  const near = closest(name, inSection);
-  if (near) return `; did you mean ${section}.${near}?`;
-  const elsewhere = SCHEMA.find((d) => d.key.split('.')[1] === snake(name));
-  if (elsewhere) return `; did you mean ${elsewhere.key} (in [${elsewhere.path[0]}])?`;
-  const anyNear = closest(name, SCHEMA.map((d) => d.key.split('.')[1]));
-  if (anyNear) return `; did you mean ${SCHEMA.find((d) => d.key.split('.')[1] === anyNear)!.key}?`;
-  return '';
 }
 
 /** A TOML syntax error as "line L, column C: reason" plus the offending line. */
@@ -372,15 +272,12 @@ export function parseConfig(tomlText: string, opts: LoadOptions = {}): NodeConfi
   const sections = [...new Set(SCHEMA.map((d) => d.path[0]))];
   for (const [section, body] of Object.entries(doc)) {
     if (!sections.includes(section)) {
-      const near = closest(section, sections);
-      const asKey = SCHEMA.find((d) => d.key.split('.')[1] === snake(section));
-      const hint = near ? `; did you mean [${near}]?` : asKey ? `; ${asKey.key} belongs in [${asKey.path[0]}]` : '';
-      problems.push({ key: section, reason: `unknown section (known: ${sections.join(', ')})${hint}` });
+      problems.push({ key: section, reason: `unknown section (known: ${sections.join(', ')})${suggestSection(SCHEMA, sections, section)}` });
       continue;
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) { problems.push({ key: section, reason: 'must be a table [section]' }); continue; }
     for (const k of Object.keys(body)) {
-      if (!known.has(`${section}.${k}`)) problems.push({ key: `${section}.${k}`, reason: `unknown key${suggestKey(section, k)} (every key: validator.example.toml)` });
+      if (!known.has(`${section}.${k}`)) problems.push({ key: `${section}.${k}`, reason: `unknown key${suggestKey(SCHEMA, section, k)} (every key: validator.example.toml)` });
     }
   }
   const sources: Record<string, ConfigSource> = {};
@@ -471,61 +368,16 @@ export function evaluationConcurrency(c: NodeConfig): number {
   return c.sandbox.dockerHosts.reduce((a, h) => a + h.gpus, 0);
 }
 
-function tomlValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return JSON.stringify(v.toString());
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(6)));
-  if (typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) {
-    if (v.length && typeof v[0] === 'object') {
-      return '[\n' + v.map((h: DockerHost) => `  { url = ${JSON.stringify(h.url)}, gpus = ${h.gpus} },`).join('\n') + '\n]';
-    }
-    return '[' + v.map((x) => JSON.stringify(x)).join(', ') + ']';
-  }
-  throw new Error(`no TOML form for ${typeof v}`);
-}
-
 /**
  * The effective config as TOML with the file's key names (what `conclave start --print-config` prints):
  * every key, its value after environment overrides and defaults, and where it came from. Secret-file
  * paths are shown only as set/unset, like in the logs.
  */
 export function effectiveToml(c: NodeConfig): string {
-  const src = configSources(c);
-  let out = '# Effective Conclave config: every key with the value the node uses and where it came from.\n';
-  let section = '';
-  for (const d of SCHEMA) {
-    const [s, name] = d.key.split('.');
-    if (s !== section) { out += `\n[${s}]\n`; section = s; }
-    let v = (c as unknown as Record<string, Record<string, unknown>>)[d.path[0]][d.path[1]];
-    const from = src[d.key] ?? 'default';
-    let note = from === 'file' ? 'from the file' : from === 'default' ? 'default' : `from ${from.slice(4)}`;
-    if (d.key.endsWith('_file') && v !== '') { v = '(set)'; note += '; path not shown'; }
-    if (d.kind === 'hosts') {
-      v = (v as DockerHost[]).map((h) => ({ ...h, ...(h.keyFile ? { keyFile: '(set)', certFile: '(set)', caFile: '(set)' } : {}) }));
-      out += `${name} = ${tomlHosts(v as DockerHost[])}  # ${note}\n`;
-      continue;
-    }
-    out += `${name} = ${tomlValue(v)}  # ${note}\n`;
-  }
-  return out;
-}
-
-function tomlHosts(hosts: DockerHost[]): string {
-  const one = (h: DockerHost) => `{ url = ${JSON.stringify(h.url)}, gpus = ${h.gpus}${h.caFile ? `, ca_file = ${JSON.stringify(h.caFile)}, cert_file = ${JSON.stringify(h.certFile)}, key_file = ${JSON.stringify(h.keyFile)}` : ''} }`;
-  return `[ ${hosts.map(one).join(', ')} ]`;
+  return renderEffectiveToml(SCHEMA, configSources(c), c);
 }
 
 /** The documented example file, generated from the schema (validator.example.toml is this text). */
 export function exampleToml(): string {
-  let out = '# Conclave validator configuration. Every key is shown with its default.\n';
-  out += '# Environment variables (named on each key) override the file. Secrets are never values here:\n';
-  out += '# only paths to files (keys ending in _file). Start with: conclave start --config validator.toml\n';
-  let section = '';
-  for (const d of SCHEMA) {
-    const [s, name] = d.key.split('.');
-    if (s !== section) { out += `\n[${s}]\n`; section = s; }
-    out += `# ${d.doc}\n# env: ${d.env}\n${name} = ${tomlValue(d.def)}\n`;
-  }
-  return out;
+  return renderExampleToml(SCHEMA);
 }
