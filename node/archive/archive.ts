@@ -8,22 +8,19 @@
 //   v2-runs           <chain>/<netuid>/<run>                              → JSON per-run metadata
 //   evaluations       <codeSha256>                                        → JSON evaluation record
 //   kv:<name>         <key>                                               → JSON, generic stores for other modules
-// (keys.ts has the key schema; layout.ts the directory around the LevelDB; migrate.ts reads v1.)
+// (keys.ts has the key schema; layout.ts the directory around the LevelDB; migrate.ts reads v1;
+// stored-report.ts encodes, checks and decodes stored reports; report-slots.ts decides what a batch
+// of reports writes; json-store.ts the kv:<name> stores;
+// types.ts the option and result shapes.)
 //
 // Writes go through one queue (read-check-write of a slot is not racy) and each call is one atomic
 // batch. Reads never trust stored bytes: a value that does not decode, or does not match its key,
 // is reported as corrupt while the rest stays readable. Stored proofs and first reports are never
 // overwritten.
-import { bytesEqual, fromHex, sha256Hex, signingBytes, toHex } from '../../proto/codec.ts';
+import { bytesEqual, fromHex } from '../../proto/codec.ts';
 import { decodeCertificate } from '../../proto/consensus.ts';
-import {
-  SCORE_REPORT_DOMAIN,
-  decodeSignedScoreReport,
-  encodeScoreReport,
-  verifySignedScoreReport,
-  type SignedScoreReport,
-} from '../../proto/score-report.ts';
-import { hotkeyToPublicKey, publicKeyToHotkey, verifySr25519 } from '../../proto/signer.ts';
+import type { SignedScoreReport } from '../../proto/score-report.ts';
+import { hotkeyToPublicKey, publicKeyToHotkey } from '../../proto/signer.ts';
 import { ArchiveCorruptError, ArchiveError, writeError, type CorruptEntry, type ListResult } from './errors.ts';
 import {
   RUN_PREFIX_LENGTH, UNKNOWN_CHAIN, listPrefix, normalizeChain, parseSlot, runPrefix, slotKey,
@@ -32,60 +29,13 @@ import {
 import { writeMarker } from './layout.ts';
 import { migrateV1, V1_SUBLEVELS } from './migrate.ts';
 import { openReadOnly, openReadWrite, type Bin, type OpenedStore } from './open.ts';
+import { checkStoreName, jsonStore, parseJsonValue } from './json-store.ts';
+import { planReportWrites } from './report-slots.ts';
+import { decodeStoredReport, prepareEncoded, prepareReport, type Prepared } from './stored-report.ts';
+import type { BatchOp, EquivocationProof, JsonStore, ListFilter, OpenOptions, PutOptions, PutReportResult } from './types.ts';
 
 export const ARCHIVE_FORMAT = 'conclave-archive/v2';
 export const ARCHIVE_FORMAT_V1 = 'conclave-archive/v1';
-
-export type PutReportResult =
-  | { status: 'stored' | 'duplicate' | 'equivocation'; hash: string }
-  | { status: 'invalid'; reason: string };
-
-export interface EquivocationProof {
-  chain: string;
-  netuid: number;
-  runId: number;
-  validatorHotkey: string;
-  /** The report archived first for this (chain, subnet, run, validator). */
-  first: SignedScoreReport;
-  /** A different report, also validly signed by the same hotkey. */
-  second: SignedScoreReport;
-}
-
-export interface PutOptions {
-  /** Skip signature verification because the caller has just verified (e.g. the gossip layer). */
-  verified?: boolean;
-  /** fsync before resolving (survives power loss, not just a process crash). Default false. */
-  sync?: boolean;
-  /** Chain (genesis hash) the reports belong to; default the archive's chain. */
-  chain?: string;
-}
-
-export interface OpenOptions {
-  /** Create the archive when the directory is missing or empty (read-write only). Default true. */
-  createIfMissing?: boolean;
-  /** Genesis hash of the chain this process works on: the default chain of reads and writes. */
-  chain?: string;
-  /** What the user sets to choose `dir`, for messages (default --db), e.g. node.data_dir. */
-  location?: string;
-}
-
-/** Filter of listings: `chain: 'any'` spans every chain; omitted means the archive's chain. */
-export interface ListFilter {
-  chain?: string | 'any';
-  netuid?: number;
-  runId?: number;
-}
-
-export interface JsonStore {
-  get(key: string): Promise<unknown | undefined>;
-  put(key: string, value: unknown): Promise<void>;
-  /** Writes only when the key is absent; true when written. For evidence that must never be overwritten. */
-  putIfAbsent(key: string, value: unknown): Promise<boolean>;
-  del(key: string): Promise<void>;
-  entries(opts?: { prefix?: string; limit?: number }): Promise<ListResult<{ key: string; value: unknown }>>;
-}
-
-export type BatchOp = { type: 'put'; sublevel: unknown; key: string; value: unknown } | { type: 'del'; sublevel: unknown; key: string };
 
 type Sub = ReturnType<Bin['sublevel']>;
 type BinSub = ReturnType<typeof binSub>;
@@ -95,28 +45,6 @@ function binSub(db: Bin, name: string) {
 function strSub(db: Bin, name: string): Sub {
   return db.sublevel<string, string>(name, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as Sub;
 }
-
-/** Same bytes as encodeSignedScoreReport, from already-encoded report bytes (one allocation). */
-function encodeSigned(reportBytes: Uint8Array, signature: string): Uint8Array {
-  const sig = fromHex(signature, 64, 'signature');
-  const out = new Uint8Array(4 + reportBytes.length + 64);
-  new DataView(out.buffer).setUint32(0, reportBytes.length);
-  out.set(reportBytes, 4);
-  out.set(sig, 4 + reportBytes.length);
-  return out;
-}
-
-/** The canonical report bytes inside a stored signed value, without a full decode. */
-function innerReportBytes(value: Uint8Array): Uint8Array | undefined {
-  if (value.length < 4 + 64) return undefined;
-  const n = new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0);
-  if (4 + n + 64 !== value.length) return undefined;
-  return value.subarray(4, 4 + n);
-}
-
-type Prepared = { slot: string; reportBytes: Uint8Array; value: Uint8Array; hash: string } | { slot?: undefined; error: string };
-
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 export class Archive {
   readonly dir: string;
@@ -226,7 +154,7 @@ export class Archive {
     return {
       db: this.db,
       chain: this.chain,
-      prepare: (s: SignedScoreReport) => this.prepare(s, this.chain, true),
+      prepare: (s: SignedScoreReport) => prepareReport(s, this.chain, true),
       apply: (p: Prepared[], extra: BatchOp[]) => this.serial(() => this.applyPrepared(p, extra, false)),
       certificates: this.certificates,
       runs: this.runsDb,
@@ -269,21 +197,6 @@ export class Archive {
     return (await this.putReports([signed], opts))[0];
   }
 
-  private prepare(s: SignedScoreReport, chain: string, verified: boolean): Prepared {
-    try {
-      const reportBytes = encodeScoreReport(s.report);
-      const value = encodeSigned(reportBytes, s.signature);
-      if (!verified) {
-        const v = verifySignedScoreReport(s);
-        if (!v.ok) return { error: v.reason };
-      }
-      const slot = slotKey({ chain, netuid: s.report.netuid, runId: s.report.runId }, s.report.validatorHotkey);
-      return { slot, reportBytes, value, hash: sha256Hex(reportBytes) };
-    } catch (err) {
-      return { error: `malformed report: ${(err as Error).message}` };
-    }
-  }
-
   /**
    * putReports for reports already in their canonical signed encoding (bulk imports): each is
    * decoded once to check it, verified over its own bytes, and stored as given — no re-encoding.
@@ -291,19 +204,7 @@ export class Archive {
   async putEncodedReports(encoded: readonly Uint8Array[], opts: PutOptions = {}): Promise<PutReportResult[]> {
     this.writable();
     const chain = opts.chain === undefined ? this.chain : normalizeChain(opts.chain);
-    const prepared = encoded.map((bytes): Prepared => {
-      try {
-        const signed = decodeSignedScoreReport(bytes);
-        const reportBytes = innerReportBytes(bytes)!;
-        if (!opts.verified && !verifySr25519(signingBytes(SCORE_REPORT_DOMAIN, reportBytes), fromHex(signed.signature, 64, 'signature'), signed.report.validatorHotkey)) {
-          return { error: `signature does not verify for validator hotkey ${signed.report.validatorHotkey}` };
-        }
-        const slot = slotKey({ chain, netuid: signed.report.netuid, runId: signed.report.runId }, signed.report.validatorHotkey);
-        return { slot, reportBytes, value: bytes, hash: sha256Hex(reportBytes) };
-      } catch (err) {
-        return { error: `malformed report: ${(err as Error).message}` };
-      }
-    });
+    const prepared = encoded.map((bytes) => prepareEncoded(bytes, chain, opts.verified ?? false));
     return this.serial(() => this.applyPrepared(prepared, [], opts.sync ?? false));
   }
 
@@ -318,7 +219,7 @@ export class Archive {
     this.writable();
     const chain = opts.chain === undefined ? this.chain : normalizeChain(opts.chain);
     // Encode and verify outside the queue: it is the CPU-heavy part and needs no store state.
-    const prepared = signed.map((s) => this.prepare(s, chain, opts.verified ?? false));
+    const prepared = signed.map((s) => prepareReport(s, chain, opts.verified ?? false));
     return this.serial(() => this.applyPrepared(prepared, [], opts.sync ?? false));
   }
 
@@ -331,70 +232,24 @@ export class Archive {
     const eqKeys = [...new Set(valid.map((p) => `${p.slot}/${p.hash}`))];
     const eqExisting = eqKeys.length ? await this.equivocationsDb.getMany(eqKeys) : [];
     const proofs = new Set(eqKeys.filter((_, i) => eqExisting[i] !== undefined));
-    const ops: BatchOp[] = [];
-    const results: PutReportResult[] = [];
-    for (const p of prepared) {
-      if (p.slot === undefined) { results.push({ status: 'invalid', reason: p.error }); continue; }
-      const prev = current.get(p.slot);
-      const prevReport = prev && innerReportBytes(prev);
-      if (!prev) {
-        ops.push({ type: 'put', sublevel: this.reports, key: p.slot, value: p.value });
-        current.set(p.slot, p.value);
-        results.push({ status: 'stored', hash: p.hash });
-      } else if (prevReport && bytesEqual(prevReport, p.reportBytes)) {
-        results.push({ status: 'duplicate', hash: p.hash });
-      } else if (!prevReport || !decodes(prev)) {
-        // The slot holds bytes that are not a report: keep them aside, store the valid one.
-        ops.push({ type: 'put', sublevel: this.kvSub('corrupt-reports'), key: `${p.slot}/${Date.now()}`, value: JSON.stringify(toHex(prev)) });
-        ops.push({ type: 'put', sublevel: this.reports, key: p.slot, value: p.value });
-        current.set(p.slot, p.value);
-        results.push({ status: 'stored', hash: p.hash });
-      } else {
-        const key = `${p.slot}/${p.hash}`;
-        if (proofs.has(key)) {
-          results.push({ status: 'duplicate', hash: p.hash }); // this proof is already kept: never overwritten
-        } else {
-          ops.push({ type: 'put', sublevel: this.equivocationsDb, key, value: p.value });
-          proofs.add(key);
-          results.push({ status: 'equivocation', hash: p.hash });
-        }
-      }
-    }
+    const { writes, results } = planReportWrites(prepared, current, proofs);
+    const ops: BatchOp[] = writes.map((w) => ({ type: 'put', sublevel: w.to === 'reports' ? this.reports : w.to === 'equivocations' ? this.equivocationsDb : this.kvSub(w.to), key: w.key, value: w.value }));
     ops.push(...extra);
     if (ops.length) await this.db.batch(ops as never, { sync } as never);
     return results;
-  }
-
-  /** `slot` is the key of the first report; `key` names the entry in errors. */
-  private decodeStoredReport(slot: string, key: string, value: Uint8Array, verify: boolean): SignedScoreReport {
-    let signed: SignedScoreReport;
-    try {
-      signed = decodeSignedScoreReport(value);
-    } catch (err) {
-      throw new ArchiveCorruptError(key, (err as Error).message);
-    }
-    const s = parseSlot(slot);
-    if (!s || s.netuid !== signed.report.netuid || s.runId !== signed.report.runId || toHex(hotkeyToPublicKey(signed.report.validatorHotkey)) !== s.pubHex) {
-      throw new ArchiveCorruptError(key, `holds the report of netuid ${signed.report.netuid} run ${signed.report.runId} by ${signed.report.validatorHotkey}`);
-    }
-    if (verify) {
-      const v = verifySignedScoreReport(signed);
-      if (!v.ok) throw new ArchiveCorruptError(key, v.reason);
-    }
-    return signed;
   }
 
   /** The (first) report of `validatorHotkey` in the run; throws ArchiveCorruptError if unreadable. */
   async getReport(run: RunRef, validatorHotkey: string, opts: { verify?: boolean } = {}): Promise<SignedScoreReport | undefined> {
     const key = slotKey(this.resolve(run), validatorHotkey);
     const value = (await this.reports.get(key)) as Uint8Array | undefined;
-    return value === undefined ? undefined : this.decodeStoredReport(key, `reports/${key}`, value, opts.verify ?? false);
+    return value === undefined ? undefined : decodeStoredReport(key, `reports/${key}`, value, opts.verify ?? false);
   }
 
   /** Every archived report of the run (one per validator), ordered by validator public key. */
   async reportsOfRun(run: RunRef, opts: { verify?: boolean } = {}): Promise<ListResult<SignedScoreReport>> {
     const prefix = `${runPrefix(this.resolve(run))}/`;
-    return this.scan(this.reports, prefix, (key, value) => this.decodeStoredReport(key, `reports/${key}`, value, opts.verify ?? false), 'reports');
+    return this.scan(this.reports, prefix, (key, value) => decodeStoredReport(key, `reports/${key}`, value, opts.verify ?? false), 'reports');
   }
 
   /** How many validators have a (first) report in the run; counts keys, decodes nothing. */
@@ -435,7 +290,7 @@ export class Archive {
       const s = parseSlot(slot);
       if (!s) throw new ArchiveCorruptError(`equivocations/${key}`, 'key is not <chain>/<netuid>/<run>/<validator>/<hash>');
       if ((f.netuid !== undefined && s.netuid !== f.netuid) || (f.runId !== undefined && s.runId !== f.runId)) return null;
-      return { slot, s, second: this.decodeStoredReport(slot, `equivocations/${key}`, value, false) };
+      return { slot, s, second: decodeStoredReport(slot, `equivocations/${key}`, value, false) };
     }, 'equivocations');
     const items: EquivocationProof[] = [];
     const corrupt = [...seconds.corrupt];
@@ -445,7 +300,7 @@ export class Archive {
       const firstValue = (await this.reports.get(slot)) as Uint8Array | undefined;
       try {
         if (!firstValue) throw new ArchiveCorruptError(`reports/${slot}`, 'missing (an equivocation refers to it)');
-        const first = this.decodeStoredReport(slot, `reports/${slot}`, firstValue, false);
+        const first = decodeStoredReport(slot, `reports/${slot}`, firstValue, false);
         items.push({ chain: s.chain, netuid: s.netuid, runId: s.runId, validatorHotkey: publicKeyToHotkey(hotkeyToPublicKey(second.report.validatorHotkey)), first, second });
       } catch (err) {
         corrupt.push({ key: `reports/${slot}`, reason: (err as Error).message });
@@ -534,51 +389,8 @@ export class Archive {
 
   /** A named JSON key-value store inside the archive (name: [a-z0-9-], e.g. 'quarantine'). */
   kv(name: string): JsonStore {
-    if (!NAME_RE.test(name)) throw new ArchiveError(`store name ${JSON.stringify(name).slice(0, 70)} is invalid: use [a-z0-9-], starting with a letter or digit`);
-    const sub = this.kvSub(name);
-    return {
-      get: async (key) => parseJsonValue(`kv:${name}/${key}`, (await sub.get(key)) as string | undefined),
-      put: async (key, value) => { this.writable(); await this.serial(() => sub.put(key, JSON.stringify(value) as never)); },
-      putIfAbsent: async (key, value) => {
-        this.writable();
-        return this.serial(async () => {
-          if ((await sub.get(key)) !== undefined) return false;
-          await sub.put(key, JSON.stringify(value) as never);
-          return true;
-        });
-      },
-      del: async (key) => { this.writable(); await this.serial(() => sub.del(key)); },
-      entries: async (o = {}) => {
-        const items: { key: string; value: unknown }[] = [];
-        const corrupt: CorruptEntry[] = [];
-        const range = o.prefix ? { gte: o.prefix, lt: o.prefix + '\uffff' } : {};
-        for await (const [key, raw] of sub.iterator({ ...range, limit: o.limit ?? -1 })) {
-          try {
-            items.push({ key, value: parseJsonValue(`kv:${name}/${key}`, raw as string) });
-          } catch (err) {
-            corrupt.push({ key: `kv:${name}/${key}`, reason: (err as Error).message });
-          }
-        }
-        return { items, corrupt };
-      },
-    };
+    checkStoreName(name);
+    return jsonStore(name, this.kvSub(name), { writable: () => this.writable(), serial: (fn) => this.serial(fn) });
   }
 }
 
-function decodes(value: Uint8Array): boolean {
-  try {
-    decodeSignedScoreReport(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function parseJsonValue(key: string, raw: string | undefined): unknown | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw);
-  } catch (err) {
-    throw new ArchiveCorruptError(key, `not JSON (${(err as Error).message.slice(0, 120)})`);
-  }
-}
