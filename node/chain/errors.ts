@@ -1,6 +1,27 @@
 // What a refused write means: subtensor's module errors and the transaction pool's refusals, mapped to a
-// ChainWriteError kind and a message that names the cause and the fix. Pure.
-import type { ChainWriteError, ChainWriteErrorKind } from './types.ts';
+// ChainWriteError kind and a message that names the cause and the fix; and the client's own errors
+// (a chain it cannot reach, a runtime that lacks what Conclave needs). Pure.
+import type { ChainWriteError, ChainWriteErrorKind, ChainWriteResult } from './types.ts';
+
+/** The connected chain's metadata lacks something Conclave reads or writes. */
+export class ChainSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChainSchemaError';
+  }
+}
+
+export class ChainUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChainUnavailableError';
+  }
+}
+
+/** A write refused or failed before it reached the chain (or that could not be sent). */
+export function writeFailure(kind: ChainWriteError['kind'], message: string): ChainWriteResult {
+  return { ok: false, error: { kind, message } };
+}
 
 /** subtensor's CustomTransactionError codes (common/src/transaction_error.rs): "Custom error: N" from the pool. */
 export const CUSTOM_TX_ERRORS: Record<number, string> = {

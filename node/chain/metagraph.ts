@@ -3,7 +3,7 @@
 import { hexToU8a, u8aToHex } from '@polkadot/util';
 import { blake2AsU8a, encodeAddress } from '@polkadot/util-crypto';
 import type { SubtensorClient } from './client.ts';
-import { ChainSchemaError } from './client.ts';
+import { ChainSchemaError } from './errors.ts';
 import { ipFromU128 } from './encoding.ts';
 import type { BlockRef, Neuron } from './types.ts';
 

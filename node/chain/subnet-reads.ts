@@ -1,0 +1,116 @@
+// Pinned reads of a subnet's parameters and of one hotkey's standing: hyperparameters, the epoch
+// schedule, the drand beacon, a hotkey's weights, last update and axon, the subnet owner. Each read
+// is pinned to one block (SubtensorClient.at) and names a missing storage item (ChainSchemaError).
+import { encodeAddress } from '@polkadot/util-crypto';
+import type { SubtensorClient } from './client.ts';
+import { ipFromU128 } from './encoding.ts';
+import type { EpochSchedule } from './epoch-schedule.ts';
+import { ChainSchemaError } from './errors.ts';
+import type { DrandBeacon } from './timelock/drand.ts';
+import type { BlockRef, Hyperparams } from './types.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Dyn = any;
+
+/** The subnet's hyperparameters (SubtensorModule storage) at a block. */
+export async function readHyperparams(client: SubtensorClient, netuid: number, at?: BlockRef): Promise<Hyperparams> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const exists = await client.storage(apiAt, 'subtensorModule', 'networksAdded')(netuid);
+    if (!exists.isTrue) throw new Error(`subnet ${netuid} does not exist on ${client.endpoint}`);
+    const items = ['tempo', 'weightsSetRateLimit', 'commitRevealWeightsEnabled', 'weightsVersionKey', 'subnetworkN', 'maxAllowedUids',
+      'minAllowedWeights', 'maxWeightsLimit', 'immunityPeriod', 'maxAllowedValidators', 'kappa'];
+    const qs = items.map((i) => client.storage(apiAt, 'subtensorModule', i));
+    // read by name where present: newer runtimes replace ActivityCutoff by ActivityCutoffFactorMilli
+    const optional = ['revealPeriodEpochs', 'activityCutoffFactorMilli', 'activityCutoff'].map((i) => client.storage(apiAt, 'subtensorModule', i, true));
+    if (!optional[1] && !optional[2]) client.storage(apiAt, 'subtensorModule', 'activityCutoffFactorMilli');
+    const vals: Dyn[] = await Promise.all([...qs.map((q) => q(netuid)), ...optional.map((q) => (q ? q(netuid) : Promise.resolve(null)))]);
+    const n = (i: number) => Number(vals[i].toString());
+    const opt = (i: number) => (vals[i] === null ? null : n(i));
+    const tempo = n(0);
+    const factor = opt(12);
+    const activityCutoff = factor !== null ? Math.max(1, Math.floor((factor * tempo) / 1000)) : n(13);
+    return {
+      netuid, tempo, weightsRateLimit: n(1), commitRevealEnabled: vals[2].isTrue, weightsVersionKey: BigInt(vals[3].toString()),
+      subnetworkN: n(4), maxAllowedUids: n(5), minAllowedWeights: n(6), maxWeightsLimit: n(7), immunityPeriod: n(8),
+      maxAllowedValidators: n(9), kappa: n(10), revealPeriodEpochs: opt(11), activityCutoff, activityCutoffFactorMilli: factor,
+    };
+  });
+}
+
+/**
+ * The subnet's epoch schedule at one block: stateful (LastEpochBlock, PendingEpochAt, SubnetEpochIndex,
+ * BlocksSinceLastStep, Tempo; spec >= 423) where the runtime has those items, else the legacy modulo rule.
+ */
+export async function readEpochSchedule(client: SubtensorClient, netuid: number, at?: BlockRef): Promise<EpochSchedule> {
+  const { apiAt, hash } = await client.at(at);
+  return client.read(async () => {
+    const last = client.storage(apiAt, 'subtensorModule', 'lastEpochBlock', true);
+    const [block, tempo] = await Promise.all([client.blockNumber(hash), client.storage(apiAt, 'subtensorModule', 'tempo')(netuid)]);
+    if (!last) return { model: 'legacy', netuid, block, tempo: Number(tempo.toString()) };
+    const get = (item: string) => client.storage(apiAt, 'subtensorModule', item)(netuid);
+    const [l, p, i, b] = await Promise.all([last(netuid), get('pendingEpochAt'), get('subnetEpochIndex'), get('blocksSinceLastStep')]);
+    return { model: 'stateful', netuid, block, tempo: Number(tempo.toString()), lastEpochBlock: Number(l.toString()), pendingEpochAt: Number(p.toString()), subnetEpochIndex: Number(i.toString()), blocksSinceLastStep: Number(b.toString()) };
+  });
+}
+
+/** The drand beacon the chain decrypts with (Drand.BeaconConfig) and the newest pulse it holds (Drand.LastStoredRound). */
+export async function readDrandBeacon(client: SubtensorClient, at?: BlockRef): Promise<DrandBeacon & { lastStoredRound: number }> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const [cfg, last] = await Promise.all([client.storage(apiAt, 'drand', 'beaconConfig')(), client.storage(apiAt, 'drand', 'lastStoredRound')()]);
+    const publicKey = cfg.publicKey.toU8a(true) as Uint8Array;
+    if (publicKey.length !== 96) throw new ChainSchemaError(`Drand.BeaconConfig.public_key is ${publicKey.length} bytes; a BLS12-381 G2 key is 96`);
+    return { publicKey, period: Number(cfg.period.toString()), genesisTime: Number(cfg.genesisTime.toString()), lastStoredRound: Number(last.toString()) };
+  });
+}
+
+/** The weights `hotkey` last set on `netuid` (u16 values), or null when it is not registered there. */
+export async function readWeightsOf(client: SubtensorClient, netuid: number, hotkey: string, at?: BlockRef): Promise<{ uid: number; weight: number }[] | null> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const uid = await client.storage(apiAt, 'subtensorModule', 'uids')(netuid, hotkey);
+    if (uid.isNone) return null;
+    const w = await client.storage(apiAt, 'subtensorModule', 'weights')(netuid, uid.unwrap());
+    return (w as Dyn[]).map((pair) => ({ uid: Number(pair[0].toString()), weight: Number(pair[1].toString()) }));
+  });
+}
+
+/**
+ * `hotkey`'s uid on `netuid` and the block it last set weights at (SubtensorModule.LastUpdate; 0 when
+ * never), or null when it is not registered there.
+ */
+export async function readLastWeightsUpdate(client: SubtensorClient, netuid: number, hotkey: string, at?: BlockRef): Promise<{ uid: number; block: number } | null> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const uidOpt = await client.storage(apiAt, 'subtensorModule', 'uids')(netuid, hotkey);
+    if (uidOpt.isNone) return null;
+    const uid = Number(uidOpt.unwrap().toString());
+    const last = await client.storage(apiAt, 'subtensorModule', 'lastUpdate')(netuid);
+    return { uid, block: Number(((last.toJSON() ?? []) as (number | string)[])[uid] ?? 0) };
+  });
+}
+
+/** The subnet owner's hotkey (SubnetOwnerHotkey), or null when unset or the chain has no such item. */
+export async function readSubnetOwnerHotkey(client: SubtensorClient, netuid: number, at?: BlockRef): Promise<string | null> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const q = client.storage(apiAt, 'subtensorModule', 'subnetOwnerHotkey', true);
+    if (!q) return null;
+    const v = await q(netuid);
+    const bytes = (v.isSome ? v.unwrap() : v).toU8a() as Uint8Array;
+    return bytes.every((b) => b === 0) ? null : encodeAddress(bytes, 42);
+  });
+}
+
+/** The axon `hotkey` serves on `netuid` (ip, port, block it was served at), or null. */
+export async function readAxonOf(client: SubtensorClient, netuid: number, hotkey: string, at?: BlockRef): Promise<{ ip: string; port: number; block: number } | null> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const v = await client.storage(apiAt, 'subtensorModule', 'axons')(netuid, hotkey);
+    if (v.isNone) return null;
+    const a = v.unwrap();
+    const ip = ipFromU128(BigInt(a.ip.toString()), Number(a.ipType.toString()));
+    return ip ? { ip, port: Number(a.port.toString()), block: Number(a.block.toString()) } : null;
+  });
+}
