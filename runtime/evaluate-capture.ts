@@ -16,7 +16,7 @@ export interface RepObservation {
   hyperBefore: Record<string, unknown>[]; hyperAfter: Record<string, unknown>[];
   backendBefore: Record<string, unknown>; backendAfter: Record<string, unknown>;
   /** steps at which a backend setting differed from before the call */
-  backendAtSteps: { step: number; keys: string[] }[];
+  backendAtSteps: { step: number; keys: string[]; where?: string }[];
   /** steps at which a parameter or its gradient was not in the parameter's original dtype */
   dtypeChanges: { step: number; params: string[] }[];
   /** attributes of time/torch.cuda timers, and of torch/Tensor/functional/nn.Module/optim/autograd, replaced or deleted */

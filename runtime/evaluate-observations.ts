@@ -25,7 +25,7 @@ export function observationChecks(o: RepObservation, c: ObservationContext): Rec
   out['wrapper-integrity'] = o.wrapperIntact ? ok() : no('the optimizer wrapper or its AdamW was replaced');
   out['timer-identity'] = o.timersReplaced.length === 0 ? ok() : no(`replaced: ${o.timersReplaced.slice(0, 8).join(', ')}`);
   out['attribute-integrity'] = o.attributesReplaced.length === 0 ? ok()
-    : no(`replaced or deleted: ${o.attributesReplaced.slice(0, 8).join(', ')}${o.attributesReplaced.length > 8 ? ` and ${o.attributesReplaced.length - 8} more` : ''}`);
+    : no(`replaced, added or deleted: ${o.attributesReplaced.slice(0, 8).join(', ')}${o.attributesReplaced.length > 8 ? ` and ${o.attributesReplaced.length - 8} more` : ''}`);
   out['backend-settings'] = backendVerdict(o);
   out['precision'] = precisionVerdict(o, ref);
   const lr = (o.hyperAfter[0] as { lr?: number } | undefined)?.lr;
@@ -45,7 +45,8 @@ export function observationChecks(o: RepObservation, c: ObservationContext): Rec
 function backendVerdict(o: RepObservation): Verdict {
   if (o.backendAtSteps.length) {
     const first = o.backendAtSteps[0];
-    return no(`${first.keys.join(', ')} differed from the evaluator's setting at optimizer step ${first.step}`);
+    const at = first.where === 'forward' ? `a forward of step ${first.step}` : first.where === 'backward' ? `the backward of step ${first.step}` : `optimizer step ${first.step}`;
+    return no(`${first.keys.join(', ')} differed from the evaluator's setting at ${at}`);
   }
   if (!same(o.backendBefore, o.backendAfter)) {
     return no(`changed during the call: ${Object.keys(o.backendBefore).filter((k) => !same(o.backendBefore[k], o.backendAfter[k])).join(', ')}`);
@@ -76,10 +77,15 @@ function stepsVerdict(o: RepObservation, steps: number): Verdict {
   return o.optimizerSteps === steps ? ok(o.optimizerSteps, steps) : no(`optimizer.step() called ${o.optimizerSteps} times`, o.optimizerSteps, steps);
 }
 
+/** Every call's input has the reference's shape past the batch dimension (sequence length, …): a batch split
+ * into micro-batches (gradient accumulation) is the same task; rows left out show in the token count and the
+ * gradients. */
 function sequenceVerdict(o: RepObservation, ref: RepObservation): Verdict {
   if (o.forward.calls === 0) return no('the model was never called');
   const refShapes = ref.forward.seen.map((s: ForwardCall) => shapeText(s.shape));
-  const bad = o.forward.seen.find((s) => !refShapes.includes(shapeText(s.shape)));
+  const tails = new Set(ref.forward.seen.map((s: ForwardCall) => shapeText(s.shape.slice(1))));
+  const rows = Math.max(...ref.forward.seen.map((s: ForwardCall) => s.shape[0] ?? 0));
+  const bad = o.forward.seen.find((s) => s.shape.length < 2 || !tails.has(shapeText(s.shape.slice(1))) || !(s.shape[0] >= 1 && s.shape[0] <= rows));
   if (bad) {
     return no(`the model was called on ${shapeText(bad.shape)}; the reference calls it on ${refShapes.join(' / ')} (the task's inputs are batch[:, :-1] with labels batch[:, 1:])`,
       shapeText(bad.shape), refShapes.join(' / '));

@@ -77,7 +77,9 @@ export interface EvaluatorConfig {
   seccompProfile: string;
   /** host directory for the reference cache, compile caches and per-evaluation scratch dirs */
   cacheRoot: string;
-  /** keep a torch.compile cache per (codeSha256, image digest, hardware class); default true */
+  /** keep a torch.compile cache per (codeSha256, image digest, hardware class, policy hash); default true. The policy
+   * is in the key because which repetitions are warm-up (and so may be in the snapshot) is the policy's: a cache
+   * made where repetition r was warm-up must never be seeded where r is timed. */
   compileCache?: boolean;
   /** labels every container (tests use it to find their own) */
   runnerSession?: string;
@@ -221,7 +223,7 @@ export class SubmissionEvaluator {
   }
 
   compileCacheDir(codeSha256: string): string {
-    return join(this.cfg.cacheRoot, 'compile', sha256Hex(`${codeSha256}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}`));
+    return join(this.cfg.cacheRoot, 'compile', sha256Hex(`${codeSha256}|${this.cfg.imageDigest}|${this.cfg.hardwareClass}|${this.policyHash}`));
   }
 
   /** Applies the cache limits now (they are also applied after every write). */

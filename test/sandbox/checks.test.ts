@@ -88,6 +88,11 @@ describe('evaluator checks (pure)', () => {
       [{ forward: { calls: 2, seen: [{ shape: [B, S - 1], dtype: 'int64', autocast: null, paramDtype: 'bfloat16' }] } }, 'precision'],
       [{ forward: { calls: 2, seen: [{ shape: [B, S / 2], dtype: 'int64', autocast: null, paramDtype: 'float32' }] } }, 'sequence-length'],
       [{ forward: { calls: 0, seen: [] } }, 'sequence-length'], [{ batchesDrawn: 1 }, 'token-count'],
+      [{ forward: { calls: 2, seen: [{ shape: [2 * B, S - 1], dtype: 'int64', autocast: null, paramDtype: 'float32' }] } }, 'sequence-length'],
+      [{ forward: { calls: 2, seen: [{ shape: [B, S - 1, 1], dtype: 'int64', autocast: null, paramDtype: 'float32' }] } }, 'sequence-length'],
+      [{ forward: { calls: 2, seen: [{ shape: [S - 1], dtype: 'int64', autocast: null, paramDtype: 'float32' }] } }, 'sequence-length'],
+      [{ backendAtSteps: [{ step: 1, keys: ['num_threads'], where: 'forward' }] }, 'backend-settings'],
+      [{ backendAtSteps: [{ step: 1, keys: ['num_threads'], where: 'backward' }] }, 'backend-settings'],
       [{ missingGrads: [['a'], []] }, 'all-layers-gradients'], [{ nonfiniteSteps: [2] }, 'all-layers-gradients'], [{ wrapperIntact: false }, 'wrapper-integrity'],
     ];
     for (const [over, name] of cases) assert.deepEqual(failed(result(obs(over)), tensors()), [name], JSON.stringify(over));
@@ -96,6 +101,13 @@ describe('evaluator checks (pure)', () => {
       [{ problems: ['final_logits is missing or computed (a property / __getattr__); return it as a plain field'] }, 'result-type'],
     ];
     for (const [over, name] of resultCases) assert.deepEqual(failed(result(obs({}, over)), tensors()), [name], JSON.stringify(over));
+  });
+
+  it('accepts micro-batches of the reference\'s sequences (gradient accumulation), and names where a backend setting differed', () => {
+    const micro = { forward: { calls: 2 * STEPS, seen: [{ shape: [B / 2, S - 1], dtype: 'int64', autocast: null, paramDtype: 'float32' }, { shape: [1, S - 1], dtype: 'int64', autocast: null, paramDtype: 'float32' }] } };
+    assert.deepEqual(failed(result(obs(micro)), tensors()), []);
+    const r = runChecks(result(obs({ backendAtSteps: [{ step: 2, keys: ['num_threads'], where: 'backward' }] })), tensors(), reference(), policy, hw);
+    assert.match(r.checks.find((c) => c.name === 'backend-settings')!.detail!, /num_threads differed from the evaluator's setting at the backward of step 2/);
   });
 
   it('takes the convention from the reference: a reference that called the model on full sequences makes those the right ones', () => {

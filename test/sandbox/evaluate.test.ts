@@ -55,8 +55,11 @@ const PROTOCOL_ATTACKS: [string, string, string][] = [
   ['bf16_after_first', 'precision', '5: fp32 on the first step, bf16 autocast afterwards'],
   ['backend_midcall', 'backend-settings', '5: a backend setting changed between steps and restored before returning'],
   ['backend_at_import', 'backend-settings', '5: a backend setting changed at import time, before the call'],
+  ['threads_toggle', 'backend-settings', '5: threads raised for every forward and backward, put back before each step()'],
+  ['threads_backward', 'backend-settings', '5: threads raised for the backward only, put back before each step()'],
+  ['shadow_tensor_method', 'attribute-integrity', '2: a new torch.Tensor attribute shadows a method of its C base class'],
 ];
-const HONEST_VARIANTS = ['honest_trainer', 'honest_fused_loss', 'honest_chunked_loss', 'honest_compile', 'honest_crusades_signature'];
+const HONEST_VARIANTS = ['honest_trainer', 'honest_fused_loss', 'honest_chunked_loss', 'honest_compile', 'honest_crusades_signature', 'honest_microbatch'];
 
 describe('sandbox evaluation (real Docker)', function () {
   this.timeout(900_000);
@@ -85,6 +88,7 @@ describe('sandbox evaluation (real Docker)', function () {
       ...[...RUNTIME_CHEATS, ...SANDBOX_CHEATS, ...PROTOCOL_ATTACKS].map(([f]) => [cheatEval, f, 300] as [SubmissionEvaluator, string, number]),
       [cheatEval, 'memory_hog', 300],
       [cheatEval, 'probe_internals', 300],
+      [cheatEval, 'cpu_widen', 300],
       [cheatEval, 'sleep_forever', 12],
     ];
     const cliRun = runCli(['evaluate', join(FIXTURES, 'honest.py'), '--json', '--cache', testCacheRoot(), '--run-id', String(RUN_ID), '--randomness', RANDOMNESS, '--timeout', '300']);
@@ -184,6 +188,14 @@ describe('sandbox evaluation (real Docker)', function () {
     const r = results.get('optimizer_class_swap')!;
     assert.doesNotMatch(r.output.stdout, /EAGER-CONSTRUCTOR/);
     assert.match(r.checks.find((c) => c.name === 'attribute-integrity')!.detail!, /torch\.optim\.AdamW/);
+  });
+
+  it('the policy\'s CPUs are held by the kernel: the worker is bound to `threads` CPUs and cannot widen its set', () => {
+    const r = results.get('cpu_widen')!;
+    const lines = r.output.stdout.split('\n').filter((l) => l.startsWith('AFFINITY '));
+    assert.equal(lines.length, 2, r.output.stdout);
+    for (const l of lines) assert.equal(l, `AFFINITY before=${testPolicy(2, 0).threads} after=${testPolicy(2, 0).threads} refused errno 1`);
+    assert.equal(r.status, 'ok', r.detail); // it trained honestly: it just got no more CPU than anyone
   });
 
   it('no data seed exists in the worker before its window, and the iterator holds no data until then', () => {

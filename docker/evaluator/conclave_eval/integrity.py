@@ -2,13 +2,15 @@
 
 - attribute tables: every attribute of time, torch, torch.Tensor, torch.nn.functional, torch.nn.Module,
   torch.optim, torch.optim.Optimizer, torch.optim.AdamW and torch.cuda, by identity. A replaced or
-  deleted one is named in the rejection (timers under timer-identity, the rest under attribute-integrity).
+  deleted one, a new one that is not a submodule import (a class attribute shadowing an inherited
+  method is one), and a swapped __class__ are named in the rejection (timers under timer-identity, the rest under attribute-integrity).
 - backend settings (threads, grad mode, determinism, default dtype, matmul precision, cuDNN/cuBLAS/TF32,
   reduced-precision reductions, SDP kernels), read through the C getters bound in refs.
 - optimizer hyper-parameters.
 """
 import operator
 import time
+import types
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +41,9 @@ _VOLATILE = {'torch': ('_dynamo', '_inductor', '_functorch', '_higher_order_ops'
 
 
 def snapshot_tables():
-    """{label: (object, names, values)}: the identities every attribute had before the submission ran."""
+    """{label: (object, its type, names, values)}: the identities every attribute (and the object's own
+    class: a module's or class's __class__ can be swapped for one that answers lookups differently) had
+    before the submission ran."""
     out = {}
     for label, obj in _TABLES:
         try:
@@ -48,19 +52,39 @@ def snapshot_tables():
             d = {}
         skip = _VOLATILE.get(label, ())
         names = tuple(n for n in d if n not in skip)
-        out[label] = (obj, names, tuple(d[n] for n in names))
+        out[label] = (obj, type(obj), names, tuple(d[n] for n in names))
     return out
 
 
+def _added_ok(obj, name, value):
+    """A new attribute is what importing a submodule binds on its parent package (import torch.distributions
+    sets torch.distributions); any other new attribute — on a module, or a class attribute that shadows an
+    inherited one (torch.Tensor.numel over the C base's) — counts as a replacement."""
+    if not isinstance(obj, types.ModuleType) or not isinstance(value, types.ModuleType):
+        return False
+    parent = refs.dict_get(refs.object_getattribute(obj, '__dict__'), '__name__')
+    child = refs.dict_get(refs.object_getattribute(value, '__dict__'), '__name__')
+    return isinstance(parent, str) and child == parent + '.' + name
+
+
 def replaced(before):
-    """(timers, others): sorted 'label.name' of attributes replaced or deleted since `before`, by identity
-    (never ==, which a replacement object could answer)."""
+    """(timers, others): sorted 'label.name' of attributes replaced, deleted or added since `before`, by
+    identity (never ==, which a replacement object could answer); 'label.__class__' when the object's class
+    was swapped."""
     timers, others = [], []
-    for label, (obj, names, values) in before.items():
+    for label, (obj, cls, names, values) in before.items():
         try:
             now = dict(refs.object_getattribute(obj, '__dict__'))
         except Exception:
             now = {}
+        if type(obj) is not cls:
+            others.append('%s.__class__' % label)
+        skip = _VOLATILE.get(label, ())
+        known = set(names)
+        for name in now:
+            if name not in known and name not in skip and not _added_ok(obj, name, now[name]):
+                full = '%s.%s' % (label, name)
+                (timers if label == TIMER_TABLE else others).append(full)
         current = tuple(map(now.get, names, (_MISSING,) * len(names)))
         if not any(map(operator.is_not, values, current)):
             continue

@@ -45,13 +45,16 @@ class Block(nn.Module):
 
 class CallLog:
     """What the model's forward saw: distinct (shape, input dtype, autocast, parameter dtype) and a count."""
-    __slots__ = ('calls', 'seen')
+    __slots__ = ('calls', 'seen', 'check')
 
     def __init__(self):
         self.calls = 0
         self.seen = []
+        self.check = None  # the worker's backend check, run at every forward
 
     def record(self, entry):
+        if self.check is not None:
+            self.check('forward')
         self.calls += 1
         if entry not in self.seen and len(self.seen) < MAX_RECORDED_CALLS:
             self.seen.append(entry)

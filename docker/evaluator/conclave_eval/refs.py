@@ -43,6 +43,7 @@ t_ne = Tensor.ne
 item = Tensor.item
 numpy = Tensor.numpy
 t_t = Tensor.t
+register_hook = Tensor.register_hook
 mv = torch.mv
 zeros = torch.zeros
 randint = torch.randint

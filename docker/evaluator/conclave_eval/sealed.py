@@ -3,7 +3,7 @@
 Both are built by trusted code from references bound before the submission was imported, are read-only
 after init (__slots__, no setattr, private attributes refused), and hold no data until the timed window
 opens: the iterator's batches come from a data seed the worker receives at that moment. At every step()
-the optimizer wrapper checks the backend settings and the parameters' dtypes, records which parameters
+(and every forward of the model, and in every backward) the optimizer wrapper checks the backend settings and the parameters' dtypes, records which parameters
 lack gradients, and sends a sketch of every gradient to the supervisor before AdamW applies it.
 """
 import struct
@@ -88,6 +88,18 @@ class StepLog:
         self.sketcher = sketcher
         self.backend0 = {k: v for k, v in backend0.items() if k not in _STEP_BACKEND_IGNORED}
 
+    def on_pass(self, where):
+        """The backend settings at a forward of the model or during a backward (a hook on the gradients
+        computed first and last): a setting changed for the forward/backward and put back before step() shows."""
+        if self.sketcher is None:
+            return
+        diff = integrity.backend_diff(self.backend0, integrity.backend())
+        if diff and len(self.backend_changes) < _MAX_RECORDS:
+            self.backend_changes.append({'step': self.steps + 1, 'keys': diff, 'where': where})
+
+    def on_backward(self, grad):
+        self.on_pass('backward')
+
     def on_step(self):
         if self.sketcher is None:  # before the window: nothing can have been trained with the data
             self.early_steps += 1
@@ -97,7 +109,7 @@ class StepLog:
         now = integrity.backend()
         diff = integrity.backend_diff(self.backend0, now)
         if diff and len(self.backend_changes) < _MAX_RECORDS:
-            self.backend_changes.append({'step': k, 'keys': diff})
+            self.backend_changes.append({'step': k, 'keys': diff, 'where': 'step'})
         missing, bad_dtype, finite = [], [], True
         batch = capture.TensorBatch(self.send)
         for (name, p), dtype0 in zip(self.named, self.dtypes):

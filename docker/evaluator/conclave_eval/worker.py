@@ -109,6 +109,9 @@ class Worker:
         inner = refs.AdamW([p for _, p in named], lr=opt_cfg['lr'], betas=tuple(opt_cfg['betas']), eps=opt_cfg['eps'],
                            weight_decay=opt_cfg['weightDecay'])
         log = StepLog(named, self.send, rep)
+        calls.check = log.on_pass
+        for _, p in (named[0], named[-1]):  # gradients computed last and first in a backward
+            refs.register_hook(p, log.on_backward)
         opt = CapturingOptimizer(inner, log)
         stream = TokenStream(cfg['vocab'], data['batchSize'], cfg['seqLen'], int(data['numSteps']))
         if rep == 0:

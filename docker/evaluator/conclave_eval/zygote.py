@@ -3,7 +3,7 @@ forks one worker per repetition on the supervisor's command. It never imports or
 (a worker is a forked child that does), is not dumpable (its memory is closed to same-uid processes)
 and takes commands only on a control socket that every worker closes first thing after the fork.
 
-It starts with the job's threads setting; on CPU it runs one step of the reference loop on throwaway data so
+It starts with the job's threads setting and binds itself to that many CPUs for good (cpulimit.py); on CPU it runs one step of the reference loop on throwaway data so
 that what the libraries set up at first use is inherited by every worker (model.warm_up); then it initialises
 the model from the run's init seed (the same initial weights for every repetition and every submission of the
 run: they are not secret, nothing can be trained without the data) and keeps a copy for changed-share.
@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 
-from . import integrity, procs, protocol
+from . import cpulimit, integrity, procs, protocol
 from . import refs  # noqa: F401  (binds the references before anything else can exist)
 from . import worker
 from .model import build_model, init_model, warm_up
@@ -65,6 +65,7 @@ def main(ctl_fd, setup):
     procs.die_with_parent()
     ctl = socket.socket(fileno=ctl_fd)
     refs.set_num_threads(int(setup['threads']))
+    cpulimit.bind(int(setup['threads']))  # the policy's CPUs, for this process and every worker, for good
     model = build_model(setup['model'])
     warm_up(model, setup['model'], setup['data'], setup['optimizer'], refs.device(setup.get('device', 'cpu')))
     worker.MODEL = init_model(model, int(setup['initSeed']))
