@@ -4,7 +4,11 @@
 // ('rejected-static', 'rejected-runtime', 'duplicate', 'timeout') votes 0; 'quarantined',
 // 'fetch-failed' and 'not-evaluated' abstain (the validator has no verdict, e.g. its download failed).
 // A miner gets a consensus score only if the reports that vote on it hold > threshold of the
-// set's total voting power; the score is the stake-weighted lower median of those votes.
+// COUNTED voting power (the stake of the counted reports, not of the whole validator set: a member
+// that did not report cannot veto a miner by its absence); the score is the stake-weighted lower
+// median of those votes. With Byzantine stake below 1/3 of the counted stake, an abstaining
+// coalition cannot veto a miner every honest counted report votes on, and the median stays within
+// the honest votes (the voters then hold > 2/3 of the counted stake, so honest voters outweigh them).
 import type { ScoreReport, ScoreStatus } from '../proto/score-report.ts';
 import { weightedLowerMedian } from './median.ts';
 import { meetsThreshold, type Threshold } from './validator-set.ts';
@@ -26,6 +30,9 @@ export interface RosterSlot {
   codeSha256: string;
   commitBlock: number;
 }
+
+/** Statuses that abstain: the status names the reason (no verdict: quarantined, download failed, not evaluated). */
+export const ABSTAIN_STATUSES: ReadonlySet<ScoreStatus> = new Set(['quarantined', 'fetch-failed', 'not-evaluated']);
 
 export const VOTING_STATUSES: ReadonlySet<ScoreStatus> = new Set(['scored', 'rejected-static', 'rejected-runtime', 'duplicate', 'timeout']);
 
@@ -56,7 +63,7 @@ export interface MinerConsensus {
   votingPower: bigint;
 }
 
-export function aggregateScores(counted: readonly CountedReport[], totalPower: bigint, threshold: Threshold): MinerConsensus[] {
+export function aggregateScores(counted: readonly CountedReport[], countedPower: bigint, threshold: Threshold): MinerConsensus[] {
   const votes = new Map<number, { value: number; weight: bigint }[]>();
   for (const { report, power } of counted) {
     for (const e of report.entries) {
@@ -70,7 +77,7 @@ export function aggregateScores(counted: readonly CountedReport[], totalPower: b
   for (const uid of [...votes.keys()].sort((a, b) => a - b)) {
     const list = votes.get(uid)!;
     const votingPower = list.reduce((s, v) => s + v.weight, 0n);
-    const score = meetsThreshold(votingPower, totalPower, threshold) ? weightedLowerMedian(list) : null;
+    const score = meetsThreshold(votingPower, countedPower, threshold) ? weightedLowerMedian(list) : null;
     out.push({ uid, score, votingPower });
   }
   return out;

@@ -3,11 +3,13 @@
 // - vote: two votes by one node key with the same netuid, run, view and phase but different
 //   decision hashes (proposals are 'propose' votes). The binding record, when attached, ties the
 //   node key to a hotkey so the proof names the hotkey.
+// - binding: two bindings of one node key to two different hotkeys, on one chain and subnet, both
+//   countersigned by that node key, with overlapping validity (the node key spoke for two hotkeys).
 // A proof is portable: anyone verifies it offline with `verifyEquivocationProof`.
 import { fromHex, sha256Hex, signingBytes } from '../proto/codec.ts';
 import { voteSigningBytes, type EquivocationProof, type Vote } from '../proto/consensus.ts';
 import { SCORE_REPORT_DOMAIN, encodeScoreReport, scoreReportSigningBytes, type SignedScoreReport } from '../proto/score-report.ts';
-import { verifyBinding } from '../proto/binding.ts';
+import { bindingsOverlap, verifyBinding, verifyBindingSignatures } from '../proto/binding.ts';
 import { verifyEd25519, verifySr25519 } from '../proto/signer.ts';
 
 /** Signature checks, injectable so a simulator can count and memoise them. */
@@ -51,7 +53,7 @@ export function verifyVoteSignature(v: Vote, verifier: Verifier): boolean {
 }
 
 export type ProofCheck =
-  | { ok: true; netuid: number; runId: number; offender: { hotkey: string | null; nodeKey: string | null } }
+  | { ok: true; netuid: number; runId: number; offender: { hotkey: string | null; nodeKey: string | null; hotkeys?: [string, string] } }
   | { ok: false; reason: string };
 
 export function verifyEquivocationProof(proof: EquivocationProof, verifier: Verifier = nativeVerifier): ProofCheck {
@@ -73,6 +75,18 @@ export function verifyEquivocationProof(proof: EquivocationProof, verifier: Veri
     if (!verifyEncodedReport(ea, proof.a, verifier)) return { ok: false, reason: 'signature of report a does not verify' };
     if (!verifyEncodedReport(eb, proof.b, verifier)) return { ok: false, reason: 'signature of report b does not verify' };
     return { ok: true, netuid: a.netuid, runId: a.runId, offender: { hotkey: a.validatorHotkey, nodeKey: null } };
+  }
+  if (proof.kind === 'binding') {
+    const { a, b } = proof;
+    if (a.nodePublicKey !== b.nodePublicKey) return { ok: false, reason: 'the two bindings are for different node keys' };
+    if (a.genesisHash !== b.genesisHash || a.netuid !== b.netuid) return { ok: false, reason: 'the two bindings are for different chains or subnets (not conflicting)' };
+    if (a.hotkey === b.hotkey) return { ok: false, reason: 'the two bindings name the same hotkey (a re-signed binding, not conflicting)' };
+    if (!bindingsOverlap(a, b)) return { ok: false, reason: 'the two bindings were never valid at the same time (the node key moved on)' };
+    const ca = verifyBindingSignatures(a);
+    if (!ca.ok) return { ok: false, reason: `binding a: ${ca.reason}` };
+    const cb = verifyBindingSignatures(b);
+    if (!cb.ok) return { ok: false, reason: `binding b: ${cb.reason}` };
+    return { ok: true, netuid: a.netuid, runId: 0, offender: { hotkey: null, nodeKey: a.nodePublicKey, hotkeys: [a.hotkey, b.hotkey] } };
   }
   const { a, b } = proof;
   if (a.voter !== b.voter) return { ok: false, reason: 'the two votes are signed by different node keys' };

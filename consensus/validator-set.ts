@@ -86,19 +86,41 @@ export function buildValidatorSet(neurons: readonly Neuron[], opts: { minStake?:
 }
 
 /**
- * Rotation start for a run: the first 4 bytes of sha256("conclave/proposer/v1" || 0x00 || u64 runId).
- * Hashed because run ids are multiples of the tempo (360): `runId mod n` would give the same
- * proposer every run whenever n divides the tempo.
+ * The proposer order of a run: a permutation of the member positions drawn from
+ * sha256("conclave/proposer/v2" || 0x00 || seed || u64 runId || u32 counter) (Fisher-Yates, rejection
+ * sampling, no modulo bias). `seed` is the hash of the run's commit-deadline block: nobody can tell
+ * who proposes, or in which order, before every report is committed. Each member proposes once in
+ * any n consecutive views.
  */
-export function proposerOffset(runId: number): number {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(runId));
-  const h = createHash('sha256').update('conclave/proposer/v1\0').update(b).digest();
-  return h.readUInt32BE(0);
+export function proposerOrder(memberCount: number, runId: number, seedHex: string): number[] {
+  if (memberCount <= 0) throw new ConsensusConfigError('empty validator set: no proposer');
+  if (!/^[0-9a-f]{64}$/.test(seedHex)) throw new ConsensusConfigError('proposer seed must be a 32-byte block hash (64 lowercase hex characters)');
+  const order = Array.from({ length: memberCount }, (_, i) => i);
+  const run = new Uint8Array(8);
+  new DataView(run.buffer).setBigUint64(0, BigInt(runId));
+  let counter = 0;
+  let pool: number[] = [];
+  const next = (): number => {
+    if (pool.length === 0) {
+      const c = new Uint8Array(4);
+      new DataView(c.buffer).setUint32(0, counter++);
+      const h = createHash('sha256').update('conclave/proposer/v2\0').update(Buffer.from(seedHex, 'hex')).update(run).update(c).digest();
+      for (let i = 0; i < 32; i += 4) pool.push(h.readUInt32BE(i));
+    }
+    return pool.shift()!;
+  };
+  for (let i = memberCount - 1; i > 0; i--) {
+    const bound = i + 1;
+    const limit = Math.floor(0x1_0000_0000 / bound) * bound;
+    let x = next();
+    while (x >= limit) x = next();
+    const j = x % bound;
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
-/** Proposer (and vote collector) of a view: members in uid order, starting at the run's offset. */
-export function proposerIndex(memberCount: number, runId: number, view: number): number {
-  if (memberCount <= 0) throw new ConsensusConfigError('empty validator set: no proposer');
-  return (proposerOffset(runId) % memberCount + (view % memberCount)) % memberCount;
+/** Proposer (and vote collector) of a view: the run's order, repeating every n views. */
+export function proposerIndex(memberCount: number, runId: number, view: number, seedHex: string): number {
+  return proposerOrder(memberCount, runId, seedHex)[view % memberCount];
 }

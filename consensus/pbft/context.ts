@@ -2,7 +2,8 @@
 // and lookups derived from the run setup (not persisted; cached per setup object).
 import { encodeMessage, type ConsensusMessage } from '../../proto/consensus.ts';
 import type { RosterSlot } from '../aggregate.ts';
-import { meetsThreshold, proposerIndex } from '../validator-set.ts';
+import { meetsThreshold, proposerOrder } from '../validator-set.ts';
+import type { DecisionRules, IncumbentBasis } from '../decision.ts';
 import type { Env, Output, PbftState, RunSetup } from './state.ts';
 
 export interface Derived {
@@ -10,7 +11,8 @@ export interface Derived {
   byHotkey: Map<string, number>;
   roster: Map<number, RosterSlot>;
   total: bigint;
-  proposerStart: number;
+  order: number[];
+  committed: string[];
 }
 
 const derivedCache = new WeakMap<RunSetup, Derived>();
@@ -23,7 +25,8 @@ function derived(setup: RunSetup): Derived {
       byHotkey: new Map(setup.members.map((m, i) => [m.hotkey, i])),
       roster: new Map(setup.roster.map((r) => [r.uid, r])),
       total: setup.members.reduce((s, m) => s + m.stake, 0n),
-      proposerStart: proposerIndex(setup.members.length, setup.context.runId, 0),
+      order: proposerOrder(setup.members.length, setup.context.runId, setup.seed),
+      committed: setup.commitments === null ? [] : Object.keys(setup.commitments),
     };
     derivedCache.set(setup, d);
   }
@@ -49,8 +52,7 @@ export class Ctx {
     return this.s.setup.selfIndex;
   }
   proposerOf(view: number): number {
-    const n = this.setup.members.length;
-    return (this.d.proposerStart + (view % n)) % n;
+    return this.d.order[view % this.d.order.length];
   }
   power(indices: Iterable<number>): bigint {
     let p = 0n;
@@ -59,6 +61,11 @@ export class Ctx {
   }
   quorum(indices: Iterable<number>): boolean {
     return meetsThreshold(this.power(indices), this.d.total, this.setup.threshold);
+  }
+  /** More than the complement of the threshold (f+1 by stake): at least one honest member among them. */
+  weakQuorum(indices: Iterable<number>): boolean {
+    const t = this.setup.threshold;
+    return meetsThreshold(this.power(indices), this.d.total, { num: t.den - t.num, den: t.den });
   }
   send(to: number, m: ConsensusMessage): void {
     if (to === this.self) return;
@@ -79,7 +86,16 @@ export function sameRun(c: Ctx, netuid: number, runId: number): boolean {
   return netuid === c.setup.context.netuid && runId === c.setup.context.runId;
 }
 
-export function rules(c: Ctx) {
+/** The incumbent basis this member holds now: its latest verified certified run, else the chain's incumbent. */
+export function myBasis(c: Ctx): IncumbentBasis {
+  const p = c.s.prior;
+  return p ? { previous: { ref: { runId: p.runId, decisionHash: p.decisionHash }, decision: p.decision }, chain: null } : { previous: null, chain: c.setup.chainIncumbent };
+}
+
+export function rules(c: Ctx, basis: IncumbentBasis = myBasis(c)): DecisionRules {
   const st = c.setup;
-  return { context: st.context, roster: st.roster, totalPower: c.d.total, threshold: st.threshold, policy: st.policy, incumbentUid: st.incumbentUid };
+  return {
+    context: st.context, roster: st.roster, members: st.members, threshold: st.threshold, policy: st.policy,
+    basis, committed: c.d.committed, maxMissedReveals: st.maxMissedReveals,
+  };
 }

@@ -27,6 +27,8 @@ export function recordVote(c: Ctx, vote: Vote): boolean {
 }
 
 export function onProof(c: Ctx, proof: EquivocationProof, from: number): void {
+  // a node key bound to two hotkeys is the admission layer's business (node/p2p), not this run's
+  if (proof.kind === 'binding') return c.reject(from, 'binding equivocation proofs are handled by admission, not by a run');
   const offenderHotkey = proof.kind === 'report' ? proof.a.report.validatorHotkey : (() => {
     const i = c.d.byNodeKey.get(proof.a.voter);
     return i === undefined ? null : c.setup.members[i].hotkey;

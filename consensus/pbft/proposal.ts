@@ -1,8 +1,8 @@
-// PBFT reducer, proposals: the proposer of a view proposes (in view 0 from the reports it holds, later
+// PBFT reducer, proposals: the proposer of a view proposes (in view 0 from the reveals it holds, later
 // the highest lock among the view changes, if any); members check a proposal and send their prepare
 // vote to its proposer, the collector of the view.
 import { decisionHash, signVote, type Certificate, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
-import { computeDecision } from '../decision.ts';
+import { computeDecision, countingPower } from '../decision.ts';
 import { verifyVoteSignature } from '../equivocation.ts';
 import { meetsThreshold } from '../validator-set.ts';
 import { help } from './certificate.ts';
@@ -14,6 +14,16 @@ import { checkContent, checkJustification, decisionFitsRun } from './validate.ts
 import { highestLock } from './view-change.ts';
 import { collectVote } from './votes.ts';
 
+/** The decision this member would propose from what it holds now, or null below the quorum. */
+function freeDecision(c: Ctx, requireAll: boolean): Decision | null {
+  const r = rules(c);
+  const { excluded } = countingPower(r);
+  const counted = countable(c, new Set(excluded));
+  if (requireAll && counted.length < c.setup.members.length - excluded.length) return null;
+  const d = computeDecision(r, counted);
+  return meetsThreshold(d.countedPower, d.totalPower, c.setup.threshold) ? d : null;
+}
+
 export function tryPropose(c: Ctx): void {
   const s = c.s;
   const v = s.view;
@@ -21,24 +31,17 @@ export function tryPropose(c: Ctx): void {
   let decision: Decision | null = null;
   let justification: ViewChange[] = [];
   if (v === 0) {
-    const counted = countable(c);
-    const all = counted.length === c.setup.members.length;
-    if (!s.proposeReady && !all) return;
-    const d = computeDecision(rules(c), counted);
-    if (!meetsThreshold(d.countedPower, c.d.total, c.setup.threshold)) return;
-    decision = d;
+    // every counting member's reveal, or after proposeDelayMs whatever reaches the quorum
+    decision = freeDecision(c, !s.proposeReady);
+    if (!decision) return;
   } else {
     const vcs = s.viewChanges[v] ?? {};
     const voters = Object.keys(vcs).map((k) => c.d.byNodeKey.get(k)!);
     if (!c.quorum(voters)) return;
     justification = Object.keys(vcs).sort().map((k) => vcs[k]);
     const forced = highestLock(justification);
-    if (forced) decision = forced.decision;
-    else {
-      const d = computeDecision(rules(c), countable(c));
-      if (!meetsThreshold(d.countedPower, c.d.total, c.setup.threshold)) return;
-      decision = d;
-    }
+    decision = forced ? forced.decision : freeDecision(c, false);
+    if (!decision) return;
   }
   const hash = decisionHash(decision);
   const ctx = c.setup.context;
@@ -71,6 +74,8 @@ export function onProposal(c: Ctx, p: Proposal, from: number, own = false): void
     forced = j.forced;
     if (forced && decisionHash(forced.decision) !== hash) return c.reject(from, `proposal for view ${v} ignores the highest lock in its justification`);
   }
+  // A forced (locked) value is re-proposed whatever this member holds: more than the threshold
+  // prepared it after checking it, and safety across views rests on re-proposing it.
   if (!forced && !own) {
     const problem = checkContent(c, p, from);
     if (problem === 'pending') return;
@@ -85,11 +90,13 @@ export function onProposal(c: Ctx, p: Proposal, from: number, own = false): void
   else c.send(proposer, { type: 'vote', vote });
 }
 
+/** Re-checks a parked proposal once what it waited for (reveals, the certified run it names) is here. */
 export function retryPending(c: Ctx): void {
   const p = c.s.pending;
   if (!p) return;
-  if (p.proposal.decision.reportHashes.every((h) => c.s.reports[h])) {
-    c.s.pending = null;
-    onProposal(c, p.proposal, p.from);
-  }
+  const d = p.proposal.decision;
+  if (!d.reportHashes.every((h) => c.s.reports[h])) return;
+  if (d.previous && !(c.s.prior && c.s.prior.runId >= d.previous.runId)) return;
+  c.s.pending = null;
+  onProposal(c, p.proposal, p.from);
 }

@@ -1,13 +1,14 @@
 // PBFT reducer, state and setup: the run setup a member is started with, the reducer's inputs and
 // outputs, and its state. The state is plain data (no classes, no Maps) so that `encodeState` /
 // `decodeState` persist and resume it mid-run; lookups derived from the setup live in context.ts.
-import type { Certificate, ConsensusMessage, Decision, EquivocationProof, Proposal, ViewChange, Vote } from '../../proto/consensus.ts';
-import type { SignedScoreReport } from '../../proto/score-report.ts';
+import type { Certificate, CertifiedRun, ConsensusMessage, Decision, EquivocationProof, Proposal, ViewChange, Vote } from '../../proto/consensus.ts';
+import type { Reveal } from '../../proto/reveal.ts';
 import type { BindingRecord } from '../../proto/binding.ts';
 import type { Ed25519Signer } from '../../proto/signer.ts';
 import type { RosterSlot, RunContext } from '../aggregate.ts';
 import type { Verifier } from '../equivocation.ts';
-import { checkThreshold, type Threshold } from '../validator-set.ts';
+import type { IncumbentRef } from '../incumbent.ts';
+import { checkThreshold, proposerOrder, type Threshold } from '../validator-set.ts';
 import type { WinnerPolicy } from '../winner.ts';
 import type { Timing } from './timers.ts';
 
@@ -19,19 +20,35 @@ export interface PeerInfo {
   nodeKey: string;
 }
 
+/** The latest certified run before this one that a member holds (verified), with what proves it. */
+export interface PriorRun {
+  runId: number;
+  decisionHash: string;
+  decision: Decision;
+  /** The commit certificate with its voters' bindings: served to members that lack it. */
+  evidence: CertifiedRun | null;
+}
+
 export interface RunSetup {
   context: RunContext;
-  /** Sorted by uid; the index is the member's position in proposer rotation and in `from`. */
+  /** Sorted by uid; the index is the member's position in `from` and in the proposer order. */
   members: PeerInfo[];
   selfIndex: number;
   threshold: Threshold;
   policy: WinnerPolicy;
-  incumbentUid: number | null;
   roster: RosterSlot[];
-  /** On-chain report commitments (hotkey -> report hash). null disables the check (dev only). */
+  /** Hash of the run's commit-deadline block (64 hex): seeds the proposer order. */
+  seed: string;
+  /** On-chain report commitments by the commit deadline (hotkey -> sha256(salt || report)). null disables the check (dev only). */
   commitments: Record<string, string> | null;
   timing: Timing;
-  ownReport: SignedScoreReport | null;
+  ownReveal: Reveal | null;
+  /** The latest certified run this member holds; the incumbent comes from it (or from `chainIncumbent` when null). */
+  prior: PriorRun | null;
+  /** The incumbent on chain at the run's start block (consensus/incumbent.ts incumbentFromWeights). */
+  chainIncumbent: IncumbentRef | null;
+  /** Missed reveals in a row after which a member sits out a run (the subnet's rule); 0 never excludes. */
+  maxMissedReveals: number;
   /** Verified bindings by node key, attached to vote-equivocation proofs. Optional. */
   bindings?: Record<string, BindingRecord>;
 }
@@ -43,10 +60,12 @@ export interface Env {
 
 export type Input =
   | { type: 'start' }
-  /** The member's own signed report, when it was not ready at setup time. */
-  | { type: 'own-report'; signed: SignedScoreReport }
+  /** The member's own reveal, when it was not ready at setup time. */
+  | { type: 'own-reveal'; reveal: Reveal }
   | { type: 'message'; from: number; bytes: Uint8Array }
-  | { type: 'timeout'; timer: string };
+  | { type: 'timeout'; timer: string }
+  /** A certified run the node verified against chain data (answer to a 'verify-prior' output). */
+  | { type: 'verified-prior'; evidence: CertifiedRun };
 
 export type Output =
   | { type: 'send'; to: number; kind: ConsensusMessage['type']; bytes: Uint8Array }
@@ -54,12 +73,17 @@ export type Output =
   | { type: 'set-timer'; timer: string; at: number }
   | { type: 'decided'; decision: Decision; hash: string; certificate: Certificate }
   | { type: 'equivocation'; proof: EquivocationProof; offender: string }
-  | { type: 'rejected'; from: number; reason: string };
+  | { type: 'rejected'; from: number; reason: string }
+  /** A peer sent a certified run newer than this member's: the node verifies it with chain data (validator set at its run) and answers 'verified-prior'. */
+  | { type: 'verify-prior'; evidence: CertifiedRun; from: number };
 
-interface StoredReport {
-  signed: SignedScoreReport;
+export interface StoredReport {
+  reveal: Reveal;
   hotkey: string;
+  /** Its salted commitment matches the author's on-chain commitment. */
   countable: boolean;
+  /** Held when this member's consensus started (the reveal deadline). */
+  onTime: boolean;
 }
 
 export interface PbftState {
@@ -68,7 +92,7 @@ export interface PbftState {
   view: number;
   reports: Record<string, StoredReport>;
   byHotkey: Record<string, string[]>;
-  /** Hotkeys excluded for this run (proven equivocators). */
+  /** Hotkeys with a proven equivocation in this run: their votes are no longer tallied. */
   equivocators: Record<string, true>;
   /** First vote seen per `${phase}:${view}:${voter}` (equivocation detection). */
   votesSeen: Record<string, Vote>;
@@ -85,9 +109,19 @@ export interface PbftState {
   certIssued: Record<string, true>;
   issuedCerts: Record<string, Certificate>;
   viewChanges: Record<number, Record<string, ViewChange>>;
+  /** Highest verified view change per voter node key (joining a view f+1 members moved to). */
+  viewOf: Record<string, number>;
   proposeReady: boolean;
   decided: { decision: Decision; hash: string; certificate: Certificate } | null;
   helped: Record<number, number>;
+  /** The latest verified certified run (starts as setup.prior; a newer one learnt from peers replaces it). */
+  prior: PriorRun | null;
+  /** Certified runs asked for (`${runId}:${hash}`) and handed to the node for verification. */
+  priorAsked: Record<string, true>;
+  /** Reveals broadcast as the answer to a proposal that left them out (once each). */
+  answered: Record<string, true>;
+  /** Whether this member's last prior evidence was answered to the collector of a view (once per view). */
+  priorAnswered: Record<number, true>;
 }
 
 export function initState(setup: RunSetup): PbftState {
@@ -96,6 +130,9 @@ export function initState(setup: RunSetup): PbftState {
   if (!Number.isInteger(setup.selfIndex) || setup.selfIndex < 0 || setup.selfIndex >= setup.members.length) {
     throw new Error(`run setup: selfIndex ${setup.selfIndex} is not a member position (0..${setup.members.length - 1})`);
   }
+  proposerOrder(setup.members.length, setup.context.runId, setup.seed); // refuses a malformed seed
+  if (!Number.isSafeInteger(setup.maxMissedReveals) || setup.maxMissedReveals < 0) throw new Error(`run setup: maxMissedReveals must be a non-negative integer, got ${setup.maxMissedReveals}`);
+  if (setup.prior && setup.prior.runId >= setup.context.runId) throw new Error(`run setup: prior run ${setup.prior.runId} is not before run ${setup.context.runId}`);
   return {
     setup,
     started: false,
@@ -115,9 +152,14 @@ export function initState(setup: RunSetup): PbftState {
     certIssued: {},
     issuedCerts: {},
     viewChanges: {},
+    viewOf: {},
     proposeReady: false,
     decided: null,
     helped: {},
+    prior: setup.prior,
+    priorAsked: {},
+    answered: {},
+    priorAnswered: {},
   };
 }
 

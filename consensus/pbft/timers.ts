@@ -1,8 +1,9 @@
-// PBFT reducer, timing: view timeouts with exponential backoff (a timed-out view moves the member
-// to the next view with a signed view change) and retransmission inside a view.
+// PBFT reducer, timing: view timeouts with capped exponential backoff (a timed-out view moves the
+// member to the next view with a signed view change) and retransmission inside a view.
 import { decisionHash, signVote, signViewChange } from '../../proto/consensus.ts';
 import type { Ctx } from './context.ts';
 import { tryPropose } from './proposal.ts';
+import { sendInventory } from './reports.ts';
 import { acceptViewChange } from './view-change.ts';
 
 export interface Timing {
@@ -13,10 +14,22 @@ export interface Timing {
   maxBackoffExponent: number;
 }
 
-export const DEFAULT_TIMING: Timing = { proposeDelayMs: 2_000, viewTimeoutMs: 10_000, maxBackoffExponent: 4 };
+/** Backoff capped at 4x the base timeout: a run of faulty proposers costs linear, not exponential, time. */
+export const DEFAULT_TIMING: Timing = { proposeDelayMs: 2_000, viewTimeoutMs: 10_000, maxBackoffExponent: 2 };
 
 export function viewTimeout(t: Timing, view: number): number {
   return t.viewTimeoutMs * 2 ** Math.min(view, t.maxBackoffExponent);
+}
+
+/**
+ * How long a run must be given to go through `views` views (default: one per member, so every member
+ * proposes once): with stake-weighted voting a Byzantine minority of stake can be most of the members,
+ * and each of them may waste its view. The node's consensus timeout is at least this.
+ */
+export function runTimeoutMs(t: Timing, views: number): number {
+  let total = t.proposeDelayMs;
+  for (let v = 0; v < views; v++) total += viewTimeout(t, v);
+  return total;
 }
 
 /**
@@ -43,10 +56,16 @@ export function onTimeout(c: Ctx, timer: string): void {
   enterView(c, v + 1);
   const vc = signViewChange({ netuid: c.setup.context.netuid, runId: c.setup.context.runId, newView: v + 1, prepared: s.lock }, c.env.signer);
   c.broadcast({ type: 'view-change', viewChange: vc });
-  // The next proposer gets this member's report again, in case it was lost (loss, partition).
-  if (c.setup.ownReport) c.send(c.proposerOf(v + 1), { type: 'report', signed: c.setup.ownReport });
+  toNewCollector(c, v + 1);
   if (c.proposerOf(v + 1) === c.self) acceptViewChange(c, vc);
   tryPropose(c);
+}
+
+/** The collector of a view this member enters gets its reveal again and its inventory (lost messages, partitions). */
+export function toNewCollector(c: Ctx, v: number): void {
+  const to = c.proposerOf(v);
+  if (c.setup.ownReveal) c.send(to, { type: 'reveal', reveal: c.setup.ownReveal });
+  sendInventory(c, to);
 }
 
 /**
@@ -63,7 +82,7 @@ function onRetry(c: Ctx, v: number): void {
     if (v > 0 && s.prepared[v] === undefined) {
       const vc = signViewChange({ netuid: ctx.netuid, runId: ctx.runId, newView: v, prepared: s.lock }, c.env.signer);
       c.send(collector, { type: 'view-change', viewChange: vc });
-      if (c.setup.ownReport) c.send(collector, { type: 'report', signed: c.setup.ownReport });
+      toNewCollector(c, v);
     }
     if (s.pending) {
       const missing = s.pending.proposal.decision.reportHashes.filter((h) => !s.reports[h]);

@@ -1,54 +1,86 @@
 // PBFT reducer, validation of what peers send: a decision fits this run, a proposal's content
-// recomputes from its counted reports, a justification holds a quorum of valid view changes, a view
+// is complete and recomputes from its counted reports, a justification holds a quorum of valid view changes, a view
 // change and a certificate verify. Each returns null when valid, else the reason.
 import { fromHex } from '../../proto/codec.ts';
 import { decisionHash, viewChangeSigningBytes, type Certificate, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
-import { computeDecision, type CountedInput } from '../decision.ts';
+import { computeDecision, countingPower, type CountedInput } from '../decision.ts';
 import { verifyVoteSignature } from '../equivocation.ts';
 import { meetsThreshold } from '../validator-set.ts';
-import { rules, sameRun, type Ctx } from './context.ts';
+import { myBasis, rules, sameRun, type Ctx } from './context.ts';
+import { answerWithPrior, requestPrior } from './prior.ts';
+import { answerWithReveals, onTimeHashes } from './reports.ts';
 import { highestLock } from './view-change.ts';
 
 export function decisionFitsRun(c: Ctx, d: Decision): string | null {
   const ctx = c.setup.context;
   if (d.netuid !== ctx.netuid || d.runId !== ctx.runId) return 'decision is for another run';
   if (d.rosterHash !== ctx.rosterHash || d.policyHash !== ctx.policyHash || d.hardwareClass !== ctx.hardwareClass) return 'decision names another roster, policy or hardware class';
-  if (d.totalPower !== c.d.total) return 'decision uses another validator set (total power differs)';
-  if (d.incumbentUid !== c.setup.incumbentUid) return 'decision assumes another incumbent';
+  if (d.totalPower > c.d.total) return 'decision uses another validator set (counting power above the set\'s)';
   return null;
 }
 
-/** Checks every counted report and recomputes the decision. 'pending' when reports are missing. */
+/**
+ * Checks a freely chosen proposal against what this member holds: the certified run it takes its
+ * incumbent from, every on-time reveal this member holds (none may be left out), every counted
+ * report (valid, opening its commitment, one per member, none excluded), and the decision recomputed
+ * from them. 'pending' when reveals or the named certified run are still missing (asked for).
+ */
 export function checkContent(c: Ctx, p: Proposal, from: number): string | null | 'pending' {
   const s = c.s;
-  const missing = p.decision.reportHashes.filter((h) => !s.reports[h]);
+  const d = p.decision;
+  const view = p.vote.view;
+  const proposer = c.proposerOf(view);
+  const mine = s.prior;
+  const ref = d.previous;
+  if (ref === null && mine) {
+    answerWithPrior(c, view);
+    return `takes its incumbent from chain weights, but run ${mine.runId} is certified (its evidence sent)`;
+  }
+  if (ref !== null) {
+    if (mine && ref.runId < mine.runId) {
+      answerWithPrior(c, view);
+      return `takes its incumbent from run ${ref.runId}, but the later run ${mine.runId} is certified (its evidence sent)`;
+    }
+    if (mine && ref.runId === mine.runId && ref.decisionHash !== mine.decisionHash) return `names decision ${ref.decisionHash.slice(0, 12)}… for run ${ref.runId}, whose certified decision is ${mine.decisionHash.slice(0, 12)}…`;
+    if (!mine || ref.runId > mine.runId) {
+      s.pending = { proposal: p, from };
+      requestPrior(c, proposer, ref.runId, ref.decisionHash);
+      return 'pending';
+    }
+  }
+  const r = rules(c, myBasis(c));
+  const { excluded } = countingPower(r);
+  const excludedSet = new Set(excluded);
+  const listed = new Set(d.reportHashes);
+  const left = onTimeHashes(c).filter((h) => !listed.has(h) && !excludedSet.has(s.reports[h].hotkey));
+  if (left.length > 0) {
+    answerWithReveals(c, left);
+    return `leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => s.reports[h].hotkey).join(', ')}); answered with them`;
+  }
+  const missing = d.reportHashes.filter((h) => !s.reports[h]);
   if (missing.length > 0) {
     s.pending = { proposal: p, from };
     const ask = missing.filter((h) => !s.requested[h]);
     if (ask.length > 0) {
       for (const h of ask) s.requested[h] = true;
       const ctx = c.setup.context;
-      const proposer = c.proposerOf(p.vote.view);
       c.send(proposer, { type: 'request-reports', netuid: ctx.netuid, runId: ctx.runId, hashes: ask });
     }
     return 'pending';
   }
   const counted: CountedInput[] = [];
   const seen = new Set<string>();
-  for (const h of p.decision.reportHashes) {
-    const r = s.reports[h];
-    if (!r.countable) return `counts report ${h.slice(0, 12)}… that does not match ${r.hotkey}'s on-chain commitment`;
-    // Proven equivocators are excluded by honest proposers, but a member does not reject a
-    // proposal for counting one: proofs arrive at different times at different members, and
-    // refusing on them would let each equivocator force a view change after every proposal.
-    // The counted report is still the one its author committed on chain, counted once.
-    if (seen.has(r.hotkey)) return `counts two reports by ${r.hotkey}`;
-    seen.add(r.hotkey);
-    counted.push({ report: r.signed.report, hash: h, power: c.setup.members[c.d.byHotkey.get(r.hotkey)!].stake });
+  for (const h of d.reportHashes) {
+    const rep = s.reports[h];
+    if (!rep.countable) return `counts report ${h.slice(0, 12)}… that does not open ${rep.hotkey}'s on-chain commitment`;
+    if (excludedSet.has(rep.hotkey)) return `counts the report of ${rep.hotkey}, excluded from this run for missed reveals`;
+    if (seen.has(rep.hotkey)) return `counts two reports by ${rep.hotkey}`;
+    seen.add(rep.hotkey);
+    counted.push({ report: rep.reveal.signed.report, hash: h, power: c.setup.members[c.d.byHotkey.get(rep.hotkey)!].stake });
   }
-  const mine = computeDecision(rules(c), counted);
-  if (!meetsThreshold(mine.countedPower, c.d.total, c.setup.threshold)) return 'counted reports do not reach the quorum';
-  if (decisionHash(mine) !== p.vote.decisionHash) return 'decision differs from the one recomputed from its counted reports';
+  const recomputed = computeDecision(r, counted);
+  if (!meetsThreshold(recomputed.countedPower, recomputed.totalPower, c.setup.threshold)) return 'counted reports do not reach the quorum';
+  if (decisionHash(recomputed) !== p.vote.decisionHash) return 'decision differs from the one recomputed from its counted reports';
   return null;
 }
 

@@ -1,160 +1,66 @@
 // The consensus state machine driven directly (no simulator): 4 members with real sr25519 reports
-// and ed25519 votes, a FIFO in-memory network with a drop filter, and explicit timers.
+// revealed against salted commitments, ed25519 votes, a FIFO in-memory network with a drop filter,
+// explicit timers (test/consensus/pbft-harness.ts).
 import assert from 'node:assert/strict';
-import { cryptoReady, ed25519SignerFromSeed, publicKeyToHotkey, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
-import { scoreReportHash, signScoreReport, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
-import { toHex, sha256Hex } from '../../proto/codec.ts';
-import { decisionHash, decodeMessage, encodeMessage, signVote, type ConsensusMessage } from '../../proto/consensus.ts';
-import { decodeState, encodeState, initState, step, type Input, type Output, type PbftState, type RunSetup } from '../../consensus/pbft.ts';
-import { nativeVerifier, verifyEquivocationProof, verifyVoteSignature } from '../../consensus/equivocation.ts';
+import { ed25519SignerFromSeed } from '../../proto/signer.ts';
+import { decisionHash, encodeMessage, signVote } from '../../proto/consensus.ts';
 import { computeDecision } from '../../consensus/decision.ts';
+import { nativeVerifier, verifyEquivocationProof, verifyVoteSignature } from '../../consensus/equivocation.ts';
 import { DEFAULT_WINNER_POLICY } from '../../consensus/winner.ts';
-import { proposerIndex } from '../../consensus/validator-set.ts';
-import type { RunContext } from '../../consensus/aggregate.ts';
-
-const N = 4;
-const RUN = 720; // proposerIndex(4, 720, 0) === 0: member 0 proposes view 0, member 1 view 1 (asserted below)
-const ctx: RunContext = { netuid: 7, runId: RUN, rosterHash: sha256Hex('roster'), policyHash: sha256Hex('policy'), hardwareClass: 'H100' };
-const roster = [1, 2, 3].map((uid) => ({ uid, minerHotkey: publicKeyToHotkey(new Uint8Array(32).fill(100 + uid)), codeSha256: sha256Hex(`code${uid}`), commitBlock: 10 + uid }));
-
-interface Member {
-  sr: Sr25519Signer;
-  ed: Ed25519Signer;
-  report: SignedScoreReport;
-}
-
-let members: Member[] = [];
-
-function makeReport(sr: Sr25519Signer, scores: number[], runId = RUN): SignedScoreReport {
-  const report: ScoreReport = {
-    version: 1,
-    ...ctx,
-    runId,
-    validatorHotkey: sr.hotkey,
-    entries: roster.map((r, i) => ({ uid: r.uid, minerHotkey: r.minerHotkey, codeSha256: r.codeSha256, score: scores[i], status: 'scored' })),
-    issuedAt: 1,
-  };
-  return signScoreReport(report, sr);
-}
-
-function setupFor(i: number, over: Partial<RunSetup> = {}): RunSetup {
-  return {
-    context: ctx,
-    members: members.map((m, k) => ({ uid: k + 1, hotkey: m.sr.hotkey, stake: 1000n, nodeKey: toHex(m.ed.publicKey) })),
-    selfIndex: i,
-    threshold: { num: 2, den: 3 },
-    policy: DEFAULT_WINNER_POLICY,
-    incumbentUid: null,
-    roster,
-    commitments: Object.fromEntries(members.map((m) => [m.sr.hotkey, scoreReportHash(m.report.report)])),
-    timing: { proposeDelayMs: 100, viewTimeoutMs: 1000, maxBackoffExponent: 3 },
-    ownReport: members[i].report,
-    ...over,
-  };
-}
-
-interface Packet {
-  from: number;
-  to: number;
-  bytes: Uint8Array;
-}
-
-/** Deterministic driver: FIFO delivery, timers fired in time order, optional persistence round-trip. */
-class Harness {
-  states: PbftState[];
-  queue: Packet[] = [];
-  timers: { at: number; member: number; timer: string }[] = [];
-  now = 0;
-  outputs: { member: number; out: Output }[] = [];
-  drop: (p: Packet, msg: ConsensusMessage | null) => boolean = () => false;
-  persist = false;
-
-  constructor(setups: RunSetup[]) {
-    this.states = setups.map((s) => initState(s));
-  }
-
-  input(i: number, input: Input): void {
-    let state = this.states[i];
-    if (this.persist) state = decodeState(encodeState(state));
-    const r = step(state, input, this.now, { signer: members[i].ed, verifier: nativeVerifier });
-    this.states[i] = r.state;
-    for (const o of r.outputs) {
-      this.outputs.push({ member: i, out: o });
-      if (o.type === 'send') {
-        this.push({ from: i, to: o.to, bytes: o.bytes });
-      } else if (o.type === 'broadcast') {
-        for (let j = 0; j < N; j++) if (j !== i) this.push({ from: i, to: j, bytes: o.bytes });
-      } else if (o.type === 'set-timer') {
-        this.timers.push({ at: o.at, member: i, timer: o.timer });
-      }
-    }
-  }
-
-  push(p: Packet): void {
-    let msg: ConsensusMessage | null = null;
-    try {
-      msg = decodeMessage(p.bytes);
-    } catch {
-      msg = null;
-    }
-    if (!this.drop(p, msg)) this.queue.push(p);
-  }
-
-  /** Runs until every listed member decided, or nothing is left to do before `until`. */
-  run(until: number, who: number[] = [0, 1, 2, 3]): void {
-    for (let guard = 0; guard < 100_000; guard++) {
-      if (who.every((i) => this.states[i].decided)) return;
-      const p = this.queue.shift();
-      if (p) {
-        this.input(p.to, { type: 'message', from: p.from, bytes: p.bytes });
-        continue;
-      }
-      this.timers.sort((a, b) => a.at - b.at || a.member - b.member);
-      const t = this.timers.shift();
-      if (!t || t.at > until) return;
-      this.now = Math.max(this.now, t.at);
-      this.input(t.member, { type: 'timeout', timer: t.timer });
-    }
-    throw new Error('harness did not settle');
-  }
-
-  start(who: number[] = [0, 1, 2, 3]): void {
-    for (const i of who) this.input(i, { type: 'start' });
-  }
-}
+import { proposerOrder } from '../../consensus/validator-set.ts';
+import { runTimeoutMs, viewTimeout } from '../../consensus/pbft.ts';
+import { Harness, RUN, ctx, encodeReveal, hashOf, identitySeed, makeMembers, makeReveal, roster, setups, type TestMember } from './pbft-harness.ts';
+import type { Reveal } from '../../proto/reveal.ts';
 
 describe('consensus state machine (pbft.ts)', function () {
-  this.timeout(20_000);
+  this.timeout(30_000);
+  let members: TestMember[] = [];
+  let reveals: Reveal[] = [];
 
   before(async () => {
-    await cryptoReady();
-    members = [0, 1, 2, 3].map((i) => {
-      const sr = sr25519SignerFromSeed(new Uint8Array(32).fill(i + 1));
-      const ed = ed25519SignerFromSeed(new Uint8Array(32).fill(i + 50));
-      return { sr, ed, report: makeReport(sr, [400_000 + i * 1000, 300_000, i === 3 ? 900_000 : 350_000]) };
-    });
+    members = await makeMembers(4);
+    reveals = members.map((m, i) => makeReveal(m.sr, [400_000 + i * 1000, 300_000, i === 3 ? 900_000 : 350_000]));
   });
 
-  it('uses a run whose view-0 proposer is member 0 (the scenarios below rely on it)', () => {
-    assert.equal(proposerIndex(N, RUN, 0), 0);
-    assert.equal(proposerIndex(N, RUN, 1), 1);
+  /** All four reveal during the reveal window (on time everywhere), then start. */
+  function honest(over: Partial<Parameters<typeof setups>[1]> = {}): Harness {
+    const h = new Harness(members, setups(members, { reveals, ...over }));
+    reveals.forEach((r, i) => h.reveal(i, r));
+    return h;
+  }
+
+  it('the proposer order is a permutation drawn from the seed block hash', () => {
+    const a = proposerOrder(16, RUN, 'a'.repeat(64));
+    assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 16 }, (_, i) => i));
+    assert.deepEqual(proposerOrder(16, RUN, 'a'.repeat(64)), a);
+    assert.notDeepEqual(proposerOrder(16, RUN, 'b'.repeat(64)), a);
+    assert.notDeepEqual(proposerOrder(16, RUN + 361, 'a'.repeat(64)), a);
+    assert.throws(() => proposerOrder(4, RUN, 'xyz'), /block hash/);
+    const seed = identitySeed(4);
+    assert.deepEqual(proposerOrder(4, RUN, seed), [0, 1, 2, 3]);
   });
 
   it('all honest: every member decides the same decision, recomputable from the reports', () => {
-    const h = new Harness(members.map((_, i) => setupFor(i)));
+    const h = honest();
     h.start();
     h.run(60_000);
     const hashes = h.states.map((s) => s.decided?.hash);
     assert.ok(hashes.every((x) => x && x === hashes[0]), `decisions differ: ${hashes}`);
     const d = h.states[0].decided!.decision;
     const expected = computeDecision(
-      { context: ctx, roster, totalPower: 4000n, threshold: { num: 2, den: 3 }, policy: DEFAULT_WINNER_POLICY, incumbentUid: null },
-      members.map((m) => ({ report: m.report.report, hash: scoreReportHash(m.report.report), power: 1000n })),
+      {
+        context: ctx, roster, members: members.map((m) => ({ hotkey: m.sr.hotkey, stake: 1000n })), threshold: { num: 2, den: 3 }, policy: DEFAULT_WINNER_POLICY,
+        basis: { previous: null, chain: null }, committed: members.map((m) => m.sr.hotkey), maxMissedReveals: 0,
+      },
+      reveals.map((r) => ({ report: r.signed.report, hash: hashOf(r), power: 1000n })),
     );
     assert.equal(h.states[0].decided!.hash, decisionHash(expected));
     // uid 1 medians: 400000,401000,402000,403000 -> lower median 401000; uid 3: 350000 (the 900000 outlier ignored).
     assert.deepEqual(d.scores, [{ uid: 1, score: 401_000 }, { uid: 2, score: 300_000 }, { uid: 3, score: 350_000 }]);
     assert.equal(d.winnerUid, 1);
+    assert.equal(d.winnerHotkey, roster[0].minerHotkey);
+    assert.equal(d.previous, null);
+    assert.deepEqual(d.missedReveals, []);
     const cert = h.states[0].decided!.certificate;
     assert.equal(cert.phase, 'commit');
     assert.ok(cert.votes.length >= 3);
@@ -163,10 +69,10 @@ describe('consensus state machine (pbft.ts)', function () {
   });
 
   it('persists and resumes: a JSON round-trip of the state before every input changes nothing', () => {
-    const a = new Harness(members.map((_, i) => setupFor(i)));
+    const a = honest();
     a.start();
     a.run(60_000);
-    const b = new Harness(members.map((_, i) => setupFor(i)));
+    const b = honest();
     b.persist = true;
     b.start();
     b.run(60_000);
@@ -175,35 +81,28 @@ describe('consensus state machine (pbft.ts)', function () {
   });
 
   it('silent proposer: view change to the next proposer, which decides in view 1', () => {
-    const h = new Harness(members.map((_, i) => setupFor(i)));
+    const h = honest();
     h.drop = (p, m) => p.from === 0 && (m?.type === 'proposal' || m?.type === 'certificate');
     h.start();
     h.run(60_000, [1, 2, 3]);
     const hashes = [1, 2, 3].map((i) => h.states[i].decided?.hash);
     assert.ok(hashes.every((x) => x && x === hashes[0]));
     assert.equal(h.states[1].decided!.certificate.view, 1);
-    assert.equal(proposerIndex(N, RUN, 1), 1);
   });
 
   it('a prepared (locked) decision survives a view change even when the next proposer would choose differently', () => {
-    // Member 3's report reaches nobody before view 0's proposal: view 0 proposes 3 reports.
-    // All commits of view 0 are lost, so nobody decides there; member 1 (view 1 proposer) then
-    // holds all 4 reports, but must re-propose the locked 3-report decision.
-    let release = false;
-    const h = new Harness(members.map((_, i) => setupFor(i)));
-    h.drop = (p, m) => {
-      if (m?.type === 'report' && p.from === 3 && !release) return true;
-      if (m?.type === 'vote' && m.vote.phase === 'commit' && m.vote.view === 0) return true;
-      return false;
-    };
-    h.start();
-    h.run(900);
-    assert.ok(h.states[0].lock, 'member 0 holds a prepare certificate from view 0');
-    const locked = h.states[0].lock!;
+    // Member 3 reveals late (after start) to members 1-2 and never to member 0: view 0 proposes 3
+    // reports. All commits of view 0 are lost, so nobody decides there; member 1 (view 1 proposer)
+    // then holds all 4 reports, but must re-propose the locked 3-report decision.
+    const h = new Harness(members, setups(members, { reveals }));
+    for (let i = 0; i < 3; i++) h.reveal(i, reveals[i]);
+    h.drop = (p, m) => (m?.type === 'reveal' && p.from === 3 && p.to === 0) || (m?.type === 'vote' && m.vote.phase === 'commit' && m.vote.view === 0);
+    h.start([0, 1, 2]);
+    h.run(900, [3]);
+    assert.ok(h.states[1].lock, 'member 1 holds a prepare certificate from view 0');
+    const locked = h.states[1].lock!;
     assert.equal(locked.decision.reportHashes.length, 3);
-    release = true;
-    h.input(3, { type: 'own-report', signed: members[3].report }); // no-op (already set), keeps the API exercised
-    for (let j = 0; j < 3; j++) h.queue.push({ from: 3, to: j, bytes: encodeMessage({ type: 'report', signed: members[3].report }) });
+    h.start([3]);
     h.run(60_000);
     const decided = h.states.map((s) => s.decided);
     assert.ok(decided.every((d) => d && d.hash === decisionHash(locked.decision)), 'the locked decision is the one finalised');
@@ -211,37 +110,68 @@ describe('consensus state machine (pbft.ts)', function () {
   });
 
   it('rejects replayed, foreign and garbage messages with a named cause, and keeps working', () => {
-    const h = new Harness(members.map((_, i) => setupFor(i)));
+    const h = honest();
     h.start();
-    const old = makeReport(members[1].sr, [1, 1, 1], RUN - 360);
-    h.input(0, { type: 'message', from: 1, bytes: encodeMessage({ type: 'report', signed: old }) });
-    h.input(0, { type: 'message', from: 1, bytes: Uint8Array.of(1, 3, 0, 0) });
+    const old = makeReveal(members[1].sr, [1, 1, 1], { runId: RUN - 360 });
+    h.input(0, { type: 'message', from: 1, bytes: encodeReveal(old) });
+    h.input(0, { type: 'message', from: 1, bytes: Uint8Array.of(2, 3, 0, 0) });
+    h.input(0, { type: 'message', from: 1, bytes: Uint8Array.of(1, 1, 0, 0) });
     const stranger = ed25519SignerFromSeed(new Uint8Array(32).fill(99));
-    h.input(proposerIndex(N, RUN, 0), { type: 'message', from: 2, bytes: encodeMessage({ type: 'vote', vote: signVote({ phase: 'prepare', netuid: 7, runId: RUN, view: 0, decisionHash: 'f'.repeat(64) }, stranger) }) });
-    const reasons = h.outputs.filter((o) => o.out.type === 'rejected').map((o) => (o.out as { reason: string }).reason);
+    h.input(0, { type: 'message', from: 2, bytes: encodeMessage({ type: 'vote', vote: signVote({ phase: 'prepare', netuid: 7, runId: RUN, view: 0, decisionHash: 'f'.repeat(64) }, stranger) }) });
+    const reasons = h.rejected();
     assert.ok(reasons.some((r) => /run 360,.*stale or replayed/.test(r)), reasons.join('\n'));
     assert.ok(reasons.some((r) => /undecodable/.test(r)));
+    assert.ok(reasons.some((r) => /unknown wire version 1/.test(r)), 'a version-1 message is refused by name');
     assert.ok(reasons.some((r) => /not bound to a member/.test(r)));
     h.run(60_000);
     assert.ok(h.states.every((s) => s.decided));
   });
 
-  it('two reports by one hotkey: a verifiable proof, broadcast once', () => {
-    const h = new Harness(members.map((_, i) => setupFor(i)));
+  it('two reports by one hotkey: a verifiable proof, broadcast once; the committed one still counts', () => {
+    const h = honest();
+    const twin = makeReveal(members[2].sr, [1, 2, 3], { issuedAt: 2 });
+    h.input(0, { type: 'message', from: 2, bytes: encodeReveal(twin) });
     h.start();
-    const twin = makeReport(members[2].sr, [1, 2, 3]);
-    h.input(0, { type: 'message', from: 2, bytes: encodeMessage({ type: 'report', signed: members[2].report }) });
-    h.input(0, { type: 'message', from: 2, bytes: encodeMessage({ type: 'report', signed: twin }) });
     const found = h.outputs.filter((o) => o.member === 0 && o.out.type === 'equivocation');
     assert.equal(found.length, 1);
     const proof = (found[0].out as { proof: Parameters<typeof verifyEquivocationProof>[0] }).proof;
     const check = verifyEquivocationProof(proof);
     assert.ok(check.ok);
     assert.equal(check.ok && check.offender.hotkey, members[2].sr.hotkey);
-    assert.equal(h.states[0].equivocators[members[2].sr.hotkey], true);
     h.run(60_000);
-    // the equivocator's report is not counted by an honest proposer that knew of the proof
+    // the chain fixes which report counts: the committed one, whoever knows of the proof
     const d = h.states[0].decided!.decision;
-    assert.ok(!d.reportHashes.includes(scoreReportHash(members[2].report.report)));
+    assert.ok(d.reportHashes.includes(hashOf(reveals[2])));
+    assert.ok(!d.reportHashes.includes(hashOf(twin)));
+  });
+
+  it('a wrong-salt copy of a report never hides the reveal that opens the commitment', () => {
+    const h = new Harness(members, setups(members, { reveals }));
+    const forged: Reveal = { salt: 'ee'.repeat(32), signed: reveals[3].signed };
+    for (const j of [0, 1, 2]) h.input(j, { type: 'message', from: 2, bytes: encodeReveal(forged) });
+    assert.equal(h.states[0].reports[hashOf(reveals[3])].countable, false);
+    reveals.forEach((r, i) => h.reveal(i, r));
+    assert.equal(h.states[0].reports[hashOf(reveals[3])].countable, true);
+    h.start();
+    h.run(60_000);
+    assert.equal(h.states[0].decided!.decision.reportHashes.length, 4);
+  });
+
+  it('a member that committed but never revealed is recorded with its streak; the others decide', () => {
+    const commitments = setups(members, { reveals })[0].commitments!;
+    const h = new Harness(members, setups(members, { reveals: [reveals[0], reveals[1], reveals[2], null], commitments }));
+    for (let i = 0; i < 3; i++) h.reveal(i, reveals[i]);
+    h.start();
+    h.run(60_000, [0, 1, 2]);
+    const d = h.states[0].decided!.decision;
+    assert.equal(d.reportHashes.length, 3);
+    assert.deepEqual(d.missedReveals, [{ hotkey: members[3].sr.hotkey, streak: 1 }]);
+  });
+
+  it('timing: backoff is capped and the run timeout covers one view per member', () => {
+    const t = { proposeDelayMs: 2000, viewTimeoutMs: 30_000, maxBackoffExponent: 2 };
+    assert.equal(viewTimeout(t, 10), 120_000);
+    assert.equal(runTimeoutMs(t, 4), 2000 + 30_000 + 60_000 + 120_000 + 120_000);
+    assert.ok(runTimeoutMs(t, 64) >= 64 * 30_000);
   });
 });

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { weightedLowerMedian } from '../../consensus/median.ts';
 import { buildValidatorSet, checkThreshold, meetsThreshold, parseThreshold, proposerIndex, ConsensusConfigError, type Neuron } from '../../consensus/validator-set.ts';
+import { incumbentFromDecision, incumbentFromWeights } from '../../consensus/incumbent.ts';
+import type { Decision } from '../../proto/consensus.ts';
 import { aggregateScores, reportMismatch, type RosterSlot, type RunContext } from '../../consensus/aggregate.ts';
 import { chooseWinner, weightsFor, DEFAULT_WINNER_POLICY, checkWinnerPolicy } from '../../consensus/winner.ts';
 import { computeDecision } from '../../consensus/decision.ts';
@@ -93,12 +95,16 @@ describe('consensus rules', () => {
       assert.throws(() => parseThreshold('0.6'), /fraction like 2\/3/);
     });
 
-    it('rotates the proposer through members view by view, from a hashed start per run', () => {
-      const start = proposerIndex(4, 720, 0);
-      assert.deepEqual([1, 2, 3, 4].map((v) => proposerIndex(4, 720, v)), [1, 2, 3, 4].map((v) => (start + v) % 4));
-      // run ids are multiples of the tempo: the start must still move between runs.
-      const starts = new Set(Array.from({ length: 20 }, (_, k) => proposerIndex(10, 360 * k, 0)));
+    it('every member proposes once in n views; the order moves with the seed block hash', () => {
+      const seed = 'ab'.repeat(32);
+      const order = [0, 1, 2, 3].map((v) => proposerIndex(4, 720, v, seed));
+      assert.deepEqual([...order].sort(), [0, 1, 2, 3]);
+      assert.equal(proposerIndex(4, 720, 4, seed), order[0]);
+      // run ids are multiples of the tempo: the first proposer must still move between runs and seeds.
+      const starts = new Set(Array.from({ length: 20 }, (_, k) => proposerIndex(10, 360 * k, 0, seed)));
       assert.ok(starts.size >= 5, `only ${starts.size} distinct proposers over 20 runs`);
+      const bySeed = new Set(Array.from({ length: 20 }, (_, k) => proposerIndex(10, 720, 0, k.toString(16).padStart(64, '0'))));
+      assert.ok(bySeed.size >= 5, `only ${bySeed.size} distinct proposers over 20 seeds`);
     });
   });
 
@@ -118,12 +124,23 @@ describe('consensus rules', () => {
       ]);
     });
 
-    it('a miner needs > threshold of the TOTAL power voting on it', () => {
+    it('a miner needs > threshold of the COUNTED power voting on it', () => {
       // 300 of 400 = 3/4 > 2/3 for uid 10; uid 11 has the same voters.
       const out = aggregateScores(counted, 400n, T23);
       assert.equal(out[0].score, 410_000);
       const out2 = aggregateScores(counted, 451n, T23); // 300/451 < 2/3
       assert.equal(out2[0].score, null);
+    });
+
+    it('an abstaining minority plus absent stake cannot veto a miner every honest counted report votes on', () => {
+      // 3 honest x 3000 + 1 Byzantine x 1000 = 10000; one honest absent: counted 7000 (> 2/3 of 10000).
+      // The Byzantine abstains everywhere: 6000 votes. Against the total (6000/10000) it would veto;
+      // against the counted power (6000/7000 > 2/3) it does not.
+      const honest = [1, 2].map((v) => ({ report: report(v, [[10, 400_000 + v]]), power: 3000n }));
+      const byz = { report: report(9, [[10, 0, 'fetch-failed']]), power: 1000n };
+      const out = aggregateScores([...honest, byz], 7000n, T23);
+      assert.equal(out[0].score, 400_001);
+      assert.equal(aggregateScores([...honest, byz], 10_000n, T23)[0].score, null, 'control: the old total-power rule vetoes');
     });
 
     it('names the mismatch of a report from another run, roster, policy or hardware class', () => {
@@ -176,7 +193,13 @@ describe('consensus rules', () => {
   describe('decision', () => {
     const ctx: RunContext = { netuid: 7, runId: 100, rosterHash: 'a'.repeat(64), policyHash: 'b'.repeat(64), hardwareClass: 'H100' };
     const roster: RosterSlot[] = [10, 11, 12].map((uid) => ({ uid, minerHotkey: `m${uid}`, codeSha256: 'c'.repeat(64), commitBlock: uid === 12 ? 5 : 9 }));
-    const rules = { context: ctx, roster, totalPower: 300n, threshold: T23, policy: DEFAULT_WINNER_POLICY, incumbentUid: 11 };
+    const members = [1, 2, 3].map((v) => ({ hotkey: hk(v), stake: 100n }));
+    const prev = (winnerUid: number | null, winnerHotkey: string | null): Decision => ({
+      version: 2, netuid: 7, runId: 50, rosterHash: 'e'.repeat(64), policyHash: 'b'.repeat(64), hardwareClass: 'H100', outcome: 'winner', winnerUid, winnerHotkey,
+      incumbentUid: null, previous: null, weights: [], scores: [], reportHashes: [], countedPower: 0n, totalPower: 0n, missedReveals: [], excluded: [],
+    });
+    const basis = { previous: { ref: { runId: 50, decisionHash: 'f'.repeat(64) }, decision: prev(11, 'm11') }, chain: null };
+    const rules = { context: ctx, roster, members, threshold: T23, policy: DEFAULT_WINNER_POLICY, basis, committed: [], maxMissedReveals: 0 };
     const r = (v: number, s10: number, s11: number, s12: number) => ({ report: report(v, [[10, s10], [11, s11], [12, s12]]), hash: String(v).repeat(64), power: 100n });
 
     it('holds the incumbent on a quorum miss (never one validator view)', () => {
@@ -194,9 +217,28 @@ describe('consensus rules', () => {
       assert.equal(d.outcome, 'winner');
       assert.equal(d.winnerUid, 11);
       // without an incumbent, the tie goes to the earlier commitment (uid 12, block 5).
-      const d2 = computeDecision({ ...rules, incumbentUid: null }, [r(1, 500_000, 500_000, 500_000), r(2, 500_000, 500_000, 500_000), r(3, 100, 100, 100)]);
+      const d2 = computeDecision({ ...rules, basis: { previous: null, chain: null } }, [r(1, 500_000, 500_000, 500_000), r(2, 500_000, 500_000, 500_000), r(3, 100, 100, 100)]);
       assert.equal(d2.winnerUid, 12);
       assert.deepEqual(d2.reportHashes, ['1'.repeat(64), '2'.repeat(64), '3'.repeat(64)]);
+      assert.equal(d2.winnerHotkey, 'm12');
+      assert.equal(d.previous?.runId, 50);
+    });
+
+    it('the incumbent comes from the previous certified decision only while its uid holds the same miner', () => {
+      assert.deepEqual(incumbentFromDecision(prev(11, 'm11'), roster), { uid: 11, hotkey: 'm11' });
+      assert.equal(incumbentFromDecision(prev(11, 'someone-else'), roster), null, 'uid recycled');
+      assert.equal(incumbentFromDecision(prev(null, null), roster), null);
+    });
+
+    it('without a certified run, the incumbent is the top non-burn weight of members holding a stake majority on chain', () => {
+      const row = (hotkey: string, stake: bigint, w: [number, number][]) => ({ hotkey, stake, weights: w.map(([uid, weight]) => ({ uid, weight })) });
+      const rows = [row('a', 40n, [[0, 62258], [11, 3277]]), row('b', 30n, [[0, 65535], [11, 3449]]), row('c', 30n, [[0, 65535], [12, 3449]])];
+      assert.deepEqual(incumbentFromWeights(rows, 100n, 0, roster), { uid: 11, hotkey: 'm11' });
+      // split 40 / 30 / 30: no uid has a majority, so nothing is named
+      assert.equal(incumbentFromWeights([rows[0], row('b', 30n, [[10, 1]]), rows[2]], 100n, 0, roster), null);
+      // the burn uid is never the incumbent
+      assert.equal(incumbentFromWeights([row('a', 100n, [[0, 65535]])], 100n, 0, roster), null);
+      assert.equal(incumbentFromWeights(rows, 100n, 0, roster.filter((x) => x.uid !== 11)), null, 'not in the roster');
     });
   });
 });

@@ -48,6 +48,8 @@ describe('Byzantine simulator', function () {
           assert.equal(r.safetyViolations, 0, `seed ${seed} faults ${faults}: ${JSON.stringify(r.violations)}`);
           assert.equal(r.livenessFailures, 0, `seed ${seed} faults ${faults}`);
           assert.equal(r.scoreOutsideHonestRange, 0, 'a consensus score left the range of honest scores');
+          assert.equal(r.winnerChangedByByzantine, 0, `seed ${seed} faults ${faults}: clear races flipped in runs ${r.clearRacesFlippedRuns}`);
+          assert.equal(r.bindingForgeriesAccepted, 0);
         },
       ),
       { numRuns: 25 },
@@ -85,6 +87,48 @@ describe('Byzantine simulator', function () {
     assert.equal(safe.livenessFailures, 0);
   });
 
+  it('every issue-#15 fault together, f < n/3: no safety or liveness failure, no clear race flipped, no forged binding accepted', async () => {
+    const faults: Fault[] = ['selective-count', 'abstain', 'binding-hijack', 'stale-incumbent', 'withhold-certificate', 'late-reveal'];
+    const r = await simulate(small({ seed: 11, validators: 19, byzantine: 6, faults, runs: 6, miners: 6 }));
+    assert.ok(r.byzantinePowerShare < 1 / 3);
+    assert.equal(r.safetyViolations, 0);
+    assert.equal(r.livenessFailures, 0);
+    assert.equal(r.winnerChangedByByzantine, 0);
+    assert.equal(r.scoreOutsideHonestRange, 0);
+    assert.ok(r.bindingForgeriesOffered > 0);
+    assert.equal(r.bindingForgeriesAccepted, 0);
+    assert.ok(r.incompleteProposalsRefused > 0 || r.maxView === 0, 'a selective proposal, when made, is refused');
+    assert.ok(r.staleMembers > 0);
+    assert.equal(r.staleMembersCertified, r.staleMembers, 'every member that missed a certificate certified again');
+    assert.ok(r.priorRunsVerified > 0, 'certified runs were fetched and verified');
+    assert.ok(r.closeRaceFlipShare >= 0 && r.closeRaceFlipShare <= 1);
+  });
+
+  it('selective counting as the view-0 proposer is refused: members answer with the left-out reports and a later view counts them', async () => {
+    let refused = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const r = await simulate(small({ seed, validators: 7, byzantine: 2, faults: ['selective-count'], runs: 3, miners: 5 }));
+      assert.equal(r.winnerChangedByByzantine, 0);
+      assert.equal(r.livenessFailures, 0);
+      refused += r.incompleteProposalsRefused;
+    }
+    assert.ok(refused > 0, 'some seed made a selective-counting member propose');
+  });
+
+  it('negative control: Byzantine abstention at >= 1/3 of the stake vetoes the field and the clear-race checker sees the flip', async () => {
+    // 5 of 12 abstain everywhere: no miner reaches 2/3 of the counted stake, the incumbent is held
+    // against a clearly better challenger (once there is an incumbent).
+    const r = await simulate(small({ seed: 2, validators: 12, byzantine: 5, faults: ['abstain'], runs: 8, miners: 6, loss: 0, duplicate: 0 }));
+    assert.ok(r.byzantinePowerShare >= 1 / 3);
+    assert.equal(r.safetyViolations, 0);
+    assert.ok(r.holds > 0);
+    assert.ok(r.winnerChangedByByzantine > 0, 'the checker must see the vetoed races');
+    // the same seed with 3 abstainers (< 1/3) flips nothing
+    const safe = await simulate(small({ seed: 2, validators: 12, byzantine: 3, faults: ['abstain'], runs: 8, miners: 6, loss: 0, duplicate: 0 }));
+    assert.equal(safe.winnerChangedByByzantine, 0);
+    assert.equal(safe.holds, 0);
+  });
+
   it('holds against inflate/zero attacks: consensus scores stay within the honest range', async () => {
     const r = await simulate(small({ seed: 5, validators: 10, byzantine: 3, faults: ['inflate'], stake: 'uniform', runs: 3 }));
     assert.ok(r.byzantinePowerShare < 1 / 2);
@@ -96,7 +140,7 @@ describe('Byzantine simulator', function () {
     const ok = spawnSync(process.execPath, ['node/cli.ts', 'sim', '--validators', '4', '--byzantine', '1', '--runs', '2', '--miners', '3', '--seed', '3', '--json'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(ok.status, 0, ok.stderr);
     const out = JSON.parse(ok.stdout);
-    for (const k of ['runs', 'decided', 'safetyViolations', 'livenessFailures', 'messages', 'signatureVerifications', 'simulatedLatencyMs', 'cpuMsPerMember']) assert.ok(k in out, `missing ${k}`);
+    for (const k of ['runs', 'decided', 'safetyViolations', 'livenessFailures', 'winnerChangedByByzantine', 'closeRaceFlipShare', 'messages', 'signatureVerifications', 'simulatedLatencyMs', 'cpuMsPerMember']) assert.ok(k in out, `missing ${k}`);
     assert.equal(out.runs, 2);
     assert.equal(out.decided, 2);
     const bad = spawnSync(process.execPath, ['node/cli.ts', 'sim', '--faults', 'teleport'], { encoding: 'utf8', timeout: 30_000 });

@@ -5,11 +5,15 @@ import fc from 'fast-check';
 import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, publicKeyToHotkey } from '../../proto/signer.ts';
 import { signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
 import { signBinding } from '../../proto/binding.ts';
-import { toHex } from '../../proto/codec.ts';
+import { sha256Hex, toHex } from '../../proto/codec.ts';
+import { decodeReveal, encodeReveal, freshSalt, reportCommitment, revealCommitment } from '../../proto/reveal.ts';
+import { encodeScoreReport } from '../../proto/score-report.ts';
 import {
   decisionHash,
+  decodeCertifiedRun,
   decodeDecision,
   decodeEquivocationProof,
+  encodeCertifiedRun,
   decodeMessage,
   encodeDecision,
   encodeEquivocationProof,
@@ -25,9 +29,11 @@ import { averageRanks, compareRun, DivergenceTracker, spearman, top1Agreement, t
 
 const seed = (b: number) => new Uint8Array(32).fill(b);
 
+const GENESIS = sha256Hex('wire-test-genesis');
+
 function decision(over: Partial<Decision> = {}): Decision {
   return {
-    version: 1,
+    version: 2,
     netuid: 7,
     runId: 1234,
     rosterHash: 'a'.repeat(64),
@@ -35,12 +41,16 @@ function decision(over: Partial<Decision> = {}): Decision {
     hardwareClass: 'H100',
     outcome: 'winner',
     winnerUid: 12,
-    incumbentUid: null,
+    winnerHotkey: publicKeyToHotkey(seed(40)),
+    incumbentUid: 11,
+    previous: { runId: 873, decisionHash: '9'.repeat(64) },
     weights: [{ uid: 0, weightPpm: 950_000 }, { uid: 12, weightPpm: 50_000 }],
     scores: [{ uid: 11, score: 400_000 }, { uid: 12, score: 421_300 }],
     reportHashes: ['1'.repeat(64), '2'.repeat(64)],
     countedPower: 3n * 10n ** 12n,
     totalPower: 4n * 10n ** 12n,
+    missedReveals: [{ hotkey: publicKeyToHotkey(seed(41)), streak: 2 }],
+    excluded: [publicKeyToHotkey(seed(42))],
     ...over,
   };
 }
@@ -60,7 +70,16 @@ describe('consensus wire formats', () => {
       .sort((a, b) => (a.voter < b.voter ? -1 : 1));
     const cert: Certificate = { phase: 'prepare', view: 0, decision: d, votes };
     const vc = signViewChange({ netuid: 7, runId: 1234, newView: 1, prepared: cert }, node);
+    const hot = sr25519SignerFromSeed(seed(5));
+    const binding = signBinding({ genesisHash: GENESIS, netuid: 7, node, multiaddrs: [], issuedAt: 1, expiresAt: 2 }, hot);
+    const commitCert: Certificate = { ...cert, phase: 'commit', votes: votes.map((v) => ({ ...v, phase: 'commit' as const })) };
+    const report: ScoreReport = { version: 1, netuid: 7, runId: 1234, rosterHash: 'a'.repeat(64), policyHash: 'b'.repeat(64), hardwareClass: 'H100', validatorHotkey: hot.hotkey, entries: [], issuedAt: 3 };
     const msgs: ConsensusMessage[] = [
+      { type: 'reveal', reveal: { salt: 'ab'.repeat(32), signed: signScoreReport(report, hot) } },
+      { type: 'inventory', netuid: 7, runId: 1234, hashes: ['3'.repeat(64), '4'.repeat(64)] },
+      { type: 'request-prior', netuid: 7, runId: 1234, priorRunId: 873, decisionHash: '9'.repeat(64) },
+      { type: 'prior', evidence: { certificate: commitCert, bindings: [binding] } },
+      { type: 'equivocation', proof: { kind: 'binding', a: binding, b: binding } },
       { type: 'vote', vote: votes[0] },
       { type: 'certificate', cert },
       { type: 'view-change', viewChange: vc },
@@ -74,6 +93,36 @@ describe('consensus wire formats', () => {
       assert.deepEqual(encodeMessage(back), bytes);
     }
     assert.deepEqual(decodeDecision(encodeDecision(d)), d);
+    assert.deepEqual(decodeDecision(encodeDecision(decision({ previous: null, winnerHotkey: null, winnerUid: null, missedReveals: [], excluded: [] }))).previous, null);
+    const cr = { certificate: commitCert, bindings: [binding] };
+    assert.deepEqual(decodeCertifiedRun(encodeCertifiedRun(cr)), cr);
+    assert.throws(() => encodeCertifiedRun({ certificate: cert, bindings: [] }), /commit certificate/);
+  });
+
+  it('refuses version-1 messages and decisions by name', () => {
+    const v2 = encodeMessage({ type: 'request-reports', netuid: 7, runId: 1, hashes: [] });
+    assert.throws(() => decodeMessage(Uint8Array.from([1, ...v2.subarray(1)])), /unknown wire version 1 \(this node speaks 2\)/);
+    const d = encodeDecision(decision());
+    assert.throws(() => decodeDecision(Uint8Array.from([1, ...d.subarray(1)])), /decision: unknown version 1/);
+    assert.throws(() => encodeDecision({ ...decision(), previous: { runId: 1234, decisionHash: '1'.repeat(64) } }), /earlier run/);
+    assert.throws(() => encodeDecision(decision({ excluded: [publicKeyToHotkey(seed(43)), publicKeyToHotkey(seed(42))] })), /ascending/);
+  });
+
+  it('reveals: sha256(salt || report) opens the commitment; strict decoding', () => {
+    const hot = sr25519SignerFromSeed(seed(6));
+    const report: ScoreReport = { version: 1, netuid: 7, runId: 1234, rosterHash: 'a'.repeat(64), policyHash: 'b'.repeat(64), hardwareClass: 'H100', validatorHotkey: hot.hotkey, entries: [], issuedAt: 3 };
+    const salt = freshSalt();
+    assert.match(salt, /^[0-9a-f]{64}$/);
+    assert.notEqual(freshSalt(), salt);
+    const r = { salt, signed: signScoreReport(report, hot) };
+    const canonical = encodeScoreReport(report);
+    assert.equal(revealCommitment(r), sha256Hex(Uint8Array.from([...Buffer.from(salt, 'hex'), ...canonical])));
+    assert.notEqual(reportCommitment(freshSalt(), canonical), revealCommitment(r), 'another salt, another commitment');
+    const bytes = encodeReveal(r);
+    assert.deepEqual(decodeReveal(bytes), r);
+    assert.throws(() => decodeReveal(Uint8Array.from([...bytes, 0])), /trailing/);
+    assert.throws(() => decodeReveal(Uint8Array.from([2, ...bytes.subarray(1)])), /unknown version 2/);
+    assert.throws(() => decodeReveal(bytes.subarray(0, 20)), /truncated/);
   });
 
   it('hashes decisions canonically and distinguishes every field', () => {
@@ -102,6 +151,7 @@ describe('consensus wire formats', () => {
     assert.throws(() => decodeMessage(Uint8Array.from([...good, 0])), /trailing/);
     assert.throws(() => decodeMessage(good.subarray(0, good.length - 1)), /truncated/);
     assert.throws(() => decodeMessage(Uint8Array.of(9, 3)), /wire version 9/);
+    assert.throws(() => decodeMessage(Uint8Array.of(2, 11)), /unknown tag 11/);
   });
 
   it('domain-separates votes: a vote signature does not verify as another phase or view', () => {
@@ -157,16 +207,34 @@ describe('equivocation proofs', () => {
   it('attributes vote equivocation to the hotkey through the binding record', () => {
     const s = hot();
     const node = ed25519SignerFromSeed(seed(11));
-    const binding = signBinding({ nodePublicKey: node.publicKey, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: 1_000, expiresAt: 2_000 }, s);
+    const binding = signBinding({ genesisHash: GENESIS, netuid: 7, node, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: 1_000, expiresAt: 2_000 }, s);
     const a = signVote({ phase: 'commit', netuid: 7, runId: 50, view: 2, decisionHash: '1'.repeat(64) }, node);
     const b = signVote({ phase: 'commit', netuid: 7, runId: 50, view: 2, decisionHash: '2'.repeat(64) }, node);
     const r = verifyEquivocationProof(decodeEquivocationProof(encodeEquivocationProof({ kind: 'vote', a, b, binding })));
     assert.deepEqual(r, { ok: true, netuid: 7, runId: 50, offender: { hotkey: s.hotkey, nodeKey: toHex(node.publicKey) } });
     const otherNode = ed25519SignerFromSeed(seed(12));
-    const wrong = signBinding({ nodePublicKey: otherNode.publicKey, multiaddrs: [], issuedAt: 1_000, expiresAt: 2_000 }, s);
+    const wrong = signBinding({ genesisHash: GENESIS, netuid: 7, node: otherNode, multiaddrs: [], issuedAt: 1_000, expiresAt: 2_000 }, s);
     assert.match((verifyEquivocationProof({ kind: 'vote', a, b, binding: wrong }) as { reason: string }).reason, /another node key/);
     const c = signVote({ phase: 'commit', netuid: 7, runId: 50, view: 3, decisionHash: '2'.repeat(64) }, node);
     assert.equal(verifyEquivocationProof({ kind: 'vote', a, b: c, binding: null }).ok, false);
+  });
+
+  it('proves one node key bound to two hotkeys (both countersigned, overlapping validity)', () => {
+    const node = ed25519SignerFromSeed(seed(13));
+    const h1 = sr25519SignerFromSeed(seed(14));
+    const h2 = sr25519SignerFromSeed(seed(15));
+    const a = signBinding({ genesisHash: GENESIS, netuid: 7, node, multiaddrs: [], issuedAt: 1_000, expiresAt: 5_000 }, h1);
+    const b = signBinding({ genesisHash: GENESIS, netuid: 7, node, multiaddrs: [], issuedAt: 2_000, expiresAt: 6_000 }, h2);
+    const r = verifyEquivocationProof(decodeEquivocationProof(encodeEquivocationProof({ kind: 'binding', a, b })));
+    assert.deepEqual(r, { ok: true, netuid: 7, runId: 0, offender: { hotkey: null, nodeKey: toHex(node.publicKey), hotkeys: [h1.hotkey, h2.hotkey] } });
+    const later = signBinding({ genesisHash: GENESIS, netuid: 7, node, multiaddrs: [], issuedAt: 5_000, expiresAt: 9_000 }, h2);
+    assert.match((verifyEquivocationProof({ kind: 'binding', a, b: later }) as { reason: string }).reason, /never valid at the same time/);
+    assert.match((verifyEquivocationProof({ kind: 'binding', a, b: a }) as { reason: string }).reason, /same hotkey/);
+    const otherNet = signBinding({ genesisHash: GENESIS, netuid: 8, node, multiaddrs: [], issuedAt: 2_000, expiresAt: 6_000 }, h2);
+    assert.match((verifyEquivocationProof({ kind: 'binding', a, b: otherNet }) as { reason: string }).reason, /different chains or subnets/);
+    // a binding "relayed" by h2 for a node key it does not hold cannot carry the node's countersignature
+    const claimed = { ...b, nodeSignature: a.nodeSignature };
+    assert.match((verifyEquivocationProof({ kind: 'binding', a, b: claimed }) as { reason: string }).reason, /did not countersign/);
   });
 });
 

@@ -151,36 +151,58 @@ describe('foundation: identities', () => {
     const hot = () => sr25519SignerFromSeed(fromHex(golden.validatorSeedHex, 32));
     const node = () => ed25519SignerFromSeed(fromHex(golden.binding.nodeSeedHex, 32));
     const t0 = golden.binding.record.issuedAt as number;
+    const scope = { genesisHash: golden.binding.record.genesisHash as string, netuid: 1 };
+    const sign = (over: { node?: ReturnType<typeof node>; hot?: ReturnType<typeof hot>; expiresAt?: number; netuid?: number; multiaddrs?: string[] } = {}) =>
+      signBinding({ genesisHash: scope.genesisHash, netuid: over.netuid ?? 1, node: over.node ?? node(), multiaddrs: over.multiaddrs ?? ['/ip4/127.0.0.1/tcp/1'], issuedAt: t0, expiresAt: over.expiresAt ?? t0 + 3600_000 }, over.hot ?? hot());
 
-    it('golden: canonical bytes and fixed signature', () => {
+    it('golden: canonical bytes and fixed signatures (v2: chain scope, node-key countersignature)', () => {
       const rec = golden.binding.record as BindingRecord;
       assert.equal(toHex(encodeBinding(rec)), golden.binding.canonicalHex);
       assert.deepEqual(decodeBinding(fromHex(golden.binding.canonicalHex)), rec);
-      assert.deepEqual(verifyBinding(rec, t0 + 1000), { ok: true });
+      assert.deepEqual(verifyBinding(rec, t0 + 1000, { scope }), { ok: true });
       assert.equal(rec.nodePublicKey, toHex(node().publicKey));
+      // ed25519 is deterministic: the countersignature is reproducible
+      assert.equal(sign({ multiaddrs: ['/ip4/127.0.0.1/tcp/30333'], expiresAt: rec.expiresAt }).nodeSignature, rec.nodeSignature);
+    });
+
+    it('refuses version-1 bindings (no scope, no countersignature) by name', () => {
+      assert.throws(() => decodeBinding(fromHex(golden.bindingV1CanonicalHex)), /unknown version 1.*refused/);
     });
 
     it('verifies inside its window and rejects expired, future and lifetime-abusing records', () => {
-      const rec = signBinding({ nodePublicKey: node().publicKey, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: t0, expiresAt: t0 + 3600_000 }, hot());
+      const rec = sign();
       assert.deepEqual(verifyBinding(rec, t0), { ok: true });
       assert.match((verifyBinding(rec, t0 + 3600_000) as { reason: string }).reason, /expired/);
       assert.match((verifyBinding(rec, t0 - 3600_000) as { reason: string }).reason, /issued in the future/);
-      const long = signBinding({ nodePublicKey: node().publicKey, multiaddrs: [], issuedAt: t0, expiresAt: t0 + 365 * 86_400_000 }, hot());
+      const long = sign({ expiresAt: t0 + 365 * 86_400_000 });
       assert.match((verifyBinding(long, t0) as { reason: string }).reason, /lifetime exceeds/);
     });
 
-    it('rejects mismatches: peer id vs node key, expected hotkey/peer, tampered fields, other signer', () => {
-      const rec = signBinding({ nodePublicKey: node().publicKey, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: t0, expiresAt: t0 + 3600_000 }, hot());
+    it('is scoped to one chain and one subnet: a binding from elsewhere does not replay', () => {
+      const rec = sign();
+      assert.deepEqual(verifyBinding(rec, t0, { scope }), { ok: true });
+      assert.match((verifyBinding(rec, t0, { scope: { ...scope, netuid: 2 } }) as { reason: string }).reason, /netuid 1, this mesh is netuid 2/);
+      assert.match((verifyBinding(rec, t0, { scope: { genesisHash: 'cd'.repeat(32), netuid: 1 } }) as { reason: string }).reason, /another chain/);
+      // changing the scope fields breaks both signatures
+      assert.equal(verifyBinding({ ...rec, netuid: 2 }, t0).ok, false);
+    });
+
+    it('rejects mismatches: peer id vs node key, expected hotkey/peer, tampered fields, other signer, a node key that did not countersign', () => {
+      const rec = sign();
       const otherNode = ed25519SignerFromSeed(new Uint8Array(32).fill(0x42));
       const swappedKey = { ...rec, nodePublicKey: toHex(otherNode.publicKey) };
       assert.match((verifyBinding(swappedKey, t0) as { reason: string }).reason, /does not match node public key/);
       assert.match((verifyBinding(rec, t0, { hotkey: DEV_ROOT_SS58 }) as { reason: string }).reason, /expected/);
       assert.match((verifyBinding(rec, t0, { peerId: 'x' }) as { reason: string }).reason, /expected x/);
       const moved = { ...rec, multiaddrs: ['/ip4/127.0.0.2/tcp/1'] };
-      assert.match((verifyBinding(moved, t0) as { reason: string }).reason, /signature does not verify/);
+      assert.equal(verifyBinding(moved, t0).ok, false);
       const other = sr25519SignerFromSeed(new Uint8Array(32).fill(0x55));
-      const claimed = { ...signBinding({ nodePublicKey: node().publicKey, multiaddrs: [], issuedAt: t0, expiresAt: t0 + 1000 }, other), hotkey: hot().hotkey };
+      const claimed = { ...sign({ hot: other, expiresAt: t0 + 1000 }), hotkey: hot().hotkey };
       assert.equal(verifyBinding(claimed, t0).ok, false);
+      // the hijack: another hotkey signs a binding naming this node key; without the node key it cannot countersign
+      const hijack = sign({ hot: other, node: otherNode });
+      const forged = { ...hijack, nodePublicKey: rec.nodePublicKey, peerId: rec.peerId };
+      assert.match((verifyBinding(forged, t0) as { reason: string }).reason, /did not countersign/);
     });
   });
 
