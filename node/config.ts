@@ -54,6 +54,7 @@ export interface NodeConfig {
     revealWindowBlocks: number;
     consensusTimeoutS: number;
     viewTimeoutS: number;
+    maxMissedReveals: number;
   };
   owner: { hotkey: string };
   /** Shadow-mode divergence window and the gate for switching shadow → decentralized (advice, served by the API). */
@@ -159,9 +160,11 @@ export const SCHEMA: KeyDef[] = [
   { key: 'consensus.reveal_window_blocks', path: ['consensus', 'revealWindowBlocks'], kind: 'int', env: 'CONCLAVE_REVEAL_WINDOW_BLOCKS', def: 0,
     doc: 'Blocks after the commit window during which reports are published and collected before consensus starts. 0 = 1/6 of the subnet\'s tempo (60 at tempo 360).', check: between(0, 100000) },
   { key: 'consensus.consensus_timeout_s', path: ['consensus', 'consensusTimeoutS'], kind: 'int', env: 'CONCLAVE_CONSENSUS_TIMEOUT_S', def: 600,
-    doc: 'Give up on a certificate for a run after this long (quorum miss: incumbent held).', check: between(1, 86400) },
+    doc: 'Give up on a certificate for a run after this long (quorum miss: incumbent held). The node never gives up before every member has had its view as proposer (n views of view_timeout_s, backoff capped at 4x): the larger of the two applies.', check: between(1, 86400) },
   { key: 'consensus.view_timeout_s', path: ['consensus', 'viewTimeoutS'], kind: 'int', env: 'CONCLAVE_VIEW_TIMEOUT_S', def: 30,
-    doc: 'PBFT view-change timeout (a silent proposer is replaced after this).', check: between(1, 3600) },
+    doc: 'PBFT base view-change timeout (a silent proposer is replaced after this; view v waits view_timeout_s x 2^min(v, 2)).', check: between(1, 3600) },
+  { key: 'consensus.max_missed_reveals', path: ['consensus', 'maxMissedReveals'], kind: 'int', env: 'CONCLAVE_MAX_MISSED_REVEALS', def: 3,
+    doc: 'Subnet rule (the same on every validator, like quorum): a validator whose commitment went unrevealed (or uncounted) this many certified runs in a row sits out the next run: its report is not counted and its stake leaves the counting power. 0 never excludes.', check: between(0, 1000) },
   { key: 'owner.hotkey', path: ['owner', 'hotkey'], kind: 'string', env: 'CONCLAVE_OWNER_HOTKEY', def: '',
     doc: 'SS58 hotkey of the subnet owner\'s validator whose weights owner/shadow modes follow (empty: read the subnet owner from chain).',
     check: (v: string) => (v === '' || /^[1-9A-HJ-NP-Za-km-z]{46,48}$/.test(v) ? undefined : 'must be an SS58 address or empty') },

@@ -447,6 +447,28 @@ export function decodeCertificate(bytes: Uint8Array): Certificate {
   return c;
 }
 
+/**
+ * The netuid and run of an encoded certificate of ANY decision version (1 or 2), read from its header
+ * (u8 phase | u32 view | u32 len | decision: u8 version | u16 netuid | u64 runId ...), or null. For
+ * archives, which file certificates by run and keep those of older protocol versions: it does not
+ * validate the certificate (decodeCertificate does, for the current version only).
+ */
+export function certificateRunOf(bytes: Uint8Array): { netuid: number; runId: number; decisionVersion: number } | null {
+  try {
+    const r = new Reader(bytes, 'certificate');
+    const phase = r.u8();
+    if (phase !== 1 && phase !== 2) return null;
+    r.u32();
+    const len = r.u32();
+    if (len > r.remaining || len < 11) return null;
+    const decisionVersion = r.u8();
+    if (decisionVersion !== 1 && decisionVersion !== DECISION_VERSION) return null;
+    return { netuid: r.u16(), runId: r.u64(), decisionVersion };
+  } catch {
+    return null;
+  }
+}
+
 // ---- certified runs (commit certificate + voter bindings) ----
 
 function writeCertifiedRun(w: Writer, x: CertifiedRun): void {

@@ -9,7 +9,7 @@
 // the duplicate-suppression key and the key of the fetch protocol, so the same report published
 // twice, or fetched after it was gossiped, is recognised as one message.
 //
-// Hello v1 (protocol /conclave/hello/1.0.0, one request and one response per connection):
+// Hello frame v1 (protocol /conclave/hello/2.0.0 since bindings are v2; one request and one response per connection):
 //   u8 version=1 | u16 netuid | u8 status (0 ok, 1 refused) | u32-len utf8 reason (<= 256)
 //   | u32-len binding (<= MAX_BINDING_BYTES, empty when the sender has none)
 //   | u8 count (<= MAX_HELLO_KNOWN) of u32-len bindings (peer exchange: validators the sender admitted)
@@ -21,13 +21,14 @@
 //             | u32-len utf8 message (<= 256) | u32 count (<= MAX_INVENTORY) of [32] hashes (inventory)
 //             | u16 count (<= MAX_FETCH_HASHES) of items: u8 item kind (1 envelope, 2 blob) | u32-len bytes
 //
-// Run bundle v1 (protocol /conclave/run-bundle/1.0.0, read-only, open to any authenticated peer so that
+// Run bundle v1 frames (protocol /conclave/run-bundle/2.0.0 since it carries reveals and certified runs, read-only, open to any authenticated peer so that
 // an outside auditor can fetch a past run; one request and one response per stream, paged by offset):
 //   request:  u8 version=1 | u16 netuid | u64 runId | u16 offset (index of the first report wanted)
 //   response: u8 version=1 | u8 status (0 ok, 1 rate-limited, 2 bad-request, 3 unavailable, 4 not-found)
 //             | u32-len utf8 message (<= 256) | u16 total (reports the server holds for the run, <= MAX_BUNDLE_REPORTS)
-//             | u16 offset | u16 count of u32-len encoded SignedScoreReports (each <= MAX_GOSSIP_PAYLOAD_BYTES)
-//             | u32-len certificate (<= MAX_BUNDLE_CERTIFICATE_BYTES; empty when none or offset > 0)
+//             | u16 offset | u16 count of u32-len encoded Reveals (proto/reveal.ts; each <= MAX_GOSSIP_PAYLOAD_BYTES)
+//             | u32-len certified run (proto/consensus.ts CertifiedRun: commit certificate + voter bindings;
+//               <= MAX_BUNDLE_CERTIFICATE_BYTES; empty when none or offset > 0)
 //   The whole response is <= MAX_FETCH_RESPONSE_BYTES; the server puts as many reports as fit.
 import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { MAX_BINDING_BYTES } from './binding.ts';

@@ -1,6 +1,8 @@
 // PBFT reducer, start of a run: the node starts consensus at the reveal deadline. What the member
-// holds by then is "on time" (reveals delivered before 'start'); it publishes its own reveal, tells
-// the first collector which reveals it holds (inventory), and arms the first view's timers.
+// holds by then is "on time" (reveals delivered before 'start'). Every member published its reveal
+// during the reveal window (gossip); at start it sends the first collector its own reveal again and
+// its inventory (the hashes of the reveals it holds) — the collector asks for what it lacks, members
+// fetch what a proposal counts and they lack: nobody re-broadcasts n reports to n members.
 import type { Reveal } from '../../proto/reveal.ts';
 import type { Ctx } from './context.ts';
 import { tryPropose } from './proposal.ts';
@@ -14,7 +16,7 @@ export function onStart(c: Ctx): void {
   if (own) ingestReveal(c, own, c.self, true);
   s.started = true;
   s.view = 0;
-  if (own) c.broadcast({ type: 'reveal', reveal: own });
+  if (own && c.proposerOf(0) !== c.self) c.send(c.proposerOf(0), { type: 'reveal', reveal: own });
   sendInventory(c, c.proposerOf(0));
   c.timer('view:0', c.now + viewTimeout(c.setup.timing, 0));
   c.timer('retry:0', c.now + retryInterval(c.setup.timing, 0));
@@ -29,5 +31,5 @@ export function onOwnReveal(c: Ctx, reveal: Reveal): void {
   }
   c.setup.ownReveal = reveal;
   ingestReveal(c, reveal, c.self, true);
-  if (c.s.started) c.broadcast({ type: 'reveal', reveal });
+  if (c.s.started) c.broadcast({ type: 'reveal', reveal }); // late: nobody has it yet
 }

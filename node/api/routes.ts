@@ -1,9 +1,17 @@
 // The /v1 routes of the validator API, over a NodeView (what the running validator exposes).
-import { decodeSignedScoreReport, scoreReportHash } from '../../proto/score-report.ts';
+//
+// Sealed runs: until a run's reveal window opens (its phase is still roster, evaluating, committing
+// or committed), nothing that could tell a peer this validator's scores leaves through the API —
+// not its report, not the report's hash (brute-forceable from a few candidate score maps), not the
+// evaluation records of the run's submissions. A lazy validator could otherwise copy instead of
+// evaluating. The routes say until when a run is sealed.
+import { scoreReportHash } from '../../proto/score-report.ts';
+import { decodeReveal } from '../../proto/reveal.ts';
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { NodeMetrics } from '../metrics.ts';
-import type { DivergenceRecord, RunDecision, ValidatorStore } from '../validator/store.ts';
+import type { DivergenceRecord, RunDecision, RunPhase, RunRecord, ValidatorStore } from '../validator/store.ts';
+import { participationSummary } from '../validator/participation.ts';
 import { ApiServer, HttpError, intParam, pathInt, type ApiServerOptions } from './server.ts';
 import { DIVERGENCE_DOMAIN, signDocument } from './signed-summary.ts';
 import { canonicalJson } from '../../proto/canonical-json.ts';
@@ -75,18 +83,34 @@ function incumbentOutcome(d: RunDecision | undefined): 'held' | 'dethroned' | 'n
   return d.winner === d.incumbentUid || d.outcome === 'hold' ? 'held' : 'dethroned';
 }
 
-export function reportView(hotkey: string, signedHex: string) {
+/** A stored reveal as the API serves it: the reveal (salt + signed report) hex, the signed report hex, its hash and JSON. */
+export function reportView(hotkey: string, revealHex: string) {
   try {
-    const signed = decodeSignedScoreReport(fromHex(signedHex, undefined, 'signed report'));
-    return { hotkey, reportHash: scoreReportHash(signed.report), signedHex, signature: signed.signature, report: signed.report };
+    const reveal = decodeReveal(fromHex(revealHex, undefined, 'reveal'));
+    const signedHex = revealHex.slice(2 + 64);
+    return { hotkey, reportHash: scoreReportHash(reveal.signed.report), revealHex, salt: reveal.salt, signedHex, signature: reveal.signed.signature, report: reveal.signed.report };
   } catch (err) {
-    return { hotkey, signedHex, error: `undecodable: ${(err as Error).message}` };
+    return { hotkey, revealHex, error: `undecodable: ${(err as Error).message}` };
   }
 }
 
 /** The Prometheus text exposition of the node's registry, as /metrics answers it. */
 export function metricsResult(metrics: NodeMetrics): { status: number; body: string; contentType: string } {
   return { status: 200, body: metrics.registry.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+}
+
+/** Phases in which a run's report is still sealed (before its reveal window opens). */
+export const SEALED_PHASES: ReadonlySet<RunPhase> = new Set(['roster', 'evaluating', 'committing', 'committed']);
+
+export function isSealed(r: RunRecord | undefined): boolean {
+  return Boolean(r && SEALED_PHASES.has(r.phase));
+}
+
+/** The run record as served: while sealed, without the report hash (it could be brute-forced) or anything scored. */
+export function runView(r: RunRecord): RunRecord & { sealed: boolean } {
+  if (!isSealed(r)) return { ...r, sealed: false };
+  const { myReportHash: _h, decision: _d, verdicts: _v, participation: _p, ...rest } = r;
+  return { ...rest, verdicts: [], sealed: true };
 }
 
 export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
@@ -133,22 +157,41 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
   api.route('/v1/runs/:runId', async ({ params }) => {
     const r = await store.getRun(pathInt(params.runId, 'runId'));
     if (!r) throw new HttpError(404, `run ${params.runId} not known to this validator`);
-    return { status: 200, body: r };
+    return { status: 200, body: runView(r) };
   });
 
   api.route('/v1/runs/:runId/reports', async ({ params }) => {
     const runId = pathInt(params.runId, 'runId');
     const run = await store.getRun(runId);
+    if (isSealed(run)) {
+      return { status: 200, body: { runId, sealed: true, reason: `run ${runId} is sealed until its reveal window opens (phase ${run!.phase})`, verdicts: [], certificateHex: null, certifiedRunHex: null, reports: [] } };
+    }
     const reports = await store.listReportBytes(runId);
     if (!run && reports.length === 0) throw new HttpError(404, `run ${runId} not known to this validator`);
     return {
       status: 200,
-      body: { runId, verdicts: run?.verdicts ?? [], certificateHex: run?.certificateHex ?? null, reports: reports.map((x) => reportView(x.hotkey, x.hex)) },
+      body: { runId, sealed: false, verdicts: run?.verdicts ?? [], certificateHex: run?.certificateHex ?? null, certifiedRunHex: run?.certifiedRunHex ?? null, reports: reports.map((x) => reportView(x.hotkey, x.hex)) },
     };
+  });
+
+  api.route('/v1/runs/:runId/participation', async ({ params }) => {
+    const runId = pathInt(params.runId, 'runId');
+    const run = await store.getRun(runId);
+    if (!run) throw new HttpError(404, `run ${runId} not known to this validator`);
+    if (isSealed(run)) return { status: 200, body: { runId, sealed: true, participation: [] } };
+    return { status: 200, body: { runId, sealed: false, certified: Boolean(run.certificateHex), participation: run.participation ?? [] } };
+  });
+
+  api.route('/v1/participation', async ({ url }) => {
+    const limit = intParam(url, 'limit', 20, 1, 100);
+    const runs = (await store.listRuns(limit)).filter((r) => !isSealed(r));
+    return { status: 200, body: { runs: runs.map((r) => r.runId), validators: participationSummary(runs) } };
   });
 
   api.route('/v1/consensus/scores/:runId', async ({ params }) => {
     const runId = pathInt(params.runId, 'runId');
+    const run = await store.getRun(runId);
+    if (isSealed(run)) throw new HttpError(425, `run ${runId} is sealed until its reveal window opens (phase ${run!.phase}); ask again after the commit window closes`);
     const mine = await store.getReportBytes(runId, view.signer.hotkey);
     if (mine === undefined) throw new HttpError(404, `this validator has no report for run ${runId}`);
     return { status: 200, body: reportView(view.signer.hotkey, mine) };
@@ -163,6 +206,9 @@ export function buildApi(view: NodeView, opts: ApiServerOptions): ApiServer {
 
   api.route('/v1/evaluations/:codeSha256', async ({ params }) => {
     if (!/^[0-9a-f]{64}$/.test(params.codeSha256)) throw new HttpError(400, 'codeSha256 must be 64 lowercase hex characters');
+    // a submission of a run still sealed: its evaluation (the score) waits for the reveal window
+    const sealedBy = (await store.listRuns(8)).find((r) => isSealed(r) && r.roster.some((e) => e.codeSha256 === params.codeSha256));
+    if (sealedBy) throw new HttpError(425, `the evaluation of ${params.codeSha256} is sealed until run ${sealedBy.runId}'s reveal window opens (phase ${sealedBy.phase})`);
     const evals = await store.listEvaluations(params.codeSha256);
     if (evals.length === 0) throw new HttpError(404, `no evaluation of ${params.codeSha256} on this validator`);
     return { status: 200, body: { codeSha256: params.codeSha256, evaluations: evals } };

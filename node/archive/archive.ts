@@ -18,7 +18,7 @@
 // is reported as corrupt while the rest stays readable. Stored proofs and first reports are never
 // overwritten.
 import { bytesEqual, fromHex } from '../../proto/codec.ts';
-import { decodeCertificate } from '../../proto/consensus.ts';
+import { certificateRunOf } from '../../proto/consensus.ts';
 import type { SignedScoreReport } from '../../proto/score-report.ts';
 import { hotkeyToPublicKey, publicKeyToHotkey } from '../../proto/signer.ts';
 import { ArchiveCorruptError, ArchiveError, writeError, type CorruptEntry, type ListResult } from './errors.ts';
@@ -334,11 +334,8 @@ export class Archive {
     const r = this.resolve(run);
     const key = runPrefix(r);
     let decision: { netuid: number; runId: number } | undefined;
-    try {
-      decision = decodeCertificate(bytes).decision;
-    } catch {
-      decision = undefined; // consensus owns the format; an undecodable certificate is kept as given
-    }
+    // consensus owns the format; a certificate whose header does not name a run is kept as given
+    decision = certificateRunOf(bytes) ?? undefined;
     if (decision && (decision.netuid !== r.netuid || decision.runId !== r.runId)) {
       throw new ArchiveError(`certificate is for netuid ${decision.netuid} run ${decision.runId}, not netuid ${r.netuid} run ${r.runId}`);
     }

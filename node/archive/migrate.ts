@@ -8,7 +8,7 @@
 // Each chunk is one atomic batch that writes the v2 entries and deletes the v1 keys, so a crash
 // between chunks leaves every entry in exactly one of the two schemas and the next open resumes.
 import { toHex } from '../../proto/codec.ts';
-import { decodeCertificate } from '../../proto/consensus.ts';
+import { certificateRunOf } from '../../proto/consensus.ts';
 import { decodeSignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { fault } from './fault.ts';
 import { runPrefix } from './keys.ts';
@@ -71,12 +71,9 @@ export async function migrateV1(p: MigrationPort): Promise<void> {
     for (const [key, value] of entries) {
       extra.push({ type: 'del', sublevel: certs, key });
       let target: string | undefined;
-      try {
-        const d = decodeCertificate(value as Uint8Array).decision;
-        target = runPrefix({ chain: p.chain, netuid: d.netuid, runId: d.runId });
-      } catch {
-        target = undefined;
-      }
+      // v1 archives hold certificates of decision version 1: their header still names the run
+      const d = certificateRunOf(value as Uint8Array);
+      target = d ? runPrefix({ chain: p.chain, netuid: d.netuid, runId: d.runId }) : undefined;
       const exists = target !== undefined && (seen.has(target) || (await binSub(p.db, 'v2-certificates').get(target)) !== undefined);
       if (target !== undefined && !exists) {
         extra.push({ type: 'put', sublevel: p.certificates, key: target, value: Uint8Array.from(value as Uint8Array) });

@@ -257,7 +257,7 @@ export class SubtensorClient {
     return readMinerRoster(this, netuid, at);
   }
 
-  /** Validators' `conclave/v1:<runId>:<hash>` commitments for `runId` in effect at a block (hotkey -> hash + block). */
+  /** Validators' `conclave/v2:<runId>:<sha256(salt || report)>` commitments for `runId` in effect at a block (hotkey -> commitment + block). */
   scoreCommitments(netuid: number, runId: number, at?: BlockRef): Promise<Map<string, { hash: string; block: number }>> {
     return readScoreCommitments(this, netuid, runId, at);
   }
@@ -295,7 +295,7 @@ export class SubtensorClient {
     return this.submit(signer, () => this.txFn('commitments', 'setCommitment')(netuid, { fields }));
   }
 
-  /** Commits `conclave/v1:<runId>:<sha256 hex>` for the signer's hotkey. */
+  /** Commits `conclave/v2:<runId>:<commitment>` (commitment = sha256(salt || report)) for the signer's hotkey. */
   async commitScoreHash(signer: Sr25519Signer, netuid: number, runId: number, sha256Hex: string): Promise<ChainWriteResult> {
     let text: string;
     try {

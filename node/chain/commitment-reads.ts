@@ -72,7 +72,7 @@ export async function readMinerRoster(client: SubtensorClient, netuid: number, a
   return { entries, skipped };
 }
 
-/** Validators' `conclave/v1:<runId>:<hash>` commitments for `runId` in effect at a block (hotkey -> hash + block). */
+/** Validators' `conclave/v2:<runId>:<sha256(salt || report)>` commitments for `runId` in effect at a block (hotkey -> commitment + block). */
 export async function readScoreCommitments(client: SubtensorClient, netuid: number, runId: number, at?: BlockRef): Promise<Map<string, { hash: string; block: number }>> {
   const { records } = await client.commitments(netuid, at);
   const out = new Map<string, { hash: string; block: number }>();

@@ -3,12 +3,17 @@
 // Miner commitment (what a miner puts in Commitments.set_commitment):  `<sha256 hex of the code>:<url>`
 //   - exactly 64 lowercase hex chars, one ':', then an absolute http:// or https:// URL without whitespace,
 //     at most 1024 chars; anything else is malformed and that miner is skipped with the reason.
-// Score-hash commitment (what a Conclave validator commits):  `conclave/v1:<runId>:<sha256 hex>`
+// Score commitment (what a Conclave validator commits):  `conclave/v2:<runId>:<commitment hex>`
+//   - commitment = sha256(salt || canonical report bytes) with a fresh 32-byte salt (proto/reveal.ts),
+//     revealed with the report once the commit window closes: unguessable, unlike the v1 unsalted
+//     sha256 of a report whose scores repeat across runs;
 //   - runId in decimal without leading zeros (a block number); at most 12 + 16 + 1 + 64 = 93 bytes,
-//     which fits one `Raw` field of the commitments pallet (Raw0..Raw128).
+//     which fits one `Raw` field of the commitments pallet (Raw0..Raw128);
+//   - `conclave/v1:` (unsalted) commitments are refused by name.
 import { hexToU8a } from '@polkadot/util';
 
-export const SCORE_COMMITMENT_PREFIX = 'conclave/v1:';
+export const SCORE_COMMITMENT_PREFIX = 'conclave/v2:';
+const V1_PREFIX = 'conclave/v1:';
 export const MAX_RAW_FIELD = 128;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -32,16 +37,19 @@ export function parseMinerCommitment(text: string): Parsed<{ sha256: string; url
   return { ok: true, sha256, url };
 }
 
-export function formatScoreCommitment(runId: number, sha256Hex: string): string {
+/** `conclave/v2:<runId>:<commitment>`, commitment = sha256(salt || report) (proto/reveal.ts reportCommitment). */
+export function formatScoreCommitment(runId: number, commitment: string): string {
   if (!Number.isSafeInteger(runId) || runId < 0) throw new Error(`runId must be a non-negative safe integer, got ${runId}`);
-  if (!HEX64.test(sha256Hex)) throw new Error('score hash must be 64 lowercase hex characters');
-  return `${SCORE_COMMITMENT_PREFIX}${runId}:${sha256Hex}`;
+  if (!HEX64.test(commitment)) throw new Error('score commitment must be 64 lowercase hex characters');
+  return `${SCORE_COMMITMENT_PREFIX}${runId}:${commitment}`;
 }
 
+/** The run and salted commitment of a v2 score commitment; `sha256` is sha256(salt || report). */
 export function parseScoreCommitment(text: string): Parsed<{ runId: number; sha256: string }> {
-  if (!text.startsWith(SCORE_COMMITMENT_PREFIX)) return { ok: false, reason: 'not a conclave/v1 score commitment' };
+  if (text.startsWith(V1_PREFIX)) return { ok: false, reason: 'conclave/v1 score commitment (an unsalted report hash) is refused: this network needs conclave/v2 salted commitments; upgrade the validator' };
+  if (!text.startsWith(SCORE_COMMITMENT_PREFIX)) return { ok: false, reason: 'not a conclave/v2 score commitment' };
   const m = /^(0|[1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(text.slice(SCORE_COMMITMENT_PREFIX.length));
-  if (!m) return { ok: false, reason: 'score commitment is not "conclave/v1:<runId>:<sha256 hex>"' };
+  if (!m) return { ok: false, reason: 'score commitment is not "conclave/v2:<runId>:<sha256(salt || report) hex>"' };
   const runId = Number(m[1]);
   if (!Number.isSafeInteger(runId)) return { ok: false, reason: 'score commitment runId is out of range' };
   return { ok: true, runId, sha256: m[2] };

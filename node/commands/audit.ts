@@ -9,10 +9,16 @@ import { encodeRoster } from '../../proto/roster.ts';
 
 const help = `Usage: conclave audit --run RUN (--source URL|MULTIADDR | --archive DIR) [--chain ENDPOINT] [--netuid N] [--commit-window BLOCKS] [--rules-from CONFIG] [--json]
 
-Re-verify a past run from a validator's published evidence and the chain alone: fetch its
-reports and certificate (or read them from an archive directory), verify every signature against the metagraph at the run's block,
-check every report hash against that validator's on-chain commitment, recompute median,
-winner and weights, compare with the weights set on chain, and list equivocations.
+Re-verify a past run from a validator's published evidence (or an archive directory) and the
+chain alone; nothing the certificate claims is trusted: every vote is attributed by its binding
+(hotkey + node-key signatures, this chain and subnet) to a member holding stake at the run's
+block and the quorum is recomputed; the counted set is rebuilt from the salted commitments on
+chain by the commit deadline (every counted report must be revealed with the salt that opens its
+commitment), and the committed-but-uncounted and revealed-but-uncommitted reports are listed with
+the reason; the incumbent is rebuilt from the previous certified run the decision names (verified
+the same way) or from the weights on chain at the run's start block; median, coverage, winner,
+weights, missed reveals and exclusions are recomputed; each validator's weights are read at the
+block it set them.
 Exit 0 only when every check holds; 1 when any fails (the JSON names each failed check).
 
 Options:
@@ -31,8 +37,8 @@ Options:
   --commit-window BLOCKS  commit window of the subnet's validators (default: --rules-from's, or derived from
                           the subnet's tempo at the run block as the validators derive it: 150 at tempo 360)
   --rules-from CONFIG     take the subnet's consensus rules (quorum, burn uid and rate, dethrone
-                          margin, min stake, commit window) from a validator TOML config; default:
-                          the built-in defaults of validator.example.toml
+                          margin, min stake, missed-reveals limit, commit window) from a validator TOML
+                          config; default: the built-in defaults of validator.example.toml
   --json                  machine-readable result
 
 Evidence is bounded: an HTTP source's responses are refused past 32 MiB (run metadata 8 MiB),
@@ -93,15 +99,17 @@ function apiEvidence(url: string, run: unknown, reps: unknown) {
     throw new InputError(`${url}: run.roster: ${(err as Error).message}`);
   }
   if (!Array.isArray(p.reports)) throw new InputError(`${url}: reports: expected an array`);
-  if (p.certificateHex !== null && typeof p.certificateHex !== 'string') throw new InputError(`${url}: certificateHex: expected a hex string or null, got ${clip(p.certificateHex)}`);
+  if (p.sealed === true) throw new InputError(`${url}: the run is sealed on that validator (its reveal window has not opened yet): audit it once the run is decided`);
+  const certified = p.certifiedRunHex ?? r.certifiedRunHex ?? null;
+  if (certified !== null && typeof certified !== 'string') throw new InputError(`${url}: certifiedRunHex: expected a hex string or null, got ${clip(certified)}`);
   return {
     roster: r.roster as import('../../proto/roster.ts').RosterEntry[],
     rosterHash: str(r.rosterHash, 'run.rosterHash'), policyHash: str(r.policyHash, 'run.policyHash'), hardwareClass: str(r.hardwareClass, 'run.hardwareClass'),
-    reports: p.reports.map((x, i) => {
+    reveals: p.reports.map((x, i) => {
       const o = obj(x, `reports[${i}]`);
-      return { hotkey: str(o.hotkey, `reports[${i}].hotkey`).slice(0, 64), signedHex: str(o.signedHex, `reports[${i}].signedHex`) };
+      return { hotkey: str(o.hotkey, `reports[${i}].hotkey`).slice(0, 64), revealHex: str(o.revealHex, `reports[${i}].revealHex`) };
     }),
-    certificateHex: (p.certificateHex as string | null) ?? null,
+    certifiedRunHex: certified as string | null,
   };
 }
 
@@ -111,14 +119,15 @@ function apiEvidence(url: string, run: unknown, reps: unknown) {
  */
 async function archiveBundle(dir: string, genesis: string, netuid: number, runId: number): Promise<import('../audit.ts').RunBundleEvidence> {
   const { Archive, UNKNOWN_CHAIN } = await import('../archive.ts');
-  const { encodeSignedScoreReport } = await import('../../proto/score-report.ts');
+  const { revealsOfRun, certifiedRunOf } = await import('../validator/evidence.ts');
+  const { encodeCertifiedRun } = await import('../../proto/consensus.ts');
   const archive = await Archive.openReadOnly(dir, { chain: genesis });
   try {
     for (const chain of [genesis, UNKNOWN_CHAIN]) {
       const ref = { chain, netuid, runId };
-      const list = await archive.reportsOfRun(ref);
-      const certificate = await archive.getCertificate(ref);
-      if (list.items.length > 0 || certificate) return { reports: list.items.map((s) => encodeSignedScoreReport(s)), certificate: certificate ?? null };
+      const reveals = await revealsOfRun(archive, ref);
+      const certified = await certifiedRunOf(archive, ref);
+      if (reveals.length > 0 || certified) return { reports: reveals, certificate: certified ? encodeCertifiedRun(certified) : null };
     }
   } finally {
     await archive.close();
@@ -174,13 +183,16 @@ const command: Command = {
     const { auditRun, evidenceFromBundle } = await import('../audit.ts');
     const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
     const { derivedWindows } = await import('../validator/windows.ts');
-    type Evidence = Pick<import('../audit.ts').AuditInput, 'reports' | 'certificateHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
+    const { nextEpochAt } = await import('../chain/epoch-schedule.ts');
+    const { decodeCertifiedRun } = await import('../../proto/consensus.ts');
+    const { fromHex, toHex } = await import('../../proto/codec.ts');
+    type Evidence = Pick<import('../audit.ts').AuditInput, 'reveals' | 'certifiedRunHex' | 'roster' | 'rosterHash' | 'policyHash' | 'hardwareClass' | 'rosterFrom'>;
+    const { fetchRunBundle } = viaP2p ? await import('../p2p/run-bundle.ts') : { fetchRunBundle: null };
     let fromApi: Evidence | null = null;
     let bundle: import('../audit.ts').RunBundleEvidence | null = null;
     if (archiveDir !== undefined) {
       // read below, once the chain's genesis hash (the archive's key) is known
-    } else if (viaP2p) {
-      const { fetchRunBundle } = await import('../p2p/run-bundle.ts');
+    } else if (fetchRunBundle) {
       bundle = await fetchRunBundle(source, netuid, runId, { timeoutMs });
     } else {
       const run = await getJson(`${source}/v1/runs/${runId}`, timeoutMs, MAX_RUN_JSON_BYTES, RUN_JSON_LIMITS);
@@ -189,18 +201,66 @@ const command: Command = {
     }
     const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });
     try {
-      if (archiveDir !== undefined) bundle = await archiveBundle(archiveDir, await client.blockHash(0), netuid, runId);
+      const genesisHash = client.api.genesisHash.toHex();
+      /** The certified run of `id` as the source serves it (hex), or null. */
+      const certifiedRunAt = async (id: number): Promise<string | null> => {
+        try {
+          if (archiveDir !== undefined) {
+            const b = await archiveBundle(archiveDir, genesisHash, netuid, id);
+            return b.certificate ? toHex(b.certificate) : null;
+          }
+          if (fetchRunBundle) {
+            const b = await fetchRunBundle(source, netuid, id, { timeoutMs });
+            return b.certificate ? toHex(b.certificate) : null;
+          }
+          const rec = (await getJson(`${source}/v1/runs/${id}`, timeoutMs, MAX_RUN_JSON_BYTES)) as { certifiedRunHex?: unknown };
+          return typeof rec?.certifiedRunHex === 'string' ? rec.certifiedRunHex : null;
+        } catch {
+          return null;
+        }
+      };
+      if (archiveDir !== undefined) bundle = await archiveBundle(archiveDir, genesisHash, netuid, runId);
       const evidence: Evidence = fromApi ?? evidenceFromBundle(bundle!, (await client.minerRoster(netuid, runId)).entries);
       const metagraph = await client.metagraph(netuid, runId);
-      // 0 = the validators derive it from the subnet's tempo (node/validator/windows.ts)
-      const commitWindow = commitWindowFlag || derivedWindows((await client.hyperparams(netuid, runId)).tempo).commitBlocks;
-      const commitments = await client.scoreCommitments(netuid, runId, runId + commitWindow);
-      const chainWeights = new Map<string, { uid: number; weight: number }[]>();
-      for (const m of membersOf(metagraph, cfg.consensus.minStake)) chainWeights.set(m.hotkey, (await client.weightsOf(netuid, m.hotkey)) ?? []);
-      const result = auditRun({ runId, netuid, incumbent: null, ...evidence, metagraph, commitments, chainWeights, rules: rulesFromConfig(cfg) });
+      const members = membersOf(metagraph, cfg.consensus.minStake);
+      // the run's windows as its validators fixed them when it opened: the flag / --rules-from's, else
+      // derived from the subnet's tempo at the run block (0 = derive, node/validator/windows.ts)
+      const schedule = await client.epochSchedule(netuid, runId);
+      const commitWindow = commitWindowFlag || derivedWindows(schedule.tempo).commitBlocks;
+      const commitEnd = runId + commitWindow;
+      const commitments = await client.scoreCommitments(netuid, runId, commitEnd);
+      let decision = null;
+      try {
+        decision = evidence.certifiedRunHex ? decodeCertifiedRun(fromHex(evidence.certifiedRunHex)).certificate.decision : null;
+      } catch {
+        // auditRun reports certificate-decodes
+      }
+      let previous: import('../audit.ts').AuditInput['previous'] = null;
+      if (decision?.previous) {
+        const hex = await certifiedRunAt(decision.previous.runId);
+        if (hex) previous = { certifiedRunHex: hex, metagraph: await client.metagraph(netuid, decision.previous.runId) };
+      }
+      const chainWeightsAtStart = [];
+      if (decision && !decision.previous) {
+        for (const m of members) chainWeightsAtStart.push({ hotkey: m.hotkey, stake: m.stake, weights: (await client.weightsOf(netuid, m.hotkey, runId)) ?? [] });
+      }
+      // weights set for this run: the last update after its commit deadline and before the next run's
+      // commit deadline (the next run starts when the chain's epoch schedule at the run block says it fires)
+      const best = (await client.bestBlock()).number;
+      const windowEnd = Math.min(best, nextEpochAt(schedule) + commitWindow);
+      const chainWeights = new Map<string, { block: number; weights: { uid: number; weight: number }[] }>();
+      for (const m of members) {
+        const u = await client.lastWeightsUpdate(netuid, m.hotkey, windowEnd).catch(() => null);
+        if (!u || u.block <= commitEnd) continue;
+        chainWeights.set(m.hotkey, { block: u.block, weights: (await client.weightsOf(netuid, m.hotkey, u.block)) ?? [] });
+      }
+      const result = auditRun({ runId, netuid, genesisHash, ...evidence, metagraph, commitments, previous, chainWeightsAtStart, chainWeights, rules: rulesFromConfig(cfg) });
       if (values.json) printJson(result);
       else {
         for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}${c.detail ? `: ${c.detail}` : ''}\n`);
+        for (const u of result.uncounted) process.stdout.write(`uncounted  ${u.hotkey}: ${u.reason}\n`);
+        for (const u of result.uncommitted) process.stdout.write(`uncommitted ${u.hotkey} report ${u.reportHash.slice(0, 12)}…: ${u.reason}\n`);
+        process.stdout.write(`incumbent ${result.incumbent.uid ?? 'none'} (from ${result.incumbent.from}${result.incumbent.previousRunId !== null ? ` run ${result.incumbent.previousRunId}` : ''})\n`);
         process.stdout.write(`\nrun ${runId}: ${result.ok ? 'VERIFIED' : `${result.failed.length} check(s) failed`}; winner ${result.winner ?? 'none'}\n`);
       }
       return result.ok ? 0 : 1;

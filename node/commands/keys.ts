@@ -20,7 +20,8 @@ Create or inspect the validator's identities.
          --password-file or ${PASSWORD_ENV}; the Argon2i key derivation takes 5-30 s). Without a
          password, an encrypted hotkey is shown from its <hotkey>pub.txt, unverified.
   node   Create (if missing) and print the ed25519 node key kept in --data-dir (libp2p peer id).
-         With --bind, also print a binding record signed by the hotkey.
+         With --bind, also print a binding record signed by the hotkey and countersigned by the
+         node key, valid on one chain (--genesis) and one subnet (--netuid) only.
 
 Options:
   --wallet NAME        Wallet name (default: default)
@@ -32,13 +33,16 @@ Options:
   --data-dir DIR       node: data directory holding node-key.json (default: ./.conclave)
   --bind               node: sign a binding record of the node key with the hotkey
   --multiaddr ADDR     node --bind: a listen address to include (repeatable)
+  --genesis HASH       node --bind: genesis hash of the chain (0x + 64 hex; required with --bind)
+  --netuid N           node --bind: subnet (default: 1)
   --ttl-hours N        node --bind: binding validity in hours (default: 24)
   --json               Machine-readable output
 
 Examples:
   conclave keys new --wallet owner --hotkey validator1
   conclave keys show --wallet owner --hotkey validator1 --wallet-path /tmp/wallets
-  conclave keys node --data-dir ./data --bind --wallet owner --hotkey validator1 --multiaddr /ip4/127.0.0.1/tcp/30333
+  conclave keys node --data-dir ./data --bind --wallet owner --hotkey validator1 --multiaddr /ip4/127.0.0.1/tcp/30333 \
+      --genesis 0x2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03 --netuid 1
 `;
 
 const options = {
@@ -51,6 +55,8 @@ const options = {
   bind: { type: 'boolean', default: false },
   multiaddr: { type: 'string', multiple: true },
   'ttl-hours': { type: 'string', default: '24' },
+  genesis: { type: 'string' },
+  netuid: { type: 'string', default: '1' },
   json: { type: 'boolean', default: false },
 } as const;
 
@@ -92,9 +98,12 @@ async function run(argv: string[]): Promise<number> {
       if (values.bind) {
         const ttl = Number(values['ttl-hours']);
         if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 24 * 30) throw new UsageError('--ttl-hours must be a number in (0, 720]');
+        if (!values.genesis || !/^(0x)?[0-9a-fA-F]{64}$/.test(values.genesis)) throw new UsageError('--bind needs --genesis 0x<64 hex>: the genesis hash of the chain the binding is for (bindings are scoped to one chain)');
+        const netuid = Number(values.netuid);
+        if (!Number.isInteger(netuid) || netuid < 0 || netuid > 0xffff) throw new UsageError('--netuid must be an integer 0..65535');
         const signer = await loadHotkey(ref, loadOpts);
         const now = Date.now();
-        binding = signBinding({ nodePublicKey: key.publicKey, multiaddrs: values.multiaddr ?? [], issuedAt: now, expiresAt: now + Math.round(ttl * 3600_000) }, signer);
+        binding = signBinding({ genesisHash: values.genesis.toLowerCase(), netuid, node: key.signer, multiaddrs: values.multiaddr ?? [], issuedAt: now, expiresAt: now + Math.round(ttl * 3600_000) }, signer);
       }
       if (values.json) {
         printJson({ path: key.path, created: key.created, publicKey: key.publicKeyHex, peerId: key.peerId, ...(binding ? { binding } : {}) });

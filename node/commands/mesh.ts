@@ -5,7 +5,11 @@ import { parseFlags, requireFlag, UsageError, type Command, intFlag, optionalInt
 import { Mesh, type MeshEvent } from '../p2p/mesh.ts';
 import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { fromHex, sha256Hex } from '../../proto/codec.ts';
-import { encodeSignedScoreReport, signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
+import { signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
+import { encodeReveal, freshSalt } from '../../proto/reveal.ts';
+
+/** Genesis hash a standalone mesh scopes its bindings to unless --genesis names the chain's (every member of one mesh must use the same). */
+export const STANDALONE_GENESIS = sha256Hex('conclave standalone mesh');
 import type { ValidatorInfo } from '../p2p/admission.ts';
 import { bigintAsString } from '../json-bigint.ts';
 
@@ -17,6 +21,8 @@ The member admits peers only when they present a binding record signed by a hotk
 
 Options:
   --netuid N            subnet id the mesh serves (default 1)
+  --genesis HASH        genesis hash of the chain (0x + 64 hex) the bindings are scoped to (default: a fixed
+                        standalone value; a validator uses its chain's, 'conclave start' reads it from the chain)
   --listen MADDR        listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
   --bootstrap MADDR     bootstrap multiaddr, repeatable (with or without /p2p/<peer id>)
   --hotkey-seed HEX     32-byte sr25519 mini-secret of the validator hotkey (64 hex chars)
@@ -34,8 +40,8 @@ Options:
                         run-bundle protocol /conclave/run-bundle/1.0.0 (what 'conclave audit --source MADDR' reads)
 
 Control commands (stdin, one JSON object per line; "id" is echoed in the reply):
-  {"cmd":"report","runId":N,"tag":"x"}          sign and publish a synthetic score report
-  {"cmd":"report","forge":true}                 publish a report with a corrupted sr25519 signature (testing)
+  {"cmd":"report","runId":N,"tag":"x"}          sign and publish a synthetic score report (as a reveal: salt + signed report)
+  {"cmd":"report","forge":true}                 publish a reveal whose report has a corrupted sr25519 signature (testing)
   {"cmd":"burst","count":N}                     publish N synthetic reports back to back (throughput probe)
   {"cmd":"consensus","hex":"..."}               publish an opaque consensus payload for the current run
   {"cmd":"set-validators","validators":[...]}   replace the validator set
@@ -99,6 +105,7 @@ const command: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, {
       netuid: { type: 'string' },
+      genesis: { type: 'string' },
       listen: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
       'hotkey-seed': { type: 'string' },
@@ -125,9 +132,11 @@ const command: Command = {
       throw new UsageError(`${(err as Error).message} (generate one with: openssl rand -hex 32)`);
     }
     const netuid = intFlag(values.netuid, 'netuid', 1);
+    if (values.genesis !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/.test(values.genesis)) throw new UsageError('--genesis must be the chain\'s genesis hash: 0x followed by 64 hex characters');
     const validators = await readValidators(values.validators);
     const mesh = new Mesh({
       netuid,
+      genesisHash: (values.genesis ?? STANDALONE_GENESIS).toLowerCase(),
       hotkey,
       nodeKeySeed: nodeSeed,
       listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
@@ -145,15 +154,16 @@ const command: Command = {
     if (values.archive) {
       const { Archive } = await import('../archive.ts');
       const { archiveRunBundleProvider } = await import('../p2p/run-bundle.ts');
+      const { archiveEvidenceReader } = await import('../validator/evidence.ts');
       const a = await Archive.openReadOnly(values.archive); // a snapshot: works beside a live node and on read-only media
       archive = a;
-      mesh.setRunBundleProvider(archiveRunBundleProvider(a));
+      mesh.setRunBundleProvider(archiveRunBundleProvider(archiveEvidenceReader(a)));
     }
     const run = optionalIntFlag(values.run, 'run');
     if (run !== undefined) mesh.setCurrentRun(run);
     mesh.onReport((m) => out({
-      event: 'report', hash: m.hash, validator: m.signed.report.validatorHotkey, runId: m.runId, issuedAt: m.signed.report.issuedAt,
-      code: m.signed.report.entries[0]?.codeSha256, via: m.via, from: m.fromPeer,
+      event: 'report', hash: m.hash, validator: m.reveal.signed.report.validatorHotkey, runId: m.runId, issuedAt: m.reveal.signed.report.issuedAt,
+      code: m.reveal.signed.report.entries[0]?.codeSha256, via: m.via, from: m.fromPeer,
     }));
     mesh.onConsensus((m) => out({ event: 'consensus', hash: m.hash, hex: Buffer.from(m.payload).toString('hex'), runId: m.runId, signer: m.signerHotkey, via: m.via }));
     mesh.onEvent((e: MeshEvent) => out({ event: e.type, ...e, type: undefined }));
@@ -174,11 +184,11 @@ const command: Command = {
           if (cmd.forge) {
             const sig = fromHex(signed.signature, 64);
             sig[0] ^= 0xff;
-            const bytes = encodeSignedScoreReport({ ...signed, signature: Buffer.from(sig).toString('hex') });
+            const bytes = encodeReveal({ salt: freshSalt(), signed: { ...signed, signature: Buffer.from(sig).toString('hex') } });
             const recipients = await mesh.publishRaw('report', mesh.envelope('report', runId, bytes));
             return { ok: true, recipients, hash: sha256Hex(bytes) };
           }
-          const bytes = encodeSignedScoreReport(signed);
+          const bytes = encodeReveal({ salt: freshSalt(), signed });
           const r = await mesh.publishReport(bytes);
           return { ok: true, ...r, code: signed.report.entries[0].codeSha256 };
         }
@@ -188,7 +198,7 @@ const command: Command = {
           const runId = mesh.currentRun() ?? 0;
           const started = Date.now();
           const results = await Promise.all(Array.from({ length: count }, (_, k) =>
-            mesh.publishReport(encodeSignedScoreReport(signScoreReport(syntheticReport(hotkey, netuid, runId, `burst-${started}-${k}`), hotkey)))));
+            mesh.publishReport(encodeReveal({ salt: freshSalt(), signed: signScoreReport(syntheticReport(hotkey, netuid, runId, `burst-${started}-${k}`), hotkey) }))));
           return { ok: true, published: results.length, queued: results.filter((r) => r.queued).length, ms: Date.now() - started };
         }
         case 'consensus': {

@@ -10,6 +10,11 @@ import type { Logger, NodeLogger } from '../logging/logger.ts';
 import { checkListenable, listenErrorCode, listenErrorMessage, listenSpecs } from '../listen-check.ts';
 import { PASSWORD_ENV } from '../keys/password.ts';
 import { routeForeignOutput } from '../logging/capture.ts';
+import { archiveCertifiedRun, archiveReveal } from '../validator/evidence.ts';
+import { encodeEquivocationProof, type EquivocationProof } from '../../proto/consensus.ts';
+import { toHex } from '../../proto/codec.ts';
+
+const toHexProof = (p: EquivocationProof) => toHex(encodeEquivocationProof(p));
 
 const help = `Usage: conclave start --config FILE [--password-file FILE] [--print-config]
 
@@ -166,8 +171,10 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
     const neurons = await chain.metagraph();
     const me = neurons.find((n) => n.hotkey === signer.hotkey);
     if (!me) log.warn('this hotkey is not registered on the subnet: the node observes but its reports will not count', { hotkey: signer.hotkey, netuid: cfg.chain.netuid });
+    const genesisHash = client.api.genesisHash.toHex();
     const mesh = new Mesh({
       netuid: cfg.chain.netuid,
+      genesisHash,
       hotkey: signer,
       nodeKeySeed: nodeKey.seed,
       listen: [cfg.p2p.listen],
@@ -181,6 +188,13 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       status.setOtherValidators(list.filter((m) => m.hotkey !== signer.hotkey).length);
     };
     setMembers();
+    const bindingProofs = archive.kv('binding-equivocations');
+    mesh.onEvent((e) => {
+      if (e.type !== 'equivocation') return;
+      const [a, b] = [e.proof.a, e.proof.b];
+      log.warn('a node key is bound to two hotkeys: the second binding was refused (proof archived)', { nodeKey: a.nodePublicKey, hotkeys: [a.hotkey, b.hotkey], detail: e.detail });
+      void bindingProofs.put(`${a.nodePublicKey}/${b.hotkey}`, { nodeKey: a.nodePublicKey, hotkeys: [a.hotkey, b.hotkey], proofHex: toHexProof(e.proof) }).catch(() => undefined);
+    });
     try {
       await mesh.start();
     } catch (err) {
@@ -342,6 +356,14 @@ function archivePort(archive: import('../archive.ts').Archive, netuid: number, l
     // the first proof of a (subnet, run, validator) is kept; a later one never replaces it
     putEquivocation: async (runId, hotkey, proofHex) => {
       await proofs.putIfAbsent(`${netuid}/${runId}/${hotkey}`, { netuid, runId, hotkey, proofHex });
+    },
+    putReveal: async (reveal, block) => {
+      const status = await archiveReveal(archive, reveal, block === undefined ? {} : { block });
+      if (status === 'equivocation') log.warn('equivocation archived', { runId: reveal.signed.report.runId, validator: reveal.signed.report.validatorHotkey });
+    },
+    putCertifiedRun: async (runId, certified) => {
+      const r = await archiveCertifiedRun(archive, { netuid, runId }, certified);
+      if (r === 'conflict') log.warn('a different certificate for this run is already archived (first wins)', { runId });
     },
     putEvaluation: (code, record) => archive.putEvaluation(code, record),
   };

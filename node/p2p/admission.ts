@@ -1,11 +1,16 @@
 // Admission registry (pure): which libp2p peers speak for a validator hotkey.
 //
-// A peer is "bound" while we hold a valid, unexpired, hotkey-signed BindingRecord for it whose hotkey
-// is in the current validator set. Bindings arrive over the hello handshake, the bindings topic and
-// peer exchange; they are independent of connections (a gossip author may be several hops away).
-// One binding per hotkey: a newer one (node key rotated, node restarted elsewhere) replaces the older.
-import { verifyBinding, type BindingRecord } from '../../proto/binding.ts';
+// A peer is "bound" while we hold a valid, unexpired binding for it — signed by a hotkey in the
+// current validator set, countersigned by the node key, scoped to this chain (genesis hash) and this
+// subnet — whatever way it arrived (hello handshake, bindings topic, peer exchange). The rules of the
+// registry are consensus/bindings.ts (BindingBook), shared with the simulator: one hotkey per node key
+// (a relayed binding never displaces another hotkey's binding of the same node key; two countersigned
+// bindings of one node key to two hotkeys are an equivocation, returned as a proof), one node key per
+// hotkey (a later binding of the hotkey replaces the older: key rotation).
+import type { BindingRecord, BindingScope } from '../../proto/binding.ts';
+import type { EquivocationProof } from '../../proto/consensus.ts';
 import { canonicalHotkey } from '../../proto/signer.ts';
+import { BindingBook, type BindingRefusal } from '../../consensus/bindings.ts';
 
 export interface ValidatorInfo {
   hotkey: string;
@@ -14,17 +19,24 @@ export interface ValidatorInfo {
   axon?: { ip: string; port: number };
 }
 
-export type AdmissionRefusal = 'bad-binding' | 'not-validator' | 'peer-mismatch' | 'superseded';
+export type AdmissionRefusal = BindingRefusal;
 
 export type AdmissionResult =
   | { ok: true; changed: boolean }
-  | { ok: false; reason: AdmissionRefusal; detail: string };
+  | { ok: false; reason: AdmissionRefusal; detail: string; proof?: Extract<EquivocationProof, { kind: 'binding' }> };
 
 export class Admission {
   private validators = new Map<string, ValidatorInfo>();
-  private byPeer = new Map<string, BindingRecord>();
-  private byHotkey = new Map<string, string>();
-  private byNodeKey = new Map<string, string>();
+  private readonly book: BindingBook;
+  private byPeer = new Map<string, string>();
+
+  constructor(scope: BindingScope) {
+    this.book = new BindingBook(scope);
+  }
+
+  get scope(): BindingScope {
+    return this.book.scope;
+  }
 
   /** Replaces the validator set; returns the peer ids whose binding no longer qualifies. */
   setValidatorSet(list: ValidatorInfo[], nowMs: number): string[] {
@@ -55,55 +67,26 @@ export class Admission {
   }
 
   /**
-   * Checks a binding (signature, window, peer id, membership) and records it when it qualifies.
-   * `remotePeerId`, when given, is the peer the binding arrived from over an authenticated connection.
+   * Checks a binding (signatures, scope, window, peer id, membership, the registry's rules) and records
+   * it when it qualifies. `remotePeerId`, when given, is the peer the binding arrived from over an
+   * authenticated connection.
    */
   consider(record: BindingRecord, nowMs: number, remotePeerId?: string): AdmissionResult {
-    const v = verifyBinding(record, nowMs, remotePeerId ? { peerId: remotePeerId } : {});
-    if (!v.ok) {
-      const reason: AdmissionRefusal = /expected/.test(v.reason) && remotePeerId && record.peerId !== remotePeerId ? 'peer-mismatch' : 'bad-binding';
-      return { ok: false, reason, detail: v.reason };
-    }
-    const hotkey = canonicalHotkey(record.hotkey);
-    if (!this.validators.has(hotkey)) {
-      return { ok: false, reason: 'not-validator', detail: `hotkey ${hotkey} is not in the current validator set (no validator permit or stake below the minimum)` };
-    }
-    const prevPeer = this.byHotkey.get(hotkey);
-    if (prevPeer !== undefined && prevPeer !== record.peerId) {
-      const prev = this.byPeer.get(prevPeer);
-      if (prev && prev.issuedAt > record.issuedAt) {
-        return { ok: false, reason: 'superseded', detail: `hotkey ${hotkey} has a newer binding to peer ${prevPeer}` };
-      }
-      this.remove(prevPeer);
-    }
-    const existing = this.byPeer.get(record.peerId);
-    if (existing && existing.issuedAt > record.issuedAt) return { ok: true, changed: false };
-    const changed = !existing || existing.signature !== record.signature;
-    if (existing && existing.hotkey !== hotkey) this.remove(record.peerId);
-    this.byPeer.set(record.peerId, { ...record, hotkey });
-    this.byHotkey.set(hotkey, record.peerId);
-    this.byNodeKey.set(record.nodePublicKey, record.peerId);
-    return { ok: true, changed };
+    const v = this.book.consider(record, nowMs, { isValidator: (h) => this.validators.has(h), remotePeerId });
+    if (!v.ok) return { ok: false, reason: v.reason, detail: v.detail, ...(v.proof ? { proof: v.proof } : {}) };
+    this.reindex();
+    return { ok: true, changed: v.changed };
   }
 
   /** Drops bindings that expired or whose hotkey left the validator set; returns their peer ids. */
   recheck(nowMs: number): string[] {
-    const dropped: string[] = [];
-    for (const [peerId, b] of this.byPeer) {
-      if (!this.validators.has(b.hotkey) || nowMs >= b.expiresAt) {
-        this.remove(peerId);
-        dropped.push(peerId);
-      }
-    }
+    const dropped = this.book.recheck(nowMs, (h) => this.validators.has(h)).map((b) => b.peerId);
+    this.reindex();
     return dropped;
   }
 
-  private remove(peerId: string): void {
-    const b = this.byPeer.get(peerId);
-    if (!b) return;
-    this.byPeer.delete(peerId);
-    if (this.byHotkey.get(b.hotkey) === peerId) this.byHotkey.delete(b.hotkey);
-    if (this.byNodeKey.get(b.nodePublicKey) === peerId) this.byNodeKey.delete(b.nodePublicKey);
+  private reindex(): void {
+    this.byPeer = new Map(this.book.all().map((b) => [b.peerId, b.nodePublicKey]));
   }
 
   isBound(peerId: string): boolean {
@@ -111,14 +94,19 @@ export class Admission {
   }
 
   bindingOf(peerId: string): BindingRecord | undefined {
-    return this.byPeer.get(peerId);
+    const node = this.byPeer.get(peerId);
+    return node === undefined ? undefined : this.book.ofNodeKey(node);
+  }
+
+  bindingOfNodeKey(nodePublicKeyHex: string): BindingRecord | undefined {
+    return this.book.ofNodeKey(nodePublicKeyHex);
   }
 
   peerOfNodeKey(nodePublicKeyHex: string): string | undefined {
-    return this.byNodeKey.get(nodePublicKeyHex);
+    return this.book.ofNodeKey(nodePublicKeyHex)?.peerId;
   }
 
   bindings(): BindingRecord[] {
-    return [...this.byPeer.values()];
+    return this.book.all();
   }
 }

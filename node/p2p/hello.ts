@@ -1,8 +1,10 @@
-// The hello protocol (/conclave/hello/1.0.0) and this node's own binding record. On every outbound
+// The hello protocol (/conclave/hello/2.0.0) and this node's own binding record. On every outbound
 // connection (and, from the maintenance loop, on any open connection not admitted yet) the node sends
-// its hotkey-signed binding; the listener checks it (Membership.admitRemote) and answers with its own
-// plus the bindings of validators it admitted (peer exchange). The own binding is re-signed at half
-// its lifetime and re-announced on the bindings topic every bindingAnnounceMs.
+// its binding (hotkey-signed, node-key-countersigned, scoped to the chain and netuid); the listener
+// checks it (Membership.admitRemote) and answers with its own plus the bindings of validators it
+// admitted (peer exchange). A relayed binding goes through the same registry rules
+// (consensus/bindings.ts): it never displaces another hotkey's binding of the same node key. The own
+// binding is re-signed at half its lifetime and re-announced on the bindings topic every bindingAnnounceMs.
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Libp2p } from 'libp2p';
 import type { Admission } from './admission.ts';
@@ -16,9 +18,10 @@ import { decodeBinding, encodeBinding, signBinding, type BindingRecord } from '.
 import type { Ed25519Signer } from '../../proto/signer.ts';
 import { decodeHello, encodeHello, MAX_HELLO_BYTES, MAX_HELLO_KNOWN, type HelloFrame } from '../../proto/gossip.ts';
 
-export const HELLO_PROTOCOL = '/conclave/hello/1.0.0';
+/** Version 2: bindings v2 (scoped, countersigned); a v1 peer's hello is refused as undecodable. */
+export const HELLO_PROTOCOL = '/conclave/hello/2.0.0';
 
-export type HelloOptions = Pick<ResolvedMeshOptions, 'netuid' | 'hotkey' | 'announce' | 'bindingTtlMs' | 'bindingAnnounceMs' | 'fetchTimeoutMs'>;
+export type HelloOptions = Pick<ResolvedMeshOptions, 'netuid' | 'genesisHash' | 'hotkey' | 'announce' | 'bindingTtlMs' | 'bindingAnnounceMs' | 'fetchTimeoutMs'>;
 
 export interface HelloComponents {
   now: () => number;
@@ -55,7 +58,7 @@ export class Hello {
   signOwnBinding(): void {
     const now = this.c.now();
     const addrs = (this.opts.announce ?? this.c.host.multiaddrs().map((a) => a.replace(/\/p2p\/[^/]+$/, ''))).slice(0, 16);
-    this.ownBinding = signBinding({ nodePublicKey: this.c.signer.publicKey, multiaddrs: addrs, issuedAt: now, expiresAt: now + this.opts.bindingTtlMs }, this.opts.hotkey);
+    this.ownBinding = signBinding({ genesisHash: this.opts.genesisHash, netuid: this.opts.netuid, node: this.c.signer, multiaddrs: addrs, issuedAt: now, expiresAt: now + this.opts.bindingTtlMs }, this.opts.hotkey);
     this.ownBindingBytes = encodeBinding(this.ownBinding);
     this.lastAnnounce = 0;
     this.admitSelf();
@@ -114,6 +117,7 @@ export class Hello {
         if (this.c.host.isSelf(rec.peerId)) continue;
         const r = this.c.admission.consider(rec, this.c.now());
         if (r.ok) this.c.dialer.onBindingLearned(rec);
+        else if (r.proof) this.c.members.emit({ type: 'equivocation', proof: r.proof, detail: r.detail });
       } catch {
         // a bad peer-exchange entry is ignored: the sender vouches for nothing
       }

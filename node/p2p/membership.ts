@@ -80,7 +80,10 @@ export class Membership {
       return this.refuse(peer, 'bad-binding', (err as Error).message);
     }
     const r = this.c.admission.consider(record, this.c.now(), peer);
-    if (!r.ok) return this.refuse(peer, r.reason, r.detail);
+    if (!r.ok) {
+      if (r.proof) this.emit({ type: 'equivocation', proof: r.proof, detail: r.detail });
+      return this.refuse(peer, r.reason, r.detail);
+    }
     if (!this.live.has(peer)) {
       this.live.add(peer);
       this.emit({ type: 'admitted', peerId: peer, hotkey: record.hotkey });

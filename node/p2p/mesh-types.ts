@@ -3,12 +3,15 @@
 // Re-exported by mesh.ts: callers import them from there.
 import type { ComponentLogger } from '@libp2p/interface';
 import type { RejectReason } from './message-validator.ts';
-import type { SignedScoreReport } from '../../proto/score-report.ts';
+import type { Reveal } from '../../proto/reveal.ts';
+import type { EquivocationProof } from '../../proto/consensus.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import { MAX_FETCH_RESPONSE_BYTES } from '../../proto/gossip.ts';
 
 export interface MeshOptions {
   netuid: number;
+  /** Genesis hash of the chain (32 bytes hex, 0x optional): bindings are valid on this chain only. */
+  genesisHash: string;
   /** The validator's hotkey: signs the binding record. */
   hotkey: Sr25519Signer;
   /** 32-byte ed25519 seed of the node key (libp2p identity, signs envelopes). */
@@ -65,8 +68,8 @@ export interface MeshOptions {
 
 export interface DeliveredReport {
   hash: string;
-  signed: SignedScoreReport;
-  /** Encoded SignedScoreReport. */
+  reveal: Reveal;
+  /** Encoded Reveal (proto/reveal.ts): salt + signed score report. */
   bytes: Uint8Array;
   runId: number;
   /** Peer that authored (gossip) or served (fetch) the message. */
@@ -90,7 +93,9 @@ export type MeshEvent =
   | { type: 'admitted'; peerId: string; hotkey: string }
   | { type: 'refused'; peerId: string; reason: string; by: 'us' | 'them' }
   | { type: 'dropped'; peerId: string; reason: string }
-  | { type: 'banned'; peerId: string; reason: string; untilMs: number };
+  | { type: 'banned'; peerId: string; reason: string; untilMs: number }
+  /** A node key bound to two hotkeys (both bindings countersigned by it): the second was refused; the pair is the proof. */
+  | { type: 'equivocation'; proof: Extract<EquivocationProof, { kind: 'binding' }>; detail: string };
 
 export interface PublishOutcome {
   hash: string;

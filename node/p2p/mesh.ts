@@ -29,7 +29,7 @@ import {
   DEFAULTS, type DeliveredConsensus, type DeliveredReport, type MeshEvent, type MeshMetrics, type MeshOptions,
   type MeshPeer, type PublishOutcome, type ResolvedMeshOptions,
 } from './mesh-types.ts';
-import type { BindingRecord } from '../../proto/binding.ts';
+import { normaliseGenesisHash, type BindingRecord } from '../../proto/binding.ts';
 import { ed25519SignerFromSeed } from '../../proto/signer.ts';
 import type { GossipKind } from '../../proto/gossip.ts';
 
@@ -46,7 +46,7 @@ export type {
 export class Mesh {
   private readonly opts: ResolvedMeshOptions;
   private readonly now: () => number;
-  readonly admission = new Admission();
+  readonly admission: Admission;
   private readonly validator: MessageValidator;
   private readonly store = new ContentStore();
   private readonly host: Host;
@@ -67,6 +67,14 @@ export class Mesh {
     this.opts = { ...DEFAULTS, ...defined } as ResolvedMeshOptions;
     const now = this.now = opts.now ?? Date.now;
     const signer = ed25519SignerFromSeed(opts.nodeKeySeed);
+    let genesisHash: string;
+    try {
+      genesisHash = normaliseGenesisHash(String(opts.genesisHash ?? ''));
+    } catch {
+      throw new Error(`genesisHash: expected the chain's 32-byte genesis hash (hex, 0x optional), got ${JSON.stringify(opts.genesisHash)}: bindings are scoped to one chain`);
+    }
+    this.admission = new Admission({ genesisHash, netuid: opts.netuid });
+    this.opts.genesisHash = genesisHash;
     const { admission, store } = this;
     const validator = this.validator = new MessageValidator(admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs });
     const host = this.host = new Host(this.opts);
@@ -131,9 +139,16 @@ export class Mesh {
   /** hotkey → ed25519 node public key (hex) of every verified binding known here (own included). */
   bindings(): Map<string, string> {
     const out = new Map<string, string>();
-    for (const b of this.admission.bindings()) out.set(b.hotkey, b.nodePublicKey);
+    for (const [hotkey, b] of this.bindingRecords()) out.set(hotkey, b.nodePublicKey);
+    return out;
+  }
+
+  /** hotkey → the verified binding record itself (own included): what attributes a certificate's votes. */
+  bindingRecords(): Map<string, BindingRecord> {
+    const out = new Map<string, BindingRecord>();
+    for (const b of this.admission.bindings()) out.set(b.hotkey, b);
     const own = this.hello.binding();
-    if (own) out.set(own.hotkey, own.nodePublicKey);
+    if (own) out.set(own.hotkey, own);
     return out;
   }
 
@@ -177,9 +192,9 @@ export class Mesh {
     this.store.pruneRuns([current, previous]);
   }
 
-  /** Publishes an encoded SignedScoreReport (checked locally first). */
-  async publishReport(signedReportBytes: Uint8Array): Promise<PublishOutcome> {
-    return this.publisher.publishReport(signedReportBytes);
+  /** Publishes an encoded Reveal (salt + signed score report; checked locally first). Only once the commit window closed: the reveal opens the on-chain commitment. */
+  async publishReport(revealBytes: Uint8Array): Promise<PublishOutcome> {
+    return this.publisher.publishReport(revealBytes);
   }
 
   /** Publishes an opaque consensus message (proto/consensus.ts bytes) for `runId` (default: the current run). */

@@ -2,7 +2,7 @@
 //
 // Order: size cap → decode → kind/netuid → run pinning → freshness (gossip only) → duplicate →
 // author admission → envelope signature (ed25519, the author's bound node key) → payload checks
-// (sr25519 report signature, verified once and cached by hash; binding signature and membership).
+// (a reveal's sr25519 report signature, verified once and cached by hash; binding signatures and membership).
 //
 // Verdicts follow gossipsub semantics: 'accept' (deliver + forward), 'ignore' (drop silently: stale,
 // duplicate, other run: things an honest peer can send), 'reject' (drop, penalise the propagation
@@ -10,7 +10,9 @@
 // forward those, so the mesh counts strikes and disconnects peers that collect too many.
 import { CodecError } from '../../proto/codec.ts';
 import { decodeBinding, type BindingRecord } from '../../proto/binding.ts';
-import { decodeSignedScoreReport, verifySignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import { verifySignedScoreReport } from '../../proto/score-report.ts';
+import { decodeReveal, type Reveal } from '../../proto/reveal.ts';
+import type { EquivocationProof } from '../../proto/consensus.ts';
 import {
   decodeGossipEnvelope, gossipContentHash, verifyGossipEnvelope, MAX_GOSSIP_ENVELOPE_BYTES,
   type GossipEnvelope, type GossipKind,
@@ -25,8 +27,8 @@ export const REJECT_REASONS = [
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Verdict =
-  | { action: 'accept'; envelope: GossipEnvelope; hash: string; report?: SignedScoreReport; binding?: BindingRecord }
-  | { action: 'ignore' | 'reject'; reason: RejectReason; detail: string; strike: boolean };
+  | { action: 'accept'; envelope: GossipEnvelope; hash: string; reveal?: Reveal; binding?: BindingRecord }
+  | { action: 'ignore' | 'reject'; reason: RejectReason; detail: string; strike: boolean; proof?: Extract<EquivocationProof, { kind: 'binding' }> };
 
 export interface ValidatorOptions {
   netuid: number;
@@ -159,17 +161,24 @@ export class MessageValidator {
     if (!verifyGossipEnvelope(env)) return this.no('reject', 'bad-signature', 'envelope ed25519 signature does not verify', true);
 
     if (env.kind === 'report') {
-      let signed: SignedScoreReport;
+      let reveal: Reveal;
       try {
-        signed = decodeSignedScoreReport(env.payload);
+        reveal = decodeReveal(env.payload);
       } catch (err) {
-        return this.no('reject', 'decode', `score report: ${(err as Error).message}`, true);
+        return this.no('reject', 'decode', `reveal: ${(err as Error).message}`, true);
       }
+      const signed = reveal.signed;
       if (signed.report.netuid !== env.netuid || signed.report.runId !== env.runId) {
         return this.no('reject', 'report-mismatch', `report is for netuid ${signed.report.netuid} run ${signed.report.runId}, envelope says ${env.netuid}/${env.runId}`, true);
       }
       if (!this.admission.isValidator(signed.report.validatorHotkey)) {
         return this.no('reject', 'not-validator', `report signed by ${signed.report.validatorHotkey}, which is not in the validator set`);
+      }
+      // A reveal is published by its author: nobody gossips another validator's report (e.g. with a
+      // wrong salt, to race the real reveal); members pass each other's reports inside consensus only.
+      const authorHotkey = signerPeer === undefined ? undefined : this.admission.bindingOf(signerPeer)?.hotkey;
+      if (authorHotkey !== signed.report.validatorHotkey) {
+        return this.no('reject', 'signer-mismatch', `reveal of ${signed.report.validatorHotkey}'s report published by ${authorHotkey ?? 'an unbound node key'}: a reveal is published by its author`, true);
       }
       let ok = this.sigCache.get(hash);
       if (ok === undefined) {
@@ -178,7 +187,7 @@ export class MessageValidator {
       }
       if (!ok) return this.no('reject', 'bad-report-signature', `sr25519 signature of ${signed.report.validatorHotkey} does not verify`, true);
       this.accepted++;
-      return { action: 'accept', envelope: env, hash, report: signed };
+      return { action: 'accept', envelope: env, hash, reveal };
     }
     this.accepted++;
     return { action: 'accept', envelope: env, hash };
@@ -198,6 +207,8 @@ export class MessageValidator {
     if (!r.ok) {
       if (r.reason === 'not-validator') return this.no('reject', 'not-validator', r.detail);
       if (r.reason === 'superseded') return this.no('ignore', 'duplicate', r.detail);
+      // the node key announcing a second hotkey is the equivocator itself (the envelope signer is that key)
+      if (r.reason === 'node-key-taken') return { ...this.no('reject', 'bad-binding', r.detail, true), ...(r.proof ? { proof: r.proof } : {}) };
       return this.no('reject', 'bad-binding', r.detail, true);
     }
     this.accepted++;

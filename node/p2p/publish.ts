@@ -10,7 +10,8 @@ import type { MessageValidator } from './message-validator.ts';
 import { topicFor } from './topics.ts';
 import type { PublishOutcome, ResolvedMeshOptions } from './mesh-types.ts';
 import { sha256Hex } from '../../proto/codec.ts';
-import { decodeSignedScoreReport, verifySignedScoreReport } from '../../proto/score-report.ts';
+import { verifySignedScoreReport } from '../../proto/score-report.ts';
+import { decodeReveal } from '../../proto/reveal.ts';
 import type { Ed25519Signer } from '../../proto/signer.ts';
 import { encodeGossipEnvelope, signGossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
 
@@ -47,14 +48,14 @@ export class Publisher {
     this.c = components;
   }
 
-  /** Publishes an encoded SignedScoreReport (checked locally first). */
-  async publishReport(signedReportBytes: Uint8Array): Promise<PublishOutcome> {
-    const signed = decodeSignedScoreReport(signedReportBytes);
+  /** Publishes an encoded Reveal (salt + signed score report; checked locally first). */
+  async publishReport(revealBytes: Uint8Array): Promise<PublishOutcome> {
+    const signed = decodeReveal(revealBytes).signed;
     const v = verifySignedScoreReport(signed);
     if (!v.ok) throw new Error(`publishReport: refusing to publish an invalid report: ${v.reason}`);
     if (signed.report.netuid !== this.opts.netuid) throw new Error(`publishReport: report is for netuid ${signed.report.netuid}, this mesh is netuid ${this.opts.netuid}`);
     if (!this.c.validator.runAccepted(signed.report.runId)) throw new Error(`publishReport: report is for run ${signed.report.runId}, which peers would ignore (current run ${this.c.validator.runs().current})`);
-    return this.publishEnvelope('report', signed.report.runId, signedReportBytes);
+    return this.publishEnvelope('report', signed.report.runId, revealBytes);
   }
 
   /** Publishes an opaque consensus message (proto/consensus.ts bytes) for `runId` (default: the current run). */

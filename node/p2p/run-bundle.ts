@@ -1,8 +1,8 @@
-// The run-bundle protocol (/conclave/run-bundle/1.0.0), both ends. Server (RunBundleServer, mounted
+// The run-bundle protocol (/conclave/run-bundle/2.0.0: reveals and certified runs), both ends. Server (RunBundleServer, mounted
 // by the mesh): read-only, open to any authenticated peer (auditors are outsiders), rate-limited per
 // peer and node-wide, answering from a provider the node registers over its archive
-// (archiveRunBundleProvider). Client (fetchRunBundle): fetches a past run's signed reports and
-// certificate from one validator by multiaddr, without being a validator. Starts a minimal,
+// (archiveRunBundleProvider). Client (fetchRunBundle): fetches a past run's reveals (signed report +
+// salt) and certified run (commit certificate + voter bindings) from one validator by multiaddr, without being a validator. Starts a minimal,
 // non-listening libp2p dialer (TCP, noise, yamux) with a throwaway identity, pages through the
 // bundle and stops the dialer. The bytes are not trusted here: the auditor verifies every one.
 import { createLibp2p, type Libp2p } from 'libp2p';
@@ -14,16 +14,15 @@ import type { Connection, Stream } from '@libp2p/interface';
 import { requestResponse, serveOnce } from './frames.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
 import type { MeshMetrics, ResolvedMeshOptions } from './mesh-types.ts';
-import { encodeSignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import {
   decodeRunBundleRequest, decodeRunBundleResponse, encodeRunBundleRequest, encodeRunBundleResponse, runBundlePage,
   MAX_BUNDLE_REPORTS, MAX_FETCH_RESPONSE_BYTES, RUN_BUNDLE_REQUEST_BYTES, type RunBundleResponse, type RunBundleStatus,
 } from '../../proto/gossip.ts';
 
 /** Read-only, open to any authenticated peer (auditors are outsiders); see proto/gossip.ts "Run bundle". */
-export const RUN_BUNDLE_PROTOCOL = '/conclave/run-bundle/1.0.0';
+export const RUN_BUNDLE_PROTOCOL = '/conclave/run-bundle/2.0.0';
 
-/** What a node serves for a past run: encoded SignedScoreReports and the encoded commit certificate. */
+/** What a node serves for a past run: encoded Reveals and the encoded CertifiedRun (proto/consensus.ts). */
 export interface RunBundle {
   reports: Uint8Array[];
   certificate?: Uint8Array | null;
@@ -123,9 +122,9 @@ export class RunBundleError extends Error {
 export interface FetchedRunBundle {
   /** Peer id that served the bundle (authenticated by noise). */
   peerId: string;
-  /** Encoded SignedScoreReports, in the server's order. */
+  /** Encoded Reveals, in the server's order. */
   reports: Uint8Array[];
-  /** Encoded commit certificate, or null when the server holds none. */
+  /** Encoded CertifiedRun (commit certificate + voter bindings), or null when the server holds none. */
   certificate: Uint8Array | null;
 }
 
@@ -205,21 +204,20 @@ export async function fetchRunBundle(addr: string, netuid: number, runId: number
   }
 }
 
-/** The slice of node/archive.ts `Archive` the provider reads (structural, so p2p does not own the archive). */
+/** What the provider reads (node/validator/evidence.ts archiveEvidenceReader implements it over the archive). */
 export interface RunArchiveReader {
-  reportsOfRun(run: { netuid: number; runId: number }): Promise<{ items: SignedScoreReport[]; corrupt: { key: string; reason: string }[] }>;
-  getCertificate(run: { netuid: number; runId: number }): Promise<Uint8Array | undefined>;
+  /** Encoded Reveals of the run (reports whose salt the node holds: revealed, never a sealed one). */
+  reveals(run: { netuid: number; runId: number }): Promise<Uint8Array[]>;
+  /** Encoded CertifiedRun of the run, or null. */
+  certifiedRun(run: { netuid: number; runId: number }): Promise<Uint8Array | null>;
 }
 
-/**
- * A run-bundle provider over the node's archive: its reports of the run (re-encoded; unreadable entries
- * are skipped, the auditor sees what is left) and its certificate. Register with `mesh.setRunBundleProvider`.
- */
+/** A run-bundle provider over the node's archive. Register with `mesh.setRunBundleProvider`. */
 export function archiveRunBundleProvider(archive: RunArchiveReader): RunBundleProvider {
   return async (runId, netuid) => {
-    const [list, certificate] = await Promise.all([archive.reportsOfRun({ netuid, runId }), archive.getCertificate({ netuid, runId })]);
-    const reports = list.items.slice(0, MAX_BUNDLE_REPORTS).map((r) => encodeSignedScoreReport(r));
+    const [reveals, certificate] = await Promise.all([archive.reveals({ netuid, runId }), archive.certifiedRun({ netuid, runId })]);
+    const reports = reveals.slice(0, MAX_BUNDLE_REPORTS);
     if (reports.length === 0 && !certificate) return null;
-    return { reports, certificate: certificate ?? null };
+    return { reports, certificate };
   };
 }

@@ -14,9 +14,14 @@ import type { GossipKind } from '../../proto/gossip.ts';
 
 export const GOSSIP_KINDS = ['report', 'consensus', 'binding'] as const;
 
+/**
+ * Topic names carry the version of what they carry: version 2 since reports travel as reveals (salt +
+ * signed report), consensus messages are wire version 2 and bindings are v2 (scoped, countersigned).
+ * A version-1 node subscribes to other topics and never meets a version-2 one.
+ */
 export function topicFor(netuid: number, kind: GossipKind): string {
   const name = kind === 'report' ? 'reports' : kind === 'consensus' ? 'consensus' : 'bindings';
-  return `/conclave/${netuid}/${name}/1`;
+  return `/conclave/${netuid}/${name}/2`;
 }
 
 export interface GossipTopicsComponents {
@@ -25,7 +30,7 @@ export interface GossipTopicsComponents {
   validator: MessageValidator;
   store: ContentStore;
   admission: Admission;
-  members: Pick<Membership, 'strike'>;
+  members: Pick<Membership, 'strike' | 'emit'>;
   dialer: Pick<Dialer, 'onBindingLearned'>;
 }
 
@@ -62,6 +67,7 @@ export class GossipTopics {
     const author = msg.type === 'signed' && msg.from ? msg.from.toString() : undefined;
     const v = this.c.validator.check(msg.data, { nowMs: this.c.now(), via: 'gossip', author, expectKind: kind });
     if (v.action !== 'accept') {
+      if (v.proof) this.c.members.emit({ type: 'equivocation', proof: v.proof, detail: v.detail });
       if (v.strike) this.c.members.strike(source, v.reason, v.detail);
       return v.action;
     }
@@ -78,9 +84,9 @@ export class GossipTopics {
     }
     if (!this.c.validator.markDelivered(v.hash, this.c.now())) return;
     this.c.store.putEnvelope(v.hash, envelopeBytes, env.runId);
-    if (env.kind === 'report' && v.report) {
+    if (env.kind === 'report' && v.reveal) {
       this.m.deliveredReport++;
-      const m: DeliveredReport = { hash: v.hash, signed: v.report, bytes: env.payload, runId: env.runId, fromPeer, via };
+      const m: DeliveredReport = { hash: v.hash, reveal: v.reveal, bytes: env.payload, runId: env.runId, fromPeer, via };
       for (const cb of this.reportHandlers) safeCall(() => cb(m));
     } else if (env.kind === 'consensus') {
       this.m.deliveredConsensus++;

@@ -1,14 +1,17 @@
 // ConsensusPort over the pure PBFT reducer (consensus/pbft.ts): real clock in, mesh messages in,
 // outputs out. The reducer state and pending timers are persisted (awaited) BEFORE any output
 // message leaves, so a restart resumes from exactly the state that produced the messages peers
-// saw — the node never votes twice in one view/phase.
-import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Output, type PbftState, type Timing } from '../../consensus/pbft.ts';
+// saw — the node never votes twice in one view/phase. The node's part of the protocol lives here:
+// verifying a certified run a peer sends (chain data) and attaching its voters' bindings to the
+// certificate this node decides.
+import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Input, type Output, type PbftState, type Timing } from '../../consensus/pbft.ts';
 import { nativeVerifier } from '../../consensus/equivocation.ts';
-import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type Decision } from '../../proto/consensus.ts';
-import { decodeSignedScoreReport } from '../../proto/score-report.ts';
+import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type CertifiedRun, type Decision } from '../../proto/consensus.ts';
+import { decodeReveal } from '../../proto/reveal.ts';
 import { sha256Hex, toHex } from '../../proto/codec.ts';
 import type { Ed25519Signer } from '../../proto/signer.ts';
-import type { ConsensusInput, ConsensusOutcome, ConsensusPort, ConsensusSession } from './ports.ts';
+import type { BindingRecord } from '../../proto/binding.ts';
+import type { ConsensusInput, ConsensusIoPort, ConsensusOutcome, ConsensusPort, ConsensusSession } from './ports.ts';
 import type { DecisionRules } from './decision.ts';
 import { decisionView } from './decision.ts';
 
@@ -21,18 +24,21 @@ export class PbftConsensus implements ConsensusPort {
   private readonly signer: Ed25519Signer;
   private readonly hotkey: string;
   private readonly rules: DecisionRules;
-  private readonly timing: Timing;
+  readonly timing: Timing;
   private readonly onReject: (reason: string) => void;
+  /** Dev fault hook (devnet --byzantine): may rewrite or drop this node's outputs. */
+  private readonly tamper?: (outputs: Output[], state: PbftState, signer: Ed25519Signer) => Output[];
 
-  constructor(opts: { nodeSigner: Ed25519Signer; hotkey: string; rules: DecisionRules; timing?: Partial<Timing>; onReject?: (reason: string) => void }) {
+  constructor(opts: { nodeSigner: Ed25519Signer; hotkey: string; rules: DecisionRules; timing?: Partial<Timing>; onReject?: (reason: string) => void; tamper?: (outputs: Output[], state: PbftState, signer: Ed25519Signer) => Output[] }) {
     this.signer = opts.nodeSigner;
     this.hotkey = opts.hotkey;
     this.rules = opts.rules;
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.onReject = opts.onReject ?? (() => undefined);
+    this.tamper = opts.tamper;
   }
 
-  async start(input: ConsensusInput, io: { send(to: string | null, bytes: Uint8Array): Promise<void>; persist(state: unknown): Promise<void> }, resume: unknown, now: number): Promise<ConsensusSession> {
+  async start(input: ConsensusInput, io: ConsensusIoPort, resume: unknown, now: number): Promise<ConsensusSession> {
     const members = input.members.map((m) => ({ uid: m.uid, hotkey: m.hotkey, stake: m.stake, nodeKey: input.nodeKeys.get(m.hotkey) ?? '' }));
     const selfIndex = members.findIndex((m) => m.hotkey === this.hotkey);
     if (selfIndex < 0) throw new Error(`this hotkey ${this.hotkey} is not a member of run ${input.runId}'s validator set (permit and stake >= min_stake needed)`);
@@ -44,19 +50,34 @@ export class PbftConsensus implements ConsensusPort {
     let decided: ConsensusOutcome | null = null;
     const equivocations: { hotkey: string; proofHex: string }[] = [];
     const byNodeKey = new Map(members.map((m, i) => [m.nodeKey, i]));
+    const byHotkey = new Map(members.map((m, i) => [m.hotkey, i]));
 
-    const outcomeOf = (d: { decision: Decision; certificate: Certificate }) => {
+    const evidenceOf = (certificate: Certificate): CertifiedRun => ({
+      certificate,
+      bindings: certificate.votes.map((v) => io.bindingOf(v.voter)).filter((b): b is BindingRecord => Boolean(b)),
+    });
+    const outcomeOf = (d: { decision: Decision; hash: string; certificate: Certificate }): ConsensusOutcome => {
       const certificateBytes = encodeCertificate(d.certificate);
-      return { decision: decisionView(d.decision, input.roster, rules.threshold), certificateBytes, certificateHash: sha256Hex(certificateBytes), countedHashes: d.decision.reportHashes };
+      return {
+        decision: decisionView(d.decision, input.roster, rules.threshold), certificateBytes, certificateHash: sha256Hex(certificateBytes),
+        countedHashes: d.decision.reportHashes, certified: evidenceOf(d.certificate), decisionHash: d.hash,
+      };
     };
 
-    const apply = async (outputs: Output[]) => {
+    const run = async (inp: Input, t: number): Promise<void> => {
+      const r = step(state, inp, t, env);
+      state = r.state;
+      await apply(this.tamper ? this.tamper(r.outputs, state, this.signer) : r.outputs, t);
+    };
+
+    const apply = async (outputs: Output[], t: number) => {
+      const verify: CertifiedRun[] = [];
       for (const o of outputs) {
         if (o.type === 'set-timer') timers[o.timer] = o.at;
-        else if (o.type === 'decided') {
-          decided = outcomeOf(o);
-        } else if (o.type === 'equivocation') equivocations.push({ hotkey: o.offender, proofHex: toHex(encodeEquivocationProof(o.proof)) });
+        else if (o.type === 'decided') decided = outcomeOf(o);
+        else if (o.type === 'equivocation') equivocations.push({ hotkey: o.offender, proofHex: toHex(encodeEquivocationProof(o.proof)) });
         else if (o.type === 'rejected') this.onReject(o.reason);
+        else if (o.type === 'verify-prior') verify.push(o.evidence);
       }
       // persist first, then speak
       await io.persist({ pbft: encodeState(state), timers } satisfies Persisted);
@@ -64,59 +85,63 @@ export class PbftConsensus implements ConsensusPort {
         if (o.type === 'send') await io.send(members[o.to].nodeKey || null, o.bytes);
         else if (o.type === 'broadcast') await io.send(null, o.bytes);
       }
+      for (const evidence of verify) if (await io.verifyPrior(evidence)) await run({ type: 'verified-prior', evidence }, t);
     };
 
     const saved = resume as Persisted | undefined;
     if (saved && typeof saved.pbft === 'string') {
       state = decodeState(saved.pbft);
       timers = saved.timers ?? {};
-      if (state.decided) {
-        decided = outcomeOf(state.decided);
-      }
+      if (state.decided) decided = outcomeOf(state.decided);
     } else {
-      let ownReport = null;
-      if (input.ownReport) ownReport = decodeSignedScoreReport(input.ownReport);
+      const ownReveal = input.ownReport ? decodeReveal(input.ownReport) : null;
       state = initState({
         context: { netuid: input.netuid, runId: input.runId, rosterHash: input.rosterHash, policyHash: input.policyHash, hardwareClass: input.hardwareClass },
         members,
         selfIndex,
         threshold: rules.threshold,
         policy: rules.winner,
-        incumbentUid: input.incumbent,
         roster: input.roster.map((e) => ({ uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, commitBlock: e.commitBlock })),
+        seed: input.seed,
         commitments: Object.fromEntries([...input.commitments].map(([h, c]) => [h, c.hash])),
         timing: this.timing,
-        ownReport,
+        ownReveal,
+        prior: input.prior,
+        chainIncumbent: input.chainIncumbent,
+        maxMissedReveals: input.maxMissedReveals,
       });
-      const r = step(state, { type: 'start' }, now, env);
-      state = r.state;
-      await apply(r.outputs);
-      // peers' reports this node already holds enter as report messages from their senders
+      // the reveals this node held at the reveal deadline enter before 'start': they are on time
       for (const bytes of input.counted) {
-        const signed = decodeSignedScoreReport(bytes);
-        const from = members.findIndex((m) => m.hotkey === signed.report.validatorHotkey);
-        if (from < 0 || from === selfIndex) continue;
-        const res = step(state, { type: 'message', from, bytes: encodeMessage({ type: 'report', signed }) }, now, env);
-        state = res.state;
-        await apply(res.outputs);
+        const reveal = decodeReveal(bytes);
+        const from = byHotkey.get(reveal.signed.report.validatorHotkey);
+        if (from === undefined || from === selfIndex) continue;
+        await run({ type: 'message', from, bytes: encodeMessage({ type: 'reveal', reveal }) }, now);
       }
+      await run({ type: 'start' }, now);
     }
 
     return {
       async deliver(bytes, fromNodeKey, t) {
         const from = byNodeKey.get(fromNodeKey);
         if (from === undefined || from === selfIndex) return;
-        const r = step(state, { type: 'message', from, bytes }, t, env);
-        state = r.state;
-        await apply(r.outputs);
+        await run({ type: 'message', from, bytes }, t);
+      },
+      async deliverReveal(revealBytes, t) {
+        let reveal;
+        try {
+          reveal = decodeReveal(revealBytes);
+        } catch {
+          return;
+        }
+        const from = byHotkey.get(reveal.signed.report.validatorHotkey);
+        if (from === undefined || from === selfIndex) return;
+        await run({ type: 'message', from, bytes: encodeMessage({ type: 'reveal', reveal }) }, t);
       },
       async tick(t) {
         for (const [name, at] of Object.entries(timers)) {
           if (at > t) continue;
           delete timers[name];
-          const r = step(state, { type: 'timeout', timer: name }, t, env);
-          state = r.state;
-          await apply(r.outputs);
+          await run({ type: 'timeout', timer: name }, t);
         }
       },
       outcome: () => decided,

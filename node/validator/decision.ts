@@ -1,7 +1,7 @@
 // The decision of a run from a set of counted reports, by the pure consensus rules
 // (consensus/decision.ts: stake-weighted lower median, quorum, winner with dethrone margin, burn
 // split), mapped to the run record's view. Used by the run loop and by `conclave audit`.
-import { computeDecision as consensusDecision } from '../../consensus/decision.ts';
+import { computeDecision as consensusDecision, type IncumbentBasis } from '../../consensus/decision.ts';
 import { buildValidatorSet, meetsThreshold, type Neuron, type Threshold } from '../../consensus/validator-set.ts';
 import { PPM, type WinnerPolicy } from '../../consensus/winner.ts';
 import type { Decision } from '../../proto/consensus.ts';
@@ -14,6 +14,8 @@ export interface DecisionRules {
   threshold: Threshold;
   winner: WinnerPolicy;
   minStake: bigint;
+  /** Missed reveals in a row after which a validator sits out a run (consensus.max_missed_reveals; 0 never). */
+  maxMissedReveals: number;
 }
 
 /** Config fractions → the exact integer forms consensus uses. */
@@ -23,6 +25,7 @@ export function rulesFromConfig(c: NodeConfig): DecisionRules {
   return {
     threshold,
     minStake: c.consensus.minStake,
+    maxMissedReveals: c.consensus.maxMissedReveals,
     winner: { burnUid: c.consensus.burnUid, burnRatePpm: Math.round(c.consensus.burnRate * PPM), dethroneMarginPpm: Math.round(c.consensus.dethroneMargin * PPM) },
   };
 }
@@ -38,22 +41,29 @@ export function decisionView(d: Decision, roster: RosterEntry[], threshold: Thre
     reportHashes: d.reportHashes,
     incumbentUid: d.incumbentUid ?? null,
     countedStakeShare: d.totalPower > 0n ? Number((d.countedPower * 1_000_000n) / d.totalPower) / 1e6 : 0,
+    previous: d.previous,
+    missedReveals: d.missedReveals,
+    excluded: d.excluded,
   };
 }
 
-/** The consensus Decision for `reports` (one per member, already verified) under `rules`. */
+/**
+ * The consensus Decision for `reports` (one per member, already verified against their commitments)
+ * under `rules`, with the incumbent from `basis` and the missed reveals of the `committed` members.
+ * Reports of excluded members are the caller's to leave out (see consensus/decision.ts countingPower).
+ */
 export function decide(
   reports: ScoreReport[],
   members: { hotkey: string; stake: bigint }[],
   roster: RosterEntry[],
   ctx: { netuid: number; runId: number; rosterHash: string; policyHash: string; hardwareClass: string },
-  incumbent: number | null,
+  basis: IncumbentBasis,
   rules: DecisionRules,
+  committed: string[] = [],
 ): Decision {
   const power = new Map(members.map((m) => [m.hotkey, m.stake]));
-  const total = members.reduce((s, m) => s + m.stake, 0n);
   const counted = reports.filter((r) => power.has(r.validatorHotkey)).map((r) => ({ report: r, hash: scoreReportHash(r), power: power.get(r.validatorHotkey)! }));
-  return consensusDecision({ context: ctx, roster, totalPower: total, threshold: rules.threshold, policy: rules.winner, incumbentUid: incumbent }, counted);
+  return consensusDecision({ context: ctx, roster, members, threshold: rules.threshold, policy: rules.winner, basis, committed, maxMissedReveals: rules.maxMissedReveals }, counted);
 }
 
 export function membersOf(neurons: Neuron[], minStake: bigint) {

@@ -4,6 +4,10 @@
 // in-process implementations behind the same seams.
 import type { Neuron } from '../../consensus/validator-set.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
+import type { BindingRecord } from '../../proto/binding.ts';
+import type { CertifiedRun } from '../../proto/consensus.ts';
+import type { PriorRun } from '../../consensus/pbft.ts';
+import type { IncumbentRef } from '../../consensus/incumbent.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { RunDecision } from './store.ts';
 import { createLogger, type NodeLogger } from '../logging/logger.ts';
@@ -39,18 +43,23 @@ export class ChainWriteRefused extends Error {
 
 export interface ChainPort {
   bestBlock(): Promise<number>;
+  /** The chain's genesis hash (0x hex): bindings and certified runs are scoped to it. */
+  genesisHash(): Promise<string>;
   /** Blocks per epoch of the subnet (subtensor `Tempo`). */
   tempo(): Promise<number>;
-  /** Hash (0x hex) of block `block`: a run's chain randomness is the hash of its epoch start block. */
+  /**
+   * Hash (0x hex) of block `block`: a run's chain randomness is the hash of its epoch start block;
+   * the hash of its commit-deadline block seeds its proposer order (unknown before the run starts).
+   */
   blockHash(block: number): Promise<string>;
   /** The subnet's epoch schedule at the best block (runs are keyed by it). */
   epoch(): Promise<EpochInfo>;
   metagraph(atBlock?: number): Promise<Neuron[]>;
   /** Miners' revealed commitments (`<sha256>:<url>`) as of `atBlock`; malformed ones are skipped with a reason. */
   minerRoster(atBlock: number): Promise<{ entries: RosterEntry[]; skipped: { uid: number; reason: string }[] }>;
-  /** Commit `conclave/v1:<runId>:<hash>` for this node's hotkey; returns the block it landed in. */
-  commitReportHash(runId: number, reportHash: string): Promise<{ block: number }>;
-  /** Validators' report-hash commitments for `runId` in effect at `atBlock` (hotkey → hash + block). */
+  /** Commit `conclave/v2:<runId>:<commitment>` (commitment = sha256(salt || report)) for this node's hotkey; returns the block it landed in. */
+  commitReportHash(runId: number, commitment: string): Promise<{ block: number }>;
+  /** Validators' salted report commitments for `runId` in effect at `atBlock` (hotkey → commitment + block). */
   reportCommitments(runId: number, atBlock: number): Promise<Map<string, { hash: string; block: number }>>;
   /**
    * Weights by uid, as the subnet requires: set_weights, or a timelocked commit (commit-reveal v4) where
@@ -62,8 +71,8 @@ export interface ChainPort {
   confirmReveal?(commit: WeightsCommit): Promise<RevealStatus>;
   /** This hotkey's timelocked commit included at `block`, if any (a restart that lost the commit's details). */
   findWeightsCommit?(block: number, uids: number[], weights: number[]): Promise<WeightsCommit | null>;
-  /** The weights `hotkey` last set on the subnet (the owner's pick, for owner/shadow modes). */
-  weightsOf(hotkey: string): Promise<{ uid: number; weight: number }[]>;
+  /** The weights `hotkey` set on the subnet as of `atBlock` (default: best block): the owner's pick, the incumbent at a run's start. */
+  weightsOf(hotkey: string, atBlock?: number): Promise<{ uid: number; weight: number }[]>;
   /**
    * The block at which `hotkey` last set weights (LastUpdate of its uid), null when never / unknown.
    * Lets a restarted loop tell weights that landed before a crash from an older identical set.
@@ -83,6 +92,8 @@ export interface MeshPort {
   onConsensus(handler: (bytes: Uint8Array, fromNodeKey: string) => void): void;
   /** Admitted validators: hotkey → ed25519 node key (hex), from verified binding records. */
   boundNodeKeys(): Map<string, string>;
+  /** The verified binding records themselves (hotkey → record, own included): they attribute a certificate's votes. */
+  bindingRecords?(): Map<string, BindingRecord>;
   /** Ask peers for the reports of a run (late join / restart). Best effort. */
   fetchReports?(runId: number): Promise<Uint8Array[]>;
   peerCount(): number;
@@ -116,21 +127,31 @@ export interface ConsensusInput {
   policyHash: string;
   hardwareClass: string;
   roster: RosterEntry[];
-  /** Reports this node counts (verified + matching on-chain commitment), as signed bytes. */
+  /** Reveals this node held at the reveal deadline (verified, opening their on-chain commitment), encoded: on time. */
   counted: Uint8Array[];
-  /** hotkey → committed report hash on chain (members check proposals against it). */
+  /** hotkey → salted report commitment on chain by the commit deadline (members check reveals against it). */
   commitments: Map<string, { hash: string; block: number }>;
   /** hotkey → ed25519 node key hex (members without a binding cannot vote). */
   nodeKeys: Map<string, string>;
-  /** this node's own signed report (null when it has none) */
+  /** this node's own reveal, encoded (null when it has none) */
   ownReport: Uint8Array | null;
-  incumbent: number | null;
+  /** Hash of the commit-deadline block (hex, no 0x): seeds the proposer order. */
+  seed: string;
+  /** The latest certified run before this one this node holds (verified), or null. */
+  prior: PriorRun | null;
+  /** The incumbent on chain at the run's start block, when no certified run is held. */
+  chainIncumbent: IncumbentRef | null;
+  maxMissedReveals: number;
 }
 
 export interface ConsensusOutcome {
   decision: RunDecision;
   certificateBytes: Uint8Array;
   certificateHash: string;
+  /** The commit certificate with its voters' bindings. */
+  certified: CertifiedRun;
+  /** decisionHash of the certified decision (how the next run names it). */
+  decisionHash: string;
   /** report hashes the certificate counts */
   countedHashes: string[];
 }
@@ -141,14 +162,27 @@ export interface ConsensusOutcome {
  */
 export interface ConsensusSession {
   deliver(bytes: Uint8Array, fromNodeKey: string, now: number): Promise<void>;
+  /** A reveal that arrived after the reveal deadline (reports topic): late, it still counts if a proposal includes it. */
+  deliverReveal(revealBytes: Uint8Array, now: number): Promise<void>;
   tick(now: number): Promise<void>;
   outcome(): ConsensusOutcome | null;
   /** Equivocation proofs seen (portable, hex). */
   equivocations(): { hotkey: string; proofHex: string }[];
 }
 
+export interface ConsensusIoPort {
+  send(to: string | null, bytes: Uint8Array): Promise<void>;
+  persist(state: unknown): Promise<void>;
+  /** Verifies a certified run a peer sent (chain data: the validator set at its run); null when it does not verify (the reason is logged). */
+  verifyPrior(evidence: CertifiedRun): Promise<boolean>;
+  /** The binding records that attribute node keys to hotkeys, for the evidence of a decided run. */
+  bindingOf(nodeKey: string): BindingRecord | undefined;
+}
+
 export interface ConsensusPort {
-  start(input: ConsensusInput, io: { send(to: string | null, bytes: Uint8Array): Promise<void>; persist(state: unknown): Promise<void> }, resumeState: unknown | undefined, now: number): Promise<ConsensusSession>;
+  /** The protocol's view timing: the run's consensus timeout never cuts short one view per member. */
+  readonly timing?: { proposeDelayMs: number; viewTimeoutMs: number; maxBackoffExponent: number };
+  start(input: ConsensusInput, io: ConsensusIoPort, resumeState: unknown | undefined, now: number): Promise<ConsensusSession>;
 }
 
 export type { Logger } from '../logging/logger.ts';

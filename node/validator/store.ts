@@ -30,8 +30,36 @@ export interface EvaluationRecord {
 export interface ReportVerdict {
   hotkey: string;
   reportHash?: string;
-  verdict: 'counted' | 'no-commitment' | 'hash-mismatch' | 'bad-signature' | 'not-member' | 'wrong-run' | 'equivocation';
+  /**
+   * As judged when consensus starts (the reveal deadline): 'counted' = a valid reveal opening its
+   * author's on-chain commitment (the certificate decides what is finally counted); 'hash-mismatch' =
+   * the reveal does not open the commitment (another report, or a wrong salt).
+   */
+  verdict: 'counted' | 'no-commitment' | 'hash-mismatch' | 'bad-signature' | 'not-member' | 'wrong-run' | 'equivocation' | 'undecodable';
   detail?: string;
+}
+
+/** One validator's part in a run: commitment, reveal, counting and abstentions (served by the API, shown by the dashboard). */
+export interface ParticipationRow {
+  hotkey: string;
+  uid: number;
+  stake: string;
+  /** Block of its commitment for this run on chain by the commit deadline, null when none. */
+  committedAt: number | null;
+  /** 'on-time': revealed before the reveal deadline; 'late': after it; 'none': never seen here; 'mismatch': a reveal that does not open the commitment. */
+  revealed: 'on-time' | 'late' | 'none' | 'mismatch';
+  /** Block at which this node received the reveal (null when it did not). */
+  revealedAt: number | null;
+  /** Its report is in the certified counted set. */
+  counted: boolean;
+  /** Excluded from this run by the subnet's missed-reveals rule. */
+  excluded: boolean;
+  /** Missed reveals in a row as of this run's decision (0 when it revealed or did not commit). */
+  missedStreak: number;
+  /** Entries of its report that abstained, by reason (the status names it: fetch-failed, quarantined, not-evaluated). */
+  abstained: Record<string, number>;
+  /** Entries that voted (a score or a verdict). */
+  voted: number;
 }
 
 export interface RunDecision {
@@ -47,6 +75,11 @@ export interface RunDecision {
   countedStakeShare: number;
   /** the incumbent the decision was taken against (null: none) */
   incumbentUid?: number | null;
+  /** the certified run the incumbent comes from (null: the weights on chain at the run's start block) */
+  previous?: { runId: number; decisionHash: string } | null;
+  /** members that committed but were not counted, with their streak; members excluded by the missed-reveals rule */
+  missedReveals?: { hotkey: string; streak: number }[];
+  excluded?: string[];
 }
 
 /**
@@ -100,12 +133,19 @@ export interface RunRecord {
   hardwareClass: string;
   roster: RosterEntry[];
   rosterSkipped: { uid: number; reason: string }[];
+  /** sha256 of this node's report: never served before the reveal window opens (it could be brute-forced) */
   myReportHash?: string;
+  /** sha256(salt || report): what this node committed on chain */
+  myCommitment?: string;
   myCommitBlock?: number;
   verdicts: ReportVerdict[];
   decision?: RunDecision;
   certificateHex?: string;
   certificateHash?: string;
+  /** the commit certificate with its voters' bindings (proto/consensus.ts CertifiedRun), hex: what a peer lacking it fetches */
+  certifiedRunHex?: string;
+  /** per-validator record of commit, reveal and abstention (set when consensus starts, completed when certified) */
+  participation?: ParticipationRow[];
   consensusLatencyMs?: number;
   weights?: WeightsOutcome;
   divergence?: DivergenceRecord;

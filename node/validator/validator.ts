@@ -7,8 +7,9 @@
 // chain outage is logged when it starts and when it ends.
 //
 //   roster (chain state at the run's start block) → evaluating (queue, cache by (code, policy))
-//   → committing (report hash on chain FIRST) → committed → publishing (after the commit window)
-//   → consensus (reports counted only if they hash to their on-chain commitment) → certified |
+//   → committing (sha256(salt || report) on chain FIRST; report and salt sealed on this node)
+//   → committed → publishing (the reveal, after the commit window) → consensus at the reveal
+//   deadline (reports counted only if their reveal opens their on-chain commitment) → certified |
 //   quorum-miss → weights (mode-dependent, uid→hotkey re-checked; a timelocked commit on
 //   commit-reveal subnets) → confirming (until the chain reveals the commit) → done
 //
@@ -18,6 +19,8 @@
 import PQueue from 'p-queue';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { SignedScoreReport } from '../../proto/score-report.ts';
+import type { Reveal } from '../../proto/reveal.ts';
+import type { CertifiedRun } from '../../proto/consensus.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeMetrics } from '../metrics.ts';
 import { ChainWriteRefused, type ChainPort, type ConsensusPort, type ConsensusSession, type EpochInfo, type EvaluatorPort, type Logger, type MeshPort } from './ports.ts';
@@ -37,6 +40,10 @@ export interface ArchivePort {
   /** A report whose signature the loop has verified (peers') or just made (its own): not verified again. */
   putSignedReport(signed: SignedScoreReport): Promise<void>;
   putCertificate(runId: number, bytes: Uint8Array): Promise<void>;
+  /** A reveal (report + salt), verified by the loop; `block`: when this node received it. */
+  putReveal?(reveal: Reveal, block?: number): Promise<void>;
+  /** The commit certificate with its voters' bindings (replaces putCertificate when present). */
+  putCertifiedRun?(runId: number, certified: CertifiedRun): Promise<void>;
   putEquivocation(runId: number, hotkey: string, proofHex: string): Promise<void>;
   putEvaluation?(codeSha256: string, record: unknown): Promise<void>;
 }
@@ -321,10 +328,11 @@ export class Validator {
       case 'publishing':
         await this.drainIncoming();
         if (block < revealEnd) return;
-        await startConsensus(x, l, commitEnd, this.io);
+        await startConsensus(x, l, commitEnd, revealEnd, this.io);
         return this.setPhase(l, 'consensus');
       case 'consensus': {
-        const out = await driveConsensus(x, l, this.io);
+        await this.drainIncoming();
+        const out = await driveConsensus(x, l, this.io, revealEnd);
         if (out === 'no-input') return this.setPhase(l, 'publishing');
         if (out) return this.setPhase(l, out);
         return;
@@ -339,11 +347,19 @@ export class Validator {
     }
   }
 
-  /** Stores peer reports by (run, hotkey) as raw bytes; verification happens when the reveal window closes. */
+  /**
+   * Stores peer reveals by (run, hotkey) as raw bytes; verification happens when the reveal window
+   * closes. A reveal for a run whose consensus already started is late: it goes to the session too
+   * (it still counts if a proposal includes it; it never makes a member refuse one).
+   */
   private async drainIncoming(): Promise<void> {
     const batch = this.incoming;
     this.incoming = [];
-    await storePeerReports(this.ctx, batch, (runId) => this.live.has(runId));
+    const stored = await storePeerReports(this.ctx, batch, (runId) => this.live.has(runId));
+    for (const { runId, bytes } of stored) {
+      const session = this.live.get(runId)?.session;
+      if (session) await session.deliverReveal(bytes, this.now());
+    }
   }
 
   /** New consensus messages go to every open session (each ignores other runs) and into the replay buffer. */

@@ -2,7 +2,8 @@
 // node/p2p Mesh → MeshPort. (The evaluator adapter over runtime/ lives in evaluator-adapter.ts.)
 import type { SubtensorClient } from '../chain/client.ts';
 import type { Mesh } from '../p2p/mesh.ts';
-import { archiveRunBundleProvider, type RunArchiveReader } from '../p2p/run-bundle.ts';
+import { archiveRunBundleProvider } from '../p2p/run-bundle.ts';
+import { archiveEvidenceReader, type EvidenceArchive } from './evidence.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { ChainWriteResult } from '../chain/types.ts';
 import { nextEpochAt, runStart } from '../chain/epoch-schedule.ts';
@@ -16,6 +17,7 @@ function writeOk(r: ChainWriteResult, what: string): { block: number } {
 export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid: number): ChainPort {
   return {
     bestBlock: async () => (await client.bestBlock()).number,
+    genesisHash: async () => client.api.genesisHash.toHex(),
     tempo: async () => (await client.hyperparams(netuid)).tempo,
     blockHash: (block) => client.blockHash(block),
     epoch: async () => {
@@ -36,7 +38,7 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     },
     confirmReveal: (commit) => client.confirmReveal(commit),
     findWeightsCommit: (block, uids, weights) => client.findWeightsCommit(netuid, signer.hotkey, block, uids, weights),
-    weightsOf: async (hotkey) => (await client.weightsOf(netuid, hotkey)) ?? [],
+    weightsOf: async (hotkey, at) => (await client.weightsOf(netuid, hotkey, at)) ?? [],
     lastWeightsBlock: async (hotkey) => {
       const u = await client.lastWeightsUpdate(netuid, hotkey);
       return u && u.block > 0 ? u.block : null;
@@ -63,6 +65,7 @@ export function meshPort(mesh: Mesh): MeshPort {
         if (m.signerHotkey) h(m.payload, m.signerNodeKey); // only signers bound to an admitted hotkey
       }),
     boundNodeKeys: () => mesh.bindings(),
+    bindingRecords: () => mesh.bindingRecords(),
     peerCount: () => mesh.admittedPeerCount(),
     setRun: (runId) => {
       if (mesh.currentRun() !== runId) mesh.setCurrentRun(runId);
@@ -77,10 +80,10 @@ export function meshPort(mesh: Mesh): MeshPort {
 }
 
 /**
- * Serves this node's archived runs (signed reports + certificate) on the read-only run-bundle protocol,
+ * Serves this node's archived runs (reveals + certified run) on the read-only run-bundle protocol,
  * so that `conclave audit --source /ip4/.../tcp/PORT/p2p/PEER_ID` can re-verify a run from the mesh port.
- * Call once after creating the mesh: `serveRunBundles(mesh, archive)`.
+ * Only what was revealed is in the archive: a sealed report never is. Call once after creating the mesh.
  */
-export function serveRunBundles(mesh: Mesh, archive: RunArchiveReader): void {
-  mesh.setRunBundleProvider(archiveRunBundleProvider(archive));
+export function serveRunBundles(mesh: Mesh, archive: EvidenceArchive): void {
+  mesh.setRunBundleProvider(archiveRunBundleProvider(archiveEvidenceReader(archive)));
 }

@@ -38,8 +38,12 @@ describe('chain: commitment formats', () => {
       assert.deepEqual(parseScoreCommitment(text), { ok: true, runId, sha256: hex });
       assert.deepEqual(rawCommitmentFields(text).length, 1);
     }));
-    assert.equal(parseScoreCommitment(`conclave/v1:01:${SHA}`).ok, false);
-    assert.equal(parseScoreCommitment(`conclave/v2:1:${SHA}`).ok, false);
+    assert.equal(parseScoreCommitment(`conclave/v2:01:${SHA}`).ok, false);
+    assert.equal(parseScoreCommitment(`conclave/v3:1:${SHA}`).ok, false);
+    // the unsalted v1 format is refused by name
+    const v1 = parseScoreCommitment(`conclave/v1:1:${SHA}`);
+    assert.equal(v1.ok, false);
+    assert.match(!v1.ok ? v1.reason : '', /v1 .*unsalted.*refused/);
     assert.throws(() => formatScoreCommitment(-1, SHA), /runId/);
     assert.throws(() => rawCommitmentFields('x'.repeat(129)), /at most 128/);
   });

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
-import { encodeSignedScoreReport, scoreReportHash, signScoreReport, type ScoreEntry, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
-import { toHex } from '../../proto/codec.ts';
+import { scoreReportHash, signScoreReport, type ScoreEntry, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import { sha256Hex, toHex } from '../../proto/codec.ts';
+import { encodeReveal } from '../../proto/reveal.ts';
 import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
 import { decisionHash, encodeCertificate, signVote } from '../../proto/consensus.ts';
 import { decide, decisionView, type DecisionRules } from '../../node/validator/decision.ts';
@@ -67,7 +68,7 @@ export interface Fixture {
 
 const NETUID = 7;
 const TAO = 1_000_000_000n;
-const RULES: DecisionRules = { threshold: { num: 2, den: 3 }, winner: { burnUid: 0, burnRatePpm: 950_000, dethroneMarginPpm: 10_000 }, minStake: 0n };
+const RULES: DecisionRules = { threshold: { num: 2, den: 3 }, winner: { burnUid: 0, burnRatePpm: 950_000, dethroneMarginPpm: 10_000 }, minStake: 0n, maxMissedReveals: 0 };
 
 export interface FixtureOptions {
   runs?: number;
@@ -132,12 +133,13 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
       };
       return signScoreReport(report, v.signer);
     });
-    for (const s of reports) await store.putReportBytes(runId, s.report.validatorHotkey, toHex(encodeSignedScoreReport(s)));
+    for (const s of reports) await store.putReportBytes(runId, s.report.validatorHotkey, toHex(encodeReveal({ salt: sha256Hex(`salt-${runId}-${s.report.validatorHotkey}`), signed: s })));
     const stored = await archive.putReports(reports);
     if (stored.some((r) => r.status !== 'stored')) throw new Error(`fixture: archive refused a report: ${JSON.stringify(stored)}`);
 
     const ctx = { netuid: NETUID, runId, rosterHash: rHash, policyHash: hex32('policy'), hardwareClass: 'cpu-test' };
-    const d = decide(reports.map((s) => s.report), members, roster, ctx, incumbent, RULES);
+    const held = incumbent === null ? null : roster.find((e) => e.uid === incumbent);
+    const d = decide(reports.map((s) => s.report), members, roster, ctx, { previous: null, chain: held ? { uid: held.uid, hotkey: held.minerHotkey } : null }, RULES);
     const decision = decisionView(d, roster, RULES.threshold);
     let certificateHex: string | undefined;
     let certificateHash: string | undefined;

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
-import { encodeSignedScoreReport, signScoreReport, scoreReportHash, type ScoreReport } from '../../proto/score-report.ts';
+import { signScoreReport, scoreReportHash, type ScoreReport } from '../../proto/score-report.ts';
+import { decodeReveal, encodeReveal, freshSalt } from '../../proto/reveal.ts';
 import { toHex } from '../../proto/codec.ts';
 import { ValidatorStore, type RunRecord } from '../../node/validator/store.ts';
 import { nodeMetrics } from '../../node/metrics.ts';
@@ -62,7 +63,7 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
       };
       await store.putRun(rec);
       const signed = signScoreReport(report(runId, runId * 10), signer);
-      await store.putReportBytes(runId, signer.hotkey, toHex(encodeSignedScoreReport(signed)));
+      await store.putReportBytes(runId, signer.hotkey, toHex(encodeReveal({ salt: freshSalt(), signed })));
     }
     const list = await (await fetch(`${base}/v1/runs?limit=2`)).json();
     assert.deepEqual(list.runs.map((r: { runId: number }) => r.runId), [300, 200]);
@@ -82,6 +83,7 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
     assert.equal(reps.reports.length, 1);
     assert.equal(reps.reports[0].report.entries[0].score, 2000);
     assert.equal(reps.reports[0].reportHash, scoreReportHash(report(200, 2000)));
+    assert.equal(decodeReveal(Buffer.from(reps.reports[0].revealHex, 'hex')).signed.report.runId, 200, 'the reveal (with its salt) is served');
     const mine = await (await fetch(`${base}/v1/consensus/scores/300`)).json();
     assert.equal(mine.report.runId, 300);
     assert.equal((await fetch(`${base}/v1/consensus/scores/999`)).status, 404);
@@ -157,6 +159,36 @@ describe('node/api (real LevelDB, real HTTP, real sr25519)', () => {
     assert.match(res.headers.get('content-type') ?? '', /text\/html/);
     assert.match(await res.text(), /<html/i);
     assert.equal((await fetch(`${base}/dashboard/no-such-asset.js`)).status, 404);
+  });
+
+  it('serves nothing that tells this validator\'s scores before the run\'s reveal window opens', async () => {
+    const code = hex32('sealed-code');
+    const rec: RunRecord = {
+      runId: 400, netuid: 1, mode: 'decentralized', phase: 'committed', startedAt: 1, updatedAt: 1, rosterHash: hex32('roster'), policyHash: hex32('policy'),
+      hardwareClass: 'cpu', roster: [{ uid: 3, minerHotkey: miner.hotkey, codeSha256: code, url: 'http://127.0.0.1:1/x.py', commitBlock: 1 }], rosterSkipped: [], verdicts: [],
+      myReportHash: hex32('brute-forceable'), myCommitment: hex32('on chain anyway'),
+    };
+    await store.putRun(rec);
+    await store.putReportBytes(400, signer.hotkey, toHex(encodeReveal({ salt: freshSalt(), signed: signScoreReport(report(400, 4242), signer) })));
+    await store.putEvaluation({ codeSha256: code, policyHash: hex32('policy'), status: 'scored', score: 4242, detail: {}, evaluatedAt: 1, wallMs: 1 });
+    const run = await (await fetch(`${base}/v1/runs/400`)).json();
+    assert.equal(run.sealed, true);
+    assert.equal(run.myReportHash, undefined, 'the report hash is withheld (it could be brute-forced)');
+    assert.equal(run.myCommitment, hex32('on chain anyway'));
+    const reps = await (await fetch(`${base}/v1/runs/400/reports`)).json();
+    assert.deepEqual([reps.sealed, reps.reports.length], [true, 0]);
+    const mine = await fetch(`${base}/v1/consensus/scores/400`);
+    assert.equal(mine.status, 425);
+    assert.match((await mine.json()).error ?? '', /sealed until its reveal window opens/);
+    const ev = await fetch(`${base}/v1/evaluations/${code}`);
+    assert.equal(ev.status, 425, 'the evaluation of a sealed run\'s submission waits too');
+    assert.equal((await (await fetch(`${base}/v1/runs/400/participation`)).json()).sealed, true);
+    // the reveal window opens: everything is served
+    await store.putRun({ ...rec, phase: 'publishing' });
+    assert.equal((await (await fetch(`${base}/v1/runs/400/reports`)).json()).reports.length, 1);
+    assert.equal((await fetch(`${base}/v1/consensus/scores/400`)).status, 200);
+    assert.equal((await fetch(`${base}/v1/evaluations/${code}`)).status, 200);
+    assert.equal((await (await fetch(`${base}/v1/runs/400`)).json()).myReportHash, hex32('brute-forceable'));
   });
 
   it('rate-limits each client', async () => {

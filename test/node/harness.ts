@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Neuron } from '../../consensus/validator-set.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 import type { ChainPort, EvaluationOutcome, EvaluatorPort, MeshPort } from '../../node/validator/ports.ts';
+import type { BindingRecord } from '../../proto/binding.ts';
 
 export const h32 = (s: string) => createHash('sha256').update(s).digest('hex');
 export const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
@@ -35,6 +36,8 @@ export class MemChain {
   portFor(hotkey: string): ChainPort {
     return {
       bestBlock: async () => this.block,
+      blockHash: async (b) => '0x' + h32(`block-${b}`),
+      genesisHash: async () => '0x' + h32('memchain-genesis'),
       tempo: async () => this.tempo,
       blockHash: async (block) => '0x' + h32(`block:${block}`),
       // the legacy (modulo) schedule: runs start at (block + netuid + 1) % (tempo + 1) == 0
@@ -65,8 +68,8 @@ export class MemChain {
         this.weights.set(hotkey, list);
         return { block: this.block };
       },
-      weightsOf: async (hk) => {
-        const w = this.weights.get(hk)?.at(-1);
+      weightsOf: async (hk, at) => {
+        const w = (this.weights.get(hk) ?? []).filter((x) => at === undefined || x.block <= at).at(-1);
         return w ? w.uids.map((u, i) => ({ uid: u, weight: w.weights[i] })) : [];
       },
       lastWeightsBlock: async (hk) => this.weights.get(hk)?.at(-1)?.block ?? null,
@@ -77,10 +80,11 @@ export class MemChain {
 }
 
 export class Bus {
-  members = new Map<string, { nodeKey: string; hotkey: string; reports: ((b: Uint8Array) => void)[]; consensus: ((b: Uint8Array, from: string) => void)[] }>();
+  members = new Map<string, { nodeKey: string; hotkey: string; binding?: BindingRecord; reports: ((b: Uint8Array) => void)[]; consensus: ((b: Uint8Array, from: string) => void)[] }>();
   down = new Set<string>();
-  portFor(hotkey: string, nodeKey: string): MeshPort {
-    const me = { nodeKey, hotkey, reports: [] as ((b: Uint8Array) => void)[], consensus: [] as ((b: Uint8Array, from: string) => void)[] };
+  /** `binding`: the member's binding record (attributes its votes in certified-run evidence). */
+  portFor(hotkey: string, nodeKey: string, binding?: BindingRecord): MeshPort {
+    const me = { nodeKey, hotkey, binding, reports: [] as ((b: Uint8Array) => void)[], consensus: [] as ((b: Uint8Array, from: string) => void)[] };
     this.members.set(nodeKey, me);
     const deliver = (fn: () => void) => setImmediate(fn);
     return {
@@ -98,6 +102,7 @@ export class Bus {
       },
       onConsensus: (h) => me.consensus.push(h),
       boundNodeKeys: () => new Map([...this.members.values()].map((m) => [m.hotkey, m.nodeKey])),
+      bindingRecords: () => new Map([...this.members.values()].filter((m) => m.binding).map((m) => [m.hotkey, m.binding!])),
       peerCount: () => this.members.size - 1,
       close: async () => {
         this.members.delete(nodeKey);

@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
-import { toHex } from '../../proto/codec.ts';
+import { fromHex, toHex } from '../../proto/codec.ts';
+import { signBinding } from '../../proto/binding.ts';
+import { decodeCertifiedRun, encodeCertifiedRun } from '../../proto/consensus.ts';
 import { parseConfig, type NodeConfig } from '../../node/config.ts';
 import { ValidatorStore, type RunRecord } from '../../node/validator/store.ts';
 import { nodeMetrics } from '../../node/metrics.ts';
@@ -18,6 +20,8 @@ import type { EvaluationOutcome } from '../../node/validator/ports.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
 import { auditRun } from '../../node/audit.ts';
 import { Bus, MemChain, fixedEvaluator, h32, seed } from './harness.ts';
+
+const GENESIS = '0x' + h32('memchain-genesis');
 
 const TEMPO = 40;
 const NETUID = 1;
@@ -79,7 +83,7 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     bus = new Bus();
   }
 
-  async function startNode(i: number, opts: { fault?: string; mode?: string; tag: string }): Promise<Node> {
+  async function startNode(i: number, opts: { fault?: string; mode?: string; tag: string; viewTimeoutMs?: number }): Promise<Node> {
     const dir = join(root, `${opts.tag}-v${i}`);
     const cfg = parseConfig(
       `[chain]\nnetuid = ${NETUID}\n[node]\nmode = "${opts.mode ?? 'decentralized'}"\n[consensus]\ncommit_window_blocks = 6\nreveal_window_blocks = 3\nconsensus_timeout_s = 20\n[dev]\nfault = "${opts.fault ?? ''}"\n`,
@@ -94,9 +98,9 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     const v = new Validator({
       config: cfg,
       chain: chain.portFor(signer.hotkey),
-      mesh: bus.portFor(signer.hotkey, toHex(nodeSigner.publicKey)),
+      mesh: bus.portFor(signer.hotkey, toHex(nodeSigner.publicKey), signBinding({ genesisHash: GENESIS, netuid: NETUID, node: nodeSigner, multiaddrs: [], issuedAt: Date.now() - 60_000, expiresAt: Date.now() + 3600_000 }, signer)),
       evaluator: fixedEvaluator(scores),
-      consensus: new PbftConsensus({ nodeSigner, hotkey: signer.hotkey, rules: rulesFromConfig(cfg), timing: { proposeDelayMs: 200, viewTimeoutMs: 3000 } }),
+      consensus: new PbftConsensus({ nodeSigner, hotkey: signer.hotkey, rules: rulesFromConfig(cfg), timing: { proposeDelayMs: 200, viewTimeoutMs: opts.viewTimeoutMs ?? 3000 } }),
       store,
       signer,
       metrics,
@@ -162,7 +166,10 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
 
   it('a quorum miss does not hold weight for a recycled incumbent uid (the uid now belongs to another miner)', async () => {
     setup();
-    const [a, b, c, d] = [await startNode(0, { tag: 'c' }), await startNode(1, { tag: 'c' }), await startNode(2, { tag: 'c' }), await startNode(3, { tag: 'c' })];
+    // 1 s views: the quorum miss of the next run waits out one view per member (backoff capped), ~11 s
+    const ns: Node[] = [];
+    for (const i of [0, 1, 2, 3]) ns.push(await startNode(i, { tag: 'c', viewTimeoutMs: 1000 }));
+    const [a, b, c, d] = ns;
     await allCommitted([a, b, c, d]);
     chain.run(120);
     await waitFor(async () => (await Promise.all([a, b, c, d].map(done))).every(Boolean), 30_000, 'run 80 to finish');
@@ -215,16 +222,28 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     assert.equal(rd.divergence?.ownerPick, 4);
     assert.equal(rd.divergence?.top1Agree, false);
 
-    // audit from validator 0's evidence + chain state: decision recomputes, the mismatching report is flagged
+    // audit from validator 0's evidence + chain state: every vote attributed and the decision recomputed;
+    // the mismatching reveal is listed as revealed-but-uncommitted, its commitment as committed-but-uncounted
     const port = chain.portFor(signers[0].hotkey);
+    const w0 = chain.weights.get(signers[0].hotkey)!.at(-1)!;
     const audit = auditRun({
-      runId: 80, netuid: NETUID, roster: ra.roster, rosterHash: ra.rosterHash, policyHash: ra.policyHash, hardwareClass: ra.hardwareClass, incumbent: null,
-      reports: (await a.store.listReportBytes(80)).map((x) => ({ hotkey: x.hotkey, signedHex: x.hex })),
-      certificateHex: ra.certificateHex ?? null, metagraph: await port.metagraph(), commitments: await port.reportCommitments(80, 86),
-      chainWeights: new Map([[signers[0].hotkey, await port.weightsOf(signers[0].hotkey)]]), rules: rulesFromConfig(a.cfg),
+      runId: 80, netuid: NETUID, genesisHash: GENESIS, roster: ra.roster, rosterHash: ra.rosterHash, policyHash: ra.policyHash, hardwareClass: ra.hardwareClass,
+      reveals: (await a.store.listReportBytes(80)).map((x) => ({ hotkey: x.hotkey, revealHex: x.hex })),
+      certifiedRunHex: ra.certifiedRunHex ?? null, metagraph: await port.metagraph(), commitments: await port.reportCommitments(80, 86),
+      previous: null, chainWeightsAtStart: [],
+      chainWeights: new Map([[signers[0].hotkey, { block: w0.block, weights: await port.weightsOf(signers[0].hotkey, w0.block) }]]), rules: rulesFromConfig(a.cfg),
     });
-    assert.equal(audit.ok, false);
-    assert.deepEqual(audit.failed, [`report-matches-commitment:${signers[1].hotkey}`]);
+    assert.deepEqual(audit.failed, [], JSON.stringify(audit.checks.filter((c) => !c.ok)));
+    assert.equal(audit.ok, true);
+    assert.ok(audit.checks.some((c) => c.check === 'certificate-votes-verify' && c.ok));
+    assert.deepEqual(audit.uncommitted.map((u) => u.hotkey), [signers[1].hotkey]);
+    assert.deepEqual(audit.uncounted.map((u) => u.hotkey), [signers[1].hotkey]);
+    assert.equal(audit.incumbent.from, 'chain-weights');
     assert.equal(audit.winner, 5);
+    // a forged certificate: the same votes, another decision → refused by the vote check
+    const forged = decodeCertifiedRun(fromHex(ra.certifiedRunHex!));
+    forged.certificate.decision = { ...forged.certificate.decision, winnerUid: 4 };
+    const bad = auditRun({ ...{ runId: 80, netuid: NETUID, genesisHash: GENESIS, roster: ra.roster, rosterHash: ra.rosterHash, policyHash: ra.policyHash, hardwareClass: ra.hardwareClass }, reveals: [], certifiedRunHex: toHex(encodeCertifiedRun(forged)), metagraph: await port.metagraph(), commitments: await port.reportCommitments(80, 86), previous: null, chainWeightsAtStart: [], chainWeights: new Map(), rules: rulesFromConfig(a.cfg) });
+    assert.ok(bad.failed.includes('certificate-votes-verify'), bad.failed.join(','));
   });
 });

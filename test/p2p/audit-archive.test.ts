@@ -17,11 +17,14 @@ import { SubtensorClient } from '../../node/chain/client.ts';
 import { formatScoreCommitment } from '../../node/chain/commitments.ts';
 import { parseConfig } from '../../node/config.ts';
 import { decide, membersOf, rulesFromConfig } from '../../node/validator/decision.ts';
-import { decisionHash, encodeCertificate, signVote } from '../../proto/consensus.ts';
+import { decisionHash, signVote } from '../../proto/consensus.ts';
 import { sha256Hex } from '../../proto/codec.ts';
 import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
-import { scoreReportHash, signScoreReport, toScore, type SignedScoreReport } from '../../proto/score-report.ts';
+import { encodeScoreReport, signScoreReport, toScore } from '../../proto/score-report.ts';
+import { reportCommitment, type Reveal } from '../../proto/reveal.ts';
+import { signBinding } from '../../proto/binding.ts';
 import { cryptoReady, ed25519SignerFromSeed } from '../../proto/signer.ts';
+import { archiveCertifiedRun, archiveReveal } from '../../node/validator/evidence.ts';
 
 const CLI = new URL('../../node/cli.ts', import.meta.url).pathname;
 const NETUID = 1;
@@ -45,7 +48,7 @@ describe('conclave audit --archive DIR (read-only) and hostile HTTP sources', fu
   let dir = '';
   let runId = 0;
   let genesis = '';
-  let reports: SignedScoreReport[] = [];
+  let reports: Reveal[] = [];
   let live: Archive | undefined;
   let http: Server | undefined;
 
@@ -67,24 +70,28 @@ describe('conclave audit --archive DIR (read-only) and hostile HTTP sources', fu
     } finally {
       await client.close();
     }
-    reports = signers.map((s, i) => signScoreReport({
-      version: 1, netuid: NETUID, runId, rosterHash: rosterHash(roster), policyHash: sha256Hex('evaluator policy'), hardwareClass: 'cpu-test',
-      validatorHotkey: s.hotkey, issuedAt: Date.now(),
-      entries: roster.map((e) => ({ uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, score: toScore(0.2 + e.uid / 100 + i / 1000), status: 'scored' as const })),
-    }, s));
-    for (const r of reports) chain.setCommitment(NETUID, r.report.validatorHotkey, formatScoreCommitment(runId, scoreReportHash(r.report)));
+    reports = signers.map((s, i) => ({
+      salt: sha256Hex(`salt-${i}`),
+      signed: signScoreReport({
+        version: 1, netuid: NETUID, runId, rosterHash: rosterHash(roster), policyHash: sha256Hex('evaluator policy'), hardwareClass: 'cpu-test',
+        validatorHotkey: s.hotkey, issuedAt: Date.now(),
+        entries: roster.map((e) => ({ uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, score: toScore(0.2 + e.uid / 100 + i / 1000), status: 'scored' as const })),
+      }, s),
+    }));
+    for (const r of reports) chain.setCommitment(NETUID, r.signed.report.validatorHotkey, formatScoreCommitment(runId, reportCommitment(r.salt, encodeScoreReport(r.signed.report))));
     for (let i = 0; i < COMMIT_WINDOW + 1; i++) chain.produceBlock();
     const rules = rulesFromConfig(parseConfig('', { env: {} }));
-    const first = reports[0].report;
-    const decision = decide(reports.map((s) => s.report), membersOf(metagraph, rules.minStake), roster,
-      { netuid: NETUID, runId, rosterHash: first.rosterHash, policyHash: first.policyHash, hardwareClass: first.hardwareClass }, null, rules);
+    const first = reports[0].signed.report;
+    const decision = decide(reports.map((s) => s.signed.report), membersOf(metagraph, rules.minStake), roster,
+      { netuid: NETUID, runId, rosterHash: first.rosterHash, policyHash: first.policyHash, hardwareClass: first.hardwareClass }, { previous: null, chain: null }, rules, signers.map((s) => s.hotkey));
     const dh = decisionHash(decision);
-    const votes = signers.map(() => signVote({ phase: 'commit', netuid: NETUID, runId, view: 0, decisionHash: dh }, ed25519SignerFromSeed(randomBytes(32))))
-      .sort((a, b) => (a.voter < b.voter ? -1 : 1));
+    const nodes = signers.map(() => ed25519SignerFromSeed(randomBytes(32)));
+    const votes = nodes.map((n) => signVote({ phase: 'commit', netuid: NETUID, runId, view: 0, decisionHash: dh }, n)).sort((a, b) => (a.voter < b.voter ? -1 : 1));
+    const bindings = signers.map((s, i) => signBinding({ genesisHash: genesis, netuid: NETUID, node: nodes[i], multiaddrs: [], issuedAt: Date.now() - 1000, expiresAt: Date.now() + 3600_000 }, s));
     // the node's archive, keyed by the chain's genesis, held open by a live writer during the audit
     live = await Archive.open(join(dir, 'archive'), { chain: genesis });
-    for (const s of reports) assert.equal((await live.putReport(s)).status, 'stored');
-    assert.equal(await live.putCertificate({ netuid: NETUID, runId }, encodeCertificate({ phase: 'commit', view: 0, decision, votes })), 'stored');
+    for (const s of reports) assert.equal(await archiveReveal(live, s), 'stored');
+    assert.equal(await archiveCertifiedRun(live, { netuid: NETUID, runId }, { certificate: { phase: 'commit', view: 0, decision, votes }, bindings }), 'stored');
   });
 
   after(async () => {
@@ -100,7 +107,7 @@ describe('conclave audit --archive DIR (read-only) and hostile HTTP sources', fu
     assert.equal(r.code, 0, `audit failed: ${r.stdout}${r.stderr}`);
     const result = JSON.parse(r.stdout);
     assert.equal(result.ok, true);
-    for (const c of ['roster-matches-chain', 'certificate-votes-verify', 'certified-reports-valid', 'decision-recomputes', 'no-equivocation']) {
+    for (const c of ['roster-matches-chain', 'certificate-votes-verify', 'certified-reports-open-commitments', 'incumbent-rebuilt', 'decision-recomputes', 'no-equivocation']) {
       assert.equal(result.checks.find((x: { check: string }) => x.check === c)?.ok, true, c);
     }
     const other = await runCli(['audit', '--run', String(runId), '--archive', join(dir, 'archive'), '--chain', chain.url, '--netuid', '2']);
@@ -117,7 +124,7 @@ describe('conclave audit --archive DIR (read-only) and hostile HTTP sources', fu
       [`/shape/v1/runs/${runId}/reports`]: JSON.stringify({ reports: [] }),
       [`/deep/v1/runs/${runId}`]: '{"roster":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}',
       [`/hash/v1/runs/${runId}`]: JSON.stringify({ roster: [], rosterHash: 7, policyHash: 'p', hardwareClass: 'h' }),
-      [`/hash/v1/runs/${runId}/reports`]: JSON.stringify({ reports: [], certificateHex: null }),
+      [`/hash/v1/runs/${runId}/reports`]: JSON.stringify({ reports: [], certificateHex: null, certifiedRunHex: null }),
     };
     http = createServer((req, res) => {
       if (req.url?.startsWith('/endless')) {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Mesh } from '../../node/p2p/mesh.ts';
+import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
 import { cryptoReady, sr25519SignerFromSeed } from '../../proto/signer.ts';
 import { until } from './harness.ts';
 
@@ -20,7 +21,7 @@ describe('p2p: DHT peer routing', function () {
     const [a, b, c] = [0, 1, 2].map(() => sr25519SignerFromSeed(randomBytes(32)));
     const v = (...ks: typeof a[]) => ks.map((k) => ({ hotkey: k.hotkey, stake: 1_000_000_000n }));
     const make = (hotkey: typeof a, set: ReturnType<typeof v>, bootstrap: string[]) => {
-      const m = new Mesh({ netuid: 1, hotkey, nodeKeySeed: randomBytes(32), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, heartbeatMs: 200, maintainMs: 500 });
+      const m = new Mesh({ netuid: 1, genesisHash: STANDALONE_GENESIS, hotkey, nodeKeySeed: randomBytes(32), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, heartbeatMs: 200, maintainMs: 500 });
       m.setValidatorSet(set);
       meshes.push(m);
       return m;

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Mesh, type DeliveredReport } from '../../node/p2p/mesh.ts';
+import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
 import { sha256Hex } from '../../proto/codec.ts';
-import { encodeSignedScoreReport, signScoreReport } from '../../proto/score-report.ts';
+import { signScoreReport } from '../../proto/score-report.ts';
+import { encodeReveal, freshSalt } from '../../proto/reveal.ts';
 import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { until } from './harness.ts';
 
@@ -24,7 +26,7 @@ describe('p2p: sixteen validators sharing one IP address', function () {
     for (let i = 0; i < N; i++) hotkeys.push(sr25519SignerFromSeed(randomBytes(32)));
     const set = hotkeys.map((h) => ({ hotkey: h.hotkey, stake: 1_000_000_000n }));
     const make = (bootstrap: string[]) => {
-      const m = new Mesh({ netuid: 1, hotkey: hotkeys[meshes.length], nodeKeySeed: randomBytes(32), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, dht: false, heartbeatMs: 200, maintainMs: 500, publishWaitMs: 3000 });
+      const m = new Mesh({ netuid: 1, genesisHash: STANDALONE_GENESIS, hotkey: hotkeys[meshes.length], nodeKeySeed: randomBytes(32), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, dht: false, heartbeatMs: 200, maintainMs: 500, publishWaitMs: 3000 });
       const inbox: DeliveredReport[] = [];
       m.onReport((r) => inbox.push(r));
       got.push(inbox);
@@ -54,7 +56,7 @@ describe('p2p: sixteen validators sharing one IP address', function () {
       validatorHotkey: hotkeys[0].hotkey, issuedAt: Date.now(),
       entries: [{ uid: 1, minerHotkey: hotkeys[1].hotkey, codeSha256: sha256Hex('c'), score: 5, status: 'scored' }],
     }, hotkeys[0]);
-    const out = await meshes[0].publishReport(encodeSignedScoreReport(signed));
+    const out = await meshes[0].publishReport(encodeReveal({ salt: freshSalt(), signed }));
     assert.equal(out.queued, false, 'sent at once: the bootstrap node scores its 15 loopback peers above the publish threshold');
     assert.ok(out.recipients >= N - 1, `sent to ${out.recipients} peers`);
     await until(() => got.slice(1).every((g) => g.some((r) => r.hash === out.hash)), 20_000, 'delivered everywhere');

@@ -1,5 +1,5 @@
-// Run-bundle protocol: an outsider (no binding, not a validator) fetches a past run's signed reports
-// and certificate from a validator by multiaddr. Real LevelDB archive, real sr25519, real libp2p over
+// Run-bundle protocol: an outsider (no binding, not a validator) fetches a past run's reveals
+// (signed report + salt) and certified run (commit certificate + voter bindings) from a validator by multiaddr. Real LevelDB archive, real sr25519, real libp2p over
 // loopback TCP: once against a `conclave mesh --archive` process, once against an in-process Mesh
 // (paging and rate limits).
 import assert from 'node:assert/strict';
@@ -10,11 +10,17 @@ import { randomBytes } from 'node:crypto';
 import { Archive } from '../../node/archive.ts';
 import { Mesh } from '../../node/p2p/mesh.ts';
 import { archiveRunBundleProvider, fetchRunBundle, RunBundleError } from '../../node/p2p/run-bundle.ts';
+import { archiveCertifiedRun, archiveEvidenceReader, archiveReveal } from '../../node/validator/evidence.ts';
+import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
 import { sha256Hex } from '../../proto/codec.ts';
+import { decodeReveal, encodeReveal } from '../../proto/reveal.ts';
+import { signBinding } from '../../proto/binding.ts';
+import { decisionHash, decodeCertifiedRun, signVote, type CertifiedRun, type Decision } from '../../proto/consensus.ts';
+import { ed25519SignerFromSeed } from '../../proto/signer.ts';
 import {
   decodeRunBundleRequest, decodeRunBundleResponse, encodeRunBundleRequest, encodeRunBundleResponse, runBundlePage,
 } from '../../proto/gossip.ts';
-import { decodeSignedScoreReport, encodeSignedScoreReport, scoreReportHash, signScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import { scoreReportHash, signScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { cryptoReady, sr25519SignerFromSeed } from '../../proto/signer.ts';
 import { FAST_FLAGS, Member, makeIdentity, validatorsJson } from './harness.ts';
 
@@ -30,7 +36,24 @@ function reportOf(seed: Uint8Array, runId: number, uidScore: number): SignedScor
   }, signer);
 }
 
-const hashesOf = (list: Uint8Array[]) => new Set(list.map((b) => scoreReportHash(decodeSignedScoreReport(b).report)));
+const hashesOf = (list: Uint8Array[]) => new Set(list.map((b) => scoreReportHash(decodeReveal(b).signed.report)));
+const saltOf = (s: SignedScoreReport) => sha256Hex(`salt-${s.signature}`);
+/** A certified run with its bindings in node-key order (the archive returns them in vote order). */
+const sorted = (x: CertifiedRun): CertifiedRun => ({ ...x, bindings: [...x.bindings].sort((a, b) => (a.nodePublicKey < b.nodePublicKey ? -1 : 1)) });
+
+/** A commit certificate of run `runId` voted by three node keys, with their bindings. */
+function certifiedRunFor(runId: number): CertifiedRun {
+  const voters = [1, 2, 3].map((i) => ({ hot: sr25519SignerFromSeed(new Uint8Array(32).fill(60 + i)), node: ed25519SignerFromSeed(new Uint8Array(32).fill(70 + i)) }));
+  const decision: Decision = {
+    version: 2, netuid: NETUID, runId, rosterHash: sha256Hex('roster'), policyHash: sha256Hex('policy'), hardwareClass: 'cpu-test', outcome: 'hold',
+    winnerUid: null, winnerHotkey: null, incumbentUid: null, previous: null, weights: [{ uid: 0, weightPpm: 1_000_000 }], scores: [],
+    reportHashes: [], countedPower: 0n, totalPower: 3n, missedReveals: [], excluded: [],
+  };
+  const h = decisionHash(decision);
+  const votes = voters.map((v) => signVote({ phase: 'commit', netuid: NETUID, runId, view: 0, decisionHash: h }, v.node)).sort((a, b) => (a.voter < b.voter ? -1 : 1));
+  const bindings = voters.map((v) => signBinding({ genesisHash: STANDALONE_GENESIS, netuid: NETUID, node: v.node, multiaddrs: [], issuedAt: 1, expiresAt: 2 }, v.hot));
+  return { certificate: { phase: 'commit', view: 0, decision, votes }, bindings };
+}
 
 describe('p2p: run-bundle wire format', () => {
   it('round-trips requests and responses and refuses inconsistent frames', () => {
@@ -70,16 +93,18 @@ describe('p2p: run bundle served to an outsider over loopback TCP', function () 
   this.timeout(90_000);
   let dir = '';
   let stored: SignedScoreReport[] = [];
-  const certificate = randomBytes(300);
+  let certified: CertifiedRun;
 
   before(async () => {
     await cryptoReady();
     dir = await mkdtemp(join(tmpdir(), 'conclave-bundle-'));
     const archive = await Archive.open(join(dir, 'archive'));
     stored = [0, 1, 2].map((i) => reportOf(randomBytes(32), RUN, 400_000 + i));
-    for (const s of stored) assert.equal((await archive.putReport(s)).status, 'stored');
-    await archive.putReport(reportOf(randomBytes(32), RUN + 360, 1)); // another run: must not leak into RUN's bundle
-    assert.equal(await archive.putCertificate({ netuid: NETUID, runId: RUN }, certificate), 'stored');
+    for (const s of stored) assert.equal(await archiveReveal(archive, { salt: saltOf(s), signed: s }), 'stored');
+    await archiveReveal(archive, { salt: sha256Hex('x'), signed: reportOf(randomBytes(32), RUN + 360, 1) }); // another run: must not leak into RUN's bundle
+    await archive.putReport(reportOf(randomBytes(32), RUN, 9)); // a report without its salt is no reveal: never served
+    certified = certifiedRunFor(RUN);
+    assert.equal(await archiveCertifiedRun(archive, { netuid: NETUID, runId: RUN }, certified), 'stored');
     await archive.close();
   });
 
@@ -95,7 +120,9 @@ describe('p2p: run bundle served to an outsider over loopback TCP', function () 
       const bundle = await fetchRunBundle(member.multiaddr, NETUID, RUN, { timeoutMs: 15_000 });
       assert.equal(bundle.peerId, member.peerId);
       assert.deepEqual(hashesOf(bundle.reports), new Set(stored.map((s) => scoreReportHash(s.report))));
-      assert.ok(bundle.certificate && Buffer.from(bundle.certificate).equals(certificate), 'certificate bytes served unchanged');
+      for (const b of bundle.reports) assert.equal(decodeReveal(b).salt, saltOf(decodeReveal(b).signed), 'each reveal carries its salt');
+      assert.ok(bundle.certificate);
+      assert.deepEqual(sorted(decodeCertifiedRun(bundle.certificate)), sorted(certified), 'the certified run: certificate and its voters\' bindings');
 
       await assert.rejects(fetchRunBundle(member.multiaddr, NETUID, RUN + 1, { timeoutMs: 10_000 }), (e: RunBundleError) => e.status === 'not-found' && /not in that validator's archive/.test(e.message));
       await assert.rejects(fetchRunBundle(member.multiaddr, NETUID + 1, RUN, { timeoutMs: 10_000 }), (e: RunBundleError) => e.status === 'bad-request' && /netuid 1/.test(e.message));
@@ -114,12 +141,12 @@ describe('p2p: run bundle served to an outsider over loopback TCP', function () 
     const archive = await Archive.open(join(dir, 'archive'));
     const hk = await makeIdentity();
     const mesh = new Mesh({
-      netuid: NETUID, hotkey: sr25519SignerFromSeed(Buffer.from(hk.hotkeySeed, 'hex')), nodeKeySeed: randomBytes(32),
-      // one report per page: a frame cap just above one encoded report
-      listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, bundlePageBytes: encodeSignedScoreReport(stored[0]).length + 60, ...opts,
+      netuid: NETUID, genesisHash: STANDALONE_GENESIS, hotkey: sr25519SignerFromSeed(Buffer.from(hk.hotkeySeed, 'hex')), nodeKeySeed: randomBytes(32),
+      // one report per page: a frame cap just above one encoded reveal
+      listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, bundlePageBytes: encodeReveal({ salt: saltOf(stored[0]), signed: stored[0] }).length + 60, ...opts,
     });
     try {
-      mesh.setRunBundleProvider(archiveRunBundleProvider(archive));
+      mesh.setRunBundleProvider(archiveRunBundleProvider(archiveEvidenceReader(archive)));
       await mesh.start();
       await fn(mesh.multiaddrs().find((a) => a.includes('/ip4/127.0.0.1/'))!, mesh);
     } finally {
@@ -133,8 +160,9 @@ describe('p2p: run bundle served to an outsider over loopback TCP', function () 
       const bundle = await fetchRunBundle(addr, NETUID, RUN, { timeoutMs: 15_000 });
       assert.equal(bundle.reports.length, 3);
       assert.deepEqual(hashesOf(bundle.reports), new Set(stored.map((s) => scoreReportHash(s.report))));
-      assert.ok(bundle.certificate && Buffer.from(bundle.certificate).equals(certificate), 'certificate bytes served unchanged');
-      assert.equal(mesh.metrics().runBundle.served, 3, 'three pages, one report each');
+      assert.deepEqual(sorted(decodeCertifiedRun(bundle.certificate!)), sorted(certified));
+      assert.equal(mesh.metrics().runBundle.served, 3, 'three pages, one reveal each (the certified run rides on page 0)');
+
       // every call is a fresh outsider identity: only the node-wide bucket stops it (after its 4th token)
       await assert.rejects(fetchRunBundle(addr, NETUID, RUN, { timeoutMs: 15_000 }), (e: RunBundleError) => e.status === 'rate-limited' && /too many run-bundle requests/.test(e.message));
       assert.equal(mesh.metrics().runBundle.served, 4);

@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
-import { signBinding, encodeBinding, type BindingRecord } from '../../proto/binding.ts';
-import { encodeSignedScoreReport, signScoreReport, type ScoreReport } from '../../proto/score-report.ts';
-import { sha256Hex, CodecError } from '../../proto/codec.ts';
+import { BINDING_DOMAIN, encodeBindingBody, signBinding, encodeBinding, type BindingRecord, type UnsignedBinding } from '../../proto/binding.ts';
+import { signScoreReport, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
+import { encodeReveal } from '../../proto/reveal.ts';
+import { verifyEquivocationProof } from '../../consensus/equivocation.ts';
+import { sha256Hex, signingBytes, toHex, CodecError } from '../../proto/codec.ts';
 import {
   decodeFetchRequest, decodeFetchResponse, decodeGossipEnvelope, decodeHello, encodeFetchRequest, encodeFetchResponse,
   encodeGossipEnvelope, encodeHello, signGossipEnvelope, verifyGossipEnvelope, type GossipKind,
@@ -15,14 +17,27 @@ import { ContentStore } from '../../node/p2p/content-store.ts';
 import { PeerRateLimiter } from '../../node/p2p/rate-limit.ts';
 
 const NOW = 1_800_000_000_000;
+const GENESIS = sha256Hex('p2p-test-genesis');
+const SCOPE = { genesisHash: GENESIS, netuid: 7 };
 
 interface V { hot: Sr25519Signer; node: Ed25519Signer; binding: BindingRecord }
 
 function validator(): V {
   const hot = sr25519SignerFromSeed(randomBytes(32));
   const node = ed25519SignerFromSeed(randomBytes(32));
-  const binding = signBinding({ nodePublicKey: node.publicKey, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, hot);
+  const binding = signBinding({ ...SCOPE, node, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, hot);
   return { hot, node, binding };
+}
+
+/** A reveal (salt + signed report), as the reports topic carries it. */
+function rv(signed: SignedScoreReport): Uint8Array {
+  return encodeReveal({ salt: sha256Hex(`salt-${signed.signature}`), signed });
+}
+
+/** What a hijacker can make: its hotkey's valid signature over a body naming `victim`'s node key (it cannot countersign). */
+function hijack(by: V, victim: V, issuedAt: number): BindingRecord {
+  const body: UnsignedBinding = { version: 2, ...SCOPE, hotkey: by.hot.hotkey, nodePublicKey: victim.binding.nodePublicKey, peerId: victim.binding.peerId, multiaddrs: [], issuedAt, expiresAt: issuedAt + 3600_000 };
+  return { ...body, signature: toHex(by.hot.sign(signingBytes(BINDING_DOMAIN, encodeBindingBody(body)))), nodeSignature: victim.binding.nodeSignature };
 }
 
 function report(v: V, runId: number, netuid = 7): ScoreReport {
@@ -73,7 +88,7 @@ describe('p2p: admission and message validation', () => {
   before(cryptoReady);
   beforeEach(() => {
     a = validator(); b = validator(); outsider = validator();
-    adm = new Admission();
+    adm = new Admission(SCOPE);
     adm.setValidatorSet([{ hotkey: a.hot.hotkey, stake: 10n }, { hotkey: b.hot.hotkey, stake: 20n }], NOW);
     val = new MessageValidator(adm, { netuid: 7, freshnessMs: 60_000 });
     val.setCurrentRun(100);
@@ -99,7 +114,7 @@ describe('p2p: admission and message validation', () => {
 
   it('accepts a valid report once, then suppresses the duplicate', () => {
     adm.consider(a.binding, NOW);
-    const bytes = env(a, 'report', 100, encodeSignedScoreReport(signScoreReport(report(a, 100), a.hot)));
+    const bytes = env(a, 'report', 100, rv(signScoreReport(report(a, 100), a.hot)));
     const v1 = val.check(bytes, { nowMs: NOW, via: 'gossip', author: peerOf(a), expectKind: 'report' });
     assert.equal(v1.action, 'accept');
     assert.ok(v1.action === 'accept' && val.markDelivered(v1.hash, NOW));
@@ -110,7 +125,7 @@ describe('p2p: admission and message validation', () => {
   it('rejects unbound authors, forged signatures, impersonation, other runs and stale gossip, counting each reason', () => {
     adm.consider(a.binding, NOW);
     adm.consider(b.binding, NOW);
-    const good = encodeSignedScoreReport(signScoreReport(report(a, 100), a.hot));
+    const good = rv(signScoreReport(report(a, 100), a.hot));
     const verdict = (bytes: Uint8Array, author: string, nowMs = NOW) => {
       const v = val.check(bytes, { nowMs, via: 'gossip', author, expectKind: 'report' });
       return v.action === 'accept' ? ['accept'] : [v.action, v.reason, v.strike];
@@ -118,8 +133,10 @@ describe('p2p: admission and message validation', () => {
     assert.deepEqual(verdict(env(outsider, 'report', 100, good), peerOf(outsider)), ['reject', 'unknown-peer', false]);
     const forged = signScoreReport(report(a, 100), a.hot);
     forged.signature = (forged.signature[0] === 'a' ? 'b' : 'a') + forged.signature.slice(1);
-    assert.deepEqual(verdict(env(a, 'report', 100, encodeSignedScoreReport(forged)), peerOf(a)), ['reject', 'bad-report-signature', true]);
+    assert.deepEqual(verdict(env(a, 'report', 100, rv(forged)), peerOf(a)), ['reject', 'bad-report-signature', true]);
     assert.deepEqual(verdict(env(b, 'report', 100, good), peerOf(a)), ['reject', 'signer-mismatch', true]);
+    // b publishing a's report (e.g. with a wrong salt, racing a's reveal): only the author publishes its reveal
+    assert.deepEqual(verdict(env(b, 'report', 100, good), peerOf(b)), ['reject', 'signer-mismatch', true]);
     assert.deepEqual(verdict(env(a, 'report', 98, good), peerOf(a)), ['ignore', 'wrong-run', false]);
     assert.deepEqual(verdict(env(a, 'report', 100, good, NOW - 120_000), peerOf(a)), ['ignore', 'stale', false]);
     assert.deepEqual(verdict(env(a, 'consensus', 100, good), peerOf(a)), ['reject', 'wrong-kind', true]);
@@ -137,7 +154,7 @@ describe('p2p: admission and message validation', () => {
   it('keeps the previous run after the run advances, and no older one', () => {
     adm.consider(a.binding, NOW);
     val.setCurrentRun(200);
-    const mk = (run: number) => env(a, 'report', run, encodeSignedScoreReport(signScoreReport(report(a, run), a.hot)));
+    const mk = (run: number) => env(a, 'report', run, rv(signScoreReport(report(a, run), a.hot)));
     assert.equal(val.check(mk(100), { nowMs: NOW, via: 'gossip', author: peerOf(a) }).action, 'accept');
     val.setCurrentRun(300);
     const old = val.check(mk(100), { nowMs: NOW, via: 'fetch' });
@@ -152,6 +169,43 @@ describe('p2p: admission and message validation', () => {
     assert.equal(no.action === 'reject' && no.reason, 'not-validator');
     const relayed = val.check(env(a, 'binding', 0, encodeBinding(a.binding)), { nowMs: NOW, via: 'gossip', author: peerOf(b), expectKind: 'binding' });
     assert.equal(relayed.action === 'reject' && relayed.reason, 'binding-mismatch');
+  });
+
+  it('binding hijack: another hotkey\'s binding of an honest node key, issued later, never displaces it', () => {
+    assert.deepEqual(adm.consider(a.binding, NOW, peerOf(a)), { ok: true, changed: true });
+    // b signs (validly, with its hotkey) a body naming a's node key, later than a's binding, relayed in peer exchange
+    const r = adm.consider(hijack(b, a, NOW + 10), NOW + 20);
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.detail : '', /did not countersign/);
+    assert.equal(adm.bindingOf(peerOf(a))?.hotkey, a.hot.hotkey, 'a keeps its node key');
+    // a's own re-hello (refreshed binding) still works
+    const refreshed = signBinding({ ...SCOPE, node: a.node, multiaddrs: [], issuedAt: NOW + 30, expiresAt: NOW + 3600_000 }, a.hot);
+    assert.deepEqual(adm.consider(refreshed, NOW + 40, peerOf(a)), { ok: true, changed: true });
+  });
+
+  it('a node key that signed for two hotkeys: the second is refused with a verifiable equivocation proof', () => {
+    adm.consider(a.binding, NOW);
+    // a's node key countersigns a binding to b's hotkey (one operator key shared by two hotkeys)
+    const second = signBinding({ ...SCOPE, node: a.node, multiaddrs: [], issuedAt: NOW, expiresAt: NOW + 3600_000 }, b.hot);
+    const r = adm.consider(second, NOW + 1);
+    assert.equal(!r.ok && r.reason, 'node-key-taken');
+    assert.ok(!r.ok && r.proof);
+    const check = verifyEquivocationProof(r.ok ? ({} as never) : r.proof!);
+    assert.ok(check.ok && check.offender.nodeKey === a.binding.nodePublicKey);
+    assert.equal(adm.bindingOf(peerOf(a))?.hotkey, a.hot.hotkey, 'the first binding stays');
+    // on the bindings topic the node key announcing its second hotkey is struck, and the proof travels with the verdict
+    const v = val.check(env(a, 'binding', 0, encodeBinding(second)), { nowMs: NOW + 2, via: 'gossip', author: peerOf(a), expectKind: 'binding' });
+    assert.ok(v.action === 'reject' && v.strike && v.proof?.kind === 'binding');
+  });
+
+  it('bindings are scoped: one from another subnet or chain does not replay', () => {
+    const other = signBinding({ genesisHash: GENESIS, netuid: 8, node: a.node, multiaddrs: [], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, a.hot);
+    const r = adm.consider(other, NOW, peerOf(a));
+    assert.equal(!r.ok && r.reason, 'wrong-scope');
+    const otherChain = signBinding({ genesisHash: sha256Hex('another chain'), netuid: 7, node: a.node, multiaddrs: [], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, a.hot);
+    const r2 = adm.consider(otherChain, NOW, peerOf(a));
+    assert.equal(!r2.ok && r2.reason, 'wrong-scope');
+    assert.ok(!adm.isBound(peerOf(a)));
   });
 });
 

@@ -308,12 +308,54 @@ async function showRun(runId) {
         );
       }),
     );
+    await showParticipation(runId);
     problems.delete(`run ${runId}`);
   } catch (err) {
     chartBox.replaceChildren(h('p', { class: 'hint' }, `run ${runId}: ${err.message}`));
   } finally {
     section.removeAttribute('aria-busy');
   }
+}
+
+/** The per-validator record of commitment, reveal and abstention (GET /v1/runs/:runId/participation). */
+async function showParticipation(runId) {
+  const tbody = /** @type {HTMLElement} */ (document.querySelector('#participation-table tbody'));
+  let body;
+  try {
+    body = await api(`/v1/runs/${runId}/participation`);
+  } catch (err) {
+    tbody.replaceChildren(h('tr', {}, h('td', { colspan: '9', class: 'hint' }, `participation: ${err.message}`)));
+    return;
+  }
+  if (selectedRunId() !== runId) return;
+  const rows = Array.isArray(body?.participation) ? body.participation : [];
+  if (body?.sealed) {
+    tbody.replaceChildren(h('tr', {}, h('td', { colspan: '9', class: 'hint' }, 'sealed until the reveal window opens')));
+    return;
+  }
+  if (rows.length === 0) {
+    tbody.replaceChildren(h('tr', {}, h('td', { colspan: '9', class: 'hint' }, '—')));
+    return;
+  }
+  const revealKind = { 'on-time': 'ok', late: 'warn', none: 'bad', mismatch: 'bad' };
+  tbody.replaceChildren(
+    ...rows.map((p) => {
+      const abst = Object.entries(p.abstained ?? {}).map(([k, n]) => `${k} ×${n}`).join(', ') || '—';
+      return h(
+        'tr',
+        { 'data-hotkey': String(p.hotkey ?? '') },
+        h('td', { title: String(p.hotkey ?? '') }, shortId(p.hotkey ?? null, 6, 4)),
+        h('td', { class: 'num' }, String(p.uid ?? '—')),
+        h('td', { class: 'num' }, p.stake != null ? formatStake(p.stake) : '—'),
+        h('td', {}, p.committedAt != null ? `block ${p.committedAt}` : badge('no', 'bad')),
+        h('td', {}, p.committedAt == null && p.revealed === 'none' ? '—' : badge(String(p.revealed ?? '—'), revealKind[p.revealed] ?? 'bad')),
+        h('td', {}, p.excluded ? badge('excluded', 'bad') : body.certified ? (p.counted ? badge('yes', 'ok') : badge('no', 'warn')) : '—'),
+        h('td', { class: 'num' }, String(p.missedStreak ?? 0)),
+        h('td', {}, abst),
+        h('td', { class: 'num' }, String(p.voted ?? 0)),
+      );
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- divergence

@@ -1,13 +1,16 @@
 // Phases `evaluating` (its end) and `committing`: the signed score report is built from the
-// evaluation cache, then its hash is committed on chain FIRST, before any peer can see the report.
-// A `commit-intent` marker precedes the send; after a restart the chain is read before sending again.
-import { encodeSignedScoreReport, scoreReportHash, signScoreReport, type ScoreEntry, type ScoreReport } from '../../../proto/score-report.ts';
+// evaluation cache with a fresh 32-byte salt, then sha256(salt || report) is committed on chain FIRST.
+// Report and salt stay sealed on this node (store only: no gossip, API, run bundle or archive) until
+// the reveal window opens. A `commit-intent` marker precedes the send; after a restart the chain is
+// read before sending again.
+import { encodeScoreReport, scoreReportHash, signScoreReport, type ScoreEntry, type ScoreReport } from '../../../proto/score-report.ts';
+import { encodeReveal, freshSalt, reportCommitment } from '../../../proto/reveal.ts';
 import { toHex } from '../../../proto/codec.ts';
 import type { RunRecord } from '../store.ts';
 import { chainCall, type PhaseContext } from './context.ts';
 import { identicalEarlier } from './evaluate.ts';
 
-/** Signs this node's report and stores it (the bytes later published); sets `myReportHash`. */
+/** Signs this node's report, salts it and stores the reveal (published later); sets `myReportHash` and `myCommitment`. */
 export async function buildReport(ctx: PhaseContext, r: RunRecord): Promise<void> {
   const d = ctx.d;
   const entries: ScoreEntry[] = [];
@@ -30,21 +33,23 @@ export async function buildReport(ctx: PhaseContext, r: RunRecord): Promise<void
     validatorHotkey: ctx.hotkey, entries, issuedAt: ctx.now(),
   };
   const signed = signScoreReport(report, d.signer);
+  const salt = freshSalt();
   r.myReportHash = scoreReportHash(report);
-  await d.store.putReportBytes(r.runId, ctx.hotkey, toHex(encodeSignedScoreReport(signed)));
+  r.myCommitment = reportCommitment(salt, encodeScoreReport(report));
+  await d.store.putReportBytes(r.runId, ctx.hotkey, toHex(encodeReveal({ salt, signed })));
   if (fault === 'mismatch-report') {
     // Byzantine test double: publish a report other than the one committed.
     const other = { ...report, entries: entries.map((e) => (e.status === 'scored' ? { ...e, score: e.score + 1 } : e)), issuedAt: report.issuedAt + 1 };
-    await d.store.mark(r.runId, 'fault-published-report', toHex(encodeSignedScoreReport(signScoreReport(other, d.signer))));
+    await d.store.mark(r.runId, 'fault-published-report', toHex(encodeReveal({ salt, signed: signScoreReport(other, d.signer) })));
   }
-  await d.archive?.putSignedReport(signed).catch((err) => d.log.warn('archive refused own report', { error: (err as Error).message }));
-  d.log.info('report built', { runId: r.runId, hash: r.myReportHash, entries: entries.length });
+  d.log.info('report built', { runId: r.runId, commitment: r.myCommitment, entries: entries.length });
 }
 
-/** Commits `myReportHash` on chain exactly once; on return it is committed (`myCommitBlock` set). */
+/** Commits `myCommitment` on chain exactly once; on return it is committed (`myCommitBlock` set). */
 export async function commitReport(ctx: PhaseContext, r: RunRecord): Promise<void> {
   const d = ctx.d;
-  const hash = r.myReportHash!;
+  if (!r.myCommitment) throw new Error(`run ${r.runId}: no salted commitment recorded (report built by an older version); the run cannot commit`);
+  const hash = r.myCommitment;
   const done = await d.store.marked(r.runId, 'committed');
   if (done) return;
   if (await d.store.marked(r.runId, 'commit-intent')) {
@@ -69,5 +74,5 @@ export async function commitReport(ctx: PhaseContext, r: RunRecord): Promise<voi
   d.metrics.commitsTotal.inc({ result: 'committed' });
   r.myCommitBlock = block;
   await d.store.mark(r.runId, 'committed', block);
-  d.log.info('report hash committed on chain', { runId: r.runId, hash, block });
+  d.log.info('report commitment on chain', { runId: r.runId, commitment: hash, block });
 }

@@ -17,12 +17,10 @@ export async function setWeights(ctx: PhaseContext, r: RunRecord): Promise<void>
   if (intent) return resumeWeights(ctx, r, intent.detail);
   const mode = d.config.node.mode;
   const certified = r.phase === 'certified' && r.decision?.quorumMet === true;
-  const incumbent = await currentIncumbent(ctx, r.roster);
-  if (certified && r.decision!.winner !== null) {
-    const winner = r.decision!.winner;
-    const hotkey = r.roster.find((e) => e.uid === winner)?.minerHotkey ?? null;
-    await d.store.putMeta('incumbent', { uid: winner, hotkey });
-  }
+  // On a quorum miss the incumbent is the one the run was decided against: derived when consensus
+  // started from the latest certified run this node holds, or from the weights on chain at the run's
+  // start block (certify.ts) — never from a value only this node remembers.
+  const incumbent = r.decision?.incumbentUid ?? null;
 
   let source: 'certified' | 'owner' | 'incumbent';
   let weights: { uid: number; weight: number }[];
@@ -55,20 +53,6 @@ export async function setWeights(ctx: PhaseContext, r: RunRecord): Promise<void>
   const intentNow: WeightsIntent = { source, uids: weights.map((w) => w.uid), weights: weights.map((w) => w.weight), block: ctx.lastBlock, sends: 1 };
   if (await holdIfRecycled(ctx, r, intentNow)) return;
   return sendWeights(ctx, r, intentNow);
-}
-
-/**
- * The previous winner, if its uid still belongs to the same miner in this run's roster. A uid
- * recycled on deregistration must not inherit the incumbent's protection or a held weight.
- */
-export async function currentIncumbent(ctx: PhaseContext, roster: { uid: number; minerHotkey: string }[]): Promise<number | null> {
-  const stored = await ctx.d.store.getMeta<number | { uid: number; hotkey: string | null } | null>('incumbent');
-  if (stored === undefined || stored === null) return null;
-  if (typeof stored === 'number') return stored; // written before hotkeys were recorded
-  const entry = roster.find((e) => e.uid === stored.uid);
-  if (entry && entry.minerHotkey === stored.hotkey) return stored.uid;
-  ctx.d.log.warn('incumbent void: its uid no longer holds the same miner', { uid: stored.uid, was: stored.hotkey, now: entry?.minerHotkey ?? null });
-  return null;
 }
 
 /** uids are recycled on deregistration: the uid we are about to reward must still be the miner we certified. */
