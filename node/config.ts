@@ -203,8 +203,8 @@ export const SCHEMA: KeyDef[] = [
   { key: 'health.max_head_age_s', path: ['health', 'maxHeadAgeS'], kind: 'int', env: 'CONCLAVE_HEALTH_MAX_HEAD_AGE_S', def: 120,
     doc: '/healthz is degraded when the best block has not advanced for this many seconds (finney: 12 s blocks).', check: between(5, 86400) },
   { key: 'dev.fault', path: ['dev', 'fault'], kind: 'string', env: 'CONCLAVE_DEV_FAULT', def: '',
-    doc: 'TEST ONLY, local devchain only: make this validator misbehave to exercise the others (inflate:<uid>:<factor> | mismatch-report | silent). Empty = honest.',
-    check: (v: string) => (v === '' || /^(inflate:\d+:\d+(\.\d+)?|mismatch-report|silent)$/.test(v) ? undefined : 'must be empty, inflate:<uid>:<factor>, mismatch-report or silent') },
+    doc: 'TEST ONLY, local devchain only: make this validator misbehave to exercise the others (inflate:<uid>:<factor> | mismatch-report | silent | adversary: selective proposals, see npm run devnet -- --byzantine). Empty = honest.',
+    check: (v: string) => (v === '' || /^(inflate:\d+:\d+(\.\d+)?|mismatch-report|silent|adversary)$/.test(v) ? undefined : 'must be empty, inflate:<uid>:<factor>, mismatch-report, silent or adversary') },
 ];
 
 export function parseHostPort(v: string): { host: string; port: number } | undefined {

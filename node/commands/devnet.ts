@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseFlags, type Command, intFlag } from '../cli-kit.ts';
 
-const help = `Usage: conclave devnet [--runs N] [--json-summary FILE] [--block-ms MS] [--keep]
+const help = `Usage: conclave devnet [--runs N] [--json-summary FILE] [--block-ms MS] [--byzantine] [--keep]
 
 Run a complete Conclave subnet on this machine: the devchain (default genesis: 4 validators of
 unequal stake, 6 miners), the miners' code served from a loopback HTTP server, 4 validator
@@ -21,6 +21,11 @@ Options:
                         validators have committed)                             [default: 400]
   --kill-one            SIGKILL validator 3 (the smallest stake) once it has
                         committed its report hash: the others must still certify
+  --byzantine           validator 3 is an adversary: it proposes selectively (leaving
+                        an honest report out), relays bindings naming honest node keys,
+                        fetches reports before the reveal window and brute-forces the
+                        salted commitments; ok only if the honest validators certify the
+                        honest outcome and every attempt is refused (listed in the summary)
   --keep                keep the temp dir (configs, data, logs) afterwards
   --timeout S           give up after S seconds                                [default: 900]
 
@@ -31,6 +36,7 @@ Examples:
   npm run devnet
   conclave devnet --runs 2 --json-summary devnet.json
   conclave devnet --kill-one --keep
+  npm run devnet -- --byzantine --json-summary byzantine.json
 `;
 
 const command: Command = {
@@ -39,7 +45,7 @@ const command: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, {
       runs: { type: 'string' }, 'json-summary': { type: 'string' }, 'block-ms': { type: 'string' }, 'commit-window': { type: 'string' },
-      'kill-one': { type: 'boolean' }, keep: { type: 'boolean' }, timeout: { type: 'string' },
+      'kill-one': { type: 'boolean' }, byzantine: { type: 'boolean' }, keep: { type: 'boolean' }, timeout: { type: 'string' },
     });
     const runs = intFlag(values.runs, 'runs', 1, { min: 1, max: 20 });
     const blockMs = intFlag(values['block-ms'], 'block-ms', 1000, { min: 100, max: 60_000 });
@@ -48,7 +54,8 @@ const command: Command = {
     const { runDevnet, formatSummary, DevnetError } = await import('../devnet/devnet.ts');
     let summary;
     try {
-      summary = await runDevnet({ runs, blockMs, commitWindow, keep: values.keep, timeoutMs: timeoutS * 1000, kill: values['kill-one'] ? { index: 3, phase: 'committed' } : undefined });
+      if (values['kill-one'] && values.byzantine) throw new DevnetError('--kill-one and --byzantine both act on validator 3: choose one');
+      summary = await runDevnet({ runs, blockMs, commitWindow, keep: values.keep, timeoutMs: timeoutS * 1000, kill: values['kill-one'] ? { index: 3, phase: 'committed' } : undefined, byzantine: values.byzantine });
     } catch (err) {
       if (err instanceof DevnetError) {
         process.stderr.write(`conclave devnet: ${err.message}\n`);

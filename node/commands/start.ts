@@ -221,7 +221,11 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       : null;
     await announcer?.check();
     serveRunBundles(mesh, archive); // auditors fetch past runs by multiaddr (read-only, rate-limited)
-    mesh.onEvent((e) => (e.type === 'banned' ? log.warn : log.debug)(`mesh peer ${e.type}`, { ...e }));
+    mesh.onEvent((e) => {
+      if (e.type === 'equivocation') return; // logged above, with the proof archived
+      if (e.type === 'binding-refused') return log.warn('relayed binding refused', { from: e.fromPeer, hotkey: e.hotkey, nodeKey: e.nodeKey, reason: e.reason.slice(0, 300) });
+      (e.type === 'banned' ? log.warn : log.debug)(`mesh peer ${e.type}`, { ...e });
+    });
     const mport = logMeshMessages(meshPort(mesh), log);
     metrics.registry.onCollect(() => metrics.gossipRejections.catchUp('reason', mesh.metrics().rejected));
     cleanup.push(() => mport.close());
@@ -252,8 +256,14 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
         nodeSigner: nodeKey.signer,
         hotkey: signer.hotkey,
         rules: rulesFromConfig(cfg),
+        // dev.fault = "adversary" (loopback devchain only): selective proposals, see node/devnet/adversary.ts
+        tamper: cfg.dev.fault === 'adversary' ? (await import('../devnet/adversary.ts')).adversaryTamper(log) : undefined,
         timing: { viewTimeoutMs: cfg.consensus.viewTimeoutS * 1000, proposeDelayMs: 2000 },
-        onReject: (reason) => metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` }),
+        onReject: (reason) => {
+          metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` });
+          // a refused proposal is rare and telling (a faulty or Byzantine proposer): say why
+          if (/^proposal/.test(reason)) log.info('consensus proposal refused', { reason: reason.slice(0, 300) });
+        },
       }),
       store,
       signer,

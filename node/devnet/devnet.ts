@@ -17,6 +17,7 @@ import { devValidatorSeed } from '../devchain/genesis.ts';
 import { loadOrCreateNodeKey } from '../keys/node-key.ts';
 import { DEVNET_MINERS, devHotkeyFile, devnetGenesis, devnetPolicy, freePorts, startMinerServer, writeValidatorConfig, type MinerServer } from './setup.ts';
 import { ensureEvaluatorImage } from '../../runtime/sandbox-image.ts';
+import { ADVERSARY_INDEX, ByzantineDirector, type ByzantineSummary } from './byzantine.ts';
 import { SANDBOX_LABEL } from '../../runtime/sandbox.ts';
 
 export class DevnetError extends Error {
@@ -35,6 +36,11 @@ export interface DevnetOptions {
   kill?: { index: number; phase: 'evaluating' | 'committed' | 'publishing' };
   /** Dev faults per validator index (config dev.fault). */
   faults?: Record<number, string>;
+  /**
+   * Validator 3 is an adversary (node/devnet/byzantine.ts): selective counting, a binding hijack, an
+   * early-reveal fetch and copying; `ok` needs the honest outcome certified and every attempt refused.
+   */
+  byzantine?: boolean;
   /** Keep the temp dir (logs, data) after the run. */
   keep?: boolean;
   /** Whole devnet deadline (default 15 min). */
@@ -102,6 +108,8 @@ export interface DevnetSummary {
   audit: { ok: boolean; failed: string[]; source: string; runId: number; exitCode: number; checks: number } | null;
   /** The same audit with the run fetched over libp2p (`--source MULTIADDR`, run-bundle protocol). */
   auditP2p: DevnetSummary['audit'];
+  /** `--byzantine`: what the adversary tried and how each attempt was refused. */
+  byzantine?: ByzantineSummary;
   elapsedMs: number;
   problems: string[];
 }
@@ -199,7 +207,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       const configPath = writeValidatorConfig({
         dir: join(dir, `v${i}`), index: i, walletPath, chainUrl: c.url, p2pPort: ports[i].p2p, apiPort: ports[i].api,
         bootstrap: peers.filter((_, j) => j !== i), allowOrigin: miners.origin, policyFile, commitWindow, revealWindow,
-        fault: opts.faults?.[i], evaluationTimeoutS: 240,
+        fault: opts.byzantine && i === ADVERSARY_INDEX ? 'adversary' : opts.faults?.[i], evaluationTimeoutS: 240,
       });
       const stake = genesis.subnets[0].neurons[i].stake;
       setups.push({ index: i, hotkey: hk.hotkey, configPath, apiUrl: `http://127.0.0.1:${ports[i].api}`, stake: String(stake) });
@@ -219,8 +227,11 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       const phases = live.map((x) => x.phase.get(targetRun!));
       return phases.every((p) => p === 'committed') || phases.every((p) => p === 'confirming' || p === 'done');
     };
+    const director = opts.byzantine
+      ? new ByzantineDirector({ validators: setups.map((s) => ({ index: s.index, hotkey: s.hotkey, api: s.apiUrl, multiaddr: peers[s.index] })), chainUrl: c.url, dir, log })
+      : null;
     const pace = () => {
-      c.produceBlock();
+      if (!director?.holding) c.produceBlock(); // the adversary's attempts run while the honest reports are sealed
       pacer = setTimeout(pace, fastForward() ? 60 : blockMs);
     };
     pacer = setTimeout(pace, blockMs);
@@ -264,6 +275,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
         if (line.trim()) log(`v${child.index} | ${line.slice(0, 300)}`);
         return;
       }
+      director?.onMessage(child.index, m);
       const tag = `v${child.index}`;
       switch (m.msg) {
         case 'run phase':
@@ -282,11 +294,14 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
             log(`${tag} KILLED (SIGKILL) in phase ${m.phase} of run ${m.runId}, as asked`);
           }
           if (['committed', 'publishing', 'consensus', 'confirming', 'done'].includes(m.phase)) log(`${tag} run ${m.runId}: ${m.phase}`);
+          if (director && m.phase === 'committed' && children.filter((x) => x.index !== ADVERSARY_INDEX).every((x) => x.phase.get(m.runId) === 'committed')) {
+            void director.onHonestCommitted(m.runId);
+          }
           break;
         case 'run opened': log(`${tag} run ${m.runId} opened`); break;
         case 'evaluating': log(`${tag} evaluating uid ${m.uid} (${minerName(m.uid)})`); break;
         case 'evaluated': log(`${tag} evaluated uid ${m.uid} (${minerName(m.uid)}): ${m.status}${m.status === 'scored' ? ` MFU ${(m.score / 1e6).toFixed(5)}` : ''} in ${(m.ms / 1000).toFixed(1)} s`); break;
-        case 'report hash committed on chain': log(`${tag} report ${String(m.hash).slice(0, 12)}… committed on chain at block ${m.block}`); break;
+        case 'report commitment on chain': log(`${tag} salted report commitment ${String(m.commitment).slice(0, 12)}… on chain at block ${m.block}`); break;
         case 'report published': log(`${tag} report published to ${m.peers} peer(s)`); break;
         case 'run certified': log(`${tag} CERTIFIED run ${m.runId}: winner uid ${m.winner} (${m.winner === null ? '-' : minerName(m.winner)}), ${m.counted} report(s) counted, ${m.latencyMs} ms`); break;
         case 'weights set': log(`${tag} weights set on chain (uids ${JSON.stringify(m.uids)}) at block ${m.block}`); break;
@@ -345,6 +360,13 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
     }
     if (audit && !audit.ok) problems.push(`audit failed: ${audit.failed.join(', ')}`);
     if (auditP2p && !auditP2p.ok) problems.push(`audit over libp2p failed: ${auditP2p.failed.join(', ')}`);
+    let byzantine: ByzantineSummary | undefined;
+    if (director) {
+      const judged = await director.finish(runs, c.url);
+      byzantine = judged.summary;
+      problems.push(...judged.problems);
+      for (const a of byzantine.attempts) log(`devnet: adversary ${a.attack}: ${a.refused ? 'REFUSED' : 'NOT REFUSED'} — ${a.what}`);
+    }
     if (opts.onRunsDone) {
       const hookMs = opts.onRunsDoneTimeoutMs ?? 60_000;
       const err = await runBounded(() => opts.onRunsDone!({ apis: liveChildren().map((x) => x.api), runIds: [...doneRuns] }), hookMs);
@@ -358,6 +380,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       runs,
       audit,
       auditP2p,
+      ...(byzantine ? { byzantine } : {}),
       elapsedMs: Date.now() - t0,
       problems,
     };
@@ -486,6 +509,13 @@ export function formatSummary(s: DevnetSummary): string {
   lines.push('', `validators: ${s.validators.map((v) => `v${v.index} ${v.killed ? 'killed' : v.alive ? 'up' : 'down'}`).join(', ')}`);
   for (const a of [s.audit, s.auditP2p]) {
     if (a) lines.push(`audit (run ${a.runId}, source ${a.source}): ${a.ok ? `VERIFIED (${a.checks} checks)` : `FAILED: ${a.failed.join(', ')}`}`);
+  }
+  if (s.byzantine) {
+    lines.push('', `adversary ${s.byzantine.adversary} (validator ${3}); honest outcome certified: ${s.byzantine.honestOutcome ? 'yes' : 'NO'}`);
+    for (const at of s.byzantine.attempts) {
+      lines.push(`  ${at.refused ? 'refused' : 'NOT REFUSED'}  ${at.attack}: ${at.what}`);
+      for (const e of at.evidence.slice(0, 8)) lines.push(`      ${e}`);
+    }
   }
   for (const p of s.problems) lines.push(`problem: ${p}`);
   lines.push(`devnet ${s.ok ? 'OK' : 'FAILED'} in ${(s.elapsedMs / 1000).toFixed(0)} s`);

@@ -110,7 +110,7 @@ export class Hello {
     return encodeHello(h);
   }
 
-  private considerKnown(list: Uint8Array[]): void {
+  private considerKnown(list: Uint8Array[], fromPeer: string): void {
     for (const bytes of list) {
       try {
         const rec = decodeBinding(bytes);
@@ -118,6 +118,9 @@ export class Hello {
         const r = this.c.admission.consider(rec, this.c.now());
         if (r.ok) this.c.dialer.onBindingLearned(rec);
         else if (r.proof) this.c.members.emit({ type: 'equivocation', proof: r.proof, detail: r.detail });
+        else if (r.reason !== 'superseded' && r.reason !== 'not-validator') {
+          this.c.members.emit({ type: 'binding-refused', fromPeer, hotkey: rec.hotkey, nodeKey: rec.nodePublicKey, reason: `${r.reason}: ${r.detail}` });
+        }
       } catch {
         // a bad peer-exchange entry is ignored: the sender vouches for nothing
       }
@@ -136,7 +139,7 @@ export class Hello {
       }
       const r = this.c.members.admitRemote(peer, hello.binding, hello.netuid);
       if (!r.ok) return encodeHello({ version: 1, netuid: this.opts.netuid, status: 'refused', reason: r.reason, binding: this.ownBindingBytes, known: [] });
-      this.considerKnown(hello.known);
+      this.considerKnown(hello.known, peer);
       return this.frame('ok', '');
     });
   }
@@ -153,7 +156,7 @@ export class Hello {
         return;
       }
       const r = this.c.members.admitRemote(peer, res.binding, res.netuid);
-      if (r.ok) this.considerKnown(res.known);
+      if (r.ok) this.considerKnown(res.known, peer);
     } catch {
       // no hello: the maintenance loop retries, the admission grace timer decides
     } finally {

@@ -94,6 +94,8 @@ export type MeshEvent =
   | { type: 'refused'; peerId: string; reason: string; by: 'us' | 'them' }
   | { type: 'dropped'; peerId: string; reason: string }
   | { type: 'banned'; peerId: string; reason: string; untilMs: number }
+  /** A binding relayed in peer exchange was refused (forged, replayed from another subnet, expired…); `hotkey` is the one it names. */
+  | { type: 'binding-refused'; fromPeer: string; hotkey: string; nodeKey: string; reason: string }
   /** A node key bound to two hotkeys (both bindings countersigned by it): the second was refused; the pair is the proof. */
   | { type: 'equivocation'; proof: Extract<EquivocationProof, { kind: 'binding' }>; detail: string };
 

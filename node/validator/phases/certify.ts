@@ -142,7 +142,7 @@ export async function driveConsensus(ctx: PhaseContext, l: LiveRun, io: Consensu
     r.consensusLatencyMs = ctx.now() - (l.consensusStartedAt ?? ctx.now());
     const saved = await d.store.getMeta<SavedInput>(`consensus-input/${r.runId}`);
     if (saved) {
-      const { held } = await verdictsFor(ctx, r, saved.members, new Map(saved.commitments));
+      const { held } = await verdictsFor(ctx, r, saved.members, new Map(saved.commitments), { archive: false, count: false });
       r.participation = participationOf({ members: saved.members, commitments: new Map(saved.commitments), reveals: held, revealEnd, decision: out.certified.certificate.decision });
     }
     await rememberCertified(ctx, r.runId, out.decisionHash, out.certified);
@@ -175,7 +175,7 @@ function consensusTimeoutMs(ctx: PhaseContext, l: LiveRun): number {
  * no equivocation: the one that opens the commitment is kept. Returns the verdicts, the reveals that
  * count (encoded), and what this node holds per validator (for the participation record).
  */
-async function verdictsFor(ctx: PhaseContext, r: RunRecord, members: { hotkey: string; stake: bigint }[], commitments: Commitments) {
+async function verdictsFor(ctx: PhaseContext, r: RunRecord, members: { hotkey: string; stake: bigint }[], commitments: Commitments, o: { archive: boolean; count: boolean } = { archive: true, count: true }) {
   const d = ctx.d;
   const rosterMap = new Map(r.roster.map((e) => [e.uid, e]));
   const memberSet = new Set(members.map((m) => m.hotkey));
@@ -207,12 +207,12 @@ async function verdictsFor(ctx: PhaseContext, r: RunRecord, members: { hotkey: s
     const received = hotkey === ctx.hotkey ? (typeof publishedAt === 'number' ? publishedAt : null) : ((await d.store.marked(r.runId, `received/${hotkey}`))?.detail as number | undefined) ?? null;
     const v = (verdict: ReportVerdict['verdict'], detail?: string) => {
       verdicts.push({ hotkey, reportHash: hash, verdict, detail });
-      d.metrics.reportsReceived.inc({ verdict });
+      if (o.count) d.metrics.reportsReceived.inc({ verdict });
     };
     const sig = verifySignedScoreReport(signed);
     if (!sig.ok) { v('bad-signature', sig.reason); continue; }
     held.set(hotkey, { report: signed.report, reportHash: hash, opens: Boolean(opening), receivedAt: received });
-    if (hotkey !== ctx.hotkey && d.archive?.putReveal) await d.archive.putReveal(reveal, received ?? undefined).catch(() => undefined);
+    if (o.archive && hotkey !== ctx.hotkey && d.archive?.putReveal) await d.archive.putReveal(reveal, received ?? undefined).catch(() => undefined);
     if (!memberSet.has(hotkey)) { v('not-member', 'hotkey is not a permitted validator with enough stake at the run block'); continue; }
     const reports = new Set(reveals.map((x) => scoreReportHash(x.reveal.signed.report)));
     if (reports.size > 1) { v('equivocation', 'two different signed reports for this run'); }
