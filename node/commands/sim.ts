@@ -29,7 +29,7 @@ Options:
   --partition FROM-TO/G  split members into G groups from FROM to TO ms after a
                          run starts, then heal; repeatable                      [default: none]
   --partition-every K    apply partitions to every K-th run                     [default: ${D.partitionEvery}]
-  --view-timeout MS      base view timeout (doubles per view, 4 doublings max)  [default: ${D.timing.viewTimeoutMs}]
+  --view-timeout MS      base view timeout (doubles per view, 2 doublings max)  [default: ${D.timing.viewTimeoutMs}]
   --liveness-bound MS    honest members must decide this long after healing     [default: ${D.livenessBoundMs}]
   --json                 print the result as JSON
   -h, --help             show this help
@@ -146,12 +146,14 @@ const command: Command = {
           `validators ${r.validators} (byzantine ${r.byzantine}, ${(r.byzantinePowerShare * 100).toFixed(1)} % of stake)`,
           `messages ${r.messages} (${r.messagesPerRun}/run), signature verifications ${r.signatureVerifications} (${r.verificationsPerMemberPerRun}/member/run)`,
           `latency p50 ${r.simulatedLatencyMs.p50} ms, p99 ${r.simulatedLatencyMs.p99} ms (virtual); cpu ${r.cpuMsPerMember} ms/member/run`,
+          `winner changed by byzantine ${r.winnerChangedByByzantine}, close races ${r.closeRaces} (flipped ${r.closeRacesFlipped}, share ${r.closeRaceFlipShare})`,
+          `forged bindings accepted ${r.bindingForgeriesAccepted} of ${r.bindingForgeriesOffered}, stale members certified ${r.staleMembersCertified}/${r.staleMembers}, certified runs verified ${r.priorRunsVerified}, incomplete proposals refused ${r.incompleteProposalsRefused}`,
           `equivocations detected ${r.equivocationDetections}, rejected messages ${r.rejectedMessages}, runs with view changes ${r.viewChangesRuns}`,
           `wall ${r.wallMs} ms`,
         ].join('\n') + '\n',
       );
     }
-    return result.safetyViolations === 0 && result.livenessFailures === 0 ? 0 : 1;
+    return result.safetyViolations === 0 && result.livenessFailures === 0 && result.winnerChangedByByzantine === 0 && result.bindingForgeriesAccepted === 0 ? 0 : 1;
   },
 };
 

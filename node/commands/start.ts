@@ -259,10 +259,10 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
         // dev.fault = "adversary" (loopback devchain only): selective proposals, see node/devnet/adversary.ts
         tamper: cfg.dev.fault === 'adversary' ? (await import('../devnet/adversary.ts')).adversaryTamper(log) : undefined,
         timing: { viewTimeoutMs: cfg.consensus.viewTimeoutS * 1000, proposeDelayMs: 2000 },
-        onReject: (reason) => {
+        onReject: (reason, runId) => {
           metrics.gossipRejections.inc({ reason: `consensus: ${reason.split(':')[0].slice(0, 40)}` });
           // a refused proposal is rare and telling (a faulty or Byzantine proposer): say why
-          if (/^proposal/.test(reason)) log.info('consensus proposal refused', { reason: reason.slice(0, 300) });
+          if (/^proposal/.test(reason)) log.info('consensus proposal refused', { runId, reason: reason.slice(0, 300) });
         },
       }),
       store,

@@ -36,6 +36,10 @@ import type { RosterEntry } from '../../proto/roster.ts';
 
 export interface Attempt {
   attack: 'selective-count' | 'binding-hijack' | 'early-reveal-fetch' | 'copying';
+  /** the run attacked (set by the director) */
+  runId?: number;
+  /** the director's attack number (binding refusals logged after it started are its evidence) */
+  attackNo?: number;
   what: string;
   /** true when the attempt got nothing it wanted */
   refused: boolean;

@@ -39,10 +39,14 @@ export class ByzantineDirector {
   /** the adversary's own evaluations, from its log (a modified node reads its own memory) */
   private readonly ownScores = new Map<number, { status: ScoreEntry['status']; score: number }>();
   private readonly attempts: Attempt[] = [];
-  private readonly refusedProposals = new Map<number, string[]>();
-  private readonly refusedBindings = new Map<number, string[]>();
-  private readonly adversaryLines: string[] = [];
+  /** `${validator index}/${runId}` → the reasons it refused proposals of that run */
+  private readonly refusedProposals = new Map<string, string[]>();
+  /** `${validator index}/${attack number}` → relayed bindings it refused while that attack was the latest */
+  private readonly refusedBindings = new Map<string, string[]>();
+  /** runId → the adversary node's selective proposals in that run (and whose report each left out) */
+  private readonly adversaryLines = new Map<number, { line: string; leftOut: string }[]>();
   private attacked = new Set<number>();
+  private attackNo = 0;
   /** true while the director's attempts run: the devnet produces no block (the commit deadline waits) */
   holding = false;
 
@@ -58,25 +62,26 @@ export class ByzantineDirector {
   onMessage(index: number, m: Record<string, any>): void {
     if (index === ADVERSARY_INDEX) {
       if (m.msg === 'evaluated' && Number.isInteger(m.uid)) this.ownScores.set(m.uid, { status: m.status, score: Number(m.score) || 0 });
-      if (typeof m.msg === 'string' && m.msg.startsWith('adversary:')) {
-        this.adversaryLines.push(`${m.msg} (run ${m.runId}, view ${m.view}, left out ${m.leftOut})`);
+      if (typeof m.msg === 'string' && m.msg.startsWith('adversary:') && Number.isInteger(m.runId)) {
+        push(this.adversaryLines, m.runId, { line: `${m.msg} (view ${m.view}, left out ${m.leftOut})`, leftOut: String(m.leftOut) });
         this.log(`v${index} ATTEMPT ${m.msg}`);
       }
       return;
     }
     if (m.msg === 'consensus proposal refused') {
-      (this.refusedProposals.get(index) ?? this.refusedProposals.set(index, []).get(index)!).push(String(m.reason));
-      this.log(`v${index} refused a proposal: ${String(m.reason).slice(0, 160)}`);
+      push(this.refusedProposals, `${index}/${m.runId}`, String(m.reason));
+      this.log(`v${index} refused a proposal of run ${m.runId}: ${String(m.reason).slice(0, 160)}`);
     }
-    if (m.msg === 'relayed binding refused') {
-      (this.refusedBindings.get(index) ?? this.refusedBindings.set(index, []).get(index)!).push(`${m.hotkey}: ${m.reason}`);
-    }
+    if (m.msg === 'relayed binding refused') push(this.refusedBindings, `${index}/${this.attackNo}`, `${m.hotkey}: ${m.reason}`);
   }
 
   /** The honest validators all committed run `runId` (sealed until the commit deadline): the director attacks now. */
   async onHonestCommitted(runId: number): Promise<void> {
     if (this.attacked.has(runId)) return;
     this.attacked.add(runId);
+    this.attackNo++;
+    const attack = this.attackNo;
+    const first = this.attempts.length;
     this.holding = true;
     try {
       this.log(`devnet: the adversary attacks run ${runId} while the honest reports are sealed`);
@@ -105,42 +110,50 @@ export class ByzantineDirector {
           genesisHash: genesis,
           netuid: 1,
         });
-        this.attempts.push({ attack: 'binding-hijack', what: `peer exchange of bindings of the adversary's hotkey naming the node keys of ${hijack.victims.length} honest validator(s) (later issuedAt; countersignature missing or copied) and of its own binding for netuid 2`, refused: false, evidence: hijack.answers });
+        this.attempts.push({ attack: 'binding-hijack', attackNo: attack, what: `peer exchange of bindings of the adversary's hotkey naming the node keys of ${hijack.victims.length} honest validator(s) (later issuedAt; countersignature missing or copied) and of its own binding for netuid 2`, refused: false, evidence: hijack.answers });
       } finally {
         await client.close();
       }
     } catch (err) {
       this.attempts.push({ attack: 'early-reveal-fetch', what: 'the director\'s attempts', refused: false, evidence: [`failed to run: ${(err as Error).message}`] });
     } finally {
+      for (const a of this.attempts.slice(first)) a.runId = runId;
       this.holding = false;
     }
   }
 
-  /** Judges the attempts once the runs are done. `certified`: per run, which honest validators hold which certificate and the winner. */
-  async finish(runs: { runId: number; certifiedBy: string[]; sameCertificate: boolean; winnerMiner: string | null }[], chainUrl: string): Promise<{ summary: ByzantineSummary; problems: string[] }> {
+  /** Judges the attempts once the runs are done. `runs`: per run, which honest validators hold which certificate, its winner and whose reports it counts. */
+  async finish(runs: { runId: number; certifiedBy: string[]; sameCertificate: boolean; winnerMiner: string | null; countedHotkeys: string[] }[], chainUrl: string): Promise<{ summary: ByzantineSummary; problems: string[] }> {
     const problems: string[] = [];
     const honestHotkeys = new Set(this.honest.map((h) => h.hotkey));
-    const honestOutcome = runs.length > 0 && runs.every((r) => r.sameCertificate && [...honestHotkeys].every((h) => r.certifiedBy.includes(h)) && r.winnerMiner === 'faster');
+    const honestRun = (r: (typeof runs)[number]) => r.sameCertificate && [...honestHotkeys].every((h) => r.certifiedBy.includes(h)) && r.winnerMiner === 'faster';
+    const honestOutcome = runs.length > 0 && runs.every(honestRun);
     if (!honestOutcome) problems.push('the honest validators did not all certify the honest outcome (one certificate, the faster miner winning)');
-    // selective counting: the adversary tried, and every honest validator refused a proposal
-    const refusedBy = this.honest.filter((h) => (this.refusedProposals.get(h.index) ?? []).some((r) => /leaves out \d+ valid report|justification lacks view changes|not signed by its proposer/.test(r)));
-    this.attempts.unshift({
-      attack: 'selective-count',
-      what: this.adversaryLines.length ? this.adversaryLines.join('; ') : 'no selective proposal was made',
-      refused: this.adversaryLines.length > 0 && refusedBy.length === this.honest.length,
-      evidence: this.honest.map((h) => `v${h.index}: ${(this.refusedProposals.get(h.index) ?? ['no proposal refused'])[0]?.slice(0, 200)}`),
+    // selective counting, per run: the adversary proposed a decision leaving an honest report out; refused
+    // when the certificate every honest validator holds counts that report (each refusal is evidence)
+    const selective: Attempt[] = runs.map((r) => {
+      const tries = this.adversaryLines.get(r.runId) ?? [];
+      const refusals = this.honest.map((h) => `v${h.index}: ${(this.refusedProposals.get(`${h.index}/${r.runId}`) ?? ['no proposal refused (decided before it arrived?)'])[0]?.slice(0, 200)}`);
+      const counted = tries.length > 0 && honestRun(r) && tries.every((t) => r.countedHotkeys.includes(t.leftOut));
+      return {
+        attack: 'selective-count',
+        runId: r.runId,
+        what: tries.length ? tries.map((t) => t.line).join('; ') : 'no selective proposal was made',
+        refused: counted && this.honest.some((h) => (this.refusedProposals.get(`${h.index}/${r.runId}`) ?? []).some((x) => /leaves out \d+ valid report|justification lacks view changes|not signed by its proposer/.test(x))),
+        evidence: [...refusals, `the certificate counts ${r.countedHotkeys.length} report(s)${tries.length ? `, the left-out one ${counted ? 'included' : 'NOT included'}` : ''}`],
+      };
     });
-    // binding hijack: every honest validator refused the relayed forgeries
-    const hijack = this.attempts.find((a) => a.attack === 'binding-hijack');
-    if (hijack) {
-      hijack.refused = this.honest.every((h) => (this.refusedBindings.get(h.index) ?? []).length > 0) && honestOutcome;
-      for (const h of this.honest) hijack.evidence.push(`v${h.index} refused ${(this.refusedBindings.get(h.index) ?? []).length} relayed binding(s): ${(this.refusedBindings.get(h.index) ?? []).slice(0, 2).join(' | ').slice(0, 300)}`);
-    } else problems.push('the binding hijack did not run');
+    this.attempts.unshift(...selective);
+    // binding hijack: every honest validator refused the relayed forgeries of that attack
+    for (const hijack of this.attempts.filter((a) => a.attack === 'binding-hijack')) {
+      const got = (h: Validator) => this.refusedBindings.get(`${h.index}/${hijack.attackNo}`) ?? [];
+      hijack.refused = this.honest.every((h) => got(h).length > 0) && honestOutcome;
+      for (const h of this.honest) hijack.evidence.push(`v${h.index} refused ${got(h).length} relayed binding(s): ${got(h).slice(0, 2).join(' | ').slice(0, 300)}`);
+    }
     // copying: the exact reports, now revealed, do not open the commitments without their salts
-    const copying = this.attempts.find((a) => a.attack === 'copying');
-    if (copying && runs.length) {
+    for (const copying of this.attempts.filter((a) => a.attack === 'copying' && a.runId !== undefined)) {
       try {
-        const runId = runs[runs.length - 1].runId;
+        const runId = copying.runId!;
         const client = await SubtensorClient.connect({ endpoint: chainUrl });
         try {
           const commitments = await client.scoreCommitments(1, runId, (await client.bestBlock()).number);
@@ -159,10 +172,16 @@ export class ByzantineDirector {
       }
     }
     for (const kind of ['selective-count', 'binding-hijack', 'early-reveal-fetch', 'copying'] as const) {
-      const a = this.attempts.find((x) => x.attack === kind);
-      if (!a) problems.push(`the adversary's ${kind} attempt did not run`);
-      else if (!a.refused) problems.push(`the adversary's ${kind} attempt was not refused: ${a.evidence.slice(0, 3).join('; ')}`);
+      const all = this.attempts.filter((x) => x.attack === kind);
+      if (!all.length) problems.push(`the adversary's ${kind} attempt did not run`);
+      for (const a of all) if (!a.refused) problems.push(`run ${a.runId ?? '?'}: the adversary's ${kind} attempt was not refused: ${a.evidence.slice(0, 3).join('; ')}`);
     }
     return { summary: { adversary: this.adversary.hotkey, attempts: this.attempts, honestOutcome }, problems };
   }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const a = m.get(k);
+  if (a) a.push(v);
+  else m.set(k, [v]);
 }

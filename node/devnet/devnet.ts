@@ -95,6 +95,8 @@ export interface RunSummary {
   winner: number | null;
   winnerMiner: string | null;
   countedStakeShare: number | null;
+  /** hotkeys of the validators whose reports the certified decision counts */
+  countedHotkeys: string[];
   weights: { uid: number; weight: number }[];
   miners: MinerRow[];
 }
@@ -365,7 +367,7 @@ export async function runDevnet(opts: DevnetOptions = {}): Promise<DevnetSummary
       const judged = await director.finish(runs, c.url);
       byzantine = judged.summary;
       problems.push(...judged.problems);
-      for (const a of byzantine.attempts) log(`devnet: adversary ${a.attack}: ${a.refused ? 'REFUSED' : 'NOT REFUSED'} — ${a.what}`);
+      for (const a of byzantine.attempts) log(`devnet: run ${a.runId ?? '?'}: adversary ${a.attack}: ${a.refused ? 'REFUSED' : 'NOT REFUSED'} — ${a.what}`);
     }
     if (opts.onRunsDone) {
       const hookMs = opts.onRunsDoneTimeoutMs ?? 60_000;
@@ -469,6 +471,7 @@ async function summariseRun(runId: number, live: Child[], minerName: (uid: numbe
     winner,
     winnerMiner: winner === null ? null : minerName(winner),
     countedStakeShare: ref?.decision?.countedStakeShare ?? null,
+    countedHotkeys: (reports?.reports ?? []).filter((r: { reportHash: string }) => counted.has(r.reportHash)).map((r: { hotkey: string }) => r.hotkey),
     weights: ref?.decision?.weights ?? [],
     miners,
   };
@@ -513,7 +516,7 @@ export function formatSummary(s: DevnetSummary): string {
   if (s.byzantine) {
     lines.push('', `adversary ${s.byzantine.adversary} (validator ${3}); honest outcome certified: ${s.byzantine.honestOutcome ? 'yes' : 'NO'}`);
     for (const at of s.byzantine.attempts) {
-      lines.push(`  ${at.refused ? 'refused' : 'NOT REFUSED'}  ${at.attack}: ${at.what}`);
+      lines.push(`  run ${at.runId ?? '?'}  ${at.refused ? 'refused' : 'NOT REFUSED'}  ${at.attack}: ${at.what}`);
       for (const e of at.evidence.slice(0, 8)) lines.push(`      ${e}`);
     }
   }

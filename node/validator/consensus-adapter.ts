@@ -25,11 +25,11 @@ export class PbftConsensus implements ConsensusPort {
   private readonly hotkey: string;
   private readonly rules: DecisionRules;
   readonly timing: Timing;
-  private readonly onReject: (reason: string) => void;
+  private readonly onReject: (reason: string, runId: number) => void;
   /** Dev fault hook (devnet --byzantine): may rewrite or drop this node's outputs. */
   private readonly tamper?: (outputs: Output[], state: PbftState, signer: Ed25519Signer) => Output[];
 
-  constructor(opts: { nodeSigner: Ed25519Signer; hotkey: string; rules: DecisionRules; timing?: Partial<Timing>; onReject?: (reason: string) => void; tamper?: (outputs: Output[], state: PbftState, signer: Ed25519Signer) => Output[] }) {
+  constructor(opts: { nodeSigner: Ed25519Signer; hotkey: string; rules: DecisionRules; timing?: Partial<Timing>; onReject?: (reason: string, runId: number) => void; tamper?: (outputs: Output[], state: PbftState, signer: Ed25519Signer) => Output[] }) {
     this.signer = opts.nodeSigner;
     this.hotkey = opts.hotkey;
     this.rules = opts.rules;
@@ -76,7 +76,7 @@ export class PbftConsensus implements ConsensusPort {
         if (o.type === 'set-timer') timers[o.timer] = o.at;
         else if (o.type === 'decided') decided = outcomeOf(o);
         else if (o.type === 'equivocation') equivocations.push({ hotkey: o.offender, proofHex: toHex(encodeEquivocationProof(o.proof)) });
-        else if (o.type === 'rejected') this.onReject(o.reason);
+        else if (o.type === 'rejected') this.onReject(o.reason, input.runId);
         else if (o.type === 'verify-prior') verify.push(o.evidence);
       }
       // persist first, then speak
