@@ -36,7 +36,6 @@ export class MemChain {
   portFor(hotkey: string): ChainPort {
     return {
       bestBlock: async () => this.block,
-      blockHash: async (b) => '0x' + h32(`block-${b}`),
       genesisHash: async () => '0x' + h32('memchain-genesis'),
       tempo: async () => this.tempo,
       blockHash: async (block) => '0x' + h32(`block:${block}`),
