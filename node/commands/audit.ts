@@ -245,9 +245,13 @@ const command: Command = {
         for (const m of members) chainWeightsAtStart.push({ hotkey: m.hotkey, stake: m.stake, weights: (await client.weightsOf(netuid, m.hotkey, runId)) ?? [] });
       }
       // weights set for this run: the last update after its commit deadline and before the next run's
-      // commit deadline (the next run starts when the chain's epoch schedule at the run block says it fires)
+      // weights could land (the next run starts when the chain's epoch schedule at the run block says it
+      // fires; plain set_weights lands after its commit deadline; on a commit-reveal subnet the chain
+      // reveals a run's timelocked commit RevealPeriodEpochs epochs on, so the next run's lands a tempo later)
+      const hp = await client.hyperparams(netuid, runId);
+      const nextRun = nextEpochAt(schedule);
       const best = (await client.bestBlock()).number;
-      const windowEnd = Math.min(best, nextEpochAt(schedule) + commitWindow);
+      const windowEnd = Math.min(best, hp.commitRevealEnabled ? nextRun + Math.max(1, hp.revealPeriodEpochs ?? 1) * schedule.tempo - 1 : nextRun + commitWindow);
       const chainWeights = new Map<string, { block: number; weights: { uid: number; weight: number }[] }>();
       for (const m of members) {
         const u = await client.lastWeightsUpdate(netuid, m.hotkey, windowEnd).catch(() => null);
