@@ -102,6 +102,22 @@ describe('dashboard in headless chromium (real node API)', function () {
     assert.deepEqual(flagged, [(inflatedScore / 1e6).toFixed(4)]);
     const medianCell = await page.$eval(`#score-table tbody tr[data-uid="${run.inflated!.uid}"] td.median`, (td) => td.textContent);
     assert.equal(medianCell, (med / 1e6).toFixed(4));
+    // the per-validator record of commitment, reveal and abstention (issue #15), one row per member
+    await page.waitForSelector('#participation-table tbody tr[data-hotkey]');
+    const part = await page.$$eval('#participation-table tbody tr[data-hotkey]', (trs) => trs.map((tr) => ({ hotkey: tr.getAttribute('data-hotkey'), cells: Array.from(tr.querySelectorAll('td'), (td) => (td.textContent ?? '').trim()) })));
+    assert.deepEqual(part.map((p) => p.hotkey), run.record.participation!.map((p) => p.hotkey));
+    for (const [k, p] of part.entries()) {
+      const want = run.record.participation![k];
+      assert.equal(p.cells[3], `block ${want.committedAt}`);
+      assert.equal(p.cells[4], 'on-time');
+      assert.equal(p.cells[5], want.counted ? 'yes' : 'no');
+      // abstentions by reason, as the validator's own report has them (validator 1 could not fetch miner 0)
+      const entries = run.reports.find((x) => x.report.validatorHotkey === p.hotkey)!.report.entries;
+      const abstained = entries.filter((e) => e.status === 'fetch-failed');
+      assert.equal(p.cells[7], abstained.length ? `fetch-failed ×${abstained.length}` : '—', JSON.stringify(p.cells));
+      assert.equal(p.cells[8], String(entries.length - abstained.length));
+    }
+    assert.ok(part.some((p) => p.cells[7] === 'fetch-failed ×1'), 'the abstention is shown');
   });
 
   it('lists equivocation proofs with a download link that serves the proof', async () => {

@@ -15,6 +15,7 @@ import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
 import { decisionHash, encodeCertificate, signVote } from '../../proto/consensus.ts';
 import { decide, decisionView, type DecisionRules } from '../../node/validator/decision.ts';
 import { divergenceBetween } from '../../node/validator/divergence.ts';
+import { participationOf } from '../../node/validator/participation.ts';
 import { Archive } from '../../node/archive.ts';
 import { equivocationRoutes } from '../../node/dashboard/equivocation-routes.ts';
 import { ValidatorStore, type DivergenceRecord, type RunRecord } from '../../node/validator/store.ts';
@@ -123,6 +124,8 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     const reports = reporting.map((v) => {
       const entries: ScoreEntry[] = roster.map((e, j) => {
         if (j === nMiners - 1 && i % 4 === 1) return { uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, score: 0, status: 'timeout' };
+        // one abstention (with its reason) in the inflated run: validator 1 could not fetch miner 0's code
+        if (j === 0 && inflated && v === validators[1]) return { uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, score: 0, status: 'fetch-failed' };
         let mfu = truth[j] * (1 + (rand() - 0.5) * 0.08);
         if (inflated && v.signer.hotkey === inflated.hotkey && e.uid === inflated.uid) mfu = 0.95;
         return { uid: e.uid, minerHotkey: e.minerHotkey, codeSha256: e.codeSha256, score: Math.round(mfu * 1e6), status: 'scored' };
@@ -170,6 +173,14 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
       decision, certificateHex, certificateHash,
       weights: { result: 'set', source: decision.quorumMet ? 'owner' : 'incumbent', uids: decision.weights.map((w) => w.uid), weights: decision.weights.map((w) => w.weight), at: 1 },
       divergence: div,
+      // every member committed at runId + 10 + k; the reporting ones revealed on time (before runId + 30)
+      participation: participationOf({
+        members: validators.map((v, k) => ({ uid: k + 100, hotkey: v.signer.hotkey, stake: v.stake })),
+        commitments: new Map(validators.map((v, k) => [v.signer.hotkey, { hash: hex32(`c-${runId}-${k}`), block: runId + 10 + k }])),
+        reveals: new Map(reports.map((x) => [x.report.validatorHotkey, { report: x.report, reportHash: scoreReportHash(x.report), opens: true, receivedAt: runId + 20 }])),
+        revealEnd: runId + 30,
+        decision: decision.quorumMet ? { reportHashes: d.reportHashes, missedReveals: d.missedReveals, excluded: d.excluded } : null,
+      }),
     };
     await store.putRun(record);
     if (decision.quorumMet) incumbent = decision.winner;

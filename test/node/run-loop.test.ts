@@ -215,6 +215,16 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     const committedB = chain.commits.get(signers[1].hotkey)![0].hash;
     assert.ok(!ra.decision!.reportHashes.includes(committedB) && ra.decision!.reportHashes.length === 3, 'the mismatching validator is not counted');
     assert.equal(ra.decision!.winner, 5);
+    // the per-validator record (issue #15): all committed; b's reveal does not open its commitment
+    const part = new Map((ra.participation ?? []).map((p) => [p.hotkey, p]));
+    assert.equal(part.size, 4, JSON.stringify(ra.participation));
+    for (const [i, s] of signers.entries()) {
+      const p = part.get(s.hotkey)!;
+      assert.equal(p.committedAt, chain.commits.get(s.hotkey)![0].block, `validator ${i} commitment block`);
+      assert.equal(p.revealed, i === 1 ? 'mismatch' : 'on-time', `validator ${i}: ${JSON.stringify(p)}`);
+      assert.equal(p.counted, i !== 1, `validator ${i} counted`);
+      assert.equal(p.missedStreak, i === 1 ? 1 : 0, `validator ${i} missed-reveal streak`);
+    }
     // shadow: owner's pick set, divergence recorded
     assert.equal(rd.weights?.source, 'owner');
     assert.deepEqual(chain.weights.get(signers[3].hotkey)!.at(-1)!.uids, [0, 4]);
