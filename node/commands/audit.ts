@@ -76,8 +76,9 @@ const MAX_REPORTS_JSON_BYTES = 32 * 1024 * 1024;
 // What a validator API answers for one run: the run (a roster of at most a few thousand miners) and its
 // reports (one signed report per validator, as hex: a 4096-entry report is about 660 KB of hex).
 // Values are capped well above that but far below what would cost memory: 32 MiB of `{}` is 10
-// million objects.
-const RUN_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 200_000, maxStringChars: 64 * 1024 };
+// million objects. The run's longest string is its certified run (certificate + the voters' bindings, as
+// hex): with 64 validators and a few thousand miners it passes 64 KiB, so strings get 1 MiB.
+const RUN_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 200_000, maxStringChars: 1024 * 1024 };
 const REPORTS_JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 100_000, maxStringChars: 4 * 1024 * 1024 };
 
 /** Evidence from a validator's HTTP API, shape-checked: a malformed answer names the field. */
@@ -213,7 +214,7 @@ const command: Command = {
             const b = await fetchRunBundle(source, netuid, id, { timeoutMs });
             return b.certificate ? toHex(b.certificate) : null;
           }
-          const rec = (await getJson(`${source}/v1/runs/${id}`, timeoutMs, MAX_RUN_JSON_BYTES)) as { certifiedRunHex?: unknown };
+          const rec = (await getJson(`${source}/v1/runs/${id}`, timeoutMs, MAX_RUN_JSON_BYTES, RUN_JSON_LIMITS)) as { certifiedRunHex?: unknown };
           return typeof rec?.certifiedRunHex === 'string' ? rec.certifiedRunHex : null;
         } catch {
           return null;
