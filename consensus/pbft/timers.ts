@@ -33,6 +33,19 @@ export function runTimeoutMs(t: Timing, views: number): number {
 }
 
 /**
+ * The largest base view timeout (ms, a multiple of `granularityMs`) with which `views` views fit in
+ * `budgetMs` (runTimeoutMs ≤ budget), or 0 when not even the propose delay and `views` views of one
+ * granule fit. Pure: the caller converts its chain-derived budget into ms.
+ */
+export function maxViewTimeoutMs(t: Omit<Timing, 'viewTimeoutMs'>, views: number, budgetMs: number, granularityMs = 1000): number {
+  let factor = 0;
+  for (let v = 0; v < views; v++) factor += 2 ** Math.min(v, t.maxBackoffExponent);
+  if (factor === 0) return budgetMs >= t.proposeDelayMs ? Number.MAX_SAFE_INTEGER : 0;
+  const granules = Math.floor((budgetMs - t.proposeDelayMs) / (factor * granularityMs));
+  return Math.max(0, granules) * granularityMs;
+}
+
+/**
  * Retransmission period inside a view: half the BASE view timeout, whatever the view. Long
  * (backed-off) views then get many retries, so a lossy network still completes a view.
  */

@@ -54,6 +54,8 @@ export interface ChainPort {
   blockHash(block: number): Promise<string>;
   /** The subnet's epoch schedule at the best block (runs are keyed by it). */
   epoch(): Promise<EpochInfo>;
+  /** The chain's target block time in ms (runtime constants); absent: 12 s. Only estimates use it: deadlines are blocks. */
+  blockTimeMs?(): number;
   metagraph(atBlock?: number): Promise<Neuron[]>;
   /** Miners' revealed commitments (`<sha256>:<url>`) as of `atBlock`; malformed ones are skipped with a reason. */
   minerRoster(atBlock: number): Promise<{ entries: RosterEntry[]; skipped: { uid: number; reason: string }[] }>;

@@ -128,6 +128,8 @@ export interface RunRecord {
   commitEnd?: number;
   /** the reveal window ends at this block */
   revealEnd?: number;
+  /** the block the next run (epoch) was expected to start at when this one opened (the chain's schedule) */
+  nextRunAt?: number;
   rosterHash: string;
   policyHash: string;
   hardwareClass: string;
@@ -147,6 +149,8 @@ export interface RunRecord {
   /** per-validator record of commit, reveal and abstention (set when consensus starts, completed when certified) */
   participation?: ParticipationRow[];
   consensusLatencyMs?: number;
+  /** why and when consensus gave up: the chain deadline (block) or max(consensus_timeout_s, n views) of time */
+  quorumMiss?: { cause: 'chain-deadline' | 'timeout'; block: number; deadlineBlock: number; elapsedMs: number; timeoutMs: number };
   weights?: WeightsOutcome;
   divergence?: DivergenceRecord;
   error?: string;

@@ -10,7 +10,8 @@
 //   → committing (sha256(salt || report) on chain FIRST; report and salt sealed on this node)
 //   → committed → publishing (the reveal, after the commit window) → consensus at the reveal
 //   deadline (reports counted only if their reveal opens their on-chain commitment) → certified |
-//   quorum-miss → weights (mode-dependent, uid→hotkey re-checked; a timelocked commit on
+//   quorum-miss (at the first of: max(consensus_timeout_s, n views), and the chain deadline — the block
+//   the next run's consensus starts at) → weights (mode-dependent, uid→hotkey re-checked; a timelocked commit on
 //   commit-reveal subnets) → confirming (until the chain reveals the commit) → done
 //
 // This file is the machine (which phase follows which, the tick, the persisted transitions and the
@@ -33,6 +34,8 @@ import { evaluate } from './phases/evaluate.ts';
 import { buildReport, commitReport } from './phases/commit.ts';
 import { publishReport, storePeerReports } from './phases/reveal.ts';
 import { driveConsensus, startConsensus, type ConsensusIo } from './phases/certify.ts';
+import { consensusDeadlineBlock } from './consensus-deadline.ts';
+import { warnIfViewsDoNotFit } from './phases/view-fit.ts';
 import { setWeights } from './phases/set-weights.ts';
 
 /** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
@@ -102,6 +105,10 @@ export class Validator {
   /** the run (epoch) the chain's schedule is in at the last tick, and the schedule's model */
   private runStart: number | null = null;
   private scheduleModel: 'stateful' | 'legacy' = 'stateful';
+  /** the (members, view timeout, tempo) the view-fit warning was last checked for */
+  private fitChecked: string | null = null;
+  /** the block the chain's schedule expects the next epoch at (last tick) */
+  private nextEpochAt = 0;
   /** What every phase is given (./phases/context.ts); reads this node's live fields. */
   private readonly ctx: PhaseContext;
   /** The loop's buffers as the certify phase uses them. */
@@ -187,6 +194,7 @@ export class Validator {
       }
       this.lastBlock = ep.block;
       this.runStart = ep.runStart;
+      this.nextEpochAt = ep.nextEpochAt;
       this.scheduleModel = ep.model;
       if (ep.tempo !== this.tempo || !this.windows) this.setWindows(ep.tempo);
       const runId = ep.runStart;
@@ -200,7 +208,8 @@ export class Validator {
         this.d.mesh.setRun?.(runId);
       }
       const block = ep.block;
-      for (const [id, l] of [...this.live]) {
+      // oldest run first: a run whose chain deadline is this block gives up before the next run's consensus opens
+      for (const [id, l] of [...this.live].sort((a, b) => a[0] - b[0])) {
         if (l.busy || (l.retryAt !== undefined && this.now() < l.retryAt)) continue;
         l.busy = true;
         try {
@@ -268,12 +277,37 @@ export class Validator {
     return { commitEnd, revealEnd: r.revealEnd ?? commitEnd + w.revealBlocks };
   }
 
+  /**
+   * The block the run after `r` starts at, by the chain's schedule: while the chain is still in `r`, the
+   * next epoch it expects now (a triggered epoch or a tempo change moves it); once it is in a later run,
+   * that run's start (or the expectation when `r` opened, if earlier: the node missed epochs).
+   */
+  private nextRunAt(r: RunRecord): number {
+    const expected = r.nextRunAt ?? r.runId + (this.scheduleModel === 'legacy' ? this.tempo + 1 : this.tempo);
+    if (this.runStart === r.runId && this.nextEpochAt > r.runId) return this.nextEpochAt;
+    if (this.runStart !== null && this.runStart > r.runId) return Math.min(this.runStart, expected);
+    return expected;
+  }
+
+  /**
+   * The chain deadline of a run's consensus: the block the next run's consensus starts at — the next
+   * epoch plus its windows, derived from the tempo as openRun does — or a later run's own reveal
+   * deadline when the loop already holds one that comes earlier.
+   */
+  private consensusDeadline(r: RunRecord): number {
+    let deadline = consensusDeadlineBlock(this.nextRunAt(r), this.windows ?? derivedWindows(Math.max(this.tempo, 3)));
+    for (const l of this.live.values()) {
+      if (l.record.runId > r.runId && l.record.revealEnd !== undefined) deadline = Math.min(deadline, l.record.revealEnd);
+    }
+    return deadline;
+  }
+
   private async openRun(runId: number, ep: EpochInfo): Promise<void> {
     const c = this.d.config;
     const w = this.windows!;
     const record: RunRecord = {
       runId, netuid: c.chain.netuid, mode: c.node.mode, phase: 'roster', startedAt: this.now(), updatedAt: this.now(),
-      commitEnd: runId + w.commitBlocks, revealEnd: runId + w.commitBlocks + w.revealBlocks,
+      commitEnd: runId + w.commitBlocks, revealEnd: runId + w.commitBlocks + w.revealBlocks, nextRunAt: ep.nextEpochAt,
       rosterHash: '', policyHash: '', hardwareClass: c.sandbox.hardwareClass, roster: [], rosterSkipped: [], verdicts: [],
     };
     const commitEnd = record.commitEnd!;
@@ -329,10 +363,11 @@ export class Validator {
         await this.drainIncoming();
         if (block < revealEnd) return;
         await startConsensus(x, l, commitEnd, revealEnd, this.io);
+        this.fitChecked = warnIfViewsDoNotFit(x, l, { revealEnd, nextRunAt: this.nextRunAt(r), windows: this.windows ?? derivedWindows(Math.max(this.tempo, 3)), tempo: this.tempo }, this.fitChecked);
         return this.setPhase(l, 'consensus');
       case 'consensus': {
         await this.drainIncoming();
-        const out = await driveConsensus(x, l, this.io, revealEnd);
+        const out = await driveConsensus(x, l, this.io, revealEnd, this.consensusDeadline(r));
         if (out === 'no-input') return this.setPhase(l, 'publishing');
         if (out) return this.setPhase(l, out);
         return;

@@ -20,6 +20,7 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     genesisHash: async () => client.api.genesisHash.toHex(),
     tempo: async () => (await client.hyperparams(netuid)).tempo,
     blockHash: (block) => client.blockHash(block),
+    blockTimeMs: () => client.blockTimeMs(),
     epoch: async () => {
       const s = await client.epochSchedule(netuid);
       return { block: s.block, runStart: runStart(s), nextEpochAt: nextEpochAt(s), tempo: s.tempo, model: s.model };

@@ -8,7 +8,7 @@ import { computeDecision } from '../../consensus/decision.ts';
 import { nativeVerifier, verifyEquivocationProof, verifyVoteSignature } from '../../consensus/equivocation.ts';
 import { DEFAULT_WINNER_POLICY } from '../../consensus/winner.ts';
 import { proposerOrder } from '../../consensus/validator-set.ts';
-import { runTimeoutMs, viewTimeout } from '../../consensus/pbft.ts';
+import { maxViewTimeoutMs, runTimeoutMs, viewTimeout } from '../../consensus/pbft.ts';
 import { Harness, RUN, ctx, encodeReveal, hashOf, identitySeed, makeMembers, makeReveal, roster, setups, type TestMember } from './pbft-harness.ts';
 import type { Reveal } from '../../proto/reveal.ts';
 
@@ -173,5 +173,17 @@ describe('consensus state machine (pbft.ts)', function () {
     assert.equal(viewTimeout(t, 10), 120_000);
     assert.equal(runTimeoutMs(t, 4), 2000 + 30_000 + 60_000 + 120_000 + 120_000);
     assert.ok(runTimeoutMs(t, 64) >= 64 * 30_000);
+  });
+
+  it('timing: the largest view timeout whose n views fit a budget is exact to the granule', () => {
+    const t = { proposeDelayMs: 2000, maxBackoffExponent: 2 };
+    for (const [n, budget] of [[4, 332_000], [4, 331_999], [64, 1_800_000], [21, 600_000], [1, 5_000]] as const) {
+      const best = maxViewTimeoutMs(t, n, budget);
+      assert.ok(runTimeoutMs({ ...t, viewTimeoutMs: best }, n) <= budget, `n=${n}: ${best} ms fits ${budget}`);
+      assert.ok(runTimeoutMs({ ...t, viewTimeoutMs: best + 1000 }, n) > budget, `n=${n}: ${best + 1000} ms does not fit ${budget}`);
+    }
+    assert.equal(maxViewTimeoutMs(t, 4, 332_000), 30_000, '4 views of 30 s fill 332 s exactly');
+    assert.equal(maxViewTimeoutMs(t, 64, 1_800_000), 7_000, '64 views (factor 1+2+62*4 = 251) in 30 min: 7 s');
+    assert.equal(maxViewTimeoutMs(t, 4, 1_000), 0, 'not even the propose delay fits');
   });
 });

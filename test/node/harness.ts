@@ -27,7 +27,10 @@ export class MemChain {
     this.neurons = opts.neurons;
     this.roster = opts.roster;
   }
+  /** the target block time the chain reports (run() sets it to its pace) */
+  msPerBlock = 12_000;
   run(msPerBlock: number): void {
+    this.msPerBlock = msPerBlock;
     this.timer = setInterval(() => this.block++, msPerBlock);
   }
   stop(): void {
@@ -38,6 +41,7 @@ export class MemChain {
       bestBlock: async () => this.block,
       genesisHash: async () => '0x' + h32('memchain-genesis'),
       tempo: async () => this.tempo,
+      blockTimeMs: () => this.msPerBlock,
       blockHash: async (block) => '0x' + h32(`block:${block}`),
       // the legacy (modulo) schedule: runs start at (block + netuid + 1) % (tempo + 1) == 0
       epoch: async () => {

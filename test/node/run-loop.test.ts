@@ -15,6 +15,7 @@ import { nodeMetrics } from '../../node/metrics.ts';
 import { Validator, epochStart } from '../../node/validator/validator.ts';
 import { PbftConsensus } from '../../node/validator/consensus-adapter.ts';
 import { rulesFromConfig } from '../../node/validator/decision.ts';
+import { runTimeoutMs } from '../../consensus/pbft.ts';
 import { jsonLogger } from '../../node/validator/ports.ts';
 import type { EvaluationOutcome } from '../../node/validator/ports.ts';
 import type { RosterEntry } from '../../proto/roster.ts';
@@ -193,6 +194,61 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
     assert.ok(!r.weights!.uids.includes(5), `no weight for the recycled uid 5: ${JSON.stringify(r.weights)}`);
     const after = (chain.weights.get(signers[0].hotkey) ?? []).filter((w) => w.block >= from);
     assert.ok(after.every((w) => !w.uids.includes(5)), `no set_weights rewarding uid 5 after the recycle: ${JSON.stringify(after)}`);
+  });
+
+  // Half the stake goes silent once committed: quorum (> 2/3 of stake) is unreachable in run 80.
+  async function unreachableQuorum(tag: string, viewTimeoutMs: number): Promise<Node[]> {
+    setup();
+    const ns: Node[] = [];
+    for (const i of [0, 1, 2, 3]) ns.push(await startNode(i, { tag, viewTimeoutMs }));
+    await allCommitted(ns);
+    for (const i of [1, 2]) {
+      await ns[i].v.stop();
+      bus.down.add(toHex(ed25519SignerFromSeed(seed(`node-${i}`)).publicKey));
+    }
+    return [ns[0], ns[3]];
+  }
+
+  it('with quorum unreachable, gives up at the chain deadline (the next run\'s reveal deadline), not after one view per member', async () => {
+    // 3 s views: one view per member is 0.2 + 3 + 6 + 12 + 12 = 33.2 s (the old rule: max(consensus_timeout_s 20 s, that));
+    // the chain deadline: the next run (legacy schedule: 80 + 41 = 121) + its windows (6 + 3) = block 130, i.e. 41 blocks
+    // after run 80's reveal deadline (89) = 4.1 s at 100 ms a block
+    const [a, d] = await unreachableQuorum('dl', 3000);
+    chain.run(100);
+    await waitFor(async () => (await Promise.all([a, d].map(done))).every(Boolean), 30_000, 'the two live validators to finish run 80');
+    const oldRuleMs = Math.max(20_000, runTimeoutMs({ proposeDelayMs: 200, viewTimeoutMs: 3000, maxBackoffExponent: 2 }, 4));
+    assert.equal(oldRuleMs, 33_200);
+    for (const n of [a, d]) {
+      const r = (await runOf(n))!;
+      const q = r.quorumMiss!;
+      assert.equal(r.decision?.quorumMet, false);
+      assert.equal(r.weights?.result, 'held', 'decentralized mode holds the incumbent on a quorum miss');
+      assert.equal(q.cause, 'chain-deadline', JSON.stringify(q));
+      assert.equal(q.deadlineBlock, 130, JSON.stringify(q));
+      assert.ok(q.block >= 130 && q.block <= 130 + 10, `declared at block ${q.block}: at the deadline, not before, and promptly`);
+      // negative control: the old rule (max(consensus_timeout_s, n views)) was still waiting when the chain deadline came
+      assert.equal(q.timeoutMs, oldRuleMs, 'the n-views bound is computed as before');
+      assert.ok(q.elapsedMs < oldRuleMs / 2, `gave up after ${q.elapsedMs} ms; the old rule waits ${oldRuleMs} ms`);
+    }
+  });
+
+  it('with quorum unreachable and the chain stalled before the deadline, gives up after max(consensus_timeout_s, n views) (the floor is kept when it fits)', async () => {
+    // 300 ms views: n views = 0.2 + 0.3 + 0.6 + 1.2 + 1.2 = 3.5 s > consensus_timeout_s (1 s); the chain stops a block after
+    // the reveal deadline, far before block 130
+    const [a, d] = await unreachableQuorum('st', 300);
+    for (const n of [a, d]) n.cfg.consensus.consensusTimeoutS = 1;
+    chain.run(100);
+    await waitFor(async () => (await runOf(a))?.phase === 'consensus' && (await runOf(d))?.phase === 'consensus', 20_000, 'consensus to open');
+    chain.stop();
+    const stalledAt = chain.block;
+    await waitFor(async () => (await Promise.all([a, d].map(done))).every(Boolean), 20_000, 'the two live validators to finish run 80');
+    for (const n of [a, d]) {
+      const q = (await runOf(n))!.quorumMiss!;
+      assert.equal(q.cause, 'timeout', JSON.stringify(q));
+      assert.ok(q.block <= stalledAt && q.block < q.deadlineBlock, JSON.stringify(q));
+      assert.equal(q.timeoutMs, 3_500);
+      assert.ok(q.elapsedMs > 3_500, `not before every member had its view: ${q.elapsedMs} ms`);
+    }
   });
 
   it('excludes a report that does not match its commitment; shadow mode records divergence and sets the owner pick', async () => {

@@ -3,7 +3,8 @@
 // run/roster/policy, and its salted commitment sha256(salt || report) is on chain by the commit
 // deadline), the incumbent basis is fixed (the latest certified run this node holds, else the
 // weights on chain at the run's start block), and the consensus session is opened and driven until
-// it certifies a decision or times out (never before every member had its view as proposer).
+// it certifies a decision or gives up: never before every member had its view as proposer, unless
+// the chain deadline (the block the next run's consensus starts at) comes first.
 import { decodeReveal, revealCommitment, type Reveal } from '../../../proto/reveal.ts';
 import { scoreReportHash, verifySignedScoreReport } from '../../../proto/score-report.ts';
 import { decodeCertifiedRun, encodeCertifiedRun, type CertifiedRun } from '../../../proto/consensus.ts';
@@ -14,7 +15,8 @@ import { countingPower, type IncumbentBasis } from '../../../consensus/decision.
 import { incumbentFromWeights, type IncumbentRef } from '../../../consensus/incumbent.ts';
 import { verifyCertifiedRun } from '../../../consensus/prior.ts';
 import { nativeVerifier } from '../../../consensus/equivocation.ts';
-import { runTimeoutMs, type PriorRun } from '../../../consensus/pbft.ts';
+import { runTimeoutMs, type PriorRun, type Timing } from '../../../consensus/pbft.ts';
+import { quorumMissDue } from '../consensus-deadline.ts';
 import type { ReportVerdict, RunRecord } from '../store.ts';
 import { decide, decisionView, membersOf, rulesFromConfig } from '../decision.ts';
 import { participationOf, type HeldReveal } from '../participation.ts';
@@ -111,8 +113,10 @@ export async function startConsensus(ctx: PhaseContext, l: LiveRun, commitEnd: n
 /**
  * One step of the session: 'certified' or 'quorum-miss' when the run is decided, null while it is
  * not, 'no-input' when a restart finds no persisted consensus input (the reveal phase must rerun).
+ * Quorum miss comes at the first of: the head block reaching `deadlineBlock` (the block the next
+ * run's consensus starts at, ../consensus-deadline.ts) and max(consensus_timeout_s, n views).
  */
-export async function driveConsensus(ctx: PhaseContext, l: LiveRun, io: ConsensusIo, revealEnd: number): Promise<'certified' | 'quorum-miss' | 'no-input' | null> {
+export async function driveConsensus(ctx: PhaseContext, l: LiveRun, io: ConsensusIo, revealEnd: number, deadlineBlock: number): Promise<'certified' | 'quorum-miss' | 'no-input' | null> {
   const d = ctx.d;
   const r = l.record;
   if (!l.session) {
@@ -153,20 +157,30 @@ export async function driveConsensus(ctx: PhaseContext, l: LiveRun, io: Consensu
     d.log.info('run certified', { runId: r.runId, winner: out.decision.winner, counted: out.countedHashes.length, incumbent: out.decision.incumbentUid ?? null, previous: out.decision.previous?.runId ?? null, latencyMs: r.consensusLatencyMs });
     return 'certified';
   }
-  if (ctx.now() - (l.consensusStartedAt ?? ctx.now()) > consensusTimeoutMs(ctx, l)) {
+  const elapsedMs = ctx.now() - (l.consensusStartedAt ?? ctx.now());
+  const timeoutMs = consensusTimeoutMs(ctx, l);
+  const cause = quorumMissDue({ block: ctx.lastBlock, deadlineBlock, elapsedMs, timeoutMs });
+  if (cause) {
+    r.quorumMiss = { cause, block: ctx.lastBlock, deadlineBlock, elapsedMs, timeoutMs };
     d.metrics.runsTotal.inc({ outcome: 'quorum-miss' });
-    d.log.warn('no certificate before the consensus timeout: quorum miss', { runId: r.runId });
+    d.log.warn(cause === 'chain-deadline'
+      ? 'no certificate by the chain deadline (the block the next run\'s consensus starts at): quorum miss'
+      : 'no certificate before the consensus timeout: quorum miss', { runId: r.runId, cause, block: ctx.lastBlock, deadlineBlock, elapsedMs, timeoutMs });
     return 'quorum-miss';
   }
   return null;
 }
 
-/** The configured timeout, but never less than one view per member (each gets to propose once). */
+/** The protocol's view timing (the consensus port's, else the config's view timeout). */
+export function consensusTiming(ctx: PhaseContext): Timing {
+  const c = ctx.d.config.consensus;
+  return ctx.d.consensus.timing ?? { proposeDelayMs: 2000, viewTimeoutMs: c.viewTimeoutS * 1000, maxBackoffExponent: 2 };
+}
+
+/** The protocol's bound: the configured timeout, but never less than one view per member (each gets to propose once). */
 function consensusTimeoutMs(ctx: PhaseContext, l: LiveRun): number {
   const n = l.record.participation?.length ?? 1;
-  const c = ctx.d.config.consensus;
-  const timing = ctx.d.consensus.timing ?? { proposeDelayMs: 2000, viewTimeoutMs: c.viewTimeoutS * 1000, maxBackoffExponent: 2 };
-  return Math.max(c.consensusTimeoutS * 1000, runTimeoutMs(timing, n));
+  return Math.max(ctx.d.config.consensus.consensusTimeoutS * 1000, runTimeoutMs(consensusTiming(ctx), n));
 }
 
 /**
