@@ -45,6 +45,8 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
   let miners: Sr25519Signer[];
   let roster: RosterEntry[];
   const nodes: Node[] = [];
+  /** every node's log lines (JSON) */
+  const logLines: string[] = [];
 
   const MFU: Record<number, EvaluationOutcome> = {
     4: { status: 'scored', score: 300_000, detail: {} }, // honest
@@ -64,6 +66,7 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
   });
 
   afterEach(async () => {
+    logLines.length = 0;
     for (const n of nodes.splice(0)) {
       await n.v.stop();
       await n.store.close().catch(() => undefined);
@@ -105,7 +108,7 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
       store,
       signer,
       metrics,
-      log: jsonLogger('warn', { v: i }),
+      log: jsonLogger('warn', { v: i }, (line) => { logLines.push(line); process.stderr.write(line + '\n'); }),
     });
     await v.start(40);
     const n = { v, store, signer, cfg, dir };
@@ -229,6 +232,14 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
       // negative control: the old rule (max(consensus_timeout_s, n views)) was still waiting when the chain deadline came
       assert.equal(q.timeoutMs, oldRuleMs, 'the n-views bound is computed as before');
       assert.ok(q.elapsedMs < oldRuleMs / 2, `gave up after ${q.elapsedMs} ms; the old rule waits ${oldRuleMs} ms`);
+    }
+    // each node warned once, when run 80's membership was known, with the numbers: 4 views of 3 s need 33.2 s,
+    // the epoch leaves 32 blocks (121 - 89) = 3.2 s after the reveal window, and no whole-second view timeout fits
+    for (const v of [0, 3]) {
+      const warns = logLines.map((l) => JSON.parse(l)).filter((x) => x.v === v && /does not fit the epoch/.test(x.msg));
+      assert.equal(warns.length, 1, JSON.stringify(warns));
+      const w = warns[0];
+      assert.deepEqual([w.members, w.viewTimeoutS, w.secondsNeeded, w.secondsAvailable, w.largestViewTimeoutSThatFits], [4, 3, 33.2, 3.2, 0]);
     }
   });
 
