@@ -170,7 +170,8 @@ describe('node/validator run loop (4 validators in-process, real PBFT + LevelDB)
 
   it('a quorum miss does not hold weight for a recycled incumbent uid (the uid now belongs to another miner)', async () => {
     setup();
-    // 1 s views: the quorum miss of the next run waits out one view per member (backoff capped), ~11 s
+    // 1 s views: one view per member (backoff capped) is ~11 s; the next run's quorum miss comes at its chain deadline
+    // (one epoch after its reveal deadline: 41 blocks of 120 ms, ~5 s) if that is earlier
     const ns: Node[] = [];
     for (const i of [0, 1, 2, 3]) ns.push(await startNode(i, { tag: 'c', viewTimeoutMs: 1000 }));
     const [a, b, c, d] = ns;
