@@ -156,7 +156,12 @@ export class ByzantineDirector {
         const runId = copying.runId!;
         const client = await SubtensorClient.connect({ endpoint: chainUrl });
         try {
-          const commitments = await client.scoreCommitments(1, runId, (await client.bestBlock()).number);
+          // a validator's commitment is overwritten by its next run's: read the ones in effect at this
+          // run's commit deadline (as the certify phase and the audit do), not at the best block
+          const run = (await (await fetch(`${this.honest[0].api}/v1/runs/${runId}`)).json()) as { commitEnd?: number };
+          const at = typeof run.commitEnd === 'number' ? run.commitEnd : (await client.bestBlock()).number;
+          const commitments = await client.scoreCommitments(1, runId, at);
+          if (commitments.size === 0) copying.evidence.push(`exact-guess check: no commitment for run ${runId} at block ${at}`);
           const reps = (await (await fetch(`${this.honest[0].api}/v1/runs/${runId}/reports`)).json()) as { reports: { hotkey: string; revealHex?: string }[] };
           const lines = exactGuessCheck(reps.reports.filter((r) => honestHotkeys.has(r.hotkey) && r.revealHex && commitments.get(r.hotkey)).map((r) => {
             const rev = decodeReveal(fromHex(r.revealHex!));
