@@ -21,7 +21,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** The whole asset list; anything else under /dashboard/ is a 404 (no directory walking). */
-export const DASHBOARD_ASSETS = ['index.html', 'app.js', 'model.js', 'divergence.js', 'fields.js', 'charts.js', 'style.css', 'favicon.svg'] as const;
+export const DASHBOARD_ASSETS = ['index.html', 'app.js', 'model.js', 'divergence.js', 'fields.js', 'charts.js', 'dom.js', 'tables.js', 'style.css', 'favicon.svg'] as const;
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",

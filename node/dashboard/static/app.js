@@ -22,45 +22,15 @@ import {
   gateText,
 } from './model.js';
 import { lineChart, stripChart, legend } from './charts.js';
+import { ApiMissing, api, h, badge, facts } from './dom.js';
+import { renderParticipation, renderEquivocations } from './tables.js';
 
-const FETCH_TIMEOUT_MS = 10_000;
 const params = new URLSearchParams(location.search);
 const refreshSeconds = Math.max(0, Math.min(3600, Number(params.get('refresh') ?? '60') || 0));
 
 /** @type {HTMLElement} */
 const statusEl = /** @type {HTMLElement} */ (document.getElementById('status'));
 const problems = new Set();
-
-class ApiMissing extends Error {}
-
-/** GET a JSON document from the API; 404 → ApiMissing so a section can say "not served". */
-async function api(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), cache: 'no-store' });
-  if (res.status === 404) throw new ApiMissing(`${path} is not served by this node (404)`);
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-  return res.json();
-}
-
-/** @param {string} tag @param {Record<string, any>} [attrs] @param {...(Node|string|null|undefined)} kids */
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const kid of kids) if (kid !== null && kid !== undefined) el.append(kid);
-  return el;
-}
-
-function badge(text, kind) {
-  return h('span', { class: `badge ${kind ?? ''}` }, text);
-}
-
-function facts(dl, pairs) {
-  dl.replaceChildren(...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
-}
 
 function setStatus() {
   if (problems.size === 0) {
@@ -328,34 +298,7 @@ async function showParticipation(runId) {
     return;
   }
   if (selectedRunId() !== runId) return;
-  const rows = Array.isArray(body?.participation) ? body.participation : [];
-  if (body?.sealed) {
-    tbody.replaceChildren(h('tr', {}, h('td', { colspan: '9', class: 'hint' }, 'sealed until the reveal window opens')));
-    return;
-  }
-  if (rows.length === 0) {
-    tbody.replaceChildren(h('tr', {}, h('td', { colspan: '9', class: 'hint' }, '—')));
-    return;
-  }
-  const revealKind = { 'on-time': 'ok', late: 'warn', none: 'bad', mismatch: 'bad' };
-  tbody.replaceChildren(
-    ...rows.map((p) => {
-      const abst = Object.entries(p.abstained ?? {}).map(([k, n]) => `${k} ×${n}`).join(', ') || '—';
-      return h(
-        'tr',
-        { 'data-hotkey': String(p.hotkey ?? '') },
-        h('td', { title: String(p.hotkey ?? '') }, shortId(p.hotkey ?? null, 6, 4)),
-        h('td', { class: 'num' }, String(p.uid ?? '—')),
-        h('td', { class: 'num' }, p.stake != null ? formatStake(p.stake) : '—'),
-        h('td', {}, p.committedAt != null ? `block ${p.committedAt}` : badge('no', 'bad')),
-        h('td', {}, p.committedAt == null && p.revealed === 'none' ? '—' : badge(String(p.revealed ?? '—'), revealKind[p.revealed] ?? 'bad')),
-        h('td', {}, p.excluded ? badge('excluded', 'bad') : body.certified ? (p.counted ? badge('yes', 'ok') : badge('no', 'warn')) : '—'),
-        h('td', { class: 'num' }, String(p.missedStreak ?? 0)),
-        h('td', {}, abst),
-        h('td', { class: 'num' }, String(p.voted ?? 0)),
-      );
-    }),
-  );
+  renderParticipation(tbody, body);
 }
 
 // ---------------------------------------------------------------- divergence
@@ -420,21 +363,7 @@ async function loadDivergence() {
 async function loadEquivocations() {
   const tbody = /** @type {HTMLElement} */ (document.querySelector('#equivocations tbody'));
   try {
-    const list = normalizeEquivocations(await api('/v1/equivocations'));
-    tbody.replaceChildren(
-      ...list.map((e) =>
-        h(
-          'tr',
-          { 'data-equivocation-id': e.id },
-          h('td', {}, e.runId === null ? '—' : String(e.runId)),
-          h('td', { title: e.validatorHotkey ?? '' }, shortId(e.validatorHotkey, 6, 4)),
-          h('td', {}, e.kind),
-          h('td', { title: e.hashes.join(' ≠ ') }, e.hashes.length === 2 ? `${shortId(e.hashes[0], 8, 0)} ≠ ${shortId(e.hashes[1], 8, 0)}` : e.detectedAt === null ? '—' : new Date(e.detectedAt).toISOString()),
-          h('td', {}, h('a', { href: `/v1/equivocations/${encodeURIComponent(/** @type {string} */ (e.id))}`, download: `equivocation-${e.id}.json` }, 'download proof')),
-        ),
-      ),
-    );
-    if (list.length === 0) tbody.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, 'no equivocation proofs recorded')));
+    renderEquivocations(tbody, normalizeEquivocations(await api('/v1/equivocations')));
   } catch (err) {
     tbody.replaceChildren(h('tr', {}, h('td', { colspan: 5 }, err instanceof ApiMissing ? 'this node does not serve equivocation proofs (GET /v1/equivocations)' : `equivocations: ${err.message}`)));
     if (!(err instanceof ApiMissing)) problems.add(`equivocations: ${err.message}`);
