@@ -148,8 +148,15 @@ export function canonicalHotkey(hotkey: string): string {
   return publicKeyToHotkey(hotkeyToPublicKey(hotkey));
 }
 
+/**
+ * Signature checks made by this process so far (every call, valid or not). Read by benchmarks
+ * (bench/scale) to report verifications per node; a plain counter, no effect on the checks.
+ */
+export const verifyCounts = { sr25519: 0, ed25519: 0 };
+
 export function verifySr25519(msg: Uint8Array, sig: Uint8Array, hotkey: string | Uint8Array): boolean {
   requireReady();
+  verifyCounts.sr25519++;
   if (!(sig instanceof Uint8Array) || sig.length !== 64) return false;
   let pk: Uint8Array;
   try {
@@ -240,6 +247,7 @@ export function randomEd25519Seed(): Uint8Array {
 const edKeyCache = new Map<string, KeyObject>();
 
 export function verifyEd25519(msg: Uint8Array, sig: Uint8Array, publicKey: Uint8Array): boolean {
+  verifyCounts.ed25519++;
   if (!(sig instanceof Uint8Array) || sig.length !== 64 || !(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
   const cacheKey = Buffer.from(publicKey).toString('hex');
   let key = edKeyCache.get(cacheKey);

@@ -35,6 +35,8 @@ Options:
   --strike-limit N      invalid messages before a peer is disconnected and banned (default 5)
   --announce-ms N       binding re-announce period (default 60000)
   --publish-wait-ms N   how long a publish waits for admitted subscribers before reporting "queued" (default 5000)
+  --reports-per-author N  distinct reports accepted per author and run (default 2: a validator's report and
+                        the second one that proves an equivocation); raise it to publish many test reports
   --no-dht              do not run the Kademlia DHT
   --archive DIR         serve past runs from this node archive (LevelDB, node/archive.ts) on the read-only
                         run-bundle protocol /conclave/run-bundle/1.0.0 (what 'conclave audit --source MADDR' reads)
@@ -118,6 +120,7 @@ const command: Command = {
       'strike-limit': { type: 'string' },
       'announce-ms': { type: 'string' },
       'publish-wait-ms': { type: 'string' },
+      'reports-per-author': { type: 'string' },
       'no-dht': { type: 'boolean' },
       archive: { type: 'string' },
     }, false);
@@ -148,6 +151,7 @@ const command: Command = {
       strikeLimit: optionalIntFlag(values['strike-limit'], 'strike-limit'),
       bindingAnnounceMs: optionalIntFlag(values['announce-ms'], 'announce-ms'),
       publishWaitMs: optionalIntFlag(values['publish-wait-ms'], 'publish-wait-ms'),
+      maxReportsPerAuthorRun: optionalIntFlag(values['reports-per-author'], 'reports-per-author'),
     });
     mesh.setValidatorSet(validators);
     let archive: { close(): Promise<void> } | null = null;

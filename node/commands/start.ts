@@ -72,6 +72,11 @@ export interface StartOptions {
   log?: NodeLogger;
   /** `--password-file` given on the command line */
   passwordFile?: string;
+  /**
+   * A chain connection the caller owns and shares (several nodes of one process on one RPC endpoint:
+   * the scale harness, bench/scale); the node signs its own extrinsics and does not close it.
+   */
+  client?: import('../chain/client.ts').SubtensorClient;
 }
 
 /** What `conclave start` tells the operator to change when the hotkey cannot be found or decrypted. */
@@ -130,7 +135,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   const stopProcessMetrics = registerProcessMetrics(metrics.registry);
   cleanup.push(async () => stopProcessMetrics());
   try {
-    const client = await SubtensorClient.connect({
+    const client = opts.client ?? await SubtensorClient.connect({
       endpoint: cfg.chain.endpoint,
       log: (l) => log.debug(l),
       onOutage: (e) => (e.state === 'down'
@@ -138,7 +143,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
         : log.info('chain connection back', { endpoint: e.endpoint, downMs: e.downMs })),
     });
     const chain = chainPort(client, signer, cfg.chain.netuid);
-    cleanup.push(() => chain.close());
+    if (!opts.client) cleanup.push(() => chain.close());
     let validatorRef: { status(): ReturnType<import('../validator/validator.ts').Validator['status']> } | undefined;
     const status = new NodeStatus({
       mode: cfg.node.mode, netuid: cfg.chain.netuid, hotkey: signer.hotkey, peerId: nodeKey.peerId, endpoint: client.endpoint, build,
@@ -180,6 +185,8 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
       listen: [cfg.p2p.listen],
       bootstrap: cfg.p2p.bootstrap,
       logger: libp2pLogger(log),
+      // one run per epoch of tempo + 1 blocks of subtensor's 12 s: peer scoring's windows (node/p2p/scoring.ts)
+      runIntervalMs: (hp.tempo + 1) * 12_000,
     });
     const members = () => membersOf(neurons, cfg.consensus.minStake).map((m) => ({ hotkey: m.hotkey, stake: m.stake, axon: neurons.find((n) => n.uid === m.uid)?.axon }));
     const setMembers = () => {

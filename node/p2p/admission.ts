@@ -7,7 +7,7 @@
 // (a relayed binding never displaces another hotkey's binding of the same node key; two countersigned
 // bindings of one node key to two hotkeys are an equivocation, returned as a proof), one node key per
 // hotkey (a later binding of the hotkey replaces the older: key rotation).
-import type { BindingRecord, BindingScope } from '../../proto/binding.ts';
+import { encodeBinding, type BindingRecord, type BindingScope } from '../../proto/binding.ts';
 import type { EquivocationProof } from '../../proto/consensus.ts';
 import { canonicalHotkey } from '../../proto/signer.ts';
 import { BindingBook, type BindingRefusal } from '../../consensus/bindings.ts';
@@ -72,6 +72,13 @@ export class Admission {
    * authenticated connection.
    */
   consider(record: BindingRecord, nowMs: number, remotePeerId?: string): AdmissionResult {
+    // The binding held for this node key, presented again (every hello's peer exchange repeats the
+    // known ones: ~N^2 copies while a mesh of N forms): its signatures were checked when it was stored,
+    // and of the other checks only expiry and membership can change.
+    const held = this.book.ofNodeKey(record.nodePublicKey);
+    if (held && nowMs < held.expiresAt && (remotePeerId === undefined || remotePeerId === held.peerId) && this.validators.has(held.hotkey) && sameBinding(held, record)) {
+      return { ok: true, changed: false };
+    }
     const v = this.book.consider(record, nowMs, { isValidator: (h) => this.validators.has(h), remotePeerId });
     if (!v.ok) return { ok: false, reason: v.reason, detail: v.detail, ...(v.proof ? { proof: v.proof } : {}) };
     this.reindex();
@@ -109,4 +116,20 @@ export class Admission {
   bindings(): BindingRecord[] {
     return this.book.all();
   }
+}
+
+/** Same signed content (the stored copy has its hotkey in canonical form). */
+function sameBinding(held: BindingRecord, b: BindingRecord): boolean {
+  if (held.signature !== b.signature || held.nodePublicKey !== b.nodePublicKey || held.peerId !== b.peerId) return false;
+  try {
+    return bytesEqual(encodeBinding(held), encodeBinding({ ...b, hotkey: canonicalHotkey(b.hotkey) }));
+  } catch {
+    return false;
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -34,6 +34,9 @@ export interface FetchComponents {
   topics: Pick<GossipTopics, 'deliver'>;
 }
 
+/** Peers a run catch-up talks to at once. */
+const SYNC_CONCURRENCY = 8;
+
 export class FetchProtocol {
   private readonly opts: FetchOptions;
   private readonly c: FetchComponents;
@@ -78,8 +81,12 @@ export class FetchProtocol {
 
   /** Catch-up: asks admitted peers for the inventory of the current and previous run and fetches what is missing. */
   async syncRun(): Promise<number> {
+    // a few peers at a time: one after the other, 63 peers cost 126 sequential round trips
+    const peers = shuffled([...this.c.members.admitted()]);
     let got = 0;
-    for (const peer of [...this.c.members.admitted()]) got += await this.syncWith(peer);
+    await Promise.all(Array.from({ length: Math.min(SYNC_CONCURRENCY, peers.length) }, async () => {
+      for (let p = peers.shift(); p !== undefined; p = peers.shift()) got += await this.syncWith(p);
+    }));
     return got;
   }
 

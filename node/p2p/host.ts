@@ -17,17 +17,24 @@ import { gossipsub } from '@libp2p/gossipsub';
 import type { GossipSub } from '@libp2p/gossipsub';
 import { GOSSIP_KINDS, topicFor } from './topics.ts';
 import type { ResolvedMeshOptions } from './mesh-types.ts';
+import { TrafficMeter } from './traffic.ts';
+import { colocationTerm, peerScoreParams, SCORE_THRESHOLDS, type Standing } from './scoring.ts';
 import { sha256 } from '../../proto/codec.ts';
 import { MAX_GOSSIP_ENVELOPE_BYTES } from '../../proto/gossip.ts';
 
+/** The shortest ping timeout before the connection monitor closes a connection (see start()). */
+export const PING_TIMEOUT_MIN_MS = 30_000;
+
 export const DHT_PROTOCOL = '/conclave/kad/1.0.0';
 
-export type HostOptions = Pick<ResolvedMeshOptions, 'netuid' | 'nodeKeySeed' | 'listen' | 'dht' | 'heartbeatMs' | 'maxPeers' | 'logger'>;
+export type HostOptions = Pick<ResolvedMeshOptions, 'netuid' | 'nodeKeySeed' | 'listen' | 'dht' | 'heartbeatMs' | 'maxPeers' | 'logger' | 'runIntervalMs'>;
 
 export class Host {
   /** The running libp2p node; null before start() and after stop(). */
   node: Libp2p | null = null;
   pubsub: GossipSub | null = null;
+  /** Bytes sent and received over this node's connections. */
+  readonly traffic = new TrafficMeter();
   private readonly opts: HostOptions;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private stopped = false;
@@ -36,8 +43,11 @@ export class Host {
     this.opts = opts;
   }
 
-  /** Creates the libp2p node; `isDenied` is the connection gater (banned, refused or blocked peers). */
-  async start(isDenied: (peer: string) => boolean): Promise<Libp2p> {
+  /**
+   * Creates the libp2p node; `isDenied` is the connection gater (banned, refused or blocked peers),
+   * `standing` tells peer scoring who is an admitted validator (scoring.ts).
+   */
+  async start(isDenied: (peer: string) => boolean, standing: (peer: string) => Standing): Promise<Libp2p> {
     const privateKey = await generateKeyPairFromSeed('Ed25519', this.opts.nodeKeySeed);
     const topics = GOSSIP_KINDS.map((k) => topicFor(this.opts.netuid, k));
     const services: Record<string, unknown> = {
@@ -46,6 +56,17 @@ export class Host {
       pubsub: gossipsub({
         heartbeatInterval: this.opts.heartbeatMs,
         floodPublish: true,
+        // Every publisher sends its own messages straight to every subscriber (floodPublish over a
+        // full mesh of validators), so mesh forwarding is redundancy for peers the publisher cannot
+        // reach; each mesh peer forwards each message once, and these messages are reports of
+        // ~20 KB: a smaller mesh than gossipsub's default (D 6, Dhi 12) bounds the copies a node
+        // receives (docs/p2p.md, "Traffic").
+        D: 4,
+        Dlo: 3,
+        Dhi: 6,
+        Dscore: 2,
+        Dout: 1,
+        Dlazy: 4,
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
@@ -53,11 +74,19 @@ export class Host {
         maxInboundDataLength: MAX_GOSSIP_ENVELOPE_BYTES,
         msgIdFn: (msg) => sha256(msg.data),
         fallbackToFloodsub: false,
-        // Membership is decided by admission (stake-bound bindings), not by IP: the default IP-colocation
-        // penalty (-5 x (peers on one IP - 10)^2) pushes every peer below the publish and graylist
-        // thresholds once more than 10 validators share an address (one host, a NAT, a devnet), and
-        // gossip silently stops. Invalid messages still cost score (and strikes, see Membership.strike()).
-        scoreParams: { IPColocationFactorWeight: 0 },
+        // peer scoring: see scoring.ts (P4 for invalid messages, P3 on the consensus topic, IP colocation
+        // cancelled for validators admitted by stake and on for everyone else)
+        scoreParams: peerScoreParams({
+          topics: { report: topicFor(this.opts.netuid, 'report'), consensus: topicFor(this.opts.netuid, 'consensus'), binding: topicFor(this.opts.netuid, 'binding') },
+          runIntervalMs: this.opts.runIntervalMs,
+          standing,
+          colocation: (peer) => {
+            const score = (this.pubsub as unknown as { score?: { peerIPs?: Map<string, Set<string>> } } | null)?.score;
+            return score?.peerIPs ? colocationTerm(peer, score.peerIPs) : 0;
+          },
+        }) as any,
+        scoreThresholds: SCORE_THRESHOLDS,
+        doPX: false,
       }),
     };
     // passthroughMapper: keep private/loopback addresses in DHT answers. This DHT is the validators'
@@ -72,10 +101,24 @@ export class Host {
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: (p: PeerId) => isDenied(p.toString()),
-        denyInboundEncryptedConnection: (p: PeerId) => isDenied(p.toString()),
-        denyOutboundEncryptedConnection: (p: PeerId) => isDenied(p.toString()),
+        denyInboundEncryptedConnection: (p: PeerId, conn: unknown) => {
+          this.traffic.track(conn);
+          return isDenied(p.toString());
+        },
+        denyOutboundEncryptedConnection: (p: PeerId, conn: unknown) => {
+          this.traffic.track(conn);
+          return isDenied(p.toString());
+        },
       },
       connectionManager: { maxConnections: this.opts.maxPeers * 2 },
+      // libp2p pings every connection every 10 s by default: with 63 validators, six ping streams a
+      // second per node, each writing the latency into the peer store (the largest idle cost of a
+      // 64-validator mesh); a ping a minute is plenty. The ping is the only liveness check that closes
+      // a connection (yamux's keep-alive never does), and it closes one whose ping takes longer than
+      // its timeout: libp2p's 5 s minimum dropped every connection of a loaded 64-validator mesh at
+      // once (all pings of a node fire together, each a new stream) and started a redial storm. A peer
+      // that cannot answer within 30 s is gone for consensus purposes anyway.
+      connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: 2 * PING_TIMEOUT_MIN_MS } },
       services: services as any,
     });
     this.node = node as unknown as Libp2p;

@@ -7,6 +7,7 @@ import type { Reveal } from '../../proto/reveal.ts';
 import type { EquivocationProof } from '../../proto/consensus.ts';
 import type { Sr25519Signer } from '../../proto/signer.ts';
 import { MAX_FETCH_RESPONSE_BYTES } from '../../proto/gossip.ts';
+import type { Traffic } from './traffic.ts';
 
 export interface MeshOptions {
   netuid: number;
@@ -62,6 +63,16 @@ export interface MeshOptions {
   maxPeers?: number;
   /** Where libp2p's own debug output goes (node/logging/capture.ts libp2pLogger); default: libp2p's DEBUG= logger. */
   logger?: ComponentLogger;
+  /**
+   * Expected time between runs, (tempo + 1) x block time (default 361 x 12 s): peer scoring sizes its
+   * delivery windows and decays to it (node/p2p/scoring.ts).
+   */
+  runIntervalMs?: number;
+  /**
+   * Distinct reports accepted from one gossip author per run (default 2: its report, and a second one
+   * that proves an equivocation; a third is flooding and is ignored).
+   */
+  maxReportsPerAuthorRun?: number;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -135,6 +146,8 @@ export interface MeshMetrics {
   disconnectsForMisbehaviour: number;
   storeSize: number;
   run: { current: number | null; previous: number | null };
+  /** Bytes on the wire over this node's connections since start (TCP payload: noise, yamux, gossipsub framing included). */
+  traffic: Traffic;
 }
 
 /** Production defaults of the optional timings and limits. */
@@ -159,6 +172,8 @@ export const DEFAULTS = {
   bundleGlobalPerSecond: 8,
   bundlePageBytes: MAX_FETCH_RESPONSE_BYTES,
   maxPeers: 64,
+  runIntervalMs: 361 * 12_000,
+  maxReportsPerAuthorRun: 2,
 };
 
 /** MeshOptions with every default filled in; each part receives the slice it reads. */

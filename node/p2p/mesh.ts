@@ -25,6 +25,7 @@ import { GossipTopics, topicFor } from './topics.ts';
 import { Publisher } from './publish.ts';
 import { FetchProtocol } from './fetch.ts';
 import { RunBundleServer, type RunBundleProvider } from './run-bundle.ts';
+import type { Standing } from './scoring.ts';
 import {
   DEFAULTS, type DeliveredConsensus, type DeliveredReport, type MeshEvent, type MeshMetrics, type MeshOptions,
   type MeshPeer, type PublishOutcome, type ResolvedMeshOptions,
@@ -76,7 +77,7 @@ export class Mesh {
     this.admission = new Admission({ genesisHash, netuid: opts.netuid });
     this.opts.genesisHash = genesisHash;
     const { admission, store } = this;
-    const validator = this.validator = new MessageValidator(admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs });
+    const validator = this.validator = new MessageValidator(admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs, maxReportsPerAuthorRun: this.opts.maxReportsPerAuthorRun });
     const host = this.host = new Host(this.opts);
     const members = this.members = new Membership(this.opts, {
       now, host, admission,
@@ -86,7 +87,7 @@ export class Mesh {
         host.later(0, () => { void this.fetcher.syncWith(peer); });
       },
     });
-    const dialer = this.dialer = new Dialer(this.opts, { host, admission, members });
+    const dialer = this.dialer = new Dialer(this.opts, { host, admission, members, now });
     const publisher = this.publisher = new Publisher(this.opts, { now, signer, host, validator, store, members });
     const topics = this.topics = new GossipTopics({ netuid: this.opts.netuid, now, validator, store, admission, members, dialer });
     this.fetcher = new FetchProtocol(this.opts, { now, host, validator, store, members, topics });
@@ -98,7 +99,7 @@ export class Mesh {
 
   async start(): Promise<void> {
     if (this.host.node) throw new Error('mesh already started');
-    const node = await this.host.start((peer) => this.members.isDenied(peer));
+    const node = await this.host.start((peer) => this.members.isDenied(peer), (peer) => this.standing(peer));
     await this.hello.mount(node);
     await this.fetcher.mount(node);
     await this.bundles.mount(node);
@@ -113,6 +114,13 @@ export class Mesh {
     this.outboxTimer = setInterval(() => this.publisher.flush(), Math.max(100, Math.min(500, this.opts.heartbeatMs)));
     this.outboxTimer.unref?.();
     this.dialer.dialBootstrap();
+  }
+
+  /** For peer scoring: admitted by stake, connected and within its admission grace, or neither. */
+  private standing(peer: string): Standing {
+    if (this.members.isAdmitted(peer)) return 'validator';
+    if (!this.members.isDenied(peer) && this.host.connected(peer)) return 'pending';
+    return 'other';
   }
 
   async stop(): Promise<void> {
@@ -212,6 +220,11 @@ export class Mesh {
     return this.publisher.envelope(kind, runId, payload, issuedAt);
   }
 
+  /** True when this node has published or received content `hash` (sha256 of a gossip payload). */
+  holds(hash: string): boolean {
+    return this.store.has(hash) || this.validator.isDelivered(hash);
+  }
+
   /** Serves `bytes` under `hash` (= sha256(bytes)) over the fetch protocol. */
   provide(hash: string, bytes: Uint8Array): void {
     this.store.putBlob(hash, bytes);
@@ -246,6 +259,7 @@ export class Mesh {
   /** Lifts `block` (all peers when omitted); the maintenance loop reconnects. */
   unblock(peerIds?: string[]): void {
     this.members.unblock(peerIds);
+    this.dialer.backoff.clear();
     this.maintain();
   }
 
@@ -279,6 +293,12 @@ export class Mesh {
         gossipScore: pubsub ? (pubsub as unknown as { getScore(id: string): number }).getScore(id) : 0,
       };
     });
+  }
+
+  /** Peers in this node's gossipsub mesh for a topic (diagnostic: whom full messages are forwarded to). */
+  meshPeers(kind: GossipKind): string[] {
+    const pubsub = this.host.pubsub;
+    return pubsub ? (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(topicFor(this.opts.netuid, kind)) : [];
   }
 
   /** Diagnostic: gossipsub's outbound stream per peer (status, write status, buffered bytes); reads gossipsub internals. */
@@ -315,6 +335,7 @@ export class Mesh {
       disconnectsForMisbehaviour: membership.disconnectsForMisbehaviour,
       storeSize: this.store.size,
       run: this.validator.runs(),
+      traffic: this.host.traffic.totals(),
     };
   }
 

@@ -17,12 +17,25 @@ import {
   decodeGossipEnvelope, gossipContentHash, verifyGossipEnvelope, MAX_GOSSIP_ENVELOPE_BYTES,
   type GossipEnvelope, type GossipKind,
 } from '../../proto/gossip.ts';
+import { decodeMessage } from '../../proto/consensus.ts';
 import type { Admission } from './admission.ts';
+import { PeerRateLimiter } from './rate-limit.ts';
+
+/**
+ * Flood limits per gossip author (authenticated by gossipsub's StrictSign): distinct reports per run
+ * (one, plus a second that is the evidence of an equivocation: both must travel), and a token bucket
+ * for consensus messages (a member sends a handful per view; the collector certificates and answers
+ * to laggards). Above a limit a message is ignored: not delivered, not forwarded, no penalty (two
+ * honest forwarders can relay different pairs of a Byzantine author's reports).
+ */
+export const MAX_REPORTS_PER_AUTHOR_RUN = 2;
+export const CONSENSUS_BURST = 512;
+export const CONSENSUS_PER_SECOND = 16;
 
 export const REJECT_REASONS = [
   'oversize', 'decode', 'wrong-kind', 'wrong-netuid', 'wrong-run', 'stale', 'future', 'duplicate',
   'unknown-peer', 'signer-mismatch', 'bad-signature', 'bad-report-signature', 'report-mismatch',
-  'not-validator', 'bad-binding', 'binding-mismatch',
+  'not-validator', 'bad-binding', 'binding-mismatch', 'flood',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -40,6 +53,8 @@ export interface ValidatorOptions {
   clockSkewMs?: number;
   /** How many sr25519 verdicts to remember. */
   signatureCacheSize?: number;
+  /** Distinct reports accepted per gossip author and run (default MAX_REPORTS_PER_AUTHOR_RUN). */
+  maxReportsPerAuthorRun?: number;
 }
 
 export interface CheckContext {
@@ -84,6 +99,9 @@ export class MessageValidator {
   readonly counters: Record<RejectReason, number>;
   accepted = 0;
   private readonly admission: Admission;
+  private readonly reportsByAuthor = new BoundedMap<string, number>(65_536);
+  private readonly maxReportsPerAuthorRun: number;
+  private readonly consensusRate = new PeerRateLimiter(CONSENSUS_BURST, CONSENSUS_PER_SECOND);
 
   constructor(admission: Admission, opts: ValidatorOptions) {
     this.admission = admission;
@@ -92,6 +110,7 @@ export class MessageValidator {
     this.freshnessMs = opts.freshnessMs ?? 10 * 60_000;
     this.clockSkewMs = opts.clockSkewMs ?? 30_000;
     this.sigCache = new BoundedMap(opts.signatureCacheSize ?? 8192);
+    this.maxReportsPerAuthorRun = opts.maxReportsPerAuthorRun ?? MAX_REPORTS_PER_AUTHOR_RUN;
     this.counters = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   }
 
@@ -158,6 +177,13 @@ export class MessageValidator {
     } else if (signerPeer === undefined) {
       return this.no('reject', 'unknown-peer', `envelope signer ${env.nodePublicKey.slice(0, 16)}… has no valid binding to a validator hotkey`);
     }
+    if (ctx.via === 'gossip' && env.kind === 'consensus' && !this.consensusRate.take(ctx.author!, ctx.nowMs)) {
+      return this.no('ignore', 'flood', `author ${ctx.author} sent more than ${CONSENSUS_BURST} consensus messages at over ${CONSENSUS_PER_SECOND}/s`);
+    }
+    const authorRun = `${signerPeer}:${env.runId}`;
+    if (ctx.via === 'gossip' && env.kind === 'report' && (this.reportsByAuthor.get(authorRun) ?? 0) >= this.maxReportsPerAuthorRun) {
+      return this.no('ignore', 'flood', `author ${ctx.author} already published ${this.maxReportsPerAuthorRun} different reports for run ${env.runId}`);
+    }
     if (!verifyGossipEnvelope(env)) return this.no('reject', 'bad-signature', 'envelope ed25519 signature does not verify', true);
 
     if (env.kind === 'report') {
@@ -186,8 +212,16 @@ export class MessageValidator {
         this.sigCache.set(hash, ok);
       }
       if (!ok) return this.no('reject', 'bad-report-signature', `sr25519 signature of ${signed.report.validatorHotkey} does not verify`, true);
+      if (ctx.via === 'gossip') this.reportsByAuthor.set(authorRun, (this.reportsByAuthor.get(authorRun) ?? 0) + 1);
       this.accepted++;
       return { action: 'accept', envelope: env, hash, reveal };
+    }
+    // a consensus payload must at least be a well-formed protocol message (its signatures are the
+    // reducer's business): garbage in a validly signed envelope is a schema failure, not a delivery
+    try {
+      decodeMessage(env.payload);
+    } catch (err) {
+      return this.no('reject', 'decode', `consensus message: ${(err as Error).message}`, true);
     }
     this.accepted++;
     return { action: 'accept', envelope: env, hash };

@@ -68,8 +68,12 @@ export class GossipTopics {
     const v = this.c.validator.check(msg.data, { nowMs: this.c.now(), via: 'gossip', author, expectKind: kind });
     if (v.action !== 'accept') {
       if (v.proof) this.c.members.emit({ type: 'equivocation', proof: v.proof, detail: v.detail });
-      if (v.strike) this.c.members.strike(source, v.reason, v.detail);
-      return v.action;
+      if (!v.strike) return 'ignore';
+      // a signature or schema failure: gossipsub's Reject (P4 on the propagation source, scoring.ts)
+      // and a strike (ban at strikeLimit). Other refusals are 'ignore': an honest forwarder can relay
+      // them (an author whose binding has not reached us yet, a member that just lost its permit).
+      this.c.members.strike(source, v.reason, v.detail);
+      return 'reject';
     }
     this.deliver(v, author ?? source, 'gossip', msg.data);
     return 'accept';

@@ -49,7 +49,15 @@ export class PbftConsensus implements ConsensusPort {
     let timers: Record<string, number> = {};
     let decided: ConsensusOutcome | null = null;
     const equivocations: { hotkey: string; proofHex: string }[] = [];
-    const byNodeKey = new Map(members.map((m, i) => [m.nodeKey, i]));
+    const byNodeKey = new Map(members.filter((m) => m.nodeKey).map((m) => [m.nodeKey, members.indexOf(m)]));
+    /** Takes the node keys of the reducer's setup (same member order) into the adapter's lookups. */
+    const adoptKeys = (setupMembers: { hotkey: string; nodeKey: string }[]): void => {
+      setupMembers.forEach((m, i) => {
+        if (!m.nodeKey || members[i]?.hotkey !== m.hotkey) return;
+        members[i].nodeKey = m.nodeKey;
+        byNodeKey.set(m.nodeKey, i);
+      });
+    };
     const byHotkey = new Map(members.map((m, i) => [m.hotkey, i]));
 
     const evidenceOf = (certificate: Certificate): CertifiedRun => ({
@@ -79,8 +87,15 @@ export class PbftConsensus implements ConsensusPort {
         else if (o.type === 'rejected') this.onReject(o.reason, input.runId);
         else if (o.type === 'verify-prior') verify.push(o.evidence);
       }
-      // persist first, then speak
-      await io.persist({ pbft: encodeState(state), timers } satisfies Persisted);
+      // Persist first, then speak. Only a step that speaks (or decides) must be durable before its
+      // outputs leave: that is what keeps a restarted member from voting twice. A step that only
+      // absorbed a message is persisted with the next one that speaks; if the process dies before,
+      // the message is lost to this member, which peers' retransmissions and the fetch protocol
+      // repair. Persisting every step wrote the whole state (all reports) once per incoming message:
+      // at 64 members x 256 miners, megabytes per message.
+      if (outputs.some((o) => o.type === 'send' || o.type === 'broadcast' || o.type === 'decided' || o.type === 'equivocation')) {
+        await io.persist({ pbft: encodeState(state), timers } satisfies Persisted);
+      }
       for (const o of outputs) {
         if (o.type === 'send') await io.send(members[o.to].nodeKey || null, o.bytes);
         else if (o.type === 'broadcast') await io.send(null, o.bytes);
@@ -92,6 +107,9 @@ export class PbftConsensus implements ConsensusPort {
     if (saved && typeof saved.pbft === 'string') {
       state = decodeState(saved.pbft);
       timers = saved.timers ?? {};
+      // the persisted setup holds the node keys the session knew before the restart; the bindings
+      // known right after it may still be incomplete
+      adoptKeys(state.setup.members);
       if (state.decided) decided = outcomeOf(state.decided);
     } else {
       const ownReveal = input.ownReport ? decodeReveal(input.ownReport) : null;
@@ -120,8 +138,29 @@ export class PbftConsensus implements ConsensusPort {
       await run({ type: 'start' }, now);
     }
 
+    // A member whose binding was not known when the session opened (this node had just restarted or
+    // joined, or the member's hello was still in flight) has no node key in the setup: its messages
+    // cannot be attributed and its votes in a certificate cannot be checked. Fill such keys in from
+    // the bindings known now (never change a key already set), so the session does not stay blind to
+    // that member for the rest of the run.
+    const learnNodeKeys = (): void => {
+      if (!io.nodeKeys || state.setup.members.every((m) => m.nodeKey)) return;
+      const known = io.nodeKeys();
+      let changed = false;
+      const updated = state.setup.members.map((m) => {
+        const k = m.nodeKey ? undefined : known.get(m.hotkey);
+        if (!k || byNodeKey.has(k)) return m;
+        changed = true;
+        return { ...m, nodeKey: k };
+      });
+      if (!changed) return;
+      state = { ...state, setup: { ...state.setup, members: updated } };
+      adoptKeys(updated);
+    };
+
     return {
       async deliver(bytes, fromNodeKey, t) {
+        learnNodeKeys(); // also for the votes a certificate or a justification carries
         const from = byNodeKey.get(fromNodeKey);
         if (from === undefined || from === selfIndex) return;
         await run({ type: 'message', from, bytes }, t);
@@ -138,6 +177,7 @@ export class PbftConsensus implements ConsensusPort {
         await run({ type: 'message', from, bytes: encodeMessage({ type: 'reveal', reveal }) }, t);
       },
       async tick(t) {
+        learnNodeKeys();
         for (const [name, at] of Object.entries(timers)) {
           if (at > t) continue;
           delete timers[name];

@@ -179,6 +179,8 @@ export interface ConsensusIoPort {
   verifyPrior(evidence: CertifiedRun): Promise<boolean>;
   /** The binding records that attribute node keys to hotkeys, for the evidence of a decided run. */
   bindingOf(nodeKey: string): BindingRecord | undefined;
+  /** hotkey → node key of the bindings known now, for members that had none when the session opened */
+  nodeKeys?(): Map<string, string>;
 }
 
 export interface ConsensusPort {

@@ -96,6 +96,10 @@ export class Validator {
   private lingering = new Map<number, { session: ConsensusSession; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private kickPending = false;
+  /** Run ids known to be in the store (opened, skipped or finished). */
+  private readonly known = new Set<number>();
+  private lock: Promise<void> = Promise.resolve();
   private stopped = false;
   private tempo = 0;
   private windows: RunWindows | null = null;
@@ -139,7 +143,34 @@ export class Validator {
     deps.mesh.onConsensus((bytes, from) => {
       if (this.consensusInbox.length < MAX_BUFFERED_MESSAGES) this.consensusInbox.push({ bytes, from });
       else this.d.metrics.gossipRejections.inc({ reason: 'inbox-full' });
+      this.kick();
     });
+  }
+
+  /**
+   * A consensus message arrived: hand it to the open sessions now rather than on the next tick (a
+   * PBFT round is several message hops; waiting up to a tick interval at each hop dominated the
+   * report-to-certificate latency). Coalesced, and serialised with ticks so a session never sees two
+   * deliveries at once. A session that has just decided gets a tick at once (certificate, archive).
+   */
+  private kick(): void {
+    if (this.kickPending || this.stopped) return;
+    this.kickPending = true;
+    setImmediate(() => {
+      this.kickPending = false;
+      if (this.stopped || this.consensusInbox.length === 0) return;
+      void this.exclusive(() => this.pumpConsensus()).then(() => {
+        const decided = [...this.live.values()].some((l) => l.record.phase === 'consensus' && l.session?.outcome());
+        if (decided && !this.stopped) void this.tick();
+      }, (err) => this.d.log.warn('consensus delivery failed; retried on the next tick', { error: (err as Error).message }));
+    });
+  }
+
+  /** Runs `fn` after every earlier exclusive section has finished (ticks and message pumps). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   get hotkey(): string {
@@ -167,8 +198,10 @@ export class Validator {
     if (this.timer) clearTimeout(this.timer);
     for (const l of this.live.values()) l.evalAbort?.abort();
     this.queue.clear();
-    const deadline = Date.now() + 5000;
-    while (this.ticking && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // let a running tick or message pump finish (bounded: a hung chain call must not hang the stop)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.lock, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
   }
 
   /** One step of every active run. Never throws: errors are logged (once per run and cause), counted and retried with backoff. */
@@ -176,62 +209,74 @@ export class Validator {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      let ep: EpochInfo;
-      try {
-        ep = await this.d.chain.epoch();
-      } catch (err) {
-        this.d.metrics.chainErrors.inc({ op: 'best-block' });
-        this.lastTickError = `chain: ${(err as Error).message}`;
-        if (this.chainDownSince === null) {
-          this.chainDownSince = this.now();
-          this.d.log.warn('chain reads failing: runs wait until the chain answers again', { error: (err as Error).message });
-        }
-        return;
-      }
-      if (this.chainDownSince !== null) {
-        this.d.log.info('chain reads succeed again', { downMs: this.now() - this.chainDownSince, block: ep.block });
-        this.chainDownSince = null;
-      }
-      this.lastBlock = ep.block;
-      this.runStart = ep.runStart;
-      this.nextEpochAt = ep.nextEpochAt;
-      this.scheduleModel = ep.model;
-      if (ep.tempo !== this.tempo || !this.windows) this.setWindows(ep.tempo);
-      const runId = ep.runStart;
-      if (runId === null) {
-        // a young chain (legacy schedule): no epoch boundary yet, so no run to key
-        if (!this.youngLogged) this.d.log.info('no run yet: the subnet has not had its first epoch', { block: ep.block, firstEpochAt: ep.nextEpochAt });
-        this.youngLogged = true;
-      } else {
-        if (!this.live.has(runId) && !(await this.d.store.getRun(runId))) await this.openRun(runId, ep);
-        this.d.metrics.currentRun.set(runId);
-        this.d.mesh.setRun?.(runId);
-      }
-      const block = ep.block;
-      // oldest run first: a run whose chain deadline is this block gives up before the next run's consensus opens
-      for (const [id, l] of [...this.live].sort((a, b) => a[0] - b[0])) {
-        if (l.busy || (l.retryAt !== undefined && this.now() < l.retryAt)) continue;
-        l.busy = true;
-        try {
-          await this.advance(l, block);
-          l.failures = 0;
-          l.retryAt = undefined;
-        } catch (err) {
-          this.lastTickError = `run ${id}: ${(err as Error).message}`;
-          this.backoff(l, err as Error);
-        } finally {
-          l.busy = false;
-        }
-        if (l.record.phase === 'done' || l.record.phase === 'failed' || l.record.phase === 'skipped') {
-          if (l.session) this.lingering.set(id, { session: l.session, until: this.now() + LINGER_MS });
-          this.live.delete(id);
-        }
-      }
-      await this.pumpConsensus();
-      this.lastTickError = null;
+      await this.exclusive(() => this.step());
+    } catch (err) {
+      // a bug or a surprise from a port: logged and retried, never an unhandled rejection that ends the process
+      this.lastTickError = (err as Error).message;
+      this.d.log.error('tick failed; retrying next tick', { error: (err as Error).message });
     } finally {
       this.ticking = false;
     }
+  }
+
+  private async step(): Promise<void> {
+    let ep: EpochInfo;
+    try {
+      ep = await this.d.chain.epoch();
+    } catch (err) {
+      this.d.metrics.chainErrors.inc({ op: 'best-block' });
+      this.lastTickError = `chain: ${(err as Error).message}`;
+      if (this.chainDownSince === null) {
+        this.chainDownSince = this.now();
+        this.d.log.warn('chain reads failing: runs wait until the chain answers again', { error: (err as Error).message });
+      }
+      return;
+    }
+    if (this.chainDownSince !== null) {
+      this.d.log.info('chain reads succeed again', { downMs: this.now() - this.chainDownSince, block: ep.block });
+      this.chainDownSince = null;
+    }
+    this.lastBlock = ep.block;
+    this.runStart = ep.runStart;
+    this.nextEpochAt = ep.nextEpochAt;
+    this.scheduleModel = ep.model;
+    if (ep.tempo !== this.tempo || !this.windows) this.setWindows(ep.tempo);
+    const runId = ep.runStart;
+    if (runId === null) {
+      // a young chain (legacy schedule): no epoch boundary yet, so no run to key
+      if (!this.youngLogged) this.d.log.info('no run yet: the subnet has not had its first epoch', { block: ep.block, firstEpochAt: ep.nextEpochAt });
+      this.youngLogged = true;
+    } else {
+      if (!this.live.has(runId) && !this.known.has(runId)) {
+        // read once per run, not on every tick (a finished run's record is large)
+        if (!(await this.d.store.getRun(runId))) await this.openRun(runId, ep);
+        this.known.add(runId);
+      }
+      this.d.metrics.currentRun.set(runId);
+      this.d.mesh.setRun?.(runId);
+    }
+    const block = ep.block;
+    // oldest run first: a run whose chain deadline is this block gives up before the next run's consensus opens
+    for (const [id, l] of [...this.live].sort((a, b) => a[0] - b[0])) {
+      if (l.busy || (l.retryAt !== undefined && this.now() < l.retryAt)) continue;
+      l.busy = true;
+      try {
+        await this.advance(l, block);
+        l.failures = 0;
+        l.retryAt = undefined;
+      } catch (err) {
+        this.lastTickError = `run ${id}: ${(err as Error).message}`;
+        this.backoff(l, err as Error);
+      } finally {
+        l.busy = false;
+      }
+      if (l.record.phase === 'done' || l.record.phase === 'failed' || l.record.phase === 'skipped') {
+        if (l.session) this.lingering.set(id, { session: l.session, until: this.now() + LINGER_MS });
+        this.live.delete(id);
+      }
+    }
+    await this.pumpConsensus();
+    this.lastTickError = null;
   }
 
   /**

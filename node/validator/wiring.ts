@@ -8,6 +8,14 @@ import type { Sr25519Signer } from '../../proto/signer.ts';
 import type { ChainWriteResult } from '../chain/types.ts';
 import { nextEpochAt, runStart } from '../chain/epoch-schedule.ts';
 import { ChainWriteRefused, type ChainPort, type MeshPort } from './ports.ts';
+import { sha256Hex } from '../../proto/codec.ts';
+import { WIRE_VERSION } from '../../proto/consensus.ts';
+
+/** proto/consensus.ts frames a reveal message as u8 wire version | u8 tag (1) | reveal bytes (to the end). */
+const REVEAL_MESSAGE_HEADER = 2;
+function isRevealMessage(bytes: Uint8Array): boolean {
+  return bytes.length > REVEAL_MESSAGE_HEADER && bytes[0] === WIRE_VERSION && bytes[1] === 1;
+}
 
 function writeOk(r: ChainWriteResult, what: string): { block: number } {
   if (r.ok) return { block: r.block };
@@ -57,7 +65,12 @@ export function meshPort(mesh: Mesh): MeshPort {
     },
     onReport: (h) => mesh.onReport((m) => h(m.bytes)),
     // gossip has no unicast: a message for one member goes to all, the others ignore it
-    sendConsensus: async (_to, bytes) => {
+    sendConsensus: async (to, bytes) => {
+      // A broadcast reveal (a late one the protocol announces to all) that this node already gossiped
+      // or received on the reports topic reached the mesh there: sending it again on the consensus
+      // topic doubles the largest messages of a run. Reveals sent to one member (a member's own to the
+      // proposer, answers to a request) still go.
+      if (to === null && isRevealMessage(bytes) && mesh.holds(sha256Hex(bytes.subarray(REVEAL_MESSAGE_HEADER)))) return;
       await mesh.publishConsensus(bytes, currentRun);
     },
     onConsensus: (h) =>

@@ -23,7 +23,9 @@ export async function makeIdentity(): Promise<Identity> {
 export type Event = Record<string, any> & { event: string };
 
 /** Fast timings for tests (production defaults are in node/p2p/mesh-types.ts). */
-export const FAST_FLAGS = ['--heartbeat-ms', '150', '--maintain-ms', '500', '--grace-ms', '8000', '--announce-ms', '2000', '--publish-wait-ms', '3000', '--strike-limit', '3'];
+export const FAST_FLAGS = ['--heartbeat-ms', '150', '--maintain-ms', '500', '--grace-ms', '8000', '--announce-ms', '2000', '--publish-wait-ms', '3000', '--strike-limit', '3',
+  // the tests and the p2p bench publish many reports per member in one run (a validator publishes one)
+  '--reports-per-author', '100000'];
 
 export class Member {
   readonly id: Identity;

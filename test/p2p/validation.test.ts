@@ -12,7 +12,8 @@ import {
   encodeGossipEnvelope, encodeHello, signGossipEnvelope, verifyGossipEnvelope, type GossipKind,
 } from '../../proto/gossip.ts';
 import { Admission } from '../../node/p2p/admission.ts';
-import { MessageValidator } from '../../node/p2p/message-validator.ts';
+import { CONSENSUS_BURST, MessageValidator } from '../../node/p2p/message-validator.ts';
+import { encodeMessage, signVote } from '../../proto/consensus.ts';
 import { ContentStore } from '../../node/p2p/content-store.ts';
 import { PeerRateLimiter } from '../../node/p2p/rate-limit.ts';
 
@@ -149,6 +150,37 @@ describe('p2p: admission and message validation', () => {
     assert.equal(val.counters['wrong-run'], 1);
     // fetched messages skip the freshness window (catch-up) but keep run pinning
     assert.equal(val.check(env(a, 'report', 100, good, NOW - 120_000), { nowMs: NOW, via: 'fetch' }).action, 'accept');
+  });
+
+  it('flood limits: a third distinct report of one author in a run is ignored, consensus messages per author are rate-limited, garbage consensus payloads are schema failures', () => {
+    adm.consider(a.binding, NOW);
+    const check = (bytes: Uint8Array, kind: 'report' | 'consensus', nowMs = NOW) => {
+      const v = val.check(bytes, { nowMs, via: 'gossip', author: peerOf(a), expectKind: kind });
+      if (v.action === 'accept') val.markDelivered(v.hash, nowMs);
+      return v.action === 'accept' ? ['accept'] : [v.action, v.reason, v.strike];
+    };
+    const rep = (k: number) => env(a, 'report', 100, rv(signScoreReport({ ...report(a, 100), issuedAt: NOW + k }, a.hot)));
+    assert.deepEqual(check(rep(1), 'report'), ['accept']);
+    assert.deepEqual(check(rep(2), 'report'), ['accept'], 'the second report travels: it proves an equivocation');
+    assert.deepEqual(check(rep(3), 'report'), ['ignore', 'flood', false], 'a third is noise, not forwarded, no penalty');
+    // undecodable consensus payload inside a validly signed envelope: a schema failure (P4 + strike)
+    assert.deepEqual(check(env(a, 'consensus', 100, Uint8Array.of(1, 99, 0)), 'consensus'), ['reject', 'decode', true]);
+    const vote = (k: number) => encodeMessage({ type: 'vote', vote: signVote({ phase: 'prepare', netuid: 7, runId: 100, view: k, decisionHash: sha256Hex(`d${k}`) }, a.node) });
+    let accepted = 0;
+    let flooded = 0;
+    for (let k = 0; k < CONSENSUS_BURST + 20; k++) {
+      const r = check(env(a, 'consensus', 100, vote(k)), 'consensus');
+      if (r[0] === 'accept') accepted++;
+      else if (r[1] === 'flood') flooded++;
+    }
+    assert.equal(accepted, CONSENSUS_BURST - 1, 'the garbage message above took one token');
+    assert.equal(flooded, 21);
+    // the bucket refills
+    assert.deepEqual(check(env(a, 'consensus', 100, vote(10_000)), 'consensus', NOW + 1000), ['accept']);
+    // a mesh configured for many test reports per author (conclave mesh --reports-per-author)
+    const lax = new MessageValidator(adm, { netuid: 7, freshnessMs: 60_000, maxReportsPerAuthorRun: 10 });
+    lax.setCurrentRun(100);
+    for (let k = 1; k <= 3; k++) assert.equal(lax.check(rep(k + 10), { nowMs: NOW, via: 'gossip', author: peerOf(a), expectKind: 'report' }).action, 'accept');
   });
 
   it('keeps the previous run after the run advances, and no older one', () => {

@@ -85,13 +85,17 @@ export async function startConsensus(ctx: PhaseContext, l: LiveRun, commitEnd: n
   const d = ctx.d;
   const r = l.record;
   await io.drainReports();
-  if (d.mesh.fetchReports) {
-    for (const bytes of await d.mesh.fetchReports(r.runId).catch(() => [] as Uint8Array[])) io.bufferReport(bytes);
-    await io.drainReports();
-  }
   const neurons = await chainCall(ctx, 'metagraph', () => d.chain.metagraph(r.runId));
   const members = membersOf(neurons, d.config.consensus.minStake);
   const commitments = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd));
+  // catch-up from peers only when a committed reveal has not arrived by gossip (a restart, a partition,
+  // a withholder): asking every peer for its inventory at every reveal end delayed every certificate
+  const have = new Set((await d.store.listReportBytes(r.runId)).map((x) => x.hotkey));
+  const missing = [...commitments.keys()].some((hk) => hk !== ctx.hotkey && !have.has(hk));
+  if (missing && d.mesh.fetchReports) {
+    for (const bytes of await d.mesh.fetchReports(r.runId).catch(() => [] as Uint8Array[])) io.bufferReport(bytes);
+    await io.drainReports();
+  }
   const seed = normaliseGenesisHash(await chainCall(ctx, 'block-hash', () => d.chain.blockHash(commitEnd)));
   const { verdicts, counted, held } = await verdictsFor(ctx, r, members, commitments);
   r.verdicts = verdicts;
@@ -154,7 +158,7 @@ export async function driveConsensus(ctx: PhaseContext, l: LiveRun, io: Consensu
     await d.archive?.putCertifiedRun?.(r.runId, out.certified).catch((err) => d.log.warn('archive refused certificate', { error: (err as Error).message }));
     if (!d.archive?.putCertifiedRun) await d.archive?.putCertificate(r.runId, out.certificateBytes).catch((err) => d.log.warn('archive refused certificate', { error: (err as Error).message }));
     d.metrics.runsTotal.inc({ outcome: 'certified' });
-    d.log.info('run certified', { runId: r.runId, winner: out.decision.winner, counted: out.countedHashes.length, incumbent: out.decision.incumbentUid ?? null, previous: out.decision.previous?.runId ?? null, latencyMs: r.consensusLatencyMs });
+    d.log.info('run certified', { runId: r.runId, winner: out.decision.winner, counted: out.countedHashes.length, incumbent: out.decision.incumbentUid ?? null, previous: out.decision.previous?.runId ?? null, latencyMs: r.consensusLatencyMs, decision: out.decisionHash, certificate: out.certificateHash });
     return 'certified';
   }
   const elapsedMs = ctx.now() - (l.consensusStartedAt ?? ctx.now());
@@ -287,6 +291,7 @@ async function openSession(ctx: PhaseContext, l: LiveRun, io: ConsensusIo, x: { 
         for (const b of d.mesh.bindingRecords?.().values() ?? []) if (b.nodePublicKey === nodeKey) return b;
         return undefined;
       },
+      nodeKeys: () => d.mesh.boundNodeKeys(),
     },
     resume,
     ctx.now(),

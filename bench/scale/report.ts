@@ -1,0 +1,162 @@
+// Figures of a scale run (bench/scale.bench.ts and test/scale): latency from the reveal opening to
+// each node's certificate, per-node traffic, CPU, signature checks and memory, agreement checks, and
+// `conclave audit` of the run timed as a separate process.
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NETUID, type NodeInfo, type ScaleNetwork } from './network.ts';
+import { SubtensorClient } from '../../node/chain/client.ts';
+import { loadConfigFile } from '../../node/config.ts';
+import { auditRun as auditCore, evidenceFromBundle, type AuditInput } from '../../node/audit.ts';
+import { decodeCertifiedRun } from '../../proto/consensus.ts';
+import { fromHex, toHex } from '../../proto/codec.ts';
+import { fetchRunBundle } from '../../node/p2p/run-bundle.ts';
+import { membersOf, rulesFromConfig } from '../../node/validator/decision.ts';
+import { pct, perNode, type RunResult } from './run.ts';
+
+const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
+const MiB = 1024 * 1024;
+const round = (x: number | null, d = 1) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+/** Honest agreement: every honest live node certified, one decision among them, nobody two. */
+export function agreement(net: ScaleNetwork, r: RunResult, honest: (index: number) => boolean) {
+  const live = new Set(net.liveNodes().map((x) => x.index));
+  const honestNodes = net.nodes.filter((x) => honest(x.index) && live.has(x.index)).map((x) => x.index);
+  const decisions = new Set(honestNodes.filter((i) => r.certified.has(i)).map((i) => r.certified.get(i)!.decision));
+  return {
+    honest_nodes: honestNodes.length,
+    honest_certified: honestNodes.filter((i) => r.certified.has(i)).length,
+    honest_decisions: decisions.size,
+    nodes_certifying_two: r.twoDecisions.length,
+    archive_conflicts: r.archiveConflicts.length,
+    quorum_miss: r.quorumMiss.length,
+    same_decision: decisions.size === 1 && r.twoDecisions.length === 0 && r.archiveConflicts.length === 0,
+    all_honest_certified: honestNodes.every((i) => r.certified.has(i)),
+    winner: [...r.certified.values()][0]?.winner ?? null,
+    counted: [...new Set([...r.certified.values()].map((c) => c.counted))],
+  };
+}
+
+/** Latency (ms) from `fromMs` to each node's certificate, over the nodes `which` selects. */
+export function latency(r: RunResult, fromMs: number, which: (index: number) => boolean) {
+  const xs = [...r.certified.values()].filter((c) => which(c.index)).map((c) => c.at - fromMs);
+  return { samples: xs.length, p50_ms: pct(xs, 50), p99_ms: pct(xs, 99), max_ms: xs.length ? Math.max(...xs) : null };
+}
+
+/** The per-node resource figures of a run. */
+export function resources(net: ScaleNetwork, r: RunResult) {
+  const p = perNode(r, net.opts.nodesPerWorker);
+  const sent = p.traffic.map((t) => t.sent / MiB);
+  const recv = p.traffic.map((t) => t.received / MiB);
+  const total = p.traffic.map((t) => (t.sent + t.received) / MiB);
+  return {
+    traffic_nodes: p.traffic.length,
+    sent_mib_mean: round(mean(sent), 2), sent_mib_max: round(sent.length ? Math.max(...sent) : null, 2),
+    received_mib_mean: round(mean(recv), 2), received_mib_max: round(recv.length ? Math.max(...recv) : null, 2),
+    traffic_mib_mean: round(mean(total), 2), traffic_mib_max: round(total.length ? Math.max(...total) : null, 2),
+    cpu_ms_per_node_mean: round(mean(p.cpuMs), 0), cpu_ms_per_node_max_worker: round(p.cpuMs.length ? Math.max(...p.cpuMs) : null, 0),
+    sr25519_verifications_per_node: round(mean(p.verifies.map((v) => v.sr)), 1),
+    ed25519_verifications_per_node: round(mean(p.verifies.map((v) => v.ed)), 1),
+    rss_mib_per_node_mean: round(mean(p.rss.map((x) => x / MiB)), 1), rss_mib_per_node_max: round(p.rss.length ? Math.max(...p.rss) / MiB : null, 1),
+    rss_mib_per_process_max: round(Math.max(...r.after.map((w) => w.rssBytes)) / MiB, 1),
+  };
+}
+
+export function load(): number[] {
+  return loadavg().map((x) => round(x, 2)!);
+}
+
+/** Output of a child process run to completion (asynchronously: the devchain it talks to lives in this process). */
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d.toString(); });
+    p.stderr.on('data', (d) => { stderr = (stderr + d.toString()).slice(-20_000); });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.once('close', (status) => {
+      clearTimeout(t);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `conclave audit` of `runId` against `node`'s run bundle and the devchain; CPU and RSS from /usr/bin/time. */
+export async function auditRun(net: ScaleNetwork, runId: number, node = net.nodes.find((x) => x.role === 'honest')!) {
+  const args = [CLI, 'audit', '--run', String(runId), '--source', node.multiaddr, '--chain', net.chain.url, '--netuid', String(NETUID),
+    '--commit-window', String(net.opts.commitWindow), '--rules-from', node.configPath, '--json'];
+  const t0 = Date.now();
+  const r = await run('/usr/bin/time', ['-f', 'TIME %U %S %M', process.execPath, ...args], 180_000);
+  const wallMs = Date.now() - t0;
+  const m = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');
+  let result: { ok?: boolean; failed?: string[]; checks?: unknown[] } = {};
+  try {
+    result = JSON.parse(r.stdout);
+  } catch {
+    // not JSON: the exit status and stderr say why
+  }
+  return {
+    exit: r.status, ok: result.ok ?? false, failed: result.failed ?? [], checks: Array.isArray(result.checks) ? result.checks.length : 0,
+    cpu_ms: m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null, max_rss_mib: m ? round(Number(m[3]) / 1024, 1) : null, wall_ms: wallMs,
+    error: r.status === 0 ? undefined : (r.stderr ?? '').split('\n').filter((l) => l && !l.startsWith('TIME')).slice(-3).join(' | '),
+    source: node.multiaddr, data: join(net.dir),
+  };
+}
+
+/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process. */
+export async function auditModuleLoad() {
+  const here = fileURLToPath(new URL('../../', import.meta.url));
+  const code = `await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
+  const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', code], 120_000);
+  const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
+}
+
+/**
+ * The verification work of an audit, in this process: the run bundle and chain state fetched as
+ * `conclave audit` fetches them (node/commands/audit.ts), then only `auditRun` (reveals against salted
+ * commitments, report signatures, certificate votes against bindings and stake, the recomputed counted
+ * set, incumbent and decision, chain weights) timed with process.cpuUsage.
+ */
+export async function auditVerifyCpu(net: ScaleNetwork, runId: number, node: NodeInfo) {
+  const bundle = await fetchRunBundle(node.multiaddr, NETUID, runId, { timeoutMs: 60_000 });
+  const client = await SubtensorClient.connect({ endpoint: net.chain.url });
+  try {
+    const cfg = loadConfigFile(node.configPath, { env: {} });
+    const evidence = evidenceFromBundle(bundle, (await client.minerRoster(NETUID, runId)).entries);
+    const metagraph = await client.metagraph(NETUID, runId);
+    const members = membersOf(metagraph, cfg.consensus.minStake);
+    const commitEnd = runId + net.opts.commitWindow;
+    const commitments = await client.scoreCommitments(NETUID, runId, commitEnd);
+    let decision = null;
+    try {
+      decision = evidence.certifiedRunHex ? decodeCertifiedRun(fromHex(evidence.certifiedRunHex)).certificate.decision : null;
+    } catch {
+      // auditRun reports certificate-decodes
+    }
+    let previous: AuditInput['previous'] = null;
+    if (decision?.previous) {
+      const prev = await fetchRunBundle(node.multiaddr, NETUID, decision.previous.runId, { timeoutMs: 60_000 });
+      if (prev.certificate) previous = { certifiedRunHex: toHex(prev.certificate), metagraph: await client.metagraph(NETUID, decision.previous.runId) };
+    }
+    const chainWeightsAtStart = [];
+    if (decision && !decision.previous) {
+      for (const m of members) chainWeightsAtStart.push({ hotkey: m.hotkey, stake: m.stake, weights: (await client.weightsOf(NETUID, m.hotkey, runId)) ?? [] });
+    }
+    const chainWeights = new Map<string, { block: number; weights: { uid: number; weight: number }[] }>();
+    for (const m of members) {
+      const u = await client.lastWeightsUpdate(NETUID, m.hotkey).catch(() => null);
+      if (!u || u.block <= commitEnd) continue;
+      chainWeights.set(m.hotkey, { block: u.block, weights: (await client.weightsOf(NETUID, m.hotkey, u.block)) ?? [] });
+    }
+    const c0 = process.cpuUsage();
+    const result = auditCore({ runId, netuid: NETUID, genesisHash: net.chain.genesisHash, ...evidence, metagraph, commitments, previous, chainWeightsAtStart, chainWeights, rules: rulesFromConfig(cfg) });
+    const cpu = process.cpuUsage(c0);
+    return { verify_cpu_ms: Math.round((cpu.user + cpu.system) / 100) / 10, verify_reveals: bundle.reports.length, verify_ok: result.ok, verify_failed: result.checks.filter((c) => !c.ok).map((c) => c.check).slice(0, 10) };
+  } finally {
+    await client.close();
+  }
+}
