@@ -55,12 +55,27 @@ async function withNetwork<T>(opts: Partial<ScaleOptions>, fn: (net: ScaleNetwor
 
 async function formation(net: ScaleNetwork): Promise<void> {
   const t = Date.now();
-  const formed = await until(() => net.meshFormed(), 900_000, 3000);
+  let lastLog = 0;
+  const formed = await until(async () => {
+    if (await net.meshFormed()) return true;
+    if (Date.now() - lastLog > 30_000) {
+      lastLog = Date.now();
+      const ms = await net.metrics();
+      const adm = ms.flatMap((w) => w.nodes.map((n) => n.admittedPeers));
+      const events: Record<string, number> = {};
+      for (const w of ms) for (const n of w.nodes) for (const [k, v] of Object.entries(n.meshEvents)) events[k] = (events[k] ?? 0) + v;
+      log(`scale: forming: admitted min ${Math.min(...adm)} mean ${(adm.reduce((a, b) => a + b, 0) / adm.length).toFixed(1)}; events ${JSON.stringify(events)}`);
+    }
+    return false;
+  }, 600_000, 3000);
   const ms = await net.metrics();
+  const events: Record<string, number> = {};
+  for (const w of ms) for (const n of w.nodes) for (const [k, v] of Object.entries(n.meshEvents)) events[k] = (events[k] ?? 0) + v;
   out({
     bench: 'scale.formation', validators: V, byzantine: net.plan.validators.filter((v) => v.role !== 'honest').length, nodes_per_process: PER, processes: net.workers.length,
     startup_ms: net.startupMs, formation_ms_after_startup: Date.now() - t, formed,
-    rss_mib_per_node: Math.round((ms.reduce((a, w) => a + w.rssBytes, 0) / V / MiB) * 10) / 10, load_avg: load(),
+    rss_mib_per_node: Math.round((ms.reduce((a, w) => a + w.rssBytes, 0) / V / MiB) * 10) / 10,
+    admitted_min: Math.min(...ms.flatMap((w) => w.nodes.map((n) => n.admittedPeers))), mesh_events: events, load_avg: load(),
   });
 }
 

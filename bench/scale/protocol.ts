@@ -33,6 +33,8 @@ export interface NodeMetrics {
   meshPeers: { peerId: string; score: number }[];
   /** Lowest and highest gossip score this node gives any connected peer. */
   scores: { peerId: string; score: number }[];
+  /** Mesh events since start by type and reason ("dropped:disconnected", "refused:us:superseded", ...). */
+  meshEvents: Record<string, number>;
 }
 
 export interface WorkerMetrics {

@@ -20,8 +20,25 @@ function common(net: ScaleNetwork, r: RunResult, byzantine = false) {
     latency_from_reveal_open: latency(r, r.revealOpenAt, honest),
     latency_from_reveal_end: revealEndAt === null ? null : latency(r, revealEndAt, honest),
     latency_node_measured_ms: { p50: pctOf([...r.certified.values()].filter((c) => honest(c.index)).map((c) => c.latencyMs), 50), p99: pctOf([...r.certified.values()].filter((c) => honest(c.index)).map((c) => c.latencyMs), 99) },
+    phases_from_reveal_open_ms: phaseTimeline(net, r, honest),
     resources: resources(net, r),
     run_wall_ms: r.wallMs, unfinished: r.unfinished, load_avg: load(),
+  };
+}
+
+/** When the honest nodes entered each phase after the reveal opened (p50 / max over nodes), and certified. */
+function phaseTimeline(net: ScaleNetwork, r: RunResult, honest: (i: number) => boolean) {
+  const at = (pred: (e: { msg: string; fields: Record<string, any> }) => boolean) => {
+    const first = new Map<number, number>();
+    for (const e of net.events) if (honest(e.index) && e.fields.runId === r.runId && pred(e) && !first.has(e.index)) first.set(e.index, e.at - r.revealOpenAt);
+    const xs = [...first.values()];
+    return { p50: pctOf(xs, 50), max: xs.length ? Math.max(...xs) : null };
+  };
+  return {
+    publishing: at((e) => e.msg === 'run phase' && e.fields.phase === 'publishing'),
+    reveal_window_end: (net.blockTimes.get(r.revealEnd) ?? r.revealOpenAt) - r.revealOpenAt,
+    consensus: at((e) => e.msg === 'run phase' && e.fields.phase === 'consensus'),
+    certified: at((e) => e.msg === 'run certified'),
   };
 }
 

@@ -18,7 +18,7 @@ import { byzantineSwitch, equivocate, flood, withhold, type ByzantineStats } fro
 import type { FromWorker, NodeMetrics, NodeSpec, ToWorker } from './protocol.ts';
 
 type Started = Awaited<ReturnType<typeof startNode>>;
-interface Running { spec: NodeSpec; node: Started }
+interface Running { spec: NodeSpec; node: Started; events: Record<string, number> }
 
 const FORWARD = new Set([
   'run opened', 'run phase', 'run certified', 'report published', 'report hash committed on chain', 'resuming run from the store',
@@ -63,8 +63,13 @@ async function startOne(spec: NodeSpec): Promise<void> {
   const cfg = loadConfigFile(spec.configPath, { env: {} });
   client ??= SubtensorClient.connect({ endpoint: cfg.chain.endpoint });
   const node = await startNode(cfg, { evaluator: precomputedEvaluator(plan!, spec.index), log: nodeLogger(spec), client: await client });
-  running.push({ spec, node });
+  const events: Record<string, number> = {};
+  running.push({ spec, node, events });
   node.mesh.onEvent((e) => {
+    // why peers come and go (the reason's first words, not its details)
+    const reason = 'reason' in e ? String(e.reason).split(/[:(]/)[0].trim().slice(0, 40) : '';
+    const key = [e.type, 'by' in e ? e.by : '', reason].filter(Boolean).join(':');
+    events[key] = (events[key] ?? 0) + 1;
     if (e.type === 'banned') send({ event: 'log', index: spec.index, at: Date.now(), msg: 'mesh banned a peer', fields: { peerId: e.peerId, reason: e.reason.slice(0, 300) } });
   });
   if (spec.role === 'withhold') withhold(node.mesh, stats);
@@ -87,6 +92,7 @@ function nodeMetrics(r: Running): NodeMetrics {
     accepted: m.accepted, bannedPeers: m.disconnectsForMisbehaviour,
     meshPeers: r.node.mesh.meshPeers('report').map((p) => ({ peerId: p, score: scoreOf.get(p) ?? 0 })),
     scores: peers.map((p) => ({ peerId: p.peerId, score: p.gossipScore })),
+    meshEvents: { ...r.events },
   };
 }
 

@@ -110,7 +110,15 @@ export class Host {
           return isDenied(p.toString());
         },
       },
-      connectionManager: { maxConnections: this.opts.maxPeers * 2 },
+      // libp2p's inbound limits are per host address: 5 new connections a second and 10 pending
+      // upgrades. Validators behind one address (a host, a NAT, a devnet) reconnecting at once were
+      // refused at the socket, and their dials backed off. Room for two connections per peer (two
+      // validators that dial each other at once hold both until one closes) and a third for the DHT.
+      connectionManager: {
+        maxConnections: this.opts.maxPeers * 3,
+        inboundConnectionThreshold: Math.max(5, Math.ceil(this.opts.maxPeers / 4)),
+        maxIncomingPendingConnections: Math.max(10, Math.ceil(this.opts.maxPeers / 2)),
+      },
       // libp2p pings every connection every 10 s by default: with 63 validators, six ping streams a
       // second per node, each writing the latency into the peer store (the largest idle cost of a
       // 64-validator mesh); a ping a minute is plenty. The ping is the only liveness check that closes
