@@ -93,7 +93,7 @@ export async function driveRun(net: ScaleNetwork, opts: { hooks?: RunHooks; time
     runId, commitEnd, revealEnd, revealOpenAt, certified,
     twoDecisions: [...decisionsBy].filter(([, s]) => s.size > 1).map(([i]) => i),
     archiveConflicts: idx(net.eventsOf('a different certificate for this run is already archived (first wins)', runId)),
-    quorumMiss: idx(net.eventsOf('no certificate before the consensus timeout: quorum miss', runId)),
+    quorumMiss: idx(net.events.filter((e) => e.msg.endsWith(': quorum miss') && e.fields.runId === runId)),
     unfinished: net.liveNodes().filter((x) => !reached(x.index, 'done')).map((x) => x.index),
     before, after, wallMs: Date.now() - t0,
   };

@@ -22,7 +22,8 @@ interface Running { spec: NodeSpec; node: Started; events: Record<string, number
 
 const FORWARD = new Set([
   'run opened', 'run phase', 'run certified', 'report published', 'report hash committed on chain', 'resuming run from the store',
-  'no certificate before the consensus timeout: quorum miss', 'a different certificate for this run is already archived (first wins)',
+  'no certificate before the consensus timeout: quorum miss', 'no certificate by the chain deadline (the block the next run\'s consensus starts at): quorum miss',
+  'a different certificate for this run is already archived (first wins)',
   'equivocation archived', 'weights set', 'set_weights failed (run continues)',
 ]);
 
