@@ -22,7 +22,7 @@ import { colocationTerm, peerScoreParams, SCORE_THRESHOLDS, type Standing } from
 import { sha256 } from '../../proto/codec.ts';
 import { MAX_GOSSIP_ENVELOPE_BYTES } from '../../proto/gossip.ts';
 
-/** The shortest ping timeout before the connection monitor closes a connection (see start()). */
+/** The shortest ping timeout (a failed ping is logged by libp2p, it no longer closes the connection: see start()). */
 export const PING_TIMEOUT_MIN_MS = 30_000;
 
 export const DHT_PROTOCOL = '/conclave/kad/1.0.0';
@@ -121,12 +121,13 @@ export class Host {
       },
       // libp2p pings every connection every 10 s by default: with 63 validators, six ping streams a
       // second per node, each writing the latency into the peer store (the largest idle cost of a
-      // 64-validator mesh); a ping a minute is plenty. The ping is the only liveness check that closes
-      // a connection (yamux's keep-alive never does), and it closes one whose ping takes longer than
-      // its timeout: libp2p's 5 s minimum dropped every connection of a loaded 64-validator mesh at
-      // once (all pings of a node fire together, each a new stream) and started a redial storm. A peer
-      // that cannot answer within 30 s is gone for consensus purposes anyway.
-      connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: 2 * PING_TIMEOUT_MIN_MS } },
+      // 64-validator mesh); a ping a minute is plenty. A failed ping does not close the connection: on
+      // a loaded 64-validator mesh (a node's pings all start together, each a new stream) failed pings
+      // closed hundreds of live connections while the mesh formed — with libp2p's 5 s timeout all of them
+      // at once, with 30 s still 200-1300 — and without the abort 12 closed (bench/scale, docs/p2p.md). A peer that dies closes its sockets (the kernel does
+      // for a killed process); one that vanishes is found when writes to it fail, and gossipsub's P3
+      // prunes a mesh peer that delivers nothing.
+      connectionMonitor: { pingInterval: 60_000, abortConnectionOnPingFailure: false, pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS, maxTimeout: 2 * PING_TIMEOUT_MIN_MS } },
       services: services as any,
     });
     this.node = node as unknown as Libp2p;
