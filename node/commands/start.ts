@@ -359,7 +359,7 @@ function crRuntimeProblem(client: import('../chain/client.ts').SubtensorClient):
 }
 
 /** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
-function archivePort(archive: import('../archive.ts').Archive, netuid: number, log: ReturnType<typeof jsonLogger>): import('../validator/validator.ts').ArchivePort {
+function archivePort(archive: import('../archive.ts').Archive, netuid: number, log: ReturnType<typeof jsonLogger>): import('../validator/ports.ts').ArchivePort {
   const proofs = archive.kv('consensus-equivocations');
   return {
     putSignedReport: async (signed) => {

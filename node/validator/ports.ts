@@ -8,9 +8,13 @@ import type { BindingRecord } from '../../proto/binding.ts';
 import type { CertifiedRun } from '../../proto/consensus.ts';
 import type { PriorRun } from '../../consensus/pbft.ts';
 import type { IncumbentRef } from '../../consensus/incumbent.ts';
-import type { ScoreStatus } from '../../proto/score-report.ts';
-import type { RunDecision } from './store.ts';
-import { createLogger, type NodeLogger } from '../logging/logger.ts';
+import type { ScoreStatus, SignedScoreReport } from '../../proto/score-report.ts';
+import type { Reveal } from '../../proto/reveal.ts';
+import type { Sr25519Signer } from '../../proto/signer.ts';
+import type { NodeConfig } from '../config.ts';
+import type { NodeMetrics } from '../metrics.ts';
+import type { RunDecision, ValidatorStore } from './store.ts';
+import { createLogger, type Logger, type NodeLogger } from '../logging/logger.ts';
 import type { RevealStatus, WeightsCommit } from '../chain/types.ts';
 
 /** The subnet's epoch schedule at the best block, read in one pinned read. */
@@ -194,4 +198,31 @@ export type { Logger } from '../logging/logger.ts';
 /** JSON-lines logger to stderr (node/logging/logger.ts): bigints as strings, secret-named fields redacted. */
 export function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown> = {}, out: (line: string) => void = (l) => process.stderr.write(l + '\n')): NodeLogger {
   return createLogger({ level, base, out });
+}
+
+/** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
+export interface ArchivePort {
+  /** A report whose signature the loop has verified (peers') or just made (its own): not verified again. */
+  putSignedReport(signed: SignedScoreReport): Promise<void>;
+  putCertificate(runId: number, bytes: Uint8Array): Promise<void>;
+  /** A reveal (report + salt), verified by the loop; `block`: when this node received it. */
+  putReveal?(reveal: Reveal, block?: number): Promise<void>;
+  /** The commit certificate with its voters' bindings (replaces putCertificate when present). */
+  putCertifiedRun?(runId: number, certified: CertifiedRun): Promise<void>;
+  putEquivocation(runId: number, hotkey: string, proofHex: string): Promise<void>;
+  putEvaluation?(codeSha256: string, record: unknown): Promise<void>;
+}
+
+export interface ValidatorDeps {
+  config: NodeConfig;
+  chain: ChainPort;
+  mesh: MeshPort;
+  evaluator: EvaluatorPort;
+  consensus: ConsensusPort;
+  store: ValidatorStore;
+  signer: Sr25519Signer;
+  metrics: NodeMetrics;
+  log: Logger;
+  archive?: ArchivePort;
+  now?: () => number;
 }

@@ -18,13 +18,10 @@
 // message buffers shared by runs); the work of each phase is in ./phases/: roster.ts, evaluate.ts,
 // commit.ts, reveal.ts, certify.ts, set-weights.ts.
 import PQueue from 'p-queue';
-import type { Sr25519Signer } from '../../proto/signer.ts';
-import type { SignedScoreReport } from '../../proto/score-report.ts';
-import type { Reveal } from '../../proto/reveal.ts';
-import type { CertifiedRun } from '../../proto/consensus.ts';
-import type { NodeConfig } from '../config.ts';
-import type { NodeMetrics } from '../metrics.ts';
-import { ChainWriteRefused, type ChainPort, type ConsensusPort, type ConsensusSession, type EpochInfo, type EvaluatorPort, type Logger, type MeshPort } from './ports.ts';
+import type { EpochInfo, ValidatorDeps } from './ports.ts';
+import { backoffRun } from './backoff.ts';
+import { ConsensusInbox } from './consensus-inbox.ts';
+import { nextRunStart, runDeadlines } from './schedule.ts';
 import { runWindows, derivedWindows, type RunWindows } from './windows.ts';
 import { confirmWeightsReveal } from './phases/confirm-reveal.ts';
 import type { DivergenceRecord, RunPhase, RunRecord, ValidatorStore } from './store.ts';
@@ -38,49 +35,7 @@ import { consensusDeadlineBlock } from './consensus-deadline.ts';
 import { warnIfViewsDoNotFit } from './phases/view-fit.ts';
 import { setWeights } from './phases/set-weights.ts';
 
-/** What the loop hands the archive (node/archive.ts adapter); all methods best effort. */
-export interface ArchivePort {
-  /** A report whose signature the loop has verified (peers') or just made (its own): not verified again. */
-  putSignedReport(signed: SignedScoreReport): Promise<void>;
-  putCertificate(runId: number, bytes: Uint8Array): Promise<void>;
-  /** A reveal (report + salt), verified by the loop; `block`: when this node received it. */
-  putReveal?(reveal: Reveal, block?: number): Promise<void>;
-  /** The commit certificate with its voters' bindings (replaces putCertificate when present). */
-  putCertifiedRun?(runId: number, certified: CertifiedRun): Promise<void>;
-  putEquivocation(runId: number, hotkey: string, proofHex: string): Promise<void>;
-  putEvaluation?(codeSha256: string, record: unknown): Promise<void>;
-}
-
-export interface ValidatorDeps {
-  config: NodeConfig;
-  chain: ChainPort;
-  mesh: MeshPort;
-  evaluator: EvaluatorPort;
-  consensus: ConsensusPort;
-  store: ValidatorStore;
-  signer: Sr25519Signer;
-  metrics: NodeMetrics;
-  log: Logger;
-  archive?: ArchivePort;
-  now?: () => number;
-}
-
-/**
- * The legacy (pre-spec 423) epoch boundary at or before `block`: (block + netuid + 1) % (tempo + 1) == 0.
- * Negative before the first boundary. Current runtimes key runs by LastEpochBlock (ChainPort.epoch).
- */
-export function epochStart(block: number, tempo: number, netuid: number): number {
-  const t = tempo + 1;
-  return block - ((block + netuid + 1) % t);
-}
-
-/** Backoff after a failed step: a refusal by the chain waits longer than a transient error. */
-const BACKOFF = { refusedMs: 2_000, refusedMaxMs: 60_000, errorMs: 500, errorMaxMs: 10_000 };
-
 const MAX_BUFFERED_MESSAGES = 20_000;
-const RECENT_MESSAGES = 4_000;
-const RECENT_MS = 10 * 60_000;
-const LINGER_MS = 10 * 60_000;
 const ACTIVE_PHASES: RunPhase[] = ['roster', 'evaluating', 'committing', 'committed', 'publishing', 'consensus', 'certified', 'quorum-miss', 'confirming'];
 
 export class Validator {
@@ -89,11 +44,8 @@ export class Validator {
   private readonly queue: PQueue;
   private readonly live = new Map<number, LiveRun>();
   private incoming: Uint8Array[] = [];
-  private consensusInbox: { bytes: Uint8Array; from: string }[] = [];
-  /** Recent consensus messages, replayed into a session that opens after they arrived. */
-  private recent: { bytes: Uint8Array; from: string; at: number }[] = [];
-  /** Finished runs keep their session a while to answer laggards (a restarted peer) with the certificate. */
-  private lingering = new Map<number, { session: ConsensusSession; until: number }>();
+  /** Consensus messages not yet delivered, the replay buffer and the lingering sessions (./consensus-inbox.ts). */
+  private readonly consensusInbox = new ConsensusInbox();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private kickPending = false;
@@ -135,14 +87,13 @@ export class Validator {
       drainReports: () => this.drainIncoming(),
       bufferReport: (bytes) => { this.incoming.push(bytes); },
       pumpConsensus: () => this.pumpConsensus(),
-      recent: () => this.recent,
+      recent: () => this.consensusInbox.recent,
     };
     deps.mesh.onReport((bytes) => {
       if (this.incoming.length < MAX_BUFFERED_MESSAGES) this.incoming.push(bytes);
     });
     deps.mesh.onConsensus((bytes, from) => {
-      if (this.consensusInbox.length < MAX_BUFFERED_MESSAGES) this.consensusInbox.push({ bytes, from });
-      else this.d.metrics.gossipRejections.inc({ reason: 'inbox-full' });
+      if (!this.consensusInbox.push(bytes, from)) this.d.metrics.gossipRejections.inc({ reason: 'inbox-full' });
       this.kick();
     });
   }
@@ -158,7 +109,7 @@ export class Validator {
     this.kickPending = true;
     setImmediate(() => {
       this.kickPending = false;
-      if (this.stopped || this.consensusInbox.length === 0) return;
+      if (this.stopped || this.consensusInbox.size === 0) return;
       void this.exclusive(() => this.pumpConsensus()).then(() => {
         const decided = [...this.live.values()].some((l) => l.record.phase === 'consensus' && l.session?.outcome());
         if (decided && !this.stopped) void this.tick();
@@ -271,7 +222,7 @@ export class Validator {
         l.busy = false;
       }
       if (l.record.phase === 'done' || l.record.phase === 'failed' || l.record.phase === 'skipped') {
-        if (l.session) this.lingering.set(id, { session: l.session, until: this.now() + LINGER_MS });
+        if (l.session) this.consensusInbox.linger(id, l.session, this.now());
         this.live.delete(id);
       }
     }
@@ -279,28 +230,9 @@ export class Validator {
     this.lastTickError = null;
   }
 
-  /**
-   * A failed step waits before the next try (doubling: a refused write from 2 s to 60 s, anything else
-   * from 0.5 s to 10 s) and is logged once per run and cause — with the chain's error — then at debug.
-   */
+  /** A failed step waits before the next try, logged once per run and cause (./backoff.ts). */
   private backoff(l: LiveRun, err: Error): void {
-    const refused = err instanceof ChainWriteRefused;
-    const failures = (l.failures ?? 0) + 1;
-    l.failures = failures;
-    const base = refused ? BACKOFF.refusedMs : BACKOFF.errorMs;
-    const max = refused ? BACKOFF.refusedMaxMs : BACKOFF.errorMaxMs;
-    const delay = Math.min(max, base * 2 ** Math.min(failures - 1, 20));
-    l.retryAt = this.now() + delay;
-    const key = refused ? `${err.op}:${err.errorName ?? err.kind}` : `${l.record.phase}:${err.message.slice(0, 120)}`;
-    l.logged ??= new Set();
-    const fields = { runId: l.record.runId, phase: l.record.phase, error: err.message, retryInMs: delay, attempt: failures };
-    if (l.logged.has(key)) {
-      this.d.log.debug('run step failed again; backing off', fields);
-      return;
-    }
-    l.logged.add(key);
-    if (refused) this.d.log.warn('chain refused a write; backing off (logged once per run)', { ...fields, op: err.op, kind: err.kind, chainError: err.errorName });
-    else this.d.log.warn('run step failed; backing off', fields);
+    backoffRun(l, err, this.now(), this.d.log);
   }
 
   /** The run windows for `tempo`: the config's if they fit, else derived (a config that stopped fitting is logged). */
@@ -315,23 +247,14 @@ export class Validator {
     this.tempo = tempo;
   }
 
-  /** A run's windows as absolute blocks: fixed in its record when it opened (older records: the current windows). */
+  /** A run's windows as absolute blocks (./schedule.ts). */
   private deadlines(r: RunRecord): { commitEnd: number; revealEnd: number } {
-    const w = this.windows ?? derivedWindows(Math.max(this.tempo, 3));
-    const commitEnd = r.commitEnd ?? r.runId + w.commitBlocks;
-    return { commitEnd, revealEnd: r.revealEnd ?? commitEnd + w.revealBlocks };
+    return runDeadlines(r, this.windows ?? derivedWindows(Math.max(this.tempo, 3)));
   }
 
-  /**
-   * The block the run after `r` starts at, by the chain's schedule: while the chain is still in `r`, the
-   * next epoch it expects now (a triggered epoch or a tempo change moves it); once it is in a later run,
-   * that run's start (or the expectation when `r` opened, if earlier: the node missed epochs).
-   */
+  /** The block the run after `r` starts at, by the chain's schedule (./schedule.ts). */
   private nextRunAt(r: RunRecord): number {
-    const expected = r.nextRunAt ?? r.runId + (this.scheduleModel === 'legacy' ? this.tempo + 1 : this.tempo);
-    if (this.runStart === r.runId && this.nextEpochAt > r.runId) return this.nextEpochAt;
-    if (this.runStart !== null && this.runStart > r.runId) return Math.min(this.runStart, expected);
-    return expected;
+    return nextRunStart(r, { model: this.scheduleModel, tempo: this.tempo, runStart: this.runStart, nextEpochAt: this.nextEpochAt });
   }
 
   /**
@@ -444,17 +367,7 @@ export class Validator {
 
   /** New consensus messages go to every open session (each ignores other runs) and into the replay buffer. */
   private async pumpConsensus(): Promise<void> {
-    const inbox = this.consensusInbox;
-    this.consensusInbox = [];
-    const now = this.now();
-    for (const [id, x] of this.lingering) if (x.until < now) this.lingering.delete(id);
-    const sessions = [...[...this.live.values()].map((l) => l.session), ...[...this.lingering.values()].map((x) => x.session)].filter((x): x is ConsensusSession => Boolean(x));
-    for (const m of inbox) {
-      this.recent.push({ ...m, at: now });
-      for (const s of sessions) await s.deliver(m.bytes, m.from, now);
-    }
-    while (this.recent.length > RECENT_MESSAGES || (this.recent.length && this.recent[0].at < now - RECENT_MS)) this.recent.shift();
-    for (const x of this.lingering.values()) await x.session.tick(now);
+    await this.consensusInbox.pump([...this.live.values()].map((l) => l.session), this.now());
   }
 
   /** What the loop is doing, for /v1/status and /healthz (node/status/node-status.ts). */
@@ -476,4 +389,6 @@ export class Validator {
 }
 
 export { identicalEarlier } from './phases/evaluate.ts';
+export { epochStart } from './schedule.ts';
+export type { ArchivePort, ValidatorDeps } from './ports.ts';
 export type { DivergenceRecord };

@@ -1,9 +1,8 @@
 // What a phase of the run loop is given. The phase machine (node/validator/validator.ts) owns the
 // order of phases and persists each transition; a phase module does the work of one phase on the
 // live run and reports back, never choosing the next phase itself.
-import type { ConsensusSession } from '../ports.ts';
+import type { ConsensusSession, ValidatorDeps } from '../ports.ts';
 import type { RunRecord } from '../store.ts';
-import type { ValidatorDeps } from '../validator.ts';
 
 /** A run the loop is stepping: its persisted record plus what only lives in memory. */
 export interface LiveRun {
