@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import type { Command } from '../cli-kit.ts';
 import { parseFlags, requireFlag } from '../cli-kit.ts';
 import { ConfigError, divergenceGate, effectiveToml, loadConfigFile, parseHostPort, redactedConfig, type NodeConfig } from '../config.ts';
-import { jsonLogger, type EvaluatorPort, type MeshPort } from '../validator/ports.ts';
+import { jsonLogger, type EvaluatorPort } from '../validator/ports.ts';
 import { runWindows } from '../validator/windows.ts';
 import type { ApiServer } from '../api/server.ts';
-import type { Logger, NodeLogger } from '../logging/logger.ts';
+import type { NodeLogger } from '../logging/logger.ts';
 import { checkListenable, listenErrorCode, listenErrorMessage, listenSpecs } from '../listen-check.ts';
 import { PASSWORD_ENV } from '../keys/password.ts';
 import { routeForeignOutput } from '../logging/capture.ts';
-import { archiveCertifiedRun, archiveReveal } from '../validator/evidence.ts';
+import { archivePort, logMeshMessages } from './start-adapters.ts';
+import { StartRefused, commitRevealRefusal, crRuntimeProblem, listenOrRefuse, windowsRefusal } from './start-refusals.ts';
 import { encodeEquivocationProof, type EquivocationProof } from '../../proto/consensus.ts';
 import { toHex } from '../../proto/codec.ts';
 
 const toHexProof = (p: EquivocationProof) => toHex(encodeEquivocationProof(p));
+
+export { StartRefused, commitRevealRefusal, windowsRefusal };
 
 const help = `Usage: conclave start --config FILE [--password-file FILE] [--print-config]
 
@@ -38,34 +41,6 @@ Examples:
   CONCLAVE_MODE=shadow conclave start --config validator.toml
   conclave start --config validator.toml --password-file /etc/conclave/hotkey.password
 `;
-
-/** The node refuses to start: the message says why and what to do (printed without a stack). */
-export class StartRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartRefused';
-  }
-}
-
-/**
- * Decentralized mode must be able to set the certified weights. On a commit-reveal subnet Conclave
- * commits them timelocked (commit_timelocked_weights); only a runtime that offers no timelocked commit
- * call or no drand pallet leaves it unable to, and then the node refuses to start rather than fail
- * silently. `runtimeProblem` is what the client found missing (null: the runtime can take the commit).
- */
-export function commitRevealRefusal(mode: NodeConfig['node']['mode'], netuid: number, commitRevealEnabled: boolean, runtimeProblem: string | null = null): string | null {
-  if (mode !== 'decentralized' || !commitRevealEnabled || runtimeProblem === null) return null;
-  return `subnet ${netuid} has commit-reveal weights enabled (CommitRevealWeightsEnabled) and ${runtimeProblem}, so in decentralized mode this validator `
-    + 'could never set the certified weights. Either run in shadow mode (node.mode = "shadow" or CONCLAVE_MODE=shadow: consensus, '
-    + 'certificates and the divergence record still work), point chain.endpoint at a node running a current subtensor runtime, or ask the subnet owner '
-    + `to disable commit-reveal (sudo_set_commit_reveal_weights_enabled(${netuid}, false)) and start again.`;
-}
-
-/** The subnet's tempo leaves no room for the configured run windows: the message names the numbers. */
-export function windowsRefusal(tempo: number, c: NodeConfig['consensus'], netuid: number): string | null {
-  const w = runWindows(tempo, c);
-  return w.ok ? null : `subnet ${netuid}: ${w.reason}`;
-}
 
 export interface StartOptions {
   evaluator?: EvaluatorPort;
@@ -319,72 +294,7 @@ export async function startNode(cfg: NodeConfig, opts: StartOptions = {}) {
   }
 }
 
-/** Listens, or refuses to start with one line naming the port and the config key (a port taken since the pre-check). */
-async function listenOrRefuse(server: ApiServer, cfg: NodeConfig, key: 'api.listen' | 'metrics.address', hp: { host: string; port: number }) {
-  try {
-    return await server.listen(hp.host, hp.port);
-  } catch (err) {
-    const spec = listenSpecs(cfg).find((x) => x.key === key);
-    const code = listenErrorCode(err);
-    if (spec) throw new StartRefused(listenErrorMessage(spec, code, code ? '' : (err as Error).message));
-    throw err;
-  }
-}
-
-/** At debug level, one line per gossip message the loop receives (kind, size, sender's node key). */
-function logMeshMessages(port: MeshPort, log: Logger & { enabled?(l: 'debug'): boolean }): MeshPort {
-  if (!log.enabled?.('debug')) return port;
-  return {
-    ...port,
-    onReport: (h) => port.onReport((bytes) => {
-      log.debug('gossip report received', { bytes: bytes.length });
-      h(bytes);
-    }),
-    onConsensus: (h) => port.onConsensus((bytes, from) => {
-      log.debug('consensus message received', { bytes: bytes.length, fromNodeKey: from });
-      h(bytes, from);
-    }),
-  };
-}
-
 const ARCHIVE_LOCATION = 'node.data_dir (the archive is <data_dir>/archive)';
-
-/** What the connected runtime lacks for commit-reveal weights (null: it can take timelocked commits). */
-function crRuntimeProblem(client: import('../chain/client.ts').SubtensorClient): string | null {
-  const tx = client.api.tx as unknown as Record<string, Record<string, unknown> | undefined>;
-  const q = client.api.query as unknown as Record<string, Record<string, unknown> | undefined>;
-  if (!tx.subtensorModule?.commitTimelockedWeights && !tx.subtensorModule?.commitCrv3Weights) return 'the runtime has no commit_timelocked_weights call';
-  if (!q.drand?.beaconConfig) return 'the runtime has no Drand pallet to reveal timelocked commits';
-  return null;
-}
-
-/** The loop's ArchivePort over node/archive.ts (best effort: the archive refusing never stops a run). */
-function archivePort(archive: import('../archive.ts').Archive, netuid: number, log: ReturnType<typeof jsonLogger>): import('../validator/ports.ts').ArchivePort {
-  const proofs = archive.kv('consensus-equivocations');
-  return {
-    putSignedReport: async (signed) => {
-      const r = await archive.putReport(signed, { verified: true }); // the loop verified it (ArchivePort contract)
-      if (r.status === 'equivocation') log.warn('equivocation archived', { runId: signed.report.runId, validator: signed.report.validatorHotkey });
-    },
-    putCertificate: async (runId, bytes) => {
-      const r = await archive.putCertificate({ netuid, runId }, bytes);
-      if (r === 'conflict') log.warn('a different certificate for this run is already archived (first wins)', { runId });
-    },
-    // the first proof of a (subnet, run, validator) is kept; a later one never replaces it
-    putEquivocation: async (runId, hotkey, proofHex) => {
-      await proofs.putIfAbsent(`${netuid}/${runId}/${hotkey}`, { netuid, runId, hotkey, proofHex });
-    },
-    putReveal: async (reveal, block) => {
-      const status = await archiveReveal(archive, reveal, block === undefined ? {} : { block });
-      if (status === 'equivocation') log.warn('equivocation archived', { runId: reveal.signed.report.runId, validator: reveal.signed.report.validatorHotkey });
-    },
-    putCertifiedRun: async (runId, certified) => {
-      const r = await archiveCertifiedRun(archive, { netuid, runId }, certified);
-      if (r === 'conflict') log.warn('a different certificate for this run is already archived (first wins)', { runId });
-    },
-    putEvaluation: (code, record) => archive.putEvaluation(code, record),
-  };
-}
 
 /** Every option `conclave start` takes (a test checks that each --flag its help and errors name is here). */
 export const START_OPTIONS = {
