@@ -12,140 +12,22 @@ import { decodeMessage, encodeMessage, signVote, type CertifiedRun, type Decisio
 import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
 import { scoreReportHash, signScoreReport, type ScoreEntry, type ScoreReport } from '../../proto/score-report.ts';
 import { revealCommitment, type Reveal } from '../../proto/reveal.ts';
-import { signBinding, verifyBinding, type BindingRecord } from '../../proto/binding.ts';
-import { cryptoReady, ed25519SignerFromSeed, publicKeyToHotkey, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
+import { verifyBinding, type BindingRecord } from '../../proto/binding.ts';
+import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import type { RunContext } from '../aggregate.ts';
 import { BindingBook } from '../bindings.ts';
-import { initState, step, type Output, type PbftState, type PriorRun, type RunSetup, type Timing } from '../pbft.ts';
+import { initState, step, type Output, type PbftState, type PriorRun, type RunSetup } from '../pbft.ts';
 import { verifyCertifiedRun } from '../prior.ts';
-import { checkThreshold, proposerIndex, type Threshold } from '../validator-set.ts';
-import { DEFAULT_WINNER_POLICY, type WinnerPolicy } from '../winner.ts';
+import { proposerIndex } from '../validator-set.ts';
 import { EquivocationAttack, equivocatorSide, forgedBindings, selectiveDropSet, type AttackWorld } from './attacks.ts';
-import { clearlyBeaten, closeRace, scoresOutsideHonestRange } from './outcome.ts';
+import { checkRun, summarize } from './metrics.ts';
+import { BIND_AT, GENESIS, NETUID, makeMembers, type SimMember } from './members.ts';
+import { checkSimOptions, type Fault, type SimOptions, type SimResult } from './options.ts';
 import { Prng } from './prng.ts';
 import { EventQueue } from './queue.ts';
 import { MemoVerifier } from './verifier.ts';
 
-export const FAULTS = [
-  'equivocate', 'inflate', 'withhold', 'conflict-vote', 'garbage', 'replay', 'silent-proposer',
-  'selective-count', 'abstain', 'binding-hijack', 'stale-incumbent', 'withhold-certificate', 'late-reveal',
-] as const;
-export type Fault = (typeof FAULTS)[number];
-export const STAKE_DISTRIBUTIONS = ['equal', 'uniform', 'zipf', 'whale'] as const;
-export type StakeDistribution = (typeof STAKE_DISTRIBUTIONS)[number];
-
-export interface Partition {
-  /** Relative to the start of each affected run. */
-  fromMs: number;
-  toMs: number;
-  /** Members are split into this many contiguous groups (by position); no message crosses groups. */
-  groups: number;
-}
-
-export interface SimOptions {
-  validators: number;
-  byzantine: number;
-  runs: number;
-  seed: number;
-  miners: number;
-  faults: Fault[];
-  stake: StakeDistribution;
-  threshold: Threshold;
-  minDelayMs: number;
-  maxDelayMs: number;
-  loss: number;
-  duplicate: number;
-  partitions: Partition[];
-  /** Partitions apply to runs whose index is a multiple of this. */
-  partitionEvery: number;
-  timing: Timing;
-  /** Reveals are published this long before consensus starts (the reveal window). */
-  revealWindowMs: number;
-  /** A run must be decided by every honest member within this long after the network heals. */
-  livenessBoundMs: number;
-  policy: WinnerPolicy;
-}
-
-export const DEFAULT_SIM_OPTIONS: SimOptions = {
-  validators: 16,
-  byzantine: 5,
-  runs: 10,
-  seed: 1,
-  miners: 16,
-  faults: [...FAULTS],
-  stake: 'equal',
-  threshold: { num: 2, den: 3 },
-  minDelayMs: 5,
-  maxDelayMs: 120,
-  loss: 0.01,
-  duplicate: 0.01,
-  partitions: [],
-  partitionEvery: 1,
-  timing: { proposeDelayMs: 500, viewTimeoutMs: 2_000, maxBackoffExponent: 2 },
-  revealWindowMs: 2_000,
-  livenessBoundMs: 180_000,
-  policy: DEFAULT_WINNER_POLICY,
-};
-
-export interface SimResult {
-  validators: number;
-  byzantine: number;
-  byzantinePowerShare: number;
-  runs: number;
-  decided: number;
-  safetyViolations: number;
-  livenessFailures: number;
-  /** Runs where every honest validator scored some miner A above the certified winner B (a clear race), yet B was certified. */
-  winnerChangedByByzantine: number;
-  clearRacesFlippedRuns: number[];
-  /** Runs where the honest reports disagree on the order of the honest winner and its runner-up. */
-  closeRaces: number;
-  /** ... of which the certified winner differs from the decision of the honest reports alone. */
-  closeRacesFlipped: number;
-  closeRaceFlipShare: number;
-  /** Forged bindings (another hotkey naming an honest node key, replays from another subnet) offered and accepted. */
-  bindingForgeriesOffered: number;
-  bindingForgeriesAccepted: number;
-  /** Certified runs members fetched and had verified (stale incumbent, withheld certificates). */
-  priorRunsVerified: number;
-  /** Members that started a run without the latest certificate (stale-incumbent) and certified it anyway. */
-  staleMembersCertified: number;
-  staleMembers: number;
-  messages: number;
-  messagesPerRun: number;
-  messagesByKind: Record<string, number>;
-  signatureVerifications: number;
-  verificationsPerMemberPerRun: number;
-  sr25519Verifications: number;
-  ed25519Verifications: number;
-  realVerifications: number;
-  simulatedLatencyMs: { p50: number; p99: number; max: number };
-  cpuMsPerMember: number;
-  cpuMsPerMemberMax: number;
-  /** Mean CPU ms of one real verification, charged for memoised repeats. */
-  verifyCostMs: { sr25519: number; ed25519: number };
-  maxView: number;
-  viewChangesRuns: number;
-  equivocationDetections: number;
-  rejectedMessages: number;
-  /** Proposals refused for leaving out a reveal held on time. */
-  incompleteProposalsRefused: number;
-  scoreOutsideHonestRange: number;
-  holds: number;
-  wallMs: number;
-  violations: { run: number; hashes: string[] }[];
-}
-
-interface SimMember {
-  index: number;
-  uid: number;
-  sr: Sr25519Signer;
-  ed: Ed25519Signer;
-  nodeKey: string;
-  stake: bigint;
-  fault: Fault | null;
-  binding: BindingRecord;
-}
+export { DEFAULT_SIM_OPTIONS, FAULTS, STAKE_DISTRIBUTIONS, checkSimOptions, type Fault, type Partition, type SimOptions, type SimResult, type StakeDistribution } from './options.ts';
 
 interface Ev {
   at: number;
@@ -156,52 +38,8 @@ interface Ev {
   timer: string | null;
 }
 
-export function checkSimOptions(o: SimOptions): SimOptions {
-  const bad = (m: string) => {
-    throw new RangeError(m);
-  };
-  if (!Number.isInteger(o.validators) || o.validators < 1 || o.validators > 1024) bad(`--validators must be 1..1024, got ${o.validators}`);
-  if (!Number.isInteger(o.byzantine) || o.byzantine < 0 || o.byzantine >= o.validators) bad(`--byzantine must be 0..validators-1, got ${o.byzantine}`);
-  if (!Number.isInteger(o.runs) || o.runs < 1 || o.runs > 100_000) bad(`--runs must be 1..100000, got ${o.runs}`);
-  if (!Number.isInteger(o.miners) || o.miners < 1 || o.miners > 4096) bad(`--miners must be 1..4096, got ${o.miners}`);
-  if (!Number.isSafeInteger(o.seed)) bad(`--seed must be an integer, got ${o.seed}`);
-  if (o.faults.some((f) => !(FAULTS as readonly string[]).includes(f))) bad(`--faults: unknown behaviour in ${o.faults.join(',')} (known: ${FAULTS.join(', ')})`);
-  if (o.byzantine > 0 && o.faults.length === 0) bad('--faults must name at least one behaviour when --byzantine > 0');
-  if (!(STAKE_DISTRIBUTIONS as readonly string[]).includes(o.stake)) bad(`--stake must be one of ${STAKE_DISTRIBUTIONS.join(', ')}`);
-  if (!(o.minDelayMs >= 0 && o.maxDelayMs >= o.minDelayMs)) bad('--delay must be MIN-MAX with 0 <= MIN <= MAX');
-  for (const [name, p] of [['--loss', o.loss], ['--duplicate', o.duplicate]] as const) if (!(p >= 0 && p < 1)) bad(`${name} must be in [0, 1)`);
-  for (const p of o.partitions) if (!(p.fromMs >= 0 && p.toMs > p.fromMs && Number.isInteger(p.groups) && p.groups >= 2)) bad('--partition must be FROM-TO/GROUPS with FROM < TO and GROUPS >= 2');
-  if (!Number.isInteger(o.partitionEvery) || o.partitionEvery < 1) bad('--partition-every must be a positive integer');
-  if (!(o.revealWindowMs > o.maxDelayMs)) bad('the reveal window must be longer than the largest network delay');
-  checkThreshold(o.threshold);
-  return o;
-}
-
-const RAO = 1_000_000_000n;
-const NETUID = 7;
-const GENESIS = sha256Hex('conclave-sim-genesis');
 const POLICY_HASH = sha256Hex('conclave-sim-policy');
 const HARDWARE = 'sim-H100';
-const BIND_AT = 1_700_000_000_000;
-
-function makeStakes(n: number, dist: StakeDistribution, rng: Prng): bigint[] {
-  switch (dist) {
-    case 'equal':
-      return new Array(n).fill(1000n * RAO);
-    case 'uniform':
-      return Array.from({ length: n }, () => BigInt(100 + rng.int(9900)) * RAO);
-    case 'zipf':
-      return Array.from({ length: n }, (_, i) => BigInt(Math.round(100_000 / (i + 1))) * RAO);
-    case 'whale':
-      // One validator holds 30 % of the stake, the rest share 70 % equally.
-      return Array.from({ length: n }, (_, i) => (i === 0 ? BigInt(Math.round((0.3 / 0.7) * (n - 1) * 1000)) * RAO : 1000n * RAO));
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 export async function simulate(opts: SimOptions): Promise<SimResult> {
   checkSimOptions(opts);
@@ -209,19 +47,8 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
   const wall0 = performance.now();
   const rng = new Prng(opts.seed);
   const n = opts.validators;
-  const stakes = makeStakes(n, opts.stake, rng.fork(1));
-  const keyRng = rng.fork(2);
-  const byzRng = rng.fork(3);
-  const byzSet = new Set(byzRng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, opts.byzantine));
-  let byzCount = 0;
-  const members: SimMember[] = [];
-  for (let i = 0; i < n; i++) {
-    const sr = sr25519SignerFromSeed(keyRng.bytes(32));
-    const ed = ed25519SignerFromSeed(keyRng.bytes(32));
-    const fault = byzSet.has(i) ? opts.faults[byzCount++ % opts.faults.length] : null;
-    const binding = signBinding({ genesisHash: GENESIS, netuid: NETUID, node: ed, multiaddrs: [`/ip4/127.0.0.1/tcp/${40000 + i}`], issuedAt: BIND_AT, expiresAt: BIND_AT + 7 * 86_400_000 }, sr);
-    members.push({ index: i, uid: i + 1, sr, ed, nodeKey: toHex(ed.publicKey), stake: stakes[i], fault, binding });
-  }
+  const members = makeMembers(opts, rng);
+  const stakes = members.map((m) => m.stake);
   const totalStake = stakes.reduce((s, x) => s + x, 0n);
   const byzStake = members.filter((m) => m.fault).reduce((s, m) => s + m.stake, 0n);
   const bindingOf = new Map(members.map((m) => [m.nodeKey, m.binding]));
@@ -544,38 +371,16 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     const cpuShare = loopWall > 0 ? Math.min(1, (loopCpu.user + loopCpu.system) / 1000 / loopWall) : 1;
     for (let i = 0; i < n; i++) cpuUs[i] += stepMs[i] * cpuShare * 1000;
 
-    // ---- checks for this run ----
-    const hashes = new Set(honest.map((h) => decidedHash[h]).filter((h): h is string => h !== null));
-    if (hashes.size > 1) {
-      res.safetyViolations++;
-      if (res.violations.length < 10) res.violations.push({ run, hashes: [...hashes] });
-    }
-    if (honest.some((h) => decidedAt[h] < 0)) res.livenessFailures++;
-    else res.decided++;
-    if (staleVictim >= 0 && priors[staleVictim].length > 0 && decidedAt[staleVictim] >= 0) res.staleMembersCertified++;
-    for (const h of honest) if (decidedAt[h] >= 0) latencies.push(decidedAt[h] - t0);
-    for (const h of honest) res.maxView = Math.max(res.maxView, states[h].view);
-    if (honest.some((h) => states[h].view > 0)) res.viewChangesRuns++;
+    checkRun(res, {
+      run, t0, honest, decidedAt, decidedHash, views: states.map((st) => st.view),
+      staleVictim: staleVictim >= 0 && priors[staleVictim].length > 0 ? staleVictim : -1,
+      decision: decidedDecision as Decision | null, honestReports, context, roster: miners, uids, opts,
+    }, latencies);
     if (process.env.SIM_DEBUG) {
       const views = honest.map((h) => states[h].view);
       const maxV = Math.max(...views);
       const props = Array.from({ length: maxV + 1 }, (_, v) => members[proposerIndex(n, runId, v, seed)].fault ?? 'honest');
       console.error(`run ${run}: views ${Math.min(...views)}..${Math.max(...views)}, proposers ${props.join(',')}, messages so far ${res.messages}`);
-    }
-    const d = decidedDecision as Decision | null;
-    if (d) {
-      if (d.outcome === 'hold') res.holds++;
-      const hr = honestReports.map((x) => x.report);
-      res.scoreOutsideHonestRange += scoresOutsideHonestRange(d, hr);
-      if (clearlyBeaten(d, hr, opts.policy, uids, opts.threshold) !== null) {
-        res.winnerChangedByByzantine++;
-        if (res.clearRacesFlippedRuns.length < 10) res.clearRacesFlippedRuns.push(run);
-      }
-      const cr = closeRace(d, honestReports, { context, roster: miners, threshold: opts.threshold, policy: opts.policy });
-      if (cr.close) {
-        res.closeRaces++;
-        if (cr.flipped) res.closeRacesFlipped++;
-      }
     }
     // what each member holds for the next run: the certificate it decided, with its voters' bindings
     for (const m of members) {
@@ -588,20 +393,7 @@ export async function simulate(opts: SimOptions): Promise<SimResult> {
     previousOutgoing = outgoing;
   }
 
-  res.closeRaceFlipShare = res.closeRaces ? round(res.closeRacesFlipped / res.closeRaces) : 0;
-  const vs = verifier.stats;
-  res.signatureVerifications = vs.sr25519 + vs.ed25519;
-  res.sr25519Verifications = vs.sr25519;
-  res.ed25519Verifications = vs.ed25519;
-  res.realVerifications = vs.realSr25519 + vs.realEd25519;
-  res.verificationsPerMemberPerRun = round(res.signatureVerifications / (n * opts.runs));
-  res.messagesPerRun = round(res.messages / opts.runs);
-  latencies.sort((a, b) => a - b);
-  res.simulatedLatencyMs = { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies[latencies.length - 1] ?? 0) };
-  const perMember = cpuUs.map((us, i) => (us / 1000 + verifier.chargedMs[i]) / opts.runs);
-  res.cpuMsPerMember = round(perMember.reduce((s, x) => s + x, 0) / n);
-  res.cpuMsPerMemberMax = round(Math.max(...perMember));
-  res.verifyCostMs = { sr25519: round(verifier.meanSrMs()), ed25519: round(verifier.meanEdMs()) };
+  summarize(res, { verifier, latencies, cpuUs, validators: n, runs: opts.runs });
   res.wallMs = Math.round(performance.now() - wall0);
   return res;
 }
@@ -613,8 +405,3 @@ function priorKey(ev: CertifiedRun): [number, string] {
 function priorKeyString(member: number, ev: CertifiedRun): string {
   return `${member}|${JSON.stringify(priorKey(ev))}`;
 }
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
