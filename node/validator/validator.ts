@@ -24,7 +24,7 @@ import { ConsensusInbox } from './consensus-inbox.ts';
 import { nextRunStart, runDeadlines } from './schedule.ts';
 import { runWindows, derivedWindows, type RunWindows } from './windows.ts';
 import { confirmWeightsReveal } from './phases/confirm-reveal.ts';
-import type { DivergenceRecord, RunPhase, RunRecord, ValidatorStore } from './store.ts';
+import type { DivergenceRecord, RunPhase, RunRecord } from './store.ts';
 import type { LiveRun, PhaseContext } from './phases/context.ts';
 import { fetchRoster } from './phases/roster.ts';
 import { evaluate } from './phases/evaluate.ts';
