@@ -142,7 +142,7 @@ describe('consensus wire formats', () => {
           // Anything that decodes must re-encode to the same bytes (one value, one encoding).
           assert.deepEqual(encodeMessage(m), bytes);
         } catch (err) {
-          assert.match((err as Error).message, /consensus message|vote|decision|certificate|view-change|request|proof|report|hotkey|string|byte/i);
+          assert.match((err as Error).message, /consensus message|reveal|proposal|vote|decision|certificate|certified|view-change|request|prior|inventory|proof|report|hotkey|string|byte/i);
         }
       }),
       { numRuns: 300 },
