@@ -1,3 +1,5 @@
+// Why one file of ~400 lines: block pacing and run driving read the same live view of every node's
+// phase; the plan, the workers' protocol and the report are in plan.ts, protocol.ts and report.ts.
 // The scale harness's orchestrator: a devchain in this process with every planned validator (unequal
 // stake, axon = its p2p port) and miner (commitment = code hash + URL), one wallet file, data dir and
 // TOML config per validator, and worker processes (bench/scale/worker.ts) that each run

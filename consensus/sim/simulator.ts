@@ -1,3 +1,5 @@
+// Why one file of ~400 lines: the event loop and the fault injection act on the same per-run state in
+// one step (options, members and the checks are already in options.ts, members.ts, metrics.ts).
 // Deterministic Byzantine simulator: every member runs the real consensus state machine
 // (consensus/pbft.ts) with real sr25519 reports, salted commitments, ed25519 votes and real binding
 // rules (consensus/bindings.ts), in one process, on virtual time. Randomness comes only from the
