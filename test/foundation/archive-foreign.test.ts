@@ -9,29 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
-import { main } from '../../node/cli.ts';
 import { Archive, inspectDir } from '../../node/archive.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { writeV1Store } from '../fixtures/foundation/v1-store.ts';
 import { REPAIRER, run } from '../fixtures/foundation/crash-kit.ts';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
 const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
 
-async function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += c.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += c.toString(); return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const conclave = cliInProcess;
 
 /** Every path under `dir` with inode, size, mtime and content hash. */
 function fingerprint(dir: string): string[] {

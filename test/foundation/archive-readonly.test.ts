@@ -7,27 +7,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../node/cli.ts';
 import { Archive, ArchiveError } from '../../node/archive.ts';
 import { scoreReportHash } from '../../proto/score-report.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { certificateFor, writeV1Store } from '../fixtures/foundation/v1-store.ts';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
-async function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += c.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += c.toString(); return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const conclave = cliInProcess;
 
 /** Every path under `dir` with its size, mtime and content hash: equal before and after means nothing was written. */
 function fingerprint(dir: string): string {

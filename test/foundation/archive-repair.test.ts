@@ -7,28 +7,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { main } from '../../node/cli.ts';
 import { Archive, inspectDir, repairArchive } from '../../node/archive.ts';
 import { encodeSignedScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { toHex } from '../../proto/codec.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { writeV1Store } from '../fixtures/foundation/v1-store.ts';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
-async function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += c.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += c.toString(); return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const conclave = cliInProcess;
 
 /** Names, sizes and content hashes under `dir` (the archive's own lock store excluded: taking the lock touches it). */
 function fingerprint(dir: string): string {

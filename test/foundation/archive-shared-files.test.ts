@@ -11,13 +11,13 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { main } from '../../node/cli.ts';
 import { Archive, inspectDir, repairArchive } from '../../node/archive.ts';
 import { crc32c, manifestNextFile } from '../../node/archive/manifest.ts';
 import { snapshotArchive } from '../../node/archive/snapshot.ts';
 import { cryptoReady } from '../../proto/signer.ts';
 import { makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { assertAcked, writer } from '../fixtures/foundation/crash-kit.ts';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
 /** Every path under `dir` (relative) with its inode, size, mtime and content hash. */
 function fingerprint(dir: string): string[] {
@@ -37,18 +37,7 @@ function fingerprint(dir: string): string[] {
   return out;
 }
 
-async function quiet(args: string[]): Promise<number> {
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await main(args);
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const quiet = async (args: string[]): Promise<number> => (await cliInProcess(args)).code;
 
 const storeOf = (dir: string) => (inspectDir(dir) as { storeDir: string }).storeDir;
 const num = (n: number) => String(n).padStart(6, '0');

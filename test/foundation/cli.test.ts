@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { main } from '../../node/cli.ts';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
 const launcher = fileURLToPath(new URL('../../bin/conclave', import.meta.url));
 
-/** Runs the real CLI entry point in-process (spawning ~20 Node processes would dominate the test time). */
-async function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => { stdout += chunk.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += chunk.toString(); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const conclave = cliInProcess;
 
 describe('foundation: CLI (keys, report, archive)', function () {
   this.timeout(60_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { closest, ConfigError, configSources, effectiveToml, loadConfigFile, parseConfig, SCHEMA } from '../../node/config.ts';
-import { main } from '../../node/cli.ts';
+import { cliInProcess } from '../fixtures/cli-in-process.ts';
 
 function problems(text: string): string[] {
   try {
@@ -18,23 +18,7 @@ function problems(text: string): string[] {
   assert.fail('expected a ConfigError');
 }
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  process.stdout.write = ((c: string) => { stdout += c; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => { stderr += c; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
+const cli = cliInProcess;
 
 describe('config errors an operator can act on', () => {
   let dir: string;
