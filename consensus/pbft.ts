@@ -50,7 +50,7 @@ import { onVerifiedPrior } from './pbft/prior.ts';
 import type { Env, Input, Output, PbftState } from './pbft/state.ts';
 import { onTimeout } from './pbft/timers.ts';
 
-export { decodeState, encodeState, initState, type Env, type Input, type Output, type PbftState, type PeerInfo, type PriorRun, type RunSetup } from './pbft/state.ts';
+export { decodeState, decodeStateParts, encodeJson, encodeState, encodeStateCore, initState, type Env, type StateParts, type StoredReport, type Input, type Output, type PbftState, type PeerInfo, type PriorRun, type RunSetup } from './pbft/state.ts';
 export { DEFAULT_TIMING, maxViewTimeoutMs, retryInterval, runTimeoutMs, viewTimeout, type Timing } from './pbft/timers.ts';
 
 export function step(state: PbftState, input: Input, now: number, env: Env): { state: PbftState; outputs: Output[] } {

@@ -142,7 +142,7 @@ export class ScaleNetwork {
   private constructor(opts: ScaleOptions) {
     ScaleNetwork.running.add(this);
     this.opts = {
-      byzantine: 0, startConcurrency: 2, blockMs: 1000, tempo: 100, commitWindow: 30, revealWindow: 1, viewTimeoutS: 10, consensusTimeoutS: 60,
+      byzantine: 0, startConcurrency: 2, blockMs: 1000, tempo: 100, commitWindow: 30, revealWindow: 10, viewTimeoutS: 10, consensusTimeoutS: 60,
       ...opts,
     } as ScaleNetwork['opts'];
     this.plan = makePlan({ validators: opts.validators, miners: opts.miners, byzantine: this.opts.byzantine, faults: opts.faults });
@@ -372,6 +372,11 @@ fault = ""
   /** SIGKILLs worker `id` (all its nodes die at once, no shutdown). */
   kill(id: number): void {
     this.workers[id].proc.kill('SIGKILL');
+  }
+
+  /** SIGKILLs worker `id` the moment one of its nodes enters `phase` of `runId` (see worker.ts 'die-at'). */
+  killAt(id: number, runId: number, phase: string): void {
+    this.workers[id].send({ cmd: 'die-at', runId, phase });
   }
 
   /** Starts worker `id` again on the same data dirs (node keys, stores and archives survive). */

@@ -15,6 +15,8 @@ export type ToWorker =
   | { cmd: 'block'; index: number; peers: string[] }
   | { cmd: 'unblock' }
   | { cmd: 'byzantine'; active: boolean; flood?: { runId: number; rate: number; durationMs: number } }
+  /** SIGKILL this worker the moment one of its nodes logs `phase` for `runId` (a kill -9 at a known point of the run). */
+  | { cmd: 'die-at'; runId: number; phase: string }
   | { cmd: 'profile'; id: number; action: 'start' | 'stop'; file?: string }
   | { cmd: 'stop'; id: number };
 

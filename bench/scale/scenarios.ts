@@ -84,22 +84,20 @@ export async function partitionRun(net: ScaleNetwork, healAfterMs: number) {
 }
 
 /**
- * SIGKILLs worker `worker` (all its nodes at once) mid-consensus: `afterConsensusMs` after the first of
- * its nodes opens its consensus session (at most 60 s after the reveal ends), and restarts it at once.
+ * SIGKILLs worker `worker` (all its nodes at once) mid-consensus: the worker kills itself the moment
+ * the first of its nodes enters consensus (its session open, its state persisted, its first messages
+ * out), or the orchestrator kills it 60 s after the reveal opened if none did; restarted at once.
  */
-export async function restartRun(net: ScaleNetwork, worker: number, afterConsensusMs = 500) {
+export async function restartRun(net: ScaleNetwork, worker: number) {
   const victims = net.nodes.filter((x) => x.worker === worker).map((x) => x.index);
   let killedAt = 0;
   let restartedAt = 0;
   let restart: Promise<void> | null = null;
   const r = await driveRun(net, {
     hooks: {
-      onRevealOpen: async (runId) => {
-        const revealEnd = runId + net.opts.commitWindow + net.opts.revealWindow;
-        await until(() => net.head >= revealEnd, 60_000, 20);
-        await until(() => victims.some((i) => net.phaseOf(i, runId) === 'consensus'), 60_000, 20);
-        await new Promise((res) => setTimeout(res, afterConsensusMs));
-        net.kill(worker);
+      onCommitted: (runId) => net.killAt(worker, runId, 'consensus'),
+      onRevealOpen: async () => {
+        if (!(await until(() => !net.workers[worker].alive, 60_000, 5))) net.kill(worker);
         killedAt = Date.now();
         restart = net.restart(worker).then(() => { restartedAt = Date.now(); });
       },
@@ -110,7 +108,10 @@ export async function restartRun(net: ScaleNetwork, worker: number, afterConsens
     },
   });
   const stake = net.nodes.filter((x) => victims.includes(x.index)).reduce((a, x) => a + x.stake, 0n);
-  const phasesAtKill = victims.map((i) => net.events.filter((e) => e.index === i && e.msg === 'run phase' && e.fields.runId === r.runId && e.at <= killedAt).at(-1)?.fields.phase ?? 'none');
+  // the phase each victim had persisted when it died, as it says when it resumes (the node whose entry
+  // into consensus triggered the kill never got to report it before dying)
+  const resumedIn = (i: number) => net.events.find((e) => e.index === i && e.msg === 'resuming run from the store' && e.fields.runId === r.runId)?.fields.phase;
+  const phasesAtKill = victims.map((i) => resumedIn(i) ?? net.events.filter((e) => e.index === i && e.msg === 'run phase' && e.fields.runId === r.runId && e.at <= killedAt).at(-1)?.fields.phase ?? 'none');
   return {
     r,
     figures: {

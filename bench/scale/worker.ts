@@ -31,6 +31,7 @@ const running: Running[] = [];
 const stats: ByzantineStats = { secondReports: 0, conflictingVotes: 0, withheld: 0, floodSent: 0 };
 let plan: ScalePlan | null = null;
 let profiler: Session | null = null;
+let dieAt: { runId: number; phase: string } | null = null;
 /** One chain connection per worker, shared by its nodes (each signs its own extrinsics). */
 let client: Promise<SubtensorClient> | null = null;
 
@@ -51,6 +52,8 @@ function nodeLogger(spec: NodeSpec): NodeLogger {
         // the log file is a debugging aid only
       }
       const { t, level, msg, ...fields } = JSON.parse(line) as { t: string; level: string; msg: string } & Record<string, unknown>;
+      // the phase is persisted before it is logged: the kill lands right after the node acted on it
+      if (dieAt && msg === 'run phase' && fields.runId === dieAt.runId && fields.phase === dieAt.phase) process.kill(process.pid, 'SIGKILL');
       const forward = FORWARD.has(msg) || ((level === 'warn' || level === 'error') && (warned.get(msg) ?? 0) < 3);
       if (!forward) return;
       if (level !== 'info') warned.set(msg, (warned.get(msg) ?? 0) + 1);
@@ -124,6 +127,9 @@ process.on('message', (raw) => {
       }
       case 'block':
         running.find((r) => r.spec.index === m.index)?.node.mesh.block(m.peers);
+        return;
+      case 'die-at':
+        dieAt = { runId: m.runId, phase: m.phase };
         return;
       case 'unblock':
         for (const r of running) r.node.mesh.unblock();

@@ -1,8 +1,9 @@
-// PBFT reducer, start of a run: the node starts consensus at the reveal deadline. What the member
-// holds by then is "on time" (reveals delivered before 'start'). Every member published its reveal
-// during the reveal window (gossip); at start it sends the first collector its own reveal again and
-// its inventory (the hashes of the reveals it holds) — the collector asks for what it lacks, members
-// fetch what a proposal counts and they lack: nobody re-broadcasts n reports to n members.
+// PBFT reducer, start of a run: the node starts consensus at the reveal deadline, or earlier once it
+// holds every committed reveal. What the member holds by then is "on time" (reveals delivered before
+// 'start'). Every member published its reveal during the reveal window (gossip); at start it sends
+// the first collector its inventory (the hashes of the reveals it holds), and its own reveal again
+// only when gossip did not carry it — the collector asks for what it lacks, members fetch what a
+// proposal counts and they lack: nobody re-broadcasts n reports to n members.
 import type { Reveal } from '../../proto/reveal.ts';
 import type { Ctx } from './context.ts';
 import { tryPropose } from './proposal.ts';
@@ -16,7 +17,7 @@ export function onStart(c: Ctx): void {
   if (own) ingestReveal(c, own, c.self, true);
   s.started = true;
   s.view = 0;
-  if (own && c.proposerOf(0) !== c.self) c.send(c.proposerOf(0), { type: 'reveal', reveal: own });
+  if (own && !c.setup.ownRevealGossiped && c.proposerOf(0) !== c.self) c.send(c.proposerOf(0), { type: 'reveal', reveal: own });
   sendInventory(c, c.proposerOf(0));
   c.timer('view:0', c.now + viewTimeout(c.setup.timing, 0));
   c.timer('retry:0', c.now + retryInterval(c.setup.timing, 0));
@@ -29,7 +30,8 @@ export function onOwnReveal(c: Ctx, reveal: Reveal): void {
   if (reveal.signed.report.validatorHotkey !== c.setup.members[c.self].hotkey) {
     return c.reject(c.self, `own reveal names ${reveal.signed.report.validatorHotkey}, but this member is ${c.setup.members[c.self].hotkey}`);
   }
-  c.setup.ownReveal = reveal;
+  // a new setup object, not an edit: the node persists the setup only when it is replaced
+  c.s.setup = { ...c.setup, ownReveal: reveal };
   ingestReveal(c, reveal, c.self, true);
   if (c.s.started) c.broadcast({ type: 'reveal', reveal }); // late: nobody has it yet
 }

@@ -77,7 +77,7 @@ export function onTimeout(c: Ctx, timer: string): void {
 /** The collector of a view this member enters gets its reveal again and its inventory (lost messages, partitions). */
 export function toNewCollector(c: Ctx, v: number): void {
   const to = c.proposerOf(v);
-  if (c.setup.ownReveal) c.send(to, { type: 'reveal', reveal: c.setup.ownReveal });
+  if (c.setup.ownReveal && !c.setup.ownRevealGossiped) c.send(to, { type: 'reveal', reveal: c.setup.ownReveal });
   sendInventory(c, to);
 }
 

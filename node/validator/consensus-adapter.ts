@@ -4,7 +4,7 @@
 // saw — the node never votes twice in one view/phase. The node's part of the protocol lives here:
 // verifying a certified run a peer sends (chain data) and attaching its voters' bindings to the
 // certificate this node decides.
-import { decodeState, encodeState, initState, step, DEFAULT_TIMING, type Input, type Output, type PbftState, type Timing } from '../../consensus/pbft.ts';
+import { decodeState, decodeStateParts, encodeJson, encodeStateCore, initState, step, DEFAULT_TIMING, type Input, type Output, type PbftState, type RunSetup, type StoredReport, type Timing } from '../../consensus/pbft.ts';
 import { nativeVerifier } from '../../consensus/equivocation.ts';
 import { encodeCertificate, encodeEquivocationProof, encodeMessage, type Certificate, type CertifiedRun, type Decision } from '../../proto/consensus.ts';
 import { decodeReveal } from '../../proto/reveal.ts';
@@ -14,8 +14,10 @@ import type { BindingRecord } from '../../proto/binding.ts';
 import type { ConsensusInput, ConsensusIoPort, ConsensusOutcome, ConsensusPort, ConsensusSession } from './ports.ts';
 import type { DecisionRules } from './decision.ts';
 import { decisionView } from './decision.ts';
+import type { ConsensusDelta, PersistedConsensus } from './consensus-state.ts';
 
-interface Persisted {
+/** Legacy persisted form (whole state as one JSON), still resumed. */
+interface PersistedWhole {
   pbft: string;
   timers: Record<string, number>;
 }
@@ -94,7 +96,7 @@ export class PbftConsensus implements ConsensusPort {
       // repair. Persisting every step wrote the whole state (all reports) once per incoming message:
       // at 64 members x 256 miners, megabytes per message.
       if (outputs.some((o) => o.type === 'send' || o.type === 'broadcast' || o.type === 'decided' || o.type === 'equivocation')) {
-        await io.persist({ pbft: encodeState(state), timers } satisfies Persisted);
+        await io.persist(delta());
       }
       for (const o of outputs) {
         if (o.type === 'send') await io.send(members[o.to].nodeKey || null, o.bytes);
@@ -103,10 +105,31 @@ export class PbftConsensus implements ConsensusPort {
       for (const evidence of verify) if (await io.verifyPrior(evidence)) await run({ type: 'verified-prior', evidence }, t);
     };
 
-    const saved = resume as Persisted | undefined;
-    if (saved && typeof saved.pbft === 'string') {
-      state = decodeState(saved.pbft);
+    // What the store already holds: the setup object and report entries last written (by identity:
+    // the reducer replaces an entry, never edits it in place). Only what differs goes into a delta.
+    let writtenSetup: RunSetup | null = null;
+    const writtenReports = new Map<string, StoredReport>();
+    const delta = (): ConsensusDelta => {
+      const reports: Record<string, string> = {};
+      for (const [hash, entry] of Object.entries(state.reports)) {
+        if (writtenReports.get(hash) === entry) continue;
+        reports[hash] = encodeJson(entry);
+        writtenReports.set(hash, entry);
+      }
+      const setup = state.setup === writtenSetup ? undefined : encodeJson(state.setup);
+      writtenSetup = state.setup;
+      return { v: 2, delta: true, core: encodeStateCore(state), timers: { ...timers }, ...(setup !== undefined ? { setup } : {}), reports };
+    };
+
+    const saved = resume as PersistedConsensus | PersistedWhole | undefined;
+    const resumed = saved && 'core' in saved && typeof saved.core === 'string' ? decodeStateParts(saved) : saved && 'pbft' in saved && typeof saved.pbft === 'string' ? decodeState(saved.pbft) : null;
+    if (saved && resumed) {
+      state = resumed;
       timers = saved.timers ?? {};
+      if ('core' in saved) {
+        writtenSetup = state.setup;
+        for (const [hash, entry] of Object.entries(state.reports)) writtenReports.set(hash, entry);
+      }
       // the persisted setup holds the node keys the session knew before the restart; the bindings
       // known right after it may still be incomplete
       adoptKeys(state.setup.members);
@@ -124,6 +147,7 @@ export class PbftConsensus implements ConsensusPort {
         commitments: Object.fromEntries([...input.commitments].map(([h, c]) => [h, c.hash])),
         timing: this.timing,
         ownReveal,
+        ownRevealGossiped: Boolean(ownReveal && input.ownReportGossiped),
         prior: input.prior,
         chainIncumbent: input.chainIncumbent,
         maxMissedReveals: input.maxMissedReveals,

@@ -141,6 +141,8 @@ export interface ConsensusInput {
   nodeKeys: Map<string, string>;
   /** this node's own reveal, encoded (null when it has none) */
   ownReport: Uint8Array | null;
+  /** The own reveal was published on the reports topic (every member got it there): not resent to collectors. */
+  ownReportGossiped?: boolean;
   /** Hash of the commit-deadline block (hex, no 0x): seeds the proposer order. */
   seed: string;
   /** The latest certified run before this one this node holds (verified), or null. */

@@ -8,6 +8,7 @@ import type { RosterEntry } from '../../proto/roster.ts';
 import type { ScoreStatus } from '../../proto/score-report.ts';
 import type { Mode } from '../config.ts';
 import type { WeightsCommit } from '../chain/types.ts';
+import { isConsensusDelta } from './consensus-state.ts';
 
 /**
  * … → certified | quorum-miss → (weights) → confirming (a timelocked commit awaits its reveal) → done.
@@ -253,11 +254,33 @@ export class ValidatorStore {
   }
 
   // --- consensus reducer state
+  /**
+   * A consensus delta (consensus-adapter.ts) is written in one batch: core and timers under
+   * `cstate/<run>`, the setup under `cstate-setup/<run>` and each report entry under
+   * `cstate-rep/<run>/<hash>` only when the delta carries them. Any other value is stored whole.
+   */
   async putConsensusState(runId: number, state: unknown): Promise<void> {
-    await this.db.put(`cstate/${pad(runId)}`, toJson(state));
+    const run = pad(runId);
+    if (!isConsensusDelta(state)) {
+      await this.db.put(`cstate/${run}`, toJson(state));
+      return;
+    }
+    const ops: { type: 'put'; key: string; value: string }[] = [{ type: 'put', key: `cstate/${run}`, value: toJson({ v: 2, core: state.core, timers: state.timers }) }];
+    if (state.setup !== undefined) ops.push({ type: 'put', key: `cstate-setup/${run}`, value: state.setup });
+    for (const [hash, json] of Object.entries(state.reports)) ops.push({ type: 'put', key: `cstate-rep/${run}/${hash}`, value: json });
+    await this.db.batch(ops);
   }
-  getConsensusState<T>(runId: number): Promise<T | undefined> {
-    return this.getJson<T>(`cstate/${pad(runId)}`);
+  /** What `putConsensusState` wrote, whole again (a delta's parts merged: PersistedConsensus). */
+  async getConsensusState<T>(runId: number): Promise<T | undefined> {
+    const run = pad(runId);
+    const head = await this.getJson<{ v?: number; core?: string; timers?: Record<string, number> }>(`cstate/${run}`);
+    if (!head || head.v !== 2 || typeof head.core !== 'string') return head as T | undefined;
+    const setup = await this.db.get(`cstate-setup/${run}`);
+    if (setup === undefined) throw new Error(`consensus state of run ${runId} is incomplete (no setup under cstate-setup/${run}); delete cstate/${run} to restart the run's consensus from its input`);
+    const reports: Record<string, string> = {};
+    const p = `cstate-rep/${run}/`;
+    for await (const [k, v] of this.db.iterator({ gte: p, lt: p + '~' })) reports[k.slice(p.length)] = v;
+    return { v: 2, core: head.core, timers: head.timers ?? {}, setup, reports } as T;
   }
 
   // --- signed reports this node saw for a run (raw bytes hex), kept even before the archive accepts them

@@ -9,7 +9,8 @@
 //   roster (chain state at the run's start block) → evaluating (queue, cache by (code, policy))
 //   → committing (sha256(salt || report) on chain FIRST; report and salt sealed on this node)
 //   → committed → publishing (the reveal, after the commit window) → consensus at the reveal
-//   deadline (reports counted only if their reveal opens their on-chain commitment) → certified |
+//   deadline, or as soon as every committed reveal is held (reports counted only if their reveal
+//   opens their on-chain commitment) → certified |
 //   quorum-miss (at the first of: max(consensus_timeout_s, n views), and the chain deadline — the block
 //   the next run's consensus starts at) → weights (mode-dependent, uid→hotkey re-checked; a timelocked commit on
 //   commit-reveal subnets) → confirming (until the chain reveals the commit) → done
@@ -29,7 +30,7 @@ import type { LiveRun, PhaseContext } from './phases/context.ts';
 import { fetchRoster } from './phases/roster.ts';
 import { evaluate } from './phases/evaluate.ts';
 import { buildReport, commitReport } from './phases/commit.ts';
-import { publishReport, storePeerReports } from './phases/reveal.ts';
+import { holdsEveryCommittedReveal, publishReport, storePeerReports } from './phases/reveal.ts';
 import { driveConsensus, startConsensus, type ConsensusIo } from './phases/certify.ts';
 import { consensusDeadlineBlock } from './consensus-deadline.ts';
 import { warnIfViewsDoNotFit } from './phases/view-fit.ts';
@@ -329,7 +330,7 @@ export class Validator {
         return this.setPhase(l, 'publishing');
       case 'publishing':
         await this.drainIncoming();
-        if (block < revealEnd) return;
+        if (block < revealEnd && !(await holdsEveryCommittedReveal(x, l, commitEnd))) return;
         await startConsensus(x, l, commitEnd, revealEnd, this.io);
         this.fitChecked = warnIfViewsDoNotFit(x, l, { revealEnd, nextRunAt: this.nextRunAt(r), windows: this.windows ?? derivedWindows(Math.max(this.tempo, 3)), tempo: this.tempo }, this.fitChecked);
         return this.setPhase(l, 'consensus');

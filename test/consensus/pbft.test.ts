@@ -8,7 +8,7 @@ import { computeDecision } from '../../consensus/decision.ts';
 import { nativeVerifier, verifyEquivocationProof, verifyVoteSignature } from '../../consensus/equivocation.ts';
 import { DEFAULT_WINNER_POLICY } from '../../consensus/winner.ts';
 import { proposerOrder } from '../../consensus/validator-set.ts';
-import { maxViewTimeoutMs, runTimeoutMs, viewTimeout } from '../../consensus/pbft.ts';
+import { decodeStateParts, encodeJson, encodeState, encodeStateCore, maxViewTimeoutMs, runTimeoutMs, viewTimeout } from '../../consensus/pbft.ts';
 import { Harness, RUN, ctx, encodeReveal, hashOf, identitySeed, makeMembers, makeReveal, roster, setups, type TestMember } from './pbft-harness.ts';
 import type { Reveal } from '../../proto/reveal.ts';
 
@@ -186,4 +186,47 @@ describe('consensus state machine (pbft.ts)', function () {
     assert.equal(maxViewTimeoutMs(t, 64, 1_800_000), 7_000, '64 views (factor 1+2+62*4 = 251) in 30 min: 7 s');
     assert.equal(maxViewTimeoutMs(t, 4, 1_000), 0, 'not even the propose delay fits');
   });
+
+  it('a member whose reveal gossip carried does not send it again at start; a collector that missed it asks after the inventory', () => {
+    const revealSends = (h: Harness, member: number) => h.outputs.filter((o) => o.member === member && o.out.type === 'send' && o.out.kind === 'reveal').length;
+    // all four got every reveal in the reveal window: no member sends its own reveal to the collector
+    const a = new Harness(members, setups(members, { reveals }).map((x) => ({ ...x, ownRevealGossiped: true })));
+    reveals.forEach((r, i) => a.reveal(i, r));
+    a.start();
+    a.run(60_000);
+    assert.ok(a.states.every((s) => s.decided), 'all decide');
+    assert.deepEqual([1, 2, 3].map((i) => revealSends(a, i)), [0, 0, 0], 'no reveal is resent to the collector');
+    assert.equal(a.states[0].decided!.decision.reportHashes.length, 4);
+    // without the flag every member sends its own again (the behaviour for a reveal gossip did not carry)
+    const b = honest();
+    b.start();
+    b.run(60_000);
+    assert.deepEqual([1, 2, 3].map((i) => revealSends(b, i)), [1, 1, 1]);
+    // member 2's reveal never reached the collector (member 0) by gossip: its inventory makes 0 ask, 2 answers
+    const c = new Harness(members, setups(members, { reveals }).map((x) => ({ ...x, ownRevealGossiped: true })));
+    reveals.forEach((r, i) => c.reveal(i, r, i === 2 ? [1, 3] : undefined));
+    c.start();
+    c.run(60_000);
+    assert.ok(c.states.every((s) => s.decided), 'all decide');
+    assert.equal(c.states[0].decided!.decision.reportHashes.length, 4, 'the collector fetched the reveal it lacked and counted it');
+    assert.equal(revealSends(c, 2), 1, 'member 2 answered the request once');
+    assert.ok(c.outputs.some((o) => o.member === 0 && o.out.type === 'send' && o.out.kind === 'request-reports' && o.out.to === 2));
+  });
+
+  it('the state in parts (setup, report entries, core) decodes to the same state at every point of a run', () => {
+    const h = honest();
+    const check = () => h.states.forEach((s) => {
+      const parts = { core: encodeStateCore(s), setup: encodeJson(s.setup), reports: Object.fromEntries(Object.entries(s.reports).map(([k, r]) => [k, encodeJson(r)])) };
+      const core = JSON.parse(parts.core);
+      assert.ok(!('setup' in core) && !('reports' in core), 'the core leaves the setup and reports out');
+      assert.deepEqual(decodeStateParts(parts), JSON.parse(encodeState(s), (_k, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v)));
+    });
+    check();
+    h.start();
+    check();
+    h.run(60_000);
+    check();
+    assert.ok(h.states.every((s) => s.decided));
+  });
 });
+

@@ -4,7 +4,12 @@
 // real sr25519/ed25519; the member "b" holds most of the stake, so no certificate forms without it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PbftConsensus } from '../../node/validator/consensus-adapter.ts';
+import { isConsensusDelta, mergeConsensusDelta, type ConsensusDelta, type PersistedConsensus } from '../../node/validator/consensus-state.ts';
+import { ValidatorStore } from '../../node/validator/store.ts';
 import { rulesFromConfig } from '../../node/validator/decision.ts';
 import { parseConfig } from '../../node/config.ts';
 import type { ConsensusInput, ConsensusSession } from '../../node/validator/ports.ts';
@@ -100,13 +105,53 @@ describe('consensus adapter: members whose bindings arrive after the session ope
     const saved: unknown[] = [undefined, undefined, undefined, undefined];
     // a first life: all four run until a has persisted state (it speaks at start: its own report)
     let first: ConsensusSession | null = null;
-    await consensus(0).start(input(0, allKeys()), { send: async () => undefined, persist: async (st) => { saved[0] = st; }, ...noPrior }, undefined, 10_000).then((s) => { first = s; });
+    await consensus(0).start(input(0, allKeys()), { send: async () => undefined, persist: async (st) => { saved[0] = mergeConsensusDelta(saved[0] as PersistedConsensus | undefined, st as ConsensusDelta); }, ...noPrior }, undefined, 10_000).then((s) => { first = s; });
     assert.ok(first && saved[0], 'state persisted before a spoke');
     const onlySelf = new Map([[hot[0].hotkey, toHex(node[0].publicKey)]]);
     const sessions = await runAll((i, bus) => i === 0
-      ? consensus(0).start(input(0, onlySelf), { send: (to, b) => bus(0, to, b), persist: async (st) => { saved[0] = st; }, ...noPrior, nodeKeys: () => onlySelf }, saved[0], 10_000)
+      ? consensus(0).start(input(0, onlySelf), { send: (to, b) => bus(0, to, b), persist: async (st) => { saved[0] = mergeConsensusDelta(saved[0] as PersistedConsensus | undefined, st as ConsensusDelta); }, ...noPrior, nodeKeys: () => onlySelf }, saved[0], 10_000)
       : consensus(i).start(input(i, allKeys()), { send: (to, b) => bus(i, to, b), persist: async () => undefined, ...noPrior, nodeKeys: allKeys }, undefined, 10_000));
     assert.ok(sessions[0].outcome(), 'the resumed member decides');
     assert.equal(new Set(sessions.map((s) => s.outcome()?.decisionHash)).size, 1);
   });
+
+  it('persists the setup and each report once, then only the votes and views; the deltas resume into a session that has decided', async () => {
+    const deltas: ConsensusDelta[] = [];
+    const sessions = await runAll((i, bus) => consensus(i).start(input(i, allKeys()), {
+      send: (to, b) => bus(i, to, b),
+      persist: async (st) => { if (i === 0) { assert.ok(isConsensusDelta(st), 'a delta'); deltas.push(st); } },
+      ...noPrior, nodeKeys: allKeys,
+    }, undefined, 10_000));
+    assert.ok(sessions[0].outcome(), 'member a decides');
+    assert.ok(deltas.length >= 3, `several persists (${deltas.length})`);
+    assert.ok(deltas[0].setup, 'the first persist carries the setup');
+    assert.ok(deltas.slice(1).every((d) => d.setup === undefined), 'the setup is not written again (no member key was learnt)');
+    const carried = deltas.flatMap((d) => Object.keys(d.reports));
+    assert.equal(carried.length, new Set(carried).size, 'no report entry is written twice');
+    assert.equal(carried.length, 4, 'all four reveals are persisted');
+    const largestLater = Math.max(...deltas.slice(1).map((d) => JSON.stringify(d).length));
+    const reportBytes = Object.values(deltas[0].reports).reduce((n, r) => n + r.length, 0);
+    assert.ok(largestLater < JSON.stringify(deltas[0]).length, 'later persists are smaller than the first');
+    assert.ok(deltas.slice(1).every((d) => !Object.keys(d.reports).length || Object.values(d.reports).reduce((n, r) => n + r.length, 0) < reportBytes));
+
+    // the same deltas through LevelDB, merged back: the resumed session holds the decision
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-cstate-'));
+    const store = await ValidatorStore.open(dir);
+    try {
+      for (const d of deltas) await store.putConsensusState(100, d);
+      const stored = await store.getConsensusState<PersistedConsensus>(100);
+      const merged = deltas.reduce<PersistedConsensus | undefined>((prev, d) => mergeConsensusDelta(prev, d), undefined);
+      assert.deepEqual(stored, merged, 'the store merges the parts as mergeConsensusDelta does');
+      const resumed = await consensus(0).start(input(0, allKeys()), { send: async () => undefined, persist: async () => undefined, ...noPrior }, stored, 20_000);
+      assert.equal(resumed.outcome()?.decisionHash, sessions[0].outcome()?.decisionHash, 'resumed from the parts, the session holds the same decision');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a delta without a setup and nothing before it is refused by name', () => {
+    assert.throws(() => mergeConsensusDelta(undefined, { v: 2, delta: true, core: '{}', timers: {}, reports: {} }), /without a setup/);
+  });
 });
+

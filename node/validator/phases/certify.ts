@@ -1,5 +1,5 @@
 // Phases `publishing` (its end) → `consensus` → `certified` | `quorum-miss`: when the reveal window
-// closes, the stored reveals are judged (a report counts only if signed, from a member, for this
+// closes (or earlier, once every committed reveal is held: reveal.ts), the stored reveals are judged (a report counts only if signed, from a member, for this
 // run/roster/policy, and its salted commitment sha256(salt || report) is on chain by the commit
 // deadline), the incumbent basis is fixed (the latest certified run this node holds, else the
 // weights on chain at the run's start block), and the consensus session is opened and driven until
@@ -263,7 +263,7 @@ async function openSession(ctx: PhaseContext, l: LiveRun, io: ConsensusIo, x: { 
   l.session = await d.consensus.start(
     {
       runId: r.runId, netuid: r.netuid, members: x.members, rosterHash: r.rosterHash, policyHash: r.policyHash, hardwareClass: r.hardwareClass, roster: r.roster,
-      counted: x.counted, commitments: x.commitments, nodeKeys, ownReport: own, seed: x.seed, prior: x.prior, chainIncumbent: x.chainIncumbent, maxMissedReveals: rules.maxMissedReveals,
+      counted: x.counted, commitments: x.commitments, nodeKeys, ownReport: own, ownReportGossiped: own !== null && (await d.store.marked(r.runId, 'gossiped')) !== undefined, seed: x.seed, prior: x.prior, chainIncumbent: x.chainIncumbent, maxMissedReveals: rules.maxMissedReveals,
     },
     {
       send: async (to, bytes) => {

@@ -19,6 +19,10 @@ export interface LiveRun {
   retryAt?: number;
   /** causes already logged at warn for this run */
   logged?: Set<string>;
+  /** report commitments on chain by the commit deadline (hotkey → hash), read once the window closed */
+  committed?: Map<string, string>;
+  /** committed hotkeys whose held reveal opens their commitment (publishing: may consensus start early?) */
+  opened?: Set<string>;
 }
 
 export interface PhaseContext {

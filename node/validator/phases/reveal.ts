@@ -1,12 +1,13 @@
 // Phases `committed` → `publishing`: once the commit window has closed, this node's reveal (salt +
 // signed report) is gossiped and archived — never before: the report stays sealed in the store
 // until then. Peers' reveals are stored as they arrive (raw bytes by run and hotkey, with the block
-// they arrived at); they are verified only when the reveal window closes (certify.ts), and one
-// arriving after that is handed to the run's consensus session as a late reveal.
-import { decodeReveal, type Reveal } from '../../../proto/reveal.ts';
+// they arrived at); they are verified when consensus starts (certify.ts: at the reveal window's end,
+// or earlier once every committed reveal is held), and one arriving after that is handed to the run's
+// consensus session as a late reveal.
+import { decodeReveal, revealCommitment, type Reveal } from '../../../proto/reveal.ts';
 import { fromHex, toHex } from '../../../proto/codec.ts';
 import type { RunRecord } from '../store.ts';
-import type { PhaseContext } from './context.ts';
+import { chainCall, type LiveRun, type PhaseContext } from './context.ts';
 import { archiveReveal } from '../evidence.ts';
 
 export async function publishReport(ctx: PhaseContext, r: RunRecord): Promise<void> {
@@ -18,10 +19,12 @@ export async function publishReport(ctx: PhaseContext, r: RunRecord): Promise<vo
   const bytes = fromHex(mine, undefined, 'own reveal');
   await d.store.mark(r.runId, 'published', ctx.lastBlock);
   if (d.archive?.putReveal) await d.archive.putReveal(decodeReveal(bytes), ctx.lastBlock).catch((err) => d.log.warn('archive refused own reveal', { error: (err as Error).message }));
-  await d.mesh.publishReport(bytes).catch((err) => {
-    // gossip not ready yet is not fatal: peers fetch by request, and we republish next run step
+  const gossiped = await d.mesh.publishReport(bytes).then(() => true, (err) => {
+    // gossip not ready yet is not fatal: consensus sends the reveal to each collector, and peers fetch by request
     d.log.warn('publish failed', { runId: r.runId, error: (err as Error).message });
+    return false;
   });
+  if (gossiped) await d.store.mark(r.runId, 'gossiped', ctx.lastBlock);
   d.log.info('report published', { runId: r.runId, peers: d.mesh.peerCount() });
 }
 
@@ -61,3 +64,40 @@ export async function storePeerReports(ctx: PhaseContext, batch: Uint8Array[], i
   }
   return stored;
 }
+
+/**
+ * Whether this node holds, for every hotkey with a report commitment on chain by the commit deadline,
+ * the reveal that opens it (its own included). Then nothing still to come in the reveal window can
+ * count — a reveal counts only by opening its author's commitment, and each commitment has one
+ * opening — and consensus may start before the window closes: every reveal is on time for this node,
+ * and a proposal that leaves none out is what every other member will accept. Waiting for the window's
+ * last block added the whole window to every certificate. A failed chain read answers false (the node
+ * starts at the deadline as before).
+ */
+export async function holdsEveryCommittedReveal(ctx: PhaseContext, l: LiveRun, commitEnd: number): Promise<boolean> {
+  const d = ctx.d;
+  const r = l.record;
+  if (!l.committed) {
+    try {
+      const onChain = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd));
+      l.committed = new Map([...onChain].map(([hk, c]) => [hk, c.hash]));
+    } catch {
+      return false;
+    }
+  }
+  if (l.committed.size === 0 || !l.committed.has(ctx.hotkey)) return false;
+  const opened = (l.opened ??= new Set());
+  for (const [hotkey, hash] of l.committed) {
+    if (opened.has(hotkey)) continue;
+    const hex = await d.store.getReportBytes(r.runId, hotkey);
+    if (hex === undefined) return false;
+    try {
+      if (revealCommitment(decodeReveal(fromHex(hex))) !== hash) return false;
+    } catch {
+      return false;
+    }
+    opened.add(hotkey);
+  }
+  return true;
+}
+
