@@ -12,7 +12,9 @@
 // All scenarios run on one network (its Byzantine roles switched on for the last run only).
 // Environment: SCALE_VALIDATORS (64), SCALE_MINERS (256), SCALE_PER_WORKER (8), SCALE_SCENARIOS
 // (comma list of honest,audit,partition,restart,byzantine; default all), SCALE_BLOCK_MS (1000), SCALE_TEMPO
-// (100 blocks: a run must finish within a tempo or the next one overlaps it),
+// (200 blocks: a run must finish within a tempo or the next one overlaps it), SCALE_COMMIT_WINDOW (120 blocks:
+// 64 nodes evaluating and committing on 2 shared cores take about a minute; the driver fast-forwards
+// the rest of the window once every node has committed),
 // SCALE_CPU_PROF=DIR (V8 CPU profile of every worker during each run), SCALE_KEEP=1 (keep the data dirs
 // and node logs).
 import { freemem, totalmem } from 'node:os';
@@ -24,14 +26,15 @@ const V = Number(process.env.SCALE_VALIDATORS ?? 64);
 const M = Number(process.env.SCALE_MINERS ?? 256);
 const PER = Number(process.env.SCALE_PER_WORKER ?? 8);
 const BLOCK_MS = Number(process.env.SCALE_BLOCK_MS ?? 1000);
-const TEMPO = Number(process.env.SCALE_TEMPO ?? 100);
+const TEMPO = Number(process.env.SCALE_TEMPO ?? 200);
+const COMMIT_WINDOW = Number(process.env.SCALE_COMMIT_WINDOW ?? 120);
 const ALL = ['honest', 'audit', 'partition', 'restart', 'byzantine'];
 const want = new Set((process.env.SCALE_SCENARIOS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
 const t0 = Date.now();
 const log = (l: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}\n`);
 const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 const MiB = 1024 * 1024;
-const base = { validators: V, miners: M, blockMs: BLOCK_MS, tempo: TEMPO, log, viewTimeoutS: 30, consensusTimeoutS: 240, keep: process.env.SCALE_KEEP === '1' };
+const base = { validators: V, miners: M, blockMs: BLOCK_MS, tempo: TEMPO, commitWindow: COMMIT_WINDOW, log, viewTimeoutS: 30, consensusTimeoutS: 240, keep: process.env.SCALE_KEEP === '1' };
 
 // a bench stopped from outside (timeout, Ctrl-C) still takes its workers down and removes its data
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

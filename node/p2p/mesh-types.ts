@@ -97,7 +97,8 @@ export interface DeliveredConsensus {
   /** The signer's ed25519 node key (hex), as in the envelope the mesh verified. */
   signerNodeKey: string;
   fromPeer: string;
-  via: 'gossip' | 'fetch';
+  /** 'direct': sent to this node alone over the direct protocol (direct.ts) */
+  via: 'gossip' | 'fetch' | 'direct';
 }
 
 export type MeshEvent =
@@ -142,6 +143,8 @@ export interface MeshMetrics {
   publishExpired: number;
   delivered: { report: number; consensus: number };
   fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number };
+  /** Consensus messages sent to one member over the direct protocol, received that way, refused by the receiver, failed. */
+  direct: { sent: number; received: number; refused: number; failed: number };
   runBundle: { served: number; notFound: number; rateLimited: number; failed: number };
   disconnectsForMisbehaviour: number;
   storeSize: number;

@@ -11,6 +11,7 @@
 //   topics.ts      gossip topics, topic validation glue, exactly-once delivery to handlers
 //   publish.ts     local publish checks, envelope signing, the outbox
 //   fetch.ts       fetch-by-hash protocol and run catch-up
+//   direct.ts      consensus messages for one member, sent to it alone
 //   run-bundle.ts  run-bundle protocol (server here, client for auditors)
 // The decisions live in admission.ts, message-validator.ts, content-store.ts and rate-limit.ts
 // (pure, unit-tested); mesh-types.ts holds the public types and option defaults.
@@ -24,6 +25,7 @@ import { Hello } from './hello.ts';
 import { GossipTopics, topicFor } from './topics.ts';
 import { Publisher } from './publish.ts';
 import { FetchProtocol } from './fetch.ts';
+import { DirectDelivery } from './direct.ts';
 import { RunBundleServer, type RunBundleProvider } from './run-bundle.ts';
 import type { Standing } from './scoring.ts';
 import {
@@ -56,6 +58,7 @@ export class Mesh {
   private readonly publisher: Publisher;
   private readonly topics: GossipTopics;
   private readonly fetcher: FetchProtocol;
+  private readonly direct: DirectDelivery;
   private readonly bundles: RunBundleServer;
   private readonly hello: Hello;
   private maintainTimer: ReturnType<typeof setInterval> | null = null;
@@ -91,6 +94,7 @@ export class Mesh {
     const publisher = this.publisher = new Publisher(this.opts, { now, signer, host, validator, store, members });
     const topics = this.topics = new GossipTopics({ netuid: this.opts.netuid, now, validator, store, admission, members, dialer });
     this.fetcher = new FetchProtocol(this.opts, { now, host, validator, store, members, topics });
+    this.direct = new DirectDelivery(this.opts.fetchTimeoutMs, { now, host, validator, members, topics });
     this.bundles = new RunBundleServer(this.opts, { now, isDenied: (peer) => members.isDenied(peer) });
     this.hello = new Hello(this.opts, { now, signer, host, admission, members, dialer, publisher });
   }
@@ -102,6 +106,7 @@ export class Mesh {
     const node = await this.host.start((peer) => this.members.isDenied(peer), (peer) => this.standing(peer));
     await this.hello.mount(node);
     await this.fetcher.mount(node);
+    await this.direct.mount(node);
     await this.bundles.mount(node);
     node.addEventListener('connection:open', (e) => this.hello.onConnectionOpen(e.detail));
     node.addEventListener('peer:disconnect', (e) => this.members.onPeerDisconnect(e.detail.toString()));
@@ -208,6 +213,20 @@ export class Mesh {
   /** Publishes an opaque consensus message (proto/consensus.ts bytes) for `runId` (default: the current run). */
   async publishConsensus(payload: Uint8Array, runId?: number): Promise<PublishOutcome> {
     return this.publisher.publishConsensus(payload, runId);
+  }
+
+  /**
+   * A consensus message for the member whose node key is `nodeKey` (hex): straight to it over the
+   * direct protocol (direct.ts) when it is connected and admitted, else on the consensus topic.
+   */
+  async sendConsensusTo(nodeKey: string, payload: Uint8Array, runId?: number): Promise<PublishOutcome | { direct: true }> {
+    const peer = this.admission.peerOfNodeKey(nodeKey);
+    return this.publisher.sendConsensus(payload, runId, async (envelope) => (peer ? this.direct.send(peer, envelope) : false));
+  }
+
+  /** Test/diagnostic hook: sends raw envelope bytes to `peer` over the direct protocol without local checks. */
+  async sendDirectRaw(peer: string, envelope: Uint8Array): Promise<boolean> {
+    return this.direct.send(peer, envelope);
   }
 
   /** Test/diagnostic hook: publishes raw envelope bytes on a topic without local checks. */
@@ -331,6 +350,7 @@ export class Mesh {
       publishExpired: published.publishExpired,
       delivered: this.topics.metrics(),
       fetch: this.fetcher.metrics(),
+      direct: this.direct.metrics(),
       runBundle: this.bundles.metrics(),
       disconnectsForMisbehaviour: membership.disconnectsForMisbehaviour,
       storeSize: this.store.size,

@@ -79,6 +79,22 @@ export class Publisher {
     return encodeGossipEnvelope(signGossipEnvelope({ version: 1, kind, netuid: this.opts.netuid, runId, issuedAt, payload }, this.c.signer));
   }
 
+  /**
+   * A consensus message for one member: over the direct protocol when `send` gets it there, else on the
+   * consensus topic like any other. Either way it is stored (fetchable) and marked as this node's own.
+   */
+  async sendConsensus(payload: Uint8Array, runId: number | undefined, send: (envelope: Uint8Array) => Promise<boolean>): Promise<PublishOutcome | { direct: true }> {
+    const run = runId ?? this.c.validator.runs().current;
+    if (run === null) throw new Error('sendConsensus: no current run; call setCurrentRun(runId) first or pass runId');
+    if (!this.c.validator.runAccepted(run)) throw new Error(`sendConsensus: run ${run} is neither the current nor the previous run`);
+    const data = this.envelope('consensus', run, payload);
+    const hash = sha256Hex(payload);
+    this.c.store.putEnvelope(hash, data, run);
+    this.c.validator.markDelivered(hash, this.c.now());
+    if (await send(data)) return { direct: true };
+    return this.publishEnvelope('consensus', run, payload);
+  }
+
   publishEnvelope(kind: GossipKind, runId: number, payload: Uint8Array): Promise<PublishOutcome> {
     if (!this.c.host.pubsub) throw new Error('mesh not started: call start() first');
     const data = this.envelope(kind, runId, payload);

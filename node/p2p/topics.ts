@@ -80,7 +80,7 @@ export class GossipTopics {
   }
 
   /** Hands an accepted message to the handlers, once per content hash; a binding only feeds the dialer. */
-  deliver(v: Extract<Verdict, { action: 'accept' }>, fromPeer: string, via: 'gossip' | 'fetch', envelopeBytes: Uint8Array): void {
+  deliver(v: Extract<Verdict, { action: 'accept' }>, fromPeer: string, via: 'gossip' | 'fetch' | 'direct', envelopeBytes: Uint8Array): void {
     const env = v.envelope;
     if (env.kind === 'binding') {
       if (v.binding) this.c.dialer.onBindingLearned(v.binding);
@@ -90,7 +90,7 @@ export class GossipTopics {
     this.c.store.putEnvelope(v.hash, envelopeBytes, env.runId);
     if (env.kind === 'report' && v.reveal) {
       this.m.deliveredReport++;
-      const m: DeliveredReport = { hash: v.hash, reveal: v.reveal, bytes: env.payload, runId: env.runId, fromPeer, via };
+      const m: DeliveredReport = { hash: v.hash, reveal: v.reveal, bytes: env.payload, runId: env.runId, fromPeer, via: via === 'direct' ? 'gossip' : via };
       for (const cb of this.reportHandlers) safeCall(() => cb(m));
     } else if (env.kind === 'consensus') {
       this.m.deliveredConsensus++;

@@ -37,6 +37,8 @@ import { warnIfViewsDoNotFit } from './phases/view-fit.ts';
 import { setWeights } from './phases/set-weights.ts';
 
 const MAX_BUFFERED_MESSAGES = 20_000;
+/** How long a reveal kick waits to gather the rest of a burst of reveals before it steps the runs. */
+const REVEAL_KICK_MS = 25;
 const ACTIVE_PHASES: RunPhase[] = ['roster', 'evaluating', 'committing', 'committed', 'publishing', 'consensus', 'certified', 'quorum-miss', 'confirming'];
 
 export class Validator {
@@ -50,6 +52,7 @@ export class Validator {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private kickPending = false;
+  private revealKickPending = false;
   /** Run ids known to be in the store (opened, skipped or finished). */
   private readonly known = new Set<number>();
   private lock: Promise<void> = Promise.resolve();
@@ -92,6 +95,7 @@ export class Validator {
     };
     deps.mesh.onReport((bytes) => {
       if (this.incoming.length < MAX_BUFFERED_MESSAGES) this.incoming.push(bytes);
+      this.kickPublishing();
     });
     deps.mesh.onConsensus((bytes, from) => {
       if (!this.consensusInbox.push(bytes, from)) this.d.metrics.gossipRejections.inc({ reason: 'inbox-full' });
@@ -116,6 +120,20 @@ export class Validator {
         if (decided && !this.stopped) void this.tick();
       }, (err) => this.d.log.warn('consensus delivery failed; retried on the next tick', { error: (err as Error).message }));
     });
+  }
+
+  /**
+   * A reveal arrived while a run waits for reveals: step soon (coalesced over a burst of reveals) rather
+   * than at the next tick, since this reveal may be the last committed one and let consensus start.
+   */
+  private kickPublishing(): void {
+    if (this.revealKickPending || this.stopped) return;
+    if (![...this.live.values()].some((l) => l.record.phase === 'publishing')) return;
+    this.revealKickPending = true;
+    setTimeout(() => {
+      this.revealKickPending = false;
+      if (!this.stopped) void this.tick();
+    }, REVEAL_KICK_MS).unref?.();
   }
 
   /** Runs `fn` after every earlier exclusive section has finished (ticks and message pumps). */

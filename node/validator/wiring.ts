@@ -64,14 +64,15 @@ export function meshPort(mesh: Mesh): MeshPort {
       await mesh.publishReport(bytes);
     },
     onReport: (h) => mesh.onReport((m) => h(m.bytes)),
-    // gossip has no unicast: a message for one member goes to all, the others ignore it
+    // a message for one member goes to it alone (direct protocol; the consensus topic when it cannot)
     sendConsensus: async (to, bytes) => {
       // A broadcast reveal (a late one the protocol announces to all) that this node already gossiped
       // or received on the reports topic reached the mesh there: sending it again on the consensus
-      // topic doubles the largest messages of a run. Reveals sent to one member (a member's own to the
-      // proposer, answers to a request) still go.
+      // topic doubles the largest messages of a run. Reveals sent to one member (answers to a
+      // request) still go.
       if (to === null && isRevealMessage(bytes) && mesh.holds(sha256Hex(bytes.subarray(REVEAL_MESSAGE_HEADER)))) return;
-      await mesh.publishConsensus(bytes, currentRun);
+      if (to !== null) await mesh.sendConsensusTo(to, bytes, currentRun);
+      else await mesh.publishConsensus(bytes, currentRun);
     },
     onConsensus: (h) =>
       mesh.onConsensus((m) => {
