@@ -39,20 +39,30 @@ export function equivocate(mesh: Mesh, hotkey: Sr25519Signer, nodeKey: Ed25519Si
     await publishReport(encodeReveal({ salt, signed: signScoreReport(twin, hotkey) })).then(() => stats.secondReports++, () => undefined);
     return out;
   };
-  mesh.publishConsensus = async (payload, runId) => {
-    const out = await publishConsensus(payload, runId);
-    if (!byzantineSwitch.active) return out;
+  /** The same vote for another decision (same view and phase), signed by the same node key; null for other messages. */
+  const twinOf = (payload: Uint8Array): Uint8Array | null => {
     let msg;
     try {
       msg = decodeMessage(payload);
     } catch {
-      return out;
+      return null;
     }
-    if (msg.type === 'vote' && msg.vote.phase !== 'propose') {
-      const { phase, netuid, runId: run, view } = msg.vote;
-      const other = signVote({ phase, netuid, runId: run, view, decisionHash: randomBytes(32).toString('hex') }, nodeKey);
-      await publishConsensus(encodeMessage({ type: 'vote', vote: other }), runId).then(() => stats.conflictingVotes++, () => undefined);
-    }
+    if (msg.type !== 'vote' || msg.vote.phase === 'propose') return null;
+    const { phase, netuid, runId: run, view } = msg.vote;
+    return encodeMessage({ type: 'vote', vote: signVote({ phase, netuid, runId: run, view, decisionHash: randomBytes(32).toString('hex') }, nodeKey) });
+  };
+  mesh.publishConsensus = async (payload, runId) => {
+    const out = await publishConsensus(payload, runId);
+    const twin = byzantineSwitch.active ? twinOf(payload) : null;
+    if (twin) await publishConsensus(twin, runId).then(() => stats.conflictingVotes++, () => undefined);
+    return out;
+  };
+  // votes go to the view's collector alone (direct delivery): the twin goes the same way
+  const sendConsensusTo = mesh.sendConsensusTo.bind(mesh);
+  mesh.sendConsensusTo = async (to, payload, runId) => {
+    const out = await sendConsensusTo(to, payload, runId);
+    const twin = byzantineSwitch.active ? twinOf(payload) : null;
+    if (twin) await sendConsensusTo(to, twin, runId).then(() => stats.conflictingVotes++, () => undefined);
     return out;
   };
 }
@@ -69,6 +79,12 @@ export function withhold(mesh: Mesh, stats: ByzantineStats): void {
   };
   mesh.publishConsensus = async (payload, runId) => {
     if (!byzantineSwitch.active) return publishConsensus(payload, runId);
+    stats.withheld++;
+    return held('');
+  };
+  const sendConsensusTo = mesh.sendConsensusTo.bind(mesh);
+  mesh.sendConsensusTo = async (to, payload, runId) => {
+    if (!byzantineSwitch.active) return sendConsensusTo(to, payload, runId);
     stats.withheld++;
     return held('');
   };
