@@ -13,7 +13,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PeerId } from '@libp2p/interface';
-import { gossipsub } from '@libp2p/gossipsub';
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub';
 import type { GossipSub } from '@libp2p/gossipsub';
 import { GOSSIP_KINDS, topicFor } from './topics.ts';
 import type { ResolvedMeshOptions } from './mesh-types.ts';
@@ -56,15 +56,20 @@ export class Host {
       pubsub: gossipsub({
         heartbeatInterval: this.opts.heartbeatMs,
         floodPublish: true,
+        // Every payload is already a GossipEnvelope signed by the author's node key (checked once, after
+        // de-duplication, message-validator.ts). Gossipsub's own signature (StrictSign) signed the same
+        // author again and was verified on every received copy before de-duplication: at 64 validators
+        // that was the largest single CPU cost of a run (docs/p2p.md, "Scale").
+        globalSignaturePolicy: StrictNoSign,
         // Every publisher sends its own messages straight to every subscriber (floodPublish over a
         // full mesh of validators), so mesh forwarding is redundancy for peers the publisher cannot
         // reach; each mesh peer forwards each message once, and these messages are reports of
         // ~20 KB: a smaller mesh than gossipsub's default (D 6, Dhi 12) bounds the copies a node
-        // receives (docs/p2p.md, "Traffic").
-        D: 4,
-        Dlo: 3,
-        Dhi: 6,
-        Dscore: 2,
+        // receives (docs/p2p.md, "Traffic"; D 4 → 3 after the 64-validator bench, "Scale").
+        D: 3,
+        Dlo: 2,
+        Dhi: 4,
+        Dscore: 1,
         Dout: 1,
         Dlazy: 4,
         allowPublishToZeroTopicPeers: true,

@@ -22,7 +22,7 @@ import type { Admission } from './admission.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
 
 /**
- * Flood limits per gossip author (authenticated by gossipsub's StrictSign): distinct reports per run
+ * Flood limits per author (the peer bound to the envelope's node key, or the peer that opened a direct stream): distinct reports per run
  * (one, plus a second that is the evidence of an equivocation: both must travel), and a token bucket
  * for consensus messages (a member sends a handful per view; the collector certificates and answers
  * to laggards). Above a limit a message is ignored: not delivered, not forwarded, no penalty (two
@@ -61,7 +61,11 @@ export interface CheckContext {
   nowMs: number;
   /** 'gossip' applies the freshness window; 'fetch' does not. */
   via: 'gossip' | 'fetch';
-  /** gossipsub author (StrictSign `from`); required for gossip. */
+  /**
+   * The peer the message must come from: the peer that opened a direct stream (direct.ts). On gossip
+   * (unsigned frames, forwarded by any member) it is left out and the author is the peer bound to the
+   * envelope's node key.
+   */
   author?: string;
   /** Kind the topic carries; a mismatch is rejected. */
   expectKind?: GossipKind;
@@ -168,21 +172,23 @@ export class MessageValidator {
 
     if (env.kind === 'binding') return this.checkBinding(env, hash, ctx);
 
-    // Author admission: the envelope signer must be a bound validator node; on gossip it must also
-    // be the gossipsub author, so a member cannot speak in another member's name.
+    // Author admission: the envelope signer must be a bound validator node (its signature, checked
+    // below, is what makes it the author); where the sending peer is known to be the author (a
+    // direct stream) it must be that peer, so a member cannot speak in another member's name.
     const signerPeer = this.admission.peerOfNodeKey(env.nodePublicKey);
+    const author = ctx.author ?? signerPeer;
     if (ctx.via === 'gossip') {
-      if (!ctx.author || !this.admission.isBound(ctx.author)) return this.no('reject', 'unknown-peer', `author ${ctx.author ?? '(none)'} has no valid binding to a validator hotkey`);
-      if (signerPeer !== ctx.author) return this.no('reject', 'signer-mismatch', `envelope signed by node key ${env.nodePublicKey.slice(0, 16)}…, not the author's bound key`, true);
+      if (!author || !this.admission.isBound(author)) return this.no('reject', 'unknown-peer', `author ${author ?? `of node key ${env.nodePublicKey.slice(0, 16)}…`} has no valid binding to a validator hotkey`);
+      if (signerPeer !== author) return this.no('reject', 'signer-mismatch', `envelope signed by node key ${env.nodePublicKey.slice(0, 16)}…, not the author's bound key`, true);
     } else if (signerPeer === undefined) {
       return this.no('reject', 'unknown-peer', `envelope signer ${env.nodePublicKey.slice(0, 16)}… has no valid binding to a validator hotkey`);
     }
-    if (ctx.via === 'gossip' && env.kind === 'consensus' && !this.consensusRate.take(ctx.author!, ctx.nowMs)) {
-      return this.no('ignore', 'flood', `author ${ctx.author} sent more than ${CONSENSUS_BURST} consensus messages at over ${CONSENSUS_PER_SECOND}/s`);
+    if (ctx.via === 'gossip' && env.kind === 'consensus' && !this.consensusRate.take(author!, ctx.nowMs)) {
+      return this.no('ignore', 'flood', `author ${author} sent more than ${CONSENSUS_BURST} consensus messages at over ${CONSENSUS_PER_SECOND}/s`);
     }
     const authorRun = `${signerPeer}:${env.runId}`;
     if (ctx.via === 'gossip' && env.kind === 'report' && (this.reportsByAuthor.get(authorRun) ?? 0) >= this.maxReportsPerAuthorRun) {
-      return this.no('ignore', 'flood', `author ${ctx.author} already published ${this.maxReportsPerAuthorRun} different reports for run ${env.runId}`);
+      return this.no('ignore', 'flood', `author ${author} already published ${this.maxReportsPerAuthorRun} different reports for run ${env.runId}`);
     }
     if (!verifyGossipEnvelope(env)) return this.no('reject', 'bad-signature', 'envelope ed25519 signature does not verify', true);
 
@@ -235,7 +241,7 @@ export class MessageValidator {
       return this.no('reject', 'decode', `binding: ${(err as Error).message}`, true);
     }
     if (record.nodePublicKey !== env.nodePublicKey) return this.no('reject', 'binding-mismatch', 'binding names a different node key than the envelope signer', true);
-    if (ctx.via === 'gossip' && ctx.author !== record.peerId) return this.no('reject', 'binding-mismatch', `binding for peer ${record.peerId} published by ${ctx.author}`, true);
+    if (ctx.via === 'gossip' && ctx.author !== undefined && ctx.author !== record.peerId) return this.no('reject', 'binding-mismatch', `binding for peer ${record.peerId} published by ${ctx.author}`, true);
     if (!verifyGossipEnvelope(env)) return this.no('reject', 'bad-signature', 'envelope ed25519 signature does not verify', true);
     const r = this.admission.consider(record, ctx.nowMs);
     if (!r.ok) {

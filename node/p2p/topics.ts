@@ -63,9 +63,9 @@ export class GossipTopics {
     pubsub.addEventListener('subscription-change', () => onSubscriptionChange());
   }
 
-  private validate(kind: GossipKind, source: string, msg: { type: string; from?: PeerId; data: Uint8Array }): 'accept' | 'ignore' | 'reject' {
-    const author = msg.type === 'signed' && msg.from ? msg.from.toString() : undefined;
-    const v = this.c.validator.check(msg.data, { nowMs: this.c.now(), via: 'gossip', author, expectKind: kind });
+  private validate(kind: GossipKind, source: string, msg: { type: string; data: Uint8Array }): 'accept' | 'ignore' | 'reject' {
+    // unsigned frames (StrictNoSign): the envelope's node-key signature names the author
+    const v = this.c.validator.check(msg.data, { nowMs: this.c.now(), via: 'gossip', expectKind: kind });
     if (v.action !== 'accept') {
       if (v.proof) this.c.members.emit({ type: 'equivocation', proof: v.proof, detail: v.detail });
       if (!v.strike) return 'ignore';
@@ -75,7 +75,7 @@ export class GossipTopics {
       this.c.members.strike(source, v.reason, v.detail);
       return 'reject';
     }
-    this.deliver(v, author ?? source, 'gossip', msg.data);
+    this.deliver(v, this.c.admission.peerOfNodeKey(v.envelope.nodePublicKey) ?? source, 'gossip', msg.data);
     return 'accept';
   }
 

@@ -152,6 +152,24 @@ describe('p2p: admission and message validation', () => {
     assert.equal(val.check(env(a, 'report', 100, good, NOW - 120_000), { nowMs: NOW, via: 'fetch' }).action, 'accept');
   });
 
+  it('gossip without a transport author (unsigned gossipsub frames): the envelope signer is the author, and must be bound', () => {
+    adm.consider(a.binding, NOW);
+    adm.consider(b.binding, NOW);
+    const verdict = (bytes: Uint8Array) => {
+      const v = val.check(bytes, { nowMs: NOW, via: 'gossip', expectKind: 'report' });
+      return v.action === 'accept' ? ['accept'] : [v.action, v.reason, v.strike];
+    };
+    const mine = rv(signScoreReport({ ...report(a, 100), issuedAt: NOW + 7 }, a.hot));
+    assert.deepEqual(verdict(env(a, 'report', 100, mine)), ['accept'], 'a forwarded copy of a\'s own reveal: accepted whoever relayed it');
+    assert.deepEqual(verdict(env(outsider, 'report', 100, rv(signScoreReport({ ...report(a, 100), issuedAt: NOW + 8 }, a.hot)))), ['reject', 'unknown-peer', false], 'a node key bound to no validator');
+    assert.deepEqual(verdict(env(b, 'report', 100, rv(signScoreReport({ ...report(a, 100), issuedAt: NOW + 9 }, a.hot)))), ['reject', 'signer-mismatch', true], 'b cannot publish a\'s reveal');
+    const tampered = env(a, 'report', 100, rv(signScoreReport({ ...report(a, 100), issuedAt: NOW + 10 }, a.hot)));
+    tampered[tampered.length - 1] ^= 1;
+    assert.deepEqual(verdict(tampered), ['reject', 'bad-signature', true]);
+    const binding = val.check(env(b, 'binding', 0, encodeBinding(b.binding)), { nowMs: NOW, via: 'gossip', expectKind: 'binding' });
+    assert.equal(binding.action, 'accept', 'a binding relayed on the topic is checked by its own signatures');
+  });
+
   it('flood limits: a third distinct report of one author in a run is ignored, consensus messages per author are rate-limited, garbage consensus payloads are schema failures', () => {
     adm.consider(a.binding, NOW);
     const check = (bytes: Uint8Array, kind: 'report' | 'consensus', nowMs = NOW) => {
