@@ -54,7 +54,11 @@ export async function driveRun(net: ScaleNetwork, opts: { hooks?: RunHooks; time
   const hooks = opts.hooks ?? {};
   const o = net.opts;
   const t0 = Date.now();
-  const runId = net.nextRunStart();
+  // the run already open when its commit window has room left (a run that started while the previous
+  // one was still being measured): skipping ahead to the next epoch would fast-forward the chain
+  // through that run's deadlines while the nodes still work on it (two runs at once, one trampled)
+  const open = net.currentRunStart();
+  const runId = net.head < open + o.commitWindow - 5 ? open : net.nextRunStart();
   const commitEnd = runId + o.commitWindow;
   const revealEnd = commitEnd + o.revealWindow;
   const reached = (idx: number, phase: string) => ORDER.indexOf(net.phaseOf(idx, runId) ?? '') >= ORDER.indexOf(phase);
