@@ -15,13 +15,15 @@ import type { GossipKind } from '../../proto/gossip.ts';
 export const GOSSIP_KINDS = ['report', 'consensus', 'binding'] as const;
 
 /**
- * Topic names carry the version of what they carry: version 2 since reports travel as reveals (salt +
- * signed report), consensus messages are wire version 2 and bindings are v2 (scoped, countersigned).
- * A version-1 node subscribes to other topics and never meets a version-2 one.
+ * Topic names carry the version of what they carry: version 3 since gossipsub frames are unsigned
+ * (StrictNoSign: the envelope's node-key signature names the author); version 2 brought reveals (salt +
+ * signed report), consensus wire version 2 and v2 bindings (scoped, countersigned). A node of another
+ * version subscribes to other topics and never meets this one (a StrictSign peer would reject every
+ * unsigned frame, and be rejected: each side's peer score would sink for the other's valid messages).
  */
 export function topicFor(netuid: number, kind: GossipKind): string {
   const name = kind === 'report' ? 'reports' : kind === 'consensus' ? 'consensus' : 'bindings';
-  return `/conclave/${netuid}/${name}/2`;
+  return `/conclave/${netuid}/${name}/3`;
 }
 
 export interface GossipTopicsComponents {
