@@ -14,7 +14,8 @@
 // (comma list of honest,audit,partition,restart,byzantine; default all), SCALE_BLOCK_MS (1000), SCALE_TEMPO
 // (200 blocks: a run must finish within a tempo or the next one overlaps it), SCALE_COMMIT_WINDOW (120 blocks:
 // 64 nodes evaluating and committing on 2 shared cores take about a minute; the driver fast-forwards
-// the rest of the window once every node has committed),
+// the rest of the window once every node has committed), SCALE_CONSENSUS_TIMEOUT_S (240: the nodes' consensus
+// timeout; the driver waits for a run this long + 30 s after its reveal opens),
 // SCALE_CPU_PROF=DIR (V8 CPU profile of every worker during each run), SCALE_KEEP=1 (keep the data dirs
 // and node logs).
 import { freemem, totalmem } from 'node:os';
@@ -34,7 +35,8 @@ const t0 = Date.now();
 const log = (l: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}\n`);
 const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 const MiB = 1024 * 1024;
-const base = { validators: V, miners: M, blockMs: BLOCK_MS, tempo: TEMPO, commitWindow: COMMIT_WINDOW, log, viewTimeoutS: 30, consensusTimeoutS: 240, keep: process.env.SCALE_KEEP === '1' };
+const CONSENSUS_TIMEOUT_S = Number(process.env.SCALE_CONSENSUS_TIMEOUT_S ?? 240);
+const base = { validators: V, miners: M, blockMs: BLOCK_MS, tempo: TEMPO, commitWindow: COMMIT_WINDOW, log, viewTimeoutS: 30, consensusTimeoutS: CONSENSUS_TIMEOUT_S, keep: process.env.SCALE_KEEP === '1' };
 
 // a bench stopped from outside (timeout, Ctrl-C) still takes its workers down and removes its data
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
