@@ -87,7 +87,8 @@ export async function startConsensus(ctx: PhaseContext, l: LiveRun, commitEnd: n
   await io.drainReports();
   const neurons = await chainCall(ctx, 'metagraph', () => d.chain.metagraph(r.runId));
   const members = membersOf(neurons, d.config.consensus.minStake);
-  const commitments = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd));
+  // the commitments by the commit deadline are final once it passed: the ones the early-start check read serve here too
+  const commitments = l.committed ?? (l.committed = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd)));
   // catch-up from peers only when a committed reveal has not arrived by gossip (a restart, a partition,
   // a withholder): asking every peer for its inventory at every reveal end delayed every certificate
   const have = new Set((await d.store.listReportBytes(r.runId)).map((x) => x.hotkey));

@@ -19,8 +19,8 @@ export interface LiveRun {
   retryAt?: number;
   /** causes already logged at warn for this run */
   logged?: Set<string>;
-  /** report commitments on chain by the commit deadline (hotkey → hash), read once the window closed */
-  committed?: Map<string, string>;
+  /** report commitments on chain by the commit deadline, read once the window closed (reveal.ts, certify.ts) */
+  committed?: Map<string, { hash: string; block: number }>;
   /** committed hotkeys whose held reveal opens their commitment (publishing: may consensus start early?) */
   opened?: Set<string>;
 }

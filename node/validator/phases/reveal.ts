@@ -79,15 +79,14 @@ export async function holdsEveryCommittedReveal(ctx: PhaseContext, l: LiveRun, c
   const r = l.record;
   if (!l.committed) {
     try {
-      const onChain = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd));
-      l.committed = new Map([...onChain].map(([hk, c]) => [hk, c.hash]));
+      l.committed = await chainCall(ctx, 'read-commitments', () => d.chain.reportCommitments(r.runId, commitEnd));
     } catch {
       return false;
     }
   }
   if (l.committed.size === 0 || !l.committed.has(ctx.hotkey)) return false;
   const opened = (l.opened ??= new Set());
-  for (const [hotkey, hash] of l.committed) {
+  for (const [hotkey, { hash }] of l.committed) {
     if (opened.has(hotkey)) continue;
     const hex = await d.store.getReportBytes(r.runId, hotkey);
     if (hex === undefined) return false;
