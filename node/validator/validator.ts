@@ -18,6 +18,9 @@
 // This file is the machine (which phase follows which, the tick, the persisted transitions and the
 // message buffers shared by runs); the work of each phase is in ./phases/: roster.ts, evaluate.ts,
 // commit.ts, reveal.ts, certify.ts, set-weights.ts.
+// Why just over 400 lines: the tick, its lock and the early wake-ups (a consensus message or a reveal
+// arriving steps the runs before the next tick) all read and write the same live runs and inbox under
+// one lock; apart, that state would have to cross a module boundary on every message.
 import PQueue from 'p-queue';
 import type { EpochInfo, ValidatorDeps } from './ports.ts';
 import { backoffRun } from './backoff.ts';

@@ -4,13 +4,12 @@
 // strike for an invalid one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Mesh, type DeliveredConsensus } from '../../node/p2p/mesh.ts';
-import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
-import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import type { DeliveredConsensus, Mesh } from '../../node/p2p/mesh.ts';
+import { ed25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
 import { decodeGossipEnvelope, encodeGossipEnvelope, signGossipEnvelope } from '../../proto/gossip.ts';
 import { sha256Hex } from '../../proto/codec.ts';
 import { encodeMessage } from '../../proto/consensus.ts';
-import { until } from './harness.ts';
+import { startMeshes, until } from './harness.ts';
 
 const RUN = 9;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,27 +17,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('direct delivery of consensus messages (node/p2p/direct.ts)', function () {
   this.timeout(120_000);
   const meshes: Mesh[] = [];
-  const hotkeys: Sr25519Signer[] = [];
+  let hotkeys: Sr25519Signer[] = [];
   const got: DeliveredConsensus[][] = [];
-  const seeds: Uint8Array[] = [];
+  let seeds: Uint8Array[] = [];
 
   before(async () => {
-    await cryptoReady();
-    for (let i = 0; i < 3; i++) hotkeys.push(sr25519SignerFromSeed(randomBytes(32)));
-    const set = hotkeys.map((h) => ({ hotkey: h.hotkey, stake: 1_000_000_000n }));
-    for (let i = 0; i < 3; i++) {
-      seeds.push(randomBytes(32));
-      const m = new Mesh({ netuid: 1, genesisHash: STANDALONE_GENESIS, hotkey: hotkeys[i], nodeKeySeed: seeds[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : [meshes[0].multiaddrs()[0]], dht: false, heartbeatMs: 200, maintainMs: 500, publishWaitMs: 3000, strikeLimit: 1000 });
+    ({ hotkeys, nodeSeeds: seeds } = await startMeshes(meshes, 3, RUN, (m) => {
       const inbox: DeliveredConsensus[] = [];
       m.onConsensus((c) => inbox.push(c));
       got.push(inbox);
-      m.setValidatorSet(set);
-      m.setCurrentRun(RUN);
-      await m.start();
-      meshes.push(m);
-    }
-    await until(() => meshes.every((m) => m.metrics().admittedPeers === 2), 60_000, 'full mesh', 100);
-    await until(() => meshes.every((m) => m.metrics().reportSubscribers === 2), 30_000, 'subscriptions', 100);
+    }));
   });
 
   after(async () => {

@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cryptoReady, sr25519SignerFromSeed } from '../../proto/signer.ts';
+import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
+import { Mesh } from '../../node/p2p/mesh.ts';
+import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node', 'cli.ts');
 
@@ -129,4 +131,28 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
 
 export function validatorsJson(ids: Identity[]): string {
   return JSON.stringify(ids.map((i) => ({ hotkey: i.hotkey, stake: '1000000000' })));
+}
+
+/**
+ * `n` validators of equal stake as in-process meshes over loopback TCP (no DHT, fast timers, strikes
+ * out of the way), all admitted to each other and subscribed. `wire` attaches handlers before start.
+ * The meshes are pushed into `meshes` as they start, so the caller's `after` stops them even when
+ * this fails half-way.
+ */
+export async function startMeshes(meshes: Mesh[], n: number, runId: number, wire: (m: Mesh, i: number) => void = () => undefined): Promise<{ hotkeys: Sr25519Signer[]; nodeSeeds: Uint8Array[] }> {
+  await cryptoReady();
+  const hotkeys = Array.from({ length: n }, () => sr25519SignerFromSeed(randomBytes(32)));
+  const nodeSeeds = Array.from({ length: n }, () => new Uint8Array(randomBytes(32)));
+  const set = hotkeys.map((h) => ({ hotkey: h.hotkey, stake: 1_000_000_000n }));
+  for (let i = 0; i < n; i++) {
+    const m = new Mesh({ netuid: 1, genesisHash: STANDALONE_GENESIS, hotkey: hotkeys[i], nodeKeySeed: nodeSeeds[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : [meshes[0].multiaddrs()[0]], dht: false, heartbeatMs: 200, maintainMs: 500, publishWaitMs: 3000, strikeLimit: 1000 });
+    wire(m, i);
+    m.setValidatorSet(set);
+    m.setCurrentRun(runId);
+    await m.start();
+    meshes.push(m);
+  }
+  await until(() => meshes.every((m) => m.metrics().admittedPeers === n - 1), 60_000, 'full mesh', 100);
+  await until(() => meshes.every((m) => m.metrics().reportSubscribers === n - 1), 30_000, 'subscriptions', 100);
+  return { hotkeys, nodeSeeds };
 }

@@ -5,18 +5,16 @@
 // messages, a mesh peer that delivers nothing on the consensus topic is pruned yet still reachable, and
 // a peer sending invalid envelopes is graylisted by real nodes while honest peers keep their standing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { PeerScore, createPeerScoreParams, validatePeerScoreParams } from '@libp2p/gossipsub/score';
 import { defaultLogger } from '@libp2p/logger';
 import { appScore, colocationTerm, peerScoreParams, P3_WEIGHT, SCORE_THRESHOLDS, VALIDATOR_BONUS, type Standing } from '../../node/p2p/scoring.ts';
 import { topicFor } from '../../node/p2p/topics.ts';
-import { Mesh, type DeliveredReport } from '../../node/p2p/mesh.ts';
+import type { DeliveredReport, Mesh } from '../../node/p2p/mesh.ts';
 import { sha256Hex } from '../../proto/codec.ts';
 import { signScoreReport } from '../../proto/score-report.ts';
 import { encodeReveal } from '../../proto/reveal.ts';
-import { STANDALONE_GENESIS } from '../../node/commands/mesh.ts';
-import { cryptoReady, sr25519SignerFromSeed, type Sr25519Signer } from '../../proto/signer.ts';
-import { until } from './harness.ts';
+import type { Sr25519Signer } from '../../proto/signer.ts';
+import { startMeshes, until } from './harness.ts';
 
 const TOPICS = { report: topicFor(1, 'report'), consensus: topicFor(1, 'consensus'), binding: topicFor(1, 'binding') };
 
@@ -87,26 +85,15 @@ describe('p2p: gossipsub peer scoring', function () {
 
   describe('over real libp2p: a validator sending invalid envelopes', () => {
     const meshes: Mesh[] = [];
-    const hotkeys: Sr25519Signer[] = [];
+    let hotkeys: Sr25519Signer[] = [];
     const got: DeliveredReport[][] = [];
 
     before(async () => {
-      await cryptoReady();
-      for (let i = 0; i < 4; i++) hotkeys.push(sr25519SignerFromSeed(randomBytes(32)));
-      const set = hotkeys.map((h) => ({ hotkey: h.hotkey, stake: 1_000_000_000n }));
-      for (let i = 0; i < 4; i++) {
-        // strikes out of the way: this test is about the gossip score alone
-        const m = new Mesh({ netuid: 1, genesisHash: STANDALONE_GENESIS, hotkey: hotkeys[i], nodeKeySeed: randomBytes(32), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : [meshes[0].multiaddrs()[0]], dht: false, heartbeatMs: 200, maintainMs: 500, publishWaitMs: 3000, strikeLimit: 1000 });
+      ({ hotkeys } = await startMeshes(meshes, 4, 7, (m) => {
         const inbox: DeliveredReport[] = [];
         m.onReport((r) => inbox.push(r));
         got.push(inbox);
-        m.setValidatorSet(set);
-        m.setCurrentRun(7);
-        await m.start();
-        meshes.push(m);
-      }
-      await until(() => meshes.every((m) => m.metrics().admittedPeers === 3), 60_000, 'full mesh', 100);
-      await until(() => meshes.every((m) => m.metrics().reportSubscribers === 3), 30_000, 'subscriptions', 100);
+      }));
     });
 
     after(async () => {
