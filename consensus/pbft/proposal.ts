@@ -10,7 +10,7 @@ import { rules, sameRun, type Ctx } from './context.ts';
 import { recordVote } from './equivocators.ts';
 import { countable } from './reports.ts';
 import { enterView } from './timers.ts';
-import { checkContent, checkJustification, decisionFitsRun } from './validate.ts';
+import { checkContent, checkJustification, decisionFitsRun, lateProposalProblem } from './validate.ts';
 import { highestLock } from './view-change.ts';
 import { collectVote } from './votes.ts';
 
@@ -56,7 +56,11 @@ export function onProposal(c: Ctx, p: Proposal, from: number, own = false): void
   const s = c.s;
   const v = p.vote.view;
   if (!sameRun(c, p.vote.netuid, p.vote.runId)) return c.reject(from, `proposal for run ${p.vote.runId} (stale or replayed)`);
-  if (s.decided) return help(c, from, v);
+  if (s.decided) {
+    const late = own ? null : lateProposalProblem(c, p);
+    if (late) c.reject(from, late);
+    return help(c, from, v);
+  }
   if (v < s.view) return;
   const proposer = c.proposerOf(v);
   if (p.vote.voter !== c.setup.members[proposer].nodeKey) return c.reject(from, `proposal for view ${v} not signed by its proposer (member ${proposer})`);

@@ -51,8 +51,7 @@ export function checkContent(c: Ctx, p: Proposal, from: number): string | null |
   const r = rules(c, myBasis(c));
   const { excluded } = countingPower(r);
   const excludedSet = new Set(excluded);
-  const listed = new Set(d.reportHashes);
-  const left = onTimeHashes(c).filter((h) => !listed.has(h) && !excludedSet.has(s.reports[h].hotkey));
+  const left = leftOut(c, d, excludedSet);
   if (left.length > 0) {
     answerWithReveals(c, left);
     return `leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => s.reports[h].hotkey).join(', ')}); answered with them`;
@@ -81,6 +80,39 @@ export function checkContent(c: Ctx, p: Proposal, from: number): string | null |
   const recomputed = computeDecision(r, counted);
   if (!meetsThreshold(recomputed.countedPower, recomputed.totalPower, c.setup.threshold)) return 'counted reports do not reach the quorum';
   if (decisionHash(recomputed) !== p.vote.decisionHash) return 'decision differs from the one recomputed from its counted reports';
+  return null;
+}
+
+/** The on-time countable reports this member holds that `d` does not list (excluded members aside). */
+function leftOut(c: Ctx, d: Decision, excluded: ReadonlySet<string>): string[] {
+  const listed = new Set(d.reportHashes);
+  return onTimeHashes(c).filter((h) => !listed.has(h) && !excluded.has(c.s.reports[h].hotkey));
+}
+
+/**
+ * A proposal reaching a member that already decided gets no vote, but one no honest proposer could
+ * make (not its proposer's, a justification without a quorum, a free decision leaving out an on-time
+ * report this member holds) is still refused: a Byzantine proposer that lost the race to the
+ * certificate leaves the same evidence (a refusal with its reason) as one that did not. No state
+ * changes; the caller answers with the certificate either way.
+ */
+export function lateProposalProblem(c: Ctx, p: Proposal): string | null {
+  const v = p.vote.view;
+  const proposer = c.proposerOf(v);
+  if (p.vote.voter !== c.setup.members[proposer].nodeKey) return `proposal for view ${v} not signed by its proposer (member ${proposer})`;
+  const hash = decisionHash(p.decision);
+  if (hash !== p.vote.decisionHash) return 'proposal vote does not match its decision';
+  if (!verifyVoteSignature(p.vote, c.env.verifier)) return 'proposal signature does not verify';
+  if (hash === c.s.decided?.hash) return null;
+  const misfit = decisionFitsRun(c, p.decision);
+  if (misfit) return `proposal: ${misfit}`;
+  if (v > 0) {
+    const j = checkJustification(c, p.justification, v);
+    if (typeof j === 'string') return `proposal for view ${v}: ${j}`;
+    if (j.forced) return decisionHash(j.forced.decision) === hash ? null : `proposal for view ${v} ignores the highest lock in its justification`;
+  }
+  const left = leftOut(c, p.decision, new Set(countingPower(rules(c, myBasis(c))).excluded));
+  if (left.length > 0) return `proposal for view ${v}: leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => c.s.reports[h].hotkey).join(', ')})`;
   return null;
 }
 

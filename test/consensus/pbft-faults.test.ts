@@ -3,7 +3,8 @@
 // proposer steering the incumbent with a stale or forged certified run, joining a view f+1 moved to,
 // and the subnet's rule on chronic non-revealers.
 import assert from 'node:assert/strict';
-import { decisionHash, encodeMessage, signVote, type Decision, type Proposal } from '../../proto/consensus.ts';
+import { decisionHash, encodeMessage, signVote, signViewChange, type Decision, type Proposal } from '../../proto/consensus.ts';
+import { proposerOrder } from '../../consensus/validator-set.ts';
 import { sha256Hex } from '../../proto/codec.ts';
 import type { Reveal } from '../../proto/reveal.ts';
 import { computeDecision } from '../../consensus/decision.ts';
@@ -67,6 +68,44 @@ describe('consensus faults (issue #15) on the pure reducer', function () {
     const d = h.states[1].decided!.decision;
     assert.equal(d.reportHashes.length, 4, 'the certified decision counts every report');
     assert.ok(h.states[1].decided!.certificate.view >= 1);
+  });
+
+  it('selective-count after the certificate: a decided member still refuses a self-justified selective proposal for a later view, and answers with the certificate', () => {
+    const h = new Harness(members, setups(members, { reveals }));
+    onTime(h);
+    h.start();
+    h.run(60_000);
+    const decided = h.states[0].decided!;
+    assert.ok(h.states.every((s) => s.decided?.hash === decided.hash));
+    const order = proposerOrder(members.length, RUN, h.states[0].setup.seed);
+    const adversary = order[1];
+    const victim = [0, 1, 2, 3].find((i) => i !== adversary)!;
+    const s = h.states[adversary];
+    const rules = { context: ctx, roster, members: members.map((m) => ({ hotkey: m.sr.hotkey, stake: m.stake })), threshold: { num: 2, den: 3 }, policy: DEFAULT_WINNER_POLICY, basis: { previous: null, chain: null }, committed: Object.keys(s.setup.commitments!), maxMissedReveals: 0 };
+    const selective = computeDecision(rules, [0, 1, 2, 3].filter((i) => i !== victim).map((i) => ({ report: reveals[i].signed.report, hash: hashOf(reveals[i]), power: 1000n })));
+    const vc = signViewChange({ netuid: NETUID, runId: RUN, newView: 1, prepared: null }, members[adversary].ed);
+    const vote = signVote({ phase: 'propose', netuid: NETUID, runId: RUN, view: 1, decisionHash: decisionHash(selective) }, members[adversary].ed);
+    const selfJustified = encodeMessage({ type: 'proposal', proposal: { vote, decision: selective, justification: [vc] } });
+    const notItsView = encodeMessage({ type: 'proposal', proposal: { vote: signVote({ phase: 'propose', netuid: NETUID, runId: RUN, view: 2, decisionHash: decisionHash(selective) }, members[adversary].ed), decision: selective, justification: [vc] } });
+    const before = h.outputs.length;
+    const others = [0, 1, 2, 3].filter((i) => i !== adversary);
+    for (const j of others) {
+      h.input(j, { type: 'message', from: adversary, bytes: selfJustified });
+      h.input(j, { type: 'message', from: adversary, bytes: notItsView });
+    }
+    const after = h.outputs.slice(before);
+    for (const j of others) {
+      const why = after.filter((o) => o.member === j && o.out.type === 'rejected').map((o) => (o.out as { reason: string }).reason);
+      assert.ok(why.some((r) => /proposal for view 1: justification lacks view changes from a quorum/.test(r)), why.join('\n'));
+      assert.ok(why.some((r) => /proposal for view 2 not signed by its proposer/.test(r)), why.join('\n'));
+      assert.ok(after.some((o) => o.member === j && o.out.type === 'send' && o.out.to === adversary), `member ${j} answers the late proposer with the certificate`);
+      assert.equal(h.states[j].decided!.hash, decided.hash, 'the decision stands');
+    }
+    // a late copy of the decided proposal is no fault
+    const n = h.rejected().length;
+    const decidedProposal = encodeMessage({ type: 'proposal', proposal: { vote: signVote({ phase: 'propose', netuid: NETUID, runId: RUN, view: 0, decisionHash: decided.hash }, members[order[0]].ed), decision: decided.decision, justification: [] } });
+    for (const j of [0, 1, 2, 3].filter((i) => i !== order[0])) h.input(j, { type: 'message', from: order[0], bytes: decidedProposal });
+    assert.equal(h.rejected().length, n);
   });
 
   it('late-reveal: a reveal arriving after the deadline never forces a refusal, and still counts when included', () => {
