@@ -9,6 +9,7 @@ import { NETUID, type NodeInfo, type ScaleNetwork } from './network.ts';
 import { SubtensorClient } from '../../node/chain/client.ts';
 import { loadConfigFile } from '../../node/config.ts';
 import { auditRun as auditCore, evidenceFromBundle, type AuditInput } from '../../node/audit.ts';
+import { auditChainWeights } from '../../node/audit-chain-reads.ts';
 import { decodeCertifiedRun } from '../../proto/consensus.ts';
 import { fromHex, toHex } from '../../proto/codec.ts';
 import { fetchRunBundle } from '../../node/p2p/run-bundle.ts';
@@ -106,10 +107,10 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
   };
 }
 
-/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process. */
+/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process with the CLI's resolution cache (node/resolve-cache.ts). */
 export async function auditModuleLoad() {
   const here = fileURLToPath(new URL('../../', import.meta.url));
-  const code = `await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
+  const code = `(await import(${JSON.stringify(join(here, 'node/resolve-cache.ts'))})).registerResolveCache(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
   const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', code], 120_000);
   const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
   return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
@@ -142,16 +143,9 @@ export async function auditVerifyCpu(net: ScaleNetwork, runId: number, node: Nod
       const prev = await fetchRunBundle(node.multiaddr, NETUID, decision.previous.runId, { timeoutMs: 60_000 });
       if (prev.certificate) previous = { certifiedRunHex: toHex(prev.certificate), metagraph: await client.metagraph(NETUID, decision.previous.runId) };
     }
-    const chainWeightsAtStart = [];
-    if (decision && !decision.previous) {
-      for (const m of members) chainWeightsAtStart.push({ hotkey: m.hotkey, stake: m.stake, weights: (await client.weightsOf(NETUID, m.hotkey, runId)) ?? [] });
-    }
-    const chainWeights = new Map<string, { block: number; weights: { uid: number; weight: number }[] }>();
-    for (const m of members) {
-      const u = await client.lastWeightsUpdate(NETUID, m.hotkey).catch(() => null);
-      if (!u || u.block <= commitEnd) continue;
-      chainWeights.set(m.hotkey, { block: u.block, weights: (await client.weightsOf(NETUID, m.hotkey, u.block)) ?? [] });
-    }
+    // the bench's window: every update on chain now (the bench audits right after the run)
+    const windowEnd = (await client.bestBlock()).number;
+    const { chainWeightsAtStart, chainWeights } = await auditChainWeights(client, { netuid: NETUID, runId, hotkeys: members, commitEnd, windowEnd, atStart: decision !== null && !decision.previous });
     const c0 = process.cpuUsage();
     const result = auditCore({ runId, netuid: NETUID, genesisHash: net.chain.genesisHash, ...evidence, metagraph, commitments, previous, chainWeightsAtStart, chainWeights, rules: rulesFromConfig(cfg) });
     const cpu = process.cpuUsage(c0);

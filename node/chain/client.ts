@@ -13,7 +13,7 @@ import { submitSigned } from './submit.ts';
 import { readMetagraph } from './metagraph.ts';
 import { ipToU128 } from './encoding.ts';
 import type { EpochSchedule } from './epoch-schedule.ts';
-import { readAxonOf, readDrandBeacon, readEpochSchedule, readHyperparams, readLastWeightsUpdate, readSubnetOwnerHotkey, readWeightsOf } from './subnet-reads.ts';
+import { readAxonOf, readDrandBeacon, readEpochSchedule, readHyperparams, readLastWeightsUpdate, readLastWeightsUpdates, readSubnetOwnerHotkey, readWeightsOf, readWeightsOfMany } from './subnet-reads.ts';
 import { readCommitments, readMinerRoster, readScoreCommitments } from './commitment-reads.ts';
 import { readCanSetWeights, submitSetWeights } from './set-weights.ts';
 import type { DrandBeacon } from './timelock/drand.ts';
@@ -265,6 +265,16 @@ export class SubtensorClient {
   /** The weights `hotkey` last set on `netuid` (u16 values), or null when it is not registered there. */
   weightsOf(netuid: number, hotkey: string, at?: BlockRef): Promise<{ uid: number; weight: number }[] | null> {
     return readWeightsOf(this, netuid, hotkey, at);
+  }
+
+  /** The weights each of `hotkeys` set on `netuid`, as of one block, in two multi-reads (unregistered hotkeys absent). */
+  weightsOfMany(netuid: number, hotkeys: readonly string[], at?: BlockRef): Promise<Map<string, { uid: number; weight: number }[]>> {
+    return readWeightsOfMany(this, netuid, hotkeys, at);
+  }
+
+  /** Each of `hotkeys`' uid and last weights block (0 when never) on `netuid`, as of one block (unregistered hotkeys absent). */
+  lastWeightsUpdates(netuid: number, hotkeys: readonly string[], at?: BlockRef): Promise<Map<string, { uid: number; block: number }>> {
+    return readLastWeightsUpdates(this, netuid, hotkeys, at);
   }
 
   /** `hotkey`'s uid on `netuid` and the block it last set weights at (0 when never), or null when not registered. */

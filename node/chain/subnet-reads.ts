@@ -76,6 +76,53 @@ export async function readWeightsOf(client: SubtensorClient, netuid: number, hot
   });
 }
 
+/** Keys per state_queryStorageAt call: bounds one request and one answer. */
+const MULTI_CHUNK = 128;
+
+async function multi(q: Dyn, args: unknown[]): Promise<Dyn[]> {
+  const out: Dyn[] = [];
+  for (let i = 0; i < args.length; i += MULTI_CHUNK) out.push(...(await q.multi(args.slice(i, i + MULTI_CHUNK))));
+  return out;
+}
+
+/** Each of `hotkeys`' uid on `netuid` at the decorated block (Uids, one multi-read); unregistered ones absent. */
+async function uidsOf(client: SubtensorClient, apiAt: Dyn, netuid: number, hotkeys: readonly string[]): Promise<Map<string, number>> {
+  const opts = await multi(client.storage(apiAt, 'subtensorModule', 'uids'), hotkeys.map((h) => [netuid, h]));
+  const uids = new Map<string, number>();
+  hotkeys.forEach((h, i) => {
+    if (opts[i]?.isSome) uids.set(h, Number(opts[i].unwrap().toString()));
+  });
+  return uids;
+}
+
+/**
+ * The weights each of `hotkeys` last set on `netuid`, as of one block: one Uids and one Weights
+ * multi-read (state_queryStorageAt) for all of them, where readWeightsOf costs two reads per hotkey.
+ * Hotkeys not registered there are absent from the map.
+ */
+export async function readWeightsOfMany(client: SubtensorClient, netuid: number, hotkeys: readonly string[], at?: BlockRef): Promise<Map<string, { uid: number; weight: number }[]>> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const uids = await uidsOf(client, apiAt, netuid, hotkeys);
+    const reg = [...uids];
+    const ws = await multi(client.storage(apiAt, 'subtensorModule', 'weights'), reg.map(([, uid]) => [netuid, uid]));
+    return new Map(reg.map(([h], i) => [h, (ws[i] as Dyn[]).map((pair) => ({ uid: Number(pair[0].toString()), weight: Number(pair[1].toString()) }))]));
+  });
+}
+
+/**
+ * Each of `hotkeys`' uid on `netuid` and the block it last set weights at (0 when never), as of one
+ * block: one Uids multi-read and one read of the subnet's LastUpdate vector. Unregistered ones absent.
+ */
+export async function readLastWeightsUpdates(client: SubtensorClient, netuid: number, hotkeys: readonly string[], at?: BlockRef): Promise<Map<string, { uid: number; block: number }>> {
+  const { apiAt } = await client.at(at);
+  return client.read(async () => {
+    const uids = await uidsOf(client, apiAt, netuid, hotkeys);
+    const last = ((await client.storage(apiAt, 'subtensorModule', 'lastUpdate')(netuid)).toJSON() ?? []) as (number | string)[];
+    return new Map([...uids].map(([h, uid]) => [h, { uid, block: Number(last[uid] ?? 0) }]));
+  });
+}
+
 /**
  * `hotkey`'s uid on `netuid` and the block it last set weights at (SubtensorModule.LastUpdate; 0 when
  * never), or null when it is not registered there.

@@ -182,6 +182,7 @@ const command: Command = {
     await cryptoReady();
     const { SubtensorClient } = await import('../chain/client.ts');
     const { auditRun, evidenceFromBundle } = await import('../audit.ts');
+    const { auditChainWeights } = await import('../audit-chain-reads.ts');
     const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
     const { derivedWindows } = await import('../validator/windows.ts');
     const { nextEpochAt } = await import('../chain/epoch-schedule.ts');
@@ -241,10 +242,6 @@ const command: Command = {
         const hex = await certifiedRunAt(decision.previous.runId);
         if (hex) previous = { certifiedRunHex: hex, metagraph: await client.metagraph(netuid, decision.previous.runId) };
       }
-      const chainWeightsAtStart = [];
-      if (decision && !decision.previous) {
-        for (const m of members) chainWeightsAtStart.push({ hotkey: m.hotkey, stake: m.stake, weights: (await client.weightsOf(netuid, m.hotkey, runId)) ?? [] });
-      }
       // weights set for this run: the last update after its commit deadline and before the next run's
       // weights could land (the next run starts when the chain's epoch schedule at the run block says it
       // fires; plain set_weights lands after its commit deadline; on a commit-reveal subnet the chain
@@ -253,12 +250,7 @@ const command: Command = {
       const nextRun = nextEpochAt(schedule);
       const best = (await client.bestBlock()).number;
       const windowEnd = Math.min(best, hp.commitRevealEnabled ? nextRun + Math.max(1, hp.revealPeriodEpochs ?? 1) * schedule.tempo - 1 : nextRun + commitWindow);
-      const chainWeights = new Map<string, { block: number; weights: { uid: number; weight: number }[] }>();
-      for (const m of members) {
-        const u = await client.lastWeightsUpdate(netuid, m.hotkey, windowEnd).catch(() => null);
-        if (!u || u.block <= commitEnd) continue;
-        chainWeights.set(m.hotkey, { block: u.block, weights: (await client.weightsOf(netuid, m.hotkey, u.block)) ?? [] });
-      }
+      const { chainWeightsAtStart, chainWeights } = await auditChainWeights(client, { netuid, runId, hotkeys: members, commitEnd, windowEnd, atStart: decision !== null && !decision.previous });
       const result = auditRun({ runId, netuid, genesisHash, ...evidence, metagraph, commitments, previous, chainWeightsAtStart, chainWeights, rules: rulesFromConfig(cfg) });
       if (values.json) printJson(result);
       else {

@@ -79,6 +79,8 @@ export interface ChainPort {
   findWeightsCommit?(block: number, uids: number[], weights: number[]): Promise<WeightsCommit | null>;
   /** The weights `hotkey` set on the subnet as of `atBlock` (default: best block): the owner's pick, the incumbent at a run's start. */
   weightsOf(hotkey: string, atBlock?: number): Promise<{ uid: number; weight: number }[]>;
+  /** weightsOf for many hotkeys as of one block, read together (hotkeys not registered are absent). */
+  weightsOfMany(hotkeys: readonly string[], atBlock?: number): Promise<Map<string, { uid: number; weight: number }[]>>;
   /**
    * The block at which `hotkey` last set weights (LastUpdate of its uid), null when never / unknown.
    * Lets a restarted loop tell weights that landed before a crash from an older identical set.

@@ -48,6 +48,7 @@ export function chainPort(client: SubtensorClient, signer: Sr25519Signer, netuid
     confirmReveal: (commit) => client.confirmReveal(commit),
     findWeightsCommit: (block, uids, weights) => client.findWeightsCommit(netuid, signer.hotkey, block, uids, weights),
     weightsOf: async (hotkey, at) => (await client.weightsOf(netuid, hotkey, at)) ?? [],
+    weightsOfMany: (hotkeys, at) => client.weightsOfMany(netuid, hotkeys, at),
     lastWeightsBlock: async (hotkey) => {
       const u = await client.lastWeightsUpdate(netuid, hotkey);
       return u && u.block > 0 ? u.block : null;

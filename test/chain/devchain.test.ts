@@ -111,6 +111,18 @@ describe('chain: SubtensorClient against the devchain', function () {
     assert.deepEqual(await other.weightsOf(DEFAULT_NETUID, v0.hotkey, first.block), [{ uid: 4, weight: 32768 }, { uid: 6, weight: 65535 }, { uid: 7, weight: 16384 }]);
     assert.equal((await other.lastWeightsUpdate(DEFAULT_NETUID, v0.hotkey, first.block))?.block, first.block, 'LastUpdate of its uid is the block the set landed in');
     assert.equal(await other.lastWeightsUpdate(DEFAULT_NETUID, devKeypair('//Stranger').address), null, 'an unregistered key has no uid');
+    // the batched reads (the audit's and the certify phase's) agree with the one-by-one reads at the same block
+    const stranger = devKeypair('//Stranger').address;
+    const v1 = signerOf('//Validator1').hotkey;
+    const many = await other.weightsOfMany(DEFAULT_NETUID, [v0.hotkey, stranger, v1], first.block);
+    assert.deepEqual([...many.keys()].sort(), [v0.hotkey, v1].sort(), 'an unregistered key is absent');
+    assert.deepEqual(many.get(v0.hotkey), await other.weightsOf(DEFAULT_NETUID, v0.hotkey, first.block));
+    assert.deepEqual(many.get(v1), await other.weightsOf(DEFAULT_NETUID, v1, first.block));
+    const updates = await other.lastWeightsUpdates(DEFAULT_NETUID, [v0.hotkey, stranger, v1], first.block);
+    assert.deepEqual(updates.get(v0.hotkey), await other.lastWeightsUpdate(DEFAULT_NETUID, v0.hotkey, first.block));
+    assert.deepEqual(updates.get(v1), await other.lastWeightsUpdate(DEFAULT_NETUID, v1, first.block));
+    assert.equal(updates.has(stranger), false);
+    assert.equal((await other.weightsOfMany(DEFAULT_NETUID, [], first.block)).size, 0);
     // the chain itself refuses: bypass the client's local check and submit directly
     const onChain = await client.submit(v0, () => client.api.tx.subtensorModule.setWeights(DEFAULT_NETUID, [4], [65535], 0));
     assert.equal(onChain.ok, false);

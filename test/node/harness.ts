@@ -75,6 +75,14 @@ export class MemChain {
         const w = (this.weights.get(hk) ?? []).filter((x) => at === undefined || x.block <= at).at(-1);
         return w ? w.uids.map((u, i) => ({ uid: u, weight: w.weights[i] })) : [];
       },
+      weightsOfMany: async (hks, at) => {
+        const out = new Map<string, { uid: number; weight: number }[]>();
+        for (const hk of hks) {
+          const w = (this.weights.get(hk) ?? []).filter((x) => at === undefined || x.block <= at).at(-1);
+          out.set(hk, w ? w.uids.map((u, i) => ({ uid: u, weight: w.weights[i] })) : []);
+        }
+        return out;
+      },
       lastWeightsBlock: async (hk) => this.weights.get(hk)?.at(-1)?.block ?? null,
       subnetOwnerHotkey: async () => null,
       close: async () => undefined,

@@ -83,6 +83,8 @@ describe('real runtime (spec 218, chopsticks): the client\'s reads and writes', 
     assert.ok(r.ok, !r.ok ? r.error.message : '');
     assert.deepEqual(await client.weightsOf(NETUID, hot.address, r.block), [{ uid: 0, weight: 21845 }, { uid, weight: 65535 }].sort((a, b) => a.uid - b.uid));
     assert.equal((await client.lastWeightsUpdate(NETUID, hot.address))?.block, r.block);
+    assert.deepEqual((await client.weightsOfMany(NETUID, [hot.address], r.block)).get(hot.address), await client.weightsOf(NETUID, hot.address, r.block), 'the batched read (state_queryStorageAt) agrees on the real runtime');
+    assert.equal((await client.lastWeightsUpdates(NETUID, [hot.address], r.block)).get(hot.address)?.block, r.block);
     const local = await client.setWeights(signer, NETUID, [0], [1]);
     assert.deepEqual(!local.ok && [local.error.kind], ['rate-limited']);
     const onChain = await client.submit(signer, () => client.api.tx.subtensorModule.setWeights(NETUID, [0], [65535], 0));

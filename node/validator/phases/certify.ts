@@ -76,8 +76,8 @@ async function rememberCertified(ctx: PhaseContext, runId: number, decisionHash:
 /** The incumbent on chain at the run's start block: the top weight of a stake majority of the members. */
 async function chainIncumbentAt(ctx: PhaseContext, r: RunRecord, members: Members): Promise<IncumbentRef | null> {
   const d = ctx.d;
-  const rows = [];
-  for (const m of members) rows.push({ hotkey: m.hotkey, stake: m.stake, weights: await chainCall(ctx, 'weights-of', () => d.chain.weightsOf(m.hotkey, r.runId)) });
+  const all = await chainCall(ctx, 'weights-of', () => d.chain.weightsOfMany(members.map((m) => m.hotkey), r.runId));
+  const rows = members.map((m) => ({ hotkey: m.hotkey, stake: m.stake, weights: all.get(m.hotkey) ?? [] }));
   return incumbentFromWeights(rows, members.reduce((s, m) => s + m.stake, 0n), d.config.consensus.burnUid, r.roster);
 }
 
