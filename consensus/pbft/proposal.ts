@@ -1,16 +1,15 @@
 // PBFT reducer, proposals: the proposer of a view proposes (in view 0 from the reveals it holds, later
 // the highest lock among the view changes, if any); members check a proposal and send their prepare
 // vote to its proposer, the collector of the view.
-import { decisionHash, signVote, type Certificate, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
+import { decisionHash, signVote, type Decision, type Proposal, type ViewChange } from '../../proto/consensus.ts';
 import { computeDecision, countingPower } from '../decision.ts';
-import { verifyVoteSignature } from '../equivocation.ts';
 import { meetsThreshold } from '../validator-set.ts';
 import { help } from './certificate.ts';
 import { rules, sameRun, type Ctx } from './context.ts';
 import { recordVote } from './equivocators.ts';
 import { countable } from './reports.ts';
 import { enterView } from './timers.ts';
-import { checkContent, checkJustification, decisionFitsRun, lateProposalProblem } from './validate.ts';
+import { checkContent, lateProposalProblem, proposalJustified, proposalSigned } from './validate.ts';
 import { highestLock } from './view-change.ts';
 import { collectVote } from './votes.ts';
 
@@ -63,21 +62,14 @@ export function onProposal(c: Ctx, p: Proposal, from: number, own = false): void
   }
   if (v < s.view) return;
   const proposer = c.proposerOf(v);
-  if (p.vote.voter !== c.setup.members[proposer].nodeKey) return c.reject(from, `proposal for view ${v} not signed by its proposer (member ${proposer})`);
-  const hash = decisionHash(p.decision);
-  if (hash !== p.vote.decisionHash) return c.reject(from, 'proposal vote does not match its decision');
-  if (!own && !verifyVoteSignature(p.vote, c.env.verifier)) return c.reject(from, 'proposal signature does not verify');
+  const signed = proposalSigned(c, p, own);
+  if (typeof signed === 'string') return c.reject(from, signed);
+  const hash = signed.hash;
   if (!recordVote(c, p.vote)) return c.reject(from, `conflicting proposal from member ${proposer} in view ${v}`);
   if (s.prepared[v] !== undefined) return;
-  const misfit = decisionFitsRun(c, p.decision);
-  if (misfit) return c.reject(from, `proposal: ${misfit}`);
-  let forced: Certificate | null = null;
-  if (v > 0) {
-    const j = checkJustification(c, p.justification, v);
-    if (typeof j === 'string') return c.reject(from, `proposal for view ${v}: ${j}`);
-    forced = j.forced;
-    if (forced && decisionHash(forced.decision) !== hash) return c.reject(from, `proposal for view ${v} ignores the highest lock in its justification`);
-  }
+  const justified = proposalJustified(c, p, hash);
+  if (typeof justified === 'string') return c.reject(from, justified);
+  const forced = justified.forced;
   // A forced (locked) value is re-proposed whatever this member holds: more than the threshold
   // prepared it after checking it, and safety across views rests on re-proposing it.
   if (!forced && !own) {

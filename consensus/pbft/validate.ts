@@ -54,7 +54,7 @@ export function checkContent(c: Ctx, p: Proposal, from: number): string | null |
   const left = leftOut(c, d, excludedSet);
   if (left.length > 0) {
     answerWithReveals(c, left);
-    return `leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => s.reports[h].hotkey).join(', ')}); answered with them`;
+    return `${leavesOut(c, left)}; answered with them`;
   }
   const missing = d.reportHashes.filter((h) => !s.reports[h]);
   if (missing.length > 0) {
@@ -89,31 +89,53 @@ function leftOut(c: Ctx, d: Decision, excluded: ReadonlySet<string>): string[] {
   return onTimeHashes(c).filter((h) => !listed.has(h) && !excluded.has(c.s.reports[h].hotkey));
 }
 
-/**
- * A proposal reaching a member that already decided gets no vote, but one no honest proposer could
- * make (not its proposer's, a justification without a quorum, a free decision leaving out an on-time
- * report this member holds) is still refused: a Byzantine proposer that lost the race to the
- * certificate leaves the same evidence (a refusal with its reason) as one that did not. No state
- * changes; the caller answers with the certificate either way.
- */
-export function lateProposalProblem(c: Ctx, p: Proposal): string | null {
+function leavesOut(c: Ctx, left: readonly string[]): string {
+  return `leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => c.s.reports[h].hotkey).join(', ')})`;
+}
+
+/** A proposal signed by its view's proposer (the signature unchecked for this member's own), for the decision it carries: its hash, else the reason. */
+export function proposalSigned(c: Ctx, p: Proposal, own: boolean): { hash: string } | string {
   const v = p.vote.view;
   const proposer = c.proposerOf(v);
   if (p.vote.voter !== c.setup.members[proposer].nodeKey) return `proposal for view ${v} not signed by its proposer (member ${proposer})`;
   const hash = decisionHash(p.decision);
   if (hash !== p.vote.decisionHash) return 'proposal vote does not match its decision';
-  if (!verifyVoteSignature(p.vote, c.env.verifier)) return 'proposal signature does not verify';
-  if (hash === c.s.decided?.hash) return null;
+  if (!own && !verifyVoteSignature(p.vote, c.env.verifier)) return 'proposal signature does not verify';
+  return { hash };
+}
+
+/**
+ * A proposal's decision fits this run and, past view 0, its justification holds view changes from a
+ * quorum and it re-proposes their highest lock, if any: that lock (null when free), else the reason.
+ */
+export function proposalJustified(c: Ctx, p: Proposal, hash: string): { forced: Certificate | null } | string {
+  const v = p.vote.view;
   const misfit = decisionFitsRun(c, p.decision);
   if (misfit) return `proposal: ${misfit}`;
-  if (v > 0) {
-    const j = checkJustification(c, p.justification, v);
-    if (typeof j === 'string') return `proposal for view ${v}: ${j}`;
-    if (j.forced) return decisionHash(j.forced.decision) === hash ? null : `proposal for view ${v} ignores the highest lock in its justification`;
-  }
+  if (v === 0) return { forced: null };
+  const j = checkJustification(c, p.justification, v);
+  if (typeof j === 'string') return `proposal for view ${v}: ${j}`;
+  if (j.forced && decisionHash(j.forced.decision) !== hash) return `proposal for view ${v} ignores the highest lock in its justification`;
+  return j;
+}
+
+/**
+ * A proposal reaching a member that already decided gets no vote, but one no honest proposer could
+ * make (not its proposer's, a justification without a quorum, a free decision leaving out an on-time
+ * report this member holds) is still refused: a Byzantine proposer that lost the race to the
+ * certificate leaves the same evidence (a refusal with its reason) as one that did not. The same
+ * checks as before a vote (proposalSigned, proposalJustified, checkContent's completeness), without
+ * their state changes; the caller answers with the certificate either way.
+ */
+export function lateProposalProblem(c: Ctx, p: Proposal): string | null {
+  const signed = proposalSigned(c, p, false);
+  if (typeof signed === 'string') return signed;
+  if (signed.hash === c.s.decided?.hash) return null;
+  const justified = proposalJustified(c, p, signed.hash);
+  if (typeof justified === 'string') return justified;
+  if (justified.forced) return null;
   const left = leftOut(c, p.decision, new Set(countingPower(rules(c, myBasis(c))).excluded));
-  if (left.length > 0) return `proposal for view ${v}: leaves out ${left.length} valid report(s) revealed on time (${left.map((h) => c.s.reports[h].hotkey).join(', ')})`;
-  return null;
+  return left.length > 0 ? `proposal for view ${p.vote.view}: ${leavesOut(c, left)}` : null;
 }
 
 export function checkJustification(c: Ctx, vcs: readonly ViewChange[], v: number): { forced: Certificate | null } | string {
