@@ -60,10 +60,15 @@ export class Publisher {
 
   /** Publishes an opaque consensus message (proto/consensus.ts bytes) for `runId` (default: the current run). */
   async publishConsensus(payload: Uint8Array, runId?: number): Promise<PublishOutcome> {
+    return this.publishEnvelope('consensus', this.consensusRun(runId, 'publishConsensus'), payload);
+  }
+
+  /** The run a consensus message is for (`runId`, else the current run); refused when peers would ignore it. */
+  private consensusRun(runId: number | undefined, caller: string): number {
     const run = runId ?? this.c.validator.runs().current;
-    if (run === null) throw new Error('publishConsensus: no current run; call setCurrentRun(runId) first or pass runId');
-    if (!this.c.validator.runAccepted(run)) throw new Error(`publishConsensus: run ${run} is neither the current nor the previous run`);
-    return this.publishEnvelope('consensus', run, payload);
+    if (run === null) throw new Error(`${caller}: no current run; call setCurrentRun(runId) first or pass runId`);
+    if (!this.c.validator.runAccepted(run)) throw new Error(`${caller}: run ${run} is neither the current nor the previous run`);
+    return run;
   }
 
   /** Test/diagnostic hook: publishes raw envelope bytes on a topic without local checks. */
@@ -84,25 +89,36 @@ export class Publisher {
    * consensus topic like any other. Either way it is stored (fetchable) and marked as this node's own.
    */
   async sendConsensus(payload: Uint8Array, runId: number | undefined, send: (envelope: Uint8Array) => Promise<boolean>): Promise<PublishOutcome | { direct: true }> {
-    const run = runId ?? this.c.validator.runs().current;
-    if (run === null) throw new Error('sendConsensus: no current run; call setCurrentRun(runId) first or pass runId');
-    if (!this.c.validator.runAccepted(run)) throw new Error(`sendConsensus: run ${run} is neither the current nor the previous run`);
-    const data = this.envelope('consensus', run, payload);
-    const hash = sha256Hex(payload);
-    this.c.store.putEnvelope(hash, data, run);
-    this.c.validator.markDelivered(hash, this.c.now());
+    const { data, hash } = this.signOwn('consensus', this.consensusRun(runId, 'sendConsensus'), payload);
     if (await send(data)) return { direct: true };
-    return this.publishEnvelope('consensus', run, payload);
+    // the same signed envelope goes on the topic: it is already stored and marked
+    this.requirePubsub();
+    return this.enqueue('consensus', data, hash);
   }
 
   publishEnvelope(kind: GossipKind, runId: number, payload: Uint8Array): Promise<PublishOutcome> {
+    this.requirePubsub();
+    const { data, hash } = this.signOwn(kind, runId, payload);
+    return this.enqueue(kind, data, hash);
+  }
+
+  private requirePubsub(): void {
     if (!this.c.host.pubsub) throw new Error('mesh not started: call start() first');
+  }
+
+  /** Signs this node's envelope; a report or consensus message is stored (fetchable) and marked delivered (its own). */
+  private signOwn(kind: GossipKind, runId: number, payload: Uint8Array): { data: Uint8Array; hash: string } {
     const data = this.envelope(kind, runId, payload);
     const hash = sha256Hex(payload);
     if (kind !== 'binding') {
       this.c.store.putEnvelope(hash, data, runId);
       this.c.validator.markDelivered(hash, this.c.now());
     }
+    return { data, hash };
+  }
+
+  /** Queues a signed envelope for its topic; resolves once sent, or queued past `publishWaitMs`. */
+  private enqueue(kind: GossipKind, data: Uint8Array, hash: string): Promise<PublishOutcome> {
     const now = this.c.now();
     return new Promise((resolve) => {
       this.outbox.push({ topic: topicFor(this.opts.netuid, kind), data, hash, waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve });
