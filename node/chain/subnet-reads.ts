@@ -71,9 +71,13 @@ export async function readWeightsOf(client: SubtensorClient, netuid: number, hot
   return client.read(async () => {
     const uid = await client.storage(apiAt, 'subtensorModule', 'uids')(netuid, hotkey);
     if (uid.isNone) return null;
-    const w = await client.storage(apiAt, 'subtensorModule', 'weights')(netuid, uid.unwrap());
-    return (w as Dyn[]).map((pair) => ({ uid: Number(pair[0].toString()), weight: Number(pair[1].toString()) }));
+    return weightPairs(await client.storage(apiAt, 'subtensorModule', 'weights')(netuid, uid.unwrap()));
   });
+}
+
+/** A Weights entry (Vec<(Compact<u16>, Compact<u16>)>) as uid/weight pairs. */
+function weightPairs(w: Dyn): { uid: number; weight: number }[] {
+  return (w as Dyn[]).map((pair) => ({ uid: Number(pair[0].toString()), weight: Number(pair[1].toString()) }));
 }
 
 /** Keys per state_queryStorageAt call: bounds one request and one answer. */
@@ -106,7 +110,7 @@ export async function readWeightsOfMany(client: SubtensorClient, netuid: number,
     const uids = await uidsOf(client, apiAt, netuid, hotkeys);
     const reg = [...uids];
     const ws = await multi(client.storage(apiAt, 'subtensorModule', 'weights'), reg.map(([, uid]) => [netuid, uid]));
-    return new Map(reg.map(([h], i) => [h, (ws[i] as Dyn[]).map((pair) => ({ uid: Number(pair[0].toString()), weight: Number(pair[1].toString()) }))]));
+    return new Map(reg.map(([h], i) => [h, weightPairs(ws[i])]));
   });
 }
 
