@@ -69,25 +69,15 @@ export function equivocate(mesh: Mesh, hotkey: Sr25519Signer, nodeKey: Ed25519Si
 
 /** While active, nothing this node publishes leaves it (its report hash is still committed on chain). */
 export function withhold(mesh: Mesh, stats: ByzantineStats): void {
-  const publishReport = mesh.publishReport.bind(mesh);
-  const publishConsensus = mesh.publishConsensus.bind(mesh);
-  const held = (hash: string) => ({ hash, recipients: 0, queued: true });
-  mesh.publishReport = async (bytes) => {
-    if (!byzantineSwitch.active) return publishReport(bytes);
+  // while active, a send is counted and answered as if queued, and nothing leaves
+  const held = <A extends unknown[], R>(send: (...args: A) => Promise<R>) => async (...args: A): Promise<R | { hash: string; recipients: number; queued: boolean }> => {
+    if (!byzantineSwitch.active) return send(...args);
     stats.withheld++;
-    return held('');
+    return { hash: '', recipients: 0, queued: true };
   };
-  mesh.publishConsensus = async (payload, runId) => {
-    if (!byzantineSwitch.active) return publishConsensus(payload, runId);
-    stats.withheld++;
-    return held('');
-  };
-  const sendConsensusTo = mesh.sendConsensusTo.bind(mesh);
-  mesh.sendConsensusTo = async (to, payload, runId) => {
-    if (!byzantineSwitch.active) return sendConsensusTo(to, payload, runId);
-    stats.withheld++;
-    return held('');
-  };
+  mesh.publishReport = held(mesh.publishReport.bind(mesh));
+  mesh.publishConsensus = held(mesh.publishConsensus.bind(mesh));
+  mesh.sendConsensusTo = held(mesh.sendConsensusTo.bind(mesh));
 }
 
 /** Sends `rate` invalid messages a second for `durationMs`; returns a stop function. */

@@ -1,10 +1,11 @@
 // Phases `publishing` (its end) → `consensus` → `certified` | `quorum-miss`: when the reveal window
-// closes (or earlier, once every committed reveal is held: reveal.ts), the stored reveals are judged (a report counts only if signed, from a member, for this
-// run/roster/policy, and its salted commitment sha256(salt || report) is on chain by the commit
-// deadline), the incumbent basis is fixed (the latest certified run this node holds, else the
-// weights on chain at the run's start block), and the consensus session is opened and driven until
-// it certifies a decision or gives up: never before every member had its view as proposer, unless
-// the chain deadline (the block the next run's consensus starts at) comes first.
+// closes (or earlier, once every committed reveal is held: reveal.ts), the stored reveals are judged
+// (a report counts only if signed, from a member, for this run/roster/policy, and its salted
+// commitment sha256(salt || report) is on chain by the commit deadline), the incumbent basis is fixed
+// (the latest certified run this node holds, else the weights on chain at the run's start block), and
+// the consensus session is opened and driven until it certifies a decision or gives up: never before
+// every member had its view as proposer, unless the chain deadline (the block the next run's
+// consensus starts at) comes first.
 import { decodeReveal, revealCommitment, type Reveal } from '../../../proto/reveal.ts';
 import { scoreReportHash, verifySignedScoreReport } from '../../../proto/score-report.ts';
 import { decodeCertifiedRun, encodeCertifiedRun, type CertifiedRun } from '../../../proto/consensus.ts';
