@@ -12,7 +12,8 @@
 // All scenarios run on one network (its Byzantine roles switched on for the last run only).
 // Environment: SCALE_VALIDATORS (64), SCALE_MINERS (256), SCALE_PER_WORKER (8), SCALE_SCENARIOS
 // (comma list of honest,audit,partition,restart,byzantine; default all), SCALE_BLOCK_MS (1000), SCALE_TEMPO
-// (200 blocks: a run must finish within a tempo or the next one overlaps it), SCALE_COMMIT_WINDOW (120 blocks:
+// (360 blocks, subtensor's default tempo, of SCALE_BLOCK_MS instead of 12 s: a run must certify by its chain
+// deadline, the next run's reveal deadline, tempo + reveal window blocks after its reveal opens), SCALE_COMMIT_WINDOW (120 blocks:
 // 64 nodes evaluating and committing on 2 shared cores take about a minute; the driver fast-forwards
 // the rest of the window once every node has committed), SCALE_CONSENSUS_TIMEOUT_S (240: the nodes' consensus
 // timeout; the driver waits for a run this long + 30 s after its reveal opens),
@@ -27,7 +28,7 @@ const V = Number(process.env.SCALE_VALIDATORS ?? 64);
 const M = Number(process.env.SCALE_MINERS ?? 256);
 const PER = Number(process.env.SCALE_PER_WORKER ?? 8);
 const BLOCK_MS = Number(process.env.SCALE_BLOCK_MS ?? 1000);
-const TEMPO = Number(process.env.SCALE_TEMPO ?? 200);
+const TEMPO = Number(process.env.SCALE_TEMPO ?? 360);
 const COMMIT_WINDOW = Number(process.env.SCALE_COMMIT_WINDOW ?? 120);
 const ALL = ['honest', 'audit', 'partition', 'restart', 'byzantine'];
 const want = new Set((process.env.SCALE_SCENARIOS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean));

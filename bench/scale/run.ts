@@ -74,7 +74,7 @@ export async function driveRun(net: ScaleNetwork, opts: { hooks?: RunHooks; time
   await until(() => net.head >= commitEnd, (o.commitWindow + 5) * o.blockMs * 3, 20);
   const revealOpenAt = net.blockTimes.get(commitEnd) ?? Date.now();
   await hooks.onRevealOpen?.(runId);
-  const deadline = (opts.timeoutMs ?? (o.consensusTimeoutS + 30) * 1000);
+  const deadline = opts.timeoutMs ?? runWaitMs(o);
   await until(async () => {
     await hooks.poll?.(runId);
     return net.liveNodes().every((x) => reached(x.index, 'done'));
@@ -101,6 +101,16 @@ export async function driveRun(net: ScaleNetwork, opts: { hooks?: RunHooks; time
     unfinished: net.liveNodes().filter((x) => !reached(x.index, 'done')).map((x) => x.index),
     before, after, wallMs: Date.now() - t0,
   };
+}
+
+/**
+ * How long after its reveal opens the driver waits for a run: until every node has either certified or
+ * given up, which happens at the latest by the run's chain deadline (the next run's reveal deadline, tempo
+ * + reveal window blocks on; node/validator/consensus-deadline.ts) or by the nodes' consensus timeout, and
+ * 30 s more for the last log lines.
+ */
+export function runWaitMs(o: Pick<ScaleNetwork['opts'], 'tempo' | 'revealWindow' | 'blockMs' | 'consensusTimeoutS'>): number {
+  return Math.max(o.consensusTimeoutS * 1000, (o.tempo + o.revealWindow) * o.blockMs) + 30_000;
 }
 
 export function pct(xs: number[], p: number): number | null {

@@ -4,7 +4,7 @@
 //   restart    one worker's nodes (the largest stakes) SIGKILLed once consensus starts, restarted
 //   byzantine  on a network planned with Byzantine roles: equivocate, withhold, flood
 import { agreement, latency, load, resources } from './report.ts';
-import { driveRun, type RunResult } from './run.ts';
+import { driveRun, runWaitMs, type RunResult } from './run.ts';
 import { until, type ScaleNetwork } from './network.ts';
 
 /** Nodes that behaved honestly in a run: all of them unless the Byzantine roles were switched on. */
@@ -103,7 +103,7 @@ export async function restartRun(net: ScaleNetwork, worker: number) {
       },
       settle: async (_runId, done) => {
         await restart;
-        await until(() => victims.every(done), (net.opts.consensusTimeoutS + 30) * 1000, 200);
+        await until(() => victims.every(done), runWaitMs(net.opts), 200);
       },
     },
   });
