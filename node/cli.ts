@@ -3,7 +3,7 @@ import { COMMANDS } from './commands/registry.ts';
 import { UsageError, wantsHelp } from './cli-kit.ts';
 import { versionLine } from './version.ts';
 import { InputError } from './bounded/input-error.ts';
-import { registerResolveCache } from './resolve-cache.ts';
+import { enableModuleCaches } from './module-caches.ts';
 
 /** Error text for the terminal: a message can carry text from an input; never print more than a screenful. */
 function shortMessage(err: unknown): string {
@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  registerResolveCache();
+  enableModuleCaches();
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err) => { process.stderr.write(`conclave: ${(err as Error).stack ?? err}\n`); process.exitCode = 2; },

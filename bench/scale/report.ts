@@ -107,10 +107,10 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
   };
 }
 
-/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process with the CLI's resolution cache (node/resolve-cache.ts). */
+/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process with the CLI's module caches (node/module-caches.ts), warm from the audit run before. */
 export async function auditModuleLoad() {
   const here = fileURLToPath(new URL('../../', import.meta.url));
-  const code = `(await import(${JSON.stringify(join(here, 'node/resolve-cache.ts'))})).registerResolveCache(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
+  const code = `(await import(${JSON.stringify(join(here, 'node/module-caches.ts'))})).enableModuleCaches(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
   const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', code], 120_000);
   const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
   return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
