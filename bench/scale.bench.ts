@@ -16,7 +16,7 @@
 // deadline, the next run's reveal deadline, tempo + reveal window blocks after its reveal opens), SCALE_COMMIT_WINDOW (120 blocks:
 // 64 nodes evaluating and committing on 2 shared cores take about a minute; the driver fast-forwards
 // the rest of the window once every node has committed), SCALE_CONSENSUS_TIMEOUT_S (240: the nodes' consensus
-// timeout; the driver waits for a run this long + 30 s after its reveal opens),
+// timeout; the driver waits for a run until the later of it and the run's chain deadline, + 30 s: run.ts runWaitMs),
 // SCALE_CPU_PROF=DIR (V8 CPU profile of every worker during each run), SCALE_KEEP=1 (keep the data dirs
 // and node logs).
 import { freemem, totalmem } from 'node:os';

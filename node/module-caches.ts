@@ -7,17 +7,10 @@
 //   turns it off (Node's own variables). A cache that cannot be written (read-only /tmp) costs nothing:
 //   the command loads as without it.
 // - the module-resolution cache (./resolve-cache.ts).
-import { constants, enableCompileCache } from 'node:module';
+import { enableCompileCache } from 'node:module';
 import { registerResolveCache } from './resolve-cache.ts';
 
-export interface ModuleCaches {
-  /** the compile cache's directory, or null when it is off (disabled, or not writable) */
-  compileCacheDir: string | null;
-}
-
-export function enableModuleCaches(): ModuleCaches {
+export function enableModuleCaches(): void {
   registerResolveCache();
-  const r = enableCompileCache();
-  const on = r.status === constants.compileCacheStatus.ENABLED || r.status === constants.compileCacheStatus.ALREADY_ENABLED;
-  return { compileCacheDir: on ? (r.directory ?? null) : null };
+  enableCompileCache();
 }
