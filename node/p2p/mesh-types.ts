@@ -141,6 +141,8 @@ export interface MeshMetrics {
   published: number;
   publishQueued: number;
   publishExpired: number;
+  /** Publishes that reached no admitted member (no open stream yet, or only peers being hung up on): tried again, signed anew. */
+  publishRetried: number;
   delivered: { report: number; consensus: number };
   fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number };
   /** Consensus messages sent to one member over the direct protocol, received that way, refused by the receiver, failed. */

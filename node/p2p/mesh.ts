@@ -348,6 +348,7 @@ export class Mesh {
       published: published.published,
       publishQueued: published.publishQueued,
       publishExpired: published.publishExpired,
+      publishRetried: published.publishRetried,
       delivered: this.topics.metrics(),
       fetch: this.fetcher.metrics(),
       direct: this.direct.metrics(),

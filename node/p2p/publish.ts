@@ -3,6 +3,13 @@
 // the outbox until its topic has an admitted subscriber (re-tried on every subscription change and on
 // a timer); publish*() resolves when sent or after publishWaitMs with `queued: true`, and the message
 // stays queued until publishRetryMs. Sent envelopes are also stored so late peers can fetch them.
+//
+// "Sent" means gossipsub handed it to at least one admitted member. A publish that reached nobody
+// (a subscriber whose outbound stream is not open yet) or only peers that are not members (one being
+// hung up on, one whose hello is in flight) is tried again, with the envelope signed anew: gossipsub
+// records a message id in its seen-cache on the first publish whatever the recipients, and answers
+// every later publish of the same bytes with no recipients. Receivers de-duplicate by content hash,
+// so a re-signed envelope of a payload they already hold costs them nothing.
 import type { ContentStore } from './content-store.ts';
 import type { Host } from './host.ts';
 import type { Membership } from './membership.ts';
@@ -29,11 +36,23 @@ export interface PublisherComponents {
 
 interface OutboxItem {
   topic: string;
+  kind: GossipKind;
+  runId: number;
+  payload: Uint8Array;
   data: Uint8Array;
+  issuedAt: number;
+  /** A publish of `data` was attempted: gossipsub has seen these bytes, so the next try signs anew. */
+  tried: boolean;
   hash: string;
   waitUntil: number;
   deadline: number;
   resolve?: (o: PublishOutcome) => void;
+}
+
+interface SignedOwn {
+  data: Uint8Array;
+  hash: string;
+  issuedAt: number;
 }
 
 export class Publisher {
@@ -41,7 +60,7 @@ export class Publisher {
   private readonly c: PublisherComponents;
   private readonly outbox: OutboxItem[] = [];
   private flushing = false;
-  private readonly m = { published: 0, publishExpired: 0 };
+  private readonly m = { published: 0, publishExpired: 0, publishRetried: 0 };
 
   constructor(opts: PublisherOptions, components: PublisherComponents) {
     this.opts = opts;
@@ -89,17 +108,17 @@ export class Publisher {
    * consensus topic like any other. Either way it is stored (fetchable) and marked as this node's own.
    */
   async sendConsensus(payload: Uint8Array, runId: number | undefined, send: (envelope: Uint8Array) => Promise<boolean>): Promise<PublishOutcome | { direct: true }> {
-    const { data, hash } = this.signOwn('consensus', this.consensusRun(runId, 'sendConsensus'), payload);
-    if (await send(data)) return { direct: true };
+    const run = this.consensusRun(runId, 'sendConsensus');
+    const own = this.signOwn('consensus', run, payload);
+    if (await send(own.data)) return { direct: true };
     // the same signed envelope goes on the topic: it is already stored and marked
     this.requirePubsub();
-    return this.enqueue('consensus', data, hash);
+    return this.enqueue('consensus', run, payload, own);
   }
 
   publishEnvelope(kind: GossipKind, runId: number, payload: Uint8Array): Promise<PublishOutcome> {
     this.requirePubsub();
-    const { data, hash } = this.signOwn(kind, runId, payload);
-    return this.enqueue(kind, data, hash);
+    return this.enqueue(kind, runId, payload, this.signOwn(kind, runId, payload));
   }
 
   private requirePubsub(): void {
@@ -107,23 +126,37 @@ export class Publisher {
   }
 
   /** Signs this node's envelope; a report or consensus message is stored (fetchable) and marked delivered (its own). */
-  private signOwn(kind: GossipKind, runId: number, payload: Uint8Array): { data: Uint8Array; hash: string } {
-    const data = this.envelope(kind, runId, payload);
+  private signOwn(kind: GossipKind, runId: number, payload: Uint8Array): SignedOwn {
+    const issuedAt = this.c.now();
+    const data = this.envelope(kind, runId, payload, issuedAt);
     const hash = sha256Hex(payload);
     if (kind !== 'binding') {
       this.c.store.putEnvelope(hash, data, runId);
       this.c.validator.markDelivered(hash, this.c.now());
     }
-    return { data, hash };
+    return { data, hash, issuedAt };
   }
 
   /** Queues a signed envelope for its topic; resolves once sent, or queued past `publishWaitMs`. */
-  private enqueue(kind: GossipKind, data: Uint8Array, hash: string): Promise<PublishOutcome> {
+  private enqueue(kind: GossipKind, runId: number, payload: Uint8Array, own: SignedOwn): Promise<PublishOutcome> {
     const now = this.c.now();
     return new Promise((resolve) => {
-      this.outbox.push({ topic: topicFor(this.opts.netuid, kind), data, hash, waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve });
+      this.outbox.push({
+        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, tried: false, hash: own.hash,
+        waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve,
+      });
       this.flush();
     });
+  }
+
+  /** The bytes to publish now: the envelope as signed, or signed anew (a later issuedAt) once gossipsub has seen it. */
+  private bytesToPublish(item: OutboxItem, now: number): Uint8Array {
+    if (item.tried) {
+      item.issuedAt = Math.max(now, item.issuedAt + 1);
+      item.data = this.envelope(item.kind, item.runId, item.payload, item.issuedAt);
+    }
+    item.tried = true;
+    return item.data;
   }
 
   /** Sends queued messages to topics that have at least one admitted subscriber. */
@@ -158,19 +191,24 @@ export class Publisher {
     };
     try {
       for (const item of pending) {
-        if (!isReady(item.topic)) {
+        if (now > item.deadline || !isReady(item.topic)) {
           requeue(item);
           continue;
         }
-        // gossipsub may know subscribers it holds no outbound stream to: then it sends to nobody
-        sends.push(pubsub.publish(item.topic, item.data).then((r) => {
-          if (r.recipients.length > 0) {
+        // gossipsub may know subscribers it holds no outbound stream to (then it sends to nobody), and
+        // may still send to peers being hung up on: only an admitted recipient makes it sent
+        sends.push(pubsub.publish(item.topic, this.bytesToPublish(item, now)).then((r) => {
+          if (r.recipients.some((p) => this.c.members.isAdmitted(p.toString()))) {
             this.m.published++;
             item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
           } else {
+            this.m.publishRetried++;
             requeue(item);
           }
-        }, () => requeue(item)));
+        }, () => {
+          this.m.publishRetried++;
+          requeue(item);
+        }));
       }
     } finally {
       Promise.allSettled(sends).finally(() => { this.flushing = false; });
@@ -182,7 +220,8 @@ export class Publisher {
     for (const item of this.outbox.splice(0)) item.resolve?.({ hash: item.hash, recipients: 0, queued: true });
   }
 
-  metrics(): { published: number; publishQueued: number; publishExpired: number } {
-    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired };
+  /** publishRetried: publishes that reached no admitted member, so the message stayed queued. */
+  metrics(): { published: number; publishQueued: number; publishExpired: number; publishRetried: number } {
+    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired, publishRetried: this.m.publishRetried };
   }
 }
