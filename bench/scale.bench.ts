@@ -21,7 +21,7 @@
 // and node logs).
 import { freemem, totalmem } from 'node:os';
 import { ScaleNetwork, until, type ScaleOptions } from './scale/network.ts';
-import { auditModuleLoad, auditRun, auditVerifyCpu, load } from './scale/report.ts';
+import { auditModuleCosts, auditModuleLoad, auditRun, auditVerifyCpu, load } from './scale/report.ts';
 import { byzantineRun, honestRun, partitionRun, restartRun } from './scale/scenarios.ts';
 
 const V = Number(process.env.SCALE_VALIDATORS ?? 64);
@@ -119,6 +119,7 @@ await withNetwork({ byzantine: Math.floor((V - 1) / 3) }, async (net) => {
     out({
       bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...proc, module_load_cpu_ms: moduleLoad,
       audit_work_cpu_ms: proc.cpu_ms !== null && moduleLoad !== null ? proc.cpu_ms - moduleLoad : null,
+      module_costs_cpu_ms: await auditModuleCosts(net.chain.url),
       ...(await auditVerifyCpu(net, firstRun, source)), load_avg: load(),
     });
   }

@@ -117,6 +117,42 @@ export async function auditModuleLoad() {
 }
 
 /**
+ * Where the audit's module-load CPU goes: each part the command loads, in its own fresh process with
+ * the CLI's module caches (warm: the smallest of `tries`), less a process that loads only the CLI kit.
+ * `chain_client` imports @polkadot/api and connects to `chainUrl` (metadata fetched and decorated);
+ * `p2p_client` is libp2p with tcp, noise and yamux (the run-bundle client of a multiaddr source);
+ * `sr25519_wasm` initialises @polkadot/wasm-crypto; `audit_core` is node/audit.ts and what it imports.
+ * Parts share dependencies, so they do not add up to the audit's module load.
+ */
+export async function auditModuleCosts(chainUrl: string, tries = 2) {
+  const here = fileURLToPath(new URL('../../', import.meta.url));
+  const mod = (rel: string) => JSON.stringify(join(here, rel));
+  const prelude = `(await import(${mod('node/module-caches.ts')})).enableModuleCaches(); await import(${mod('node/cli-kit.ts')});`;
+  const parts: Record<string, string> = {
+    baseline: '',
+    chain_client: `const { SubtensorClient } = await import(${mod('node/chain/client.ts')}); const c = await SubtensorClient.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.close();`,
+    p2p_client: `await import(${mod('node/p2p/run-bundle.ts')});`,
+    sr25519_wasm: `await (await import(${mod('proto/signer.ts')})).cryptoReady();`,
+    audit_core: `await import(${mod('node/audit.ts')});`,
+  };
+  const cpu: Record<string, number | null> = {};
+  for (const [name, code] of Object.entries(parts)) {
+    let best: number | null = null;
+    for (let i = 0; i < tries; i++) {
+      const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', `${prelude} ${code} process.exit(0);`], 120_000);
+      const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
+      if (r.status === 0 && m) best = Math.min(best ?? Infinity, Math.round((Number(m[1]) + Number(m[2])) * 1000));
+    }
+    cpu[name] = best;
+  }
+  const base = cpu.baseline;
+  return {
+    cli_startup: base,
+    ...Object.fromEntries(Object.entries(cpu).filter(([k]) => k !== 'baseline').map(([k, v]) => [k, v !== null && base !== null ? v - base : null])),
+  };
+}
+
+/**
  * The verification work of an audit, in this process: the run bundle and chain state fetched as
  * `conclave audit` fetches them (node/commands/audit.ts), then only `auditRun` (reveals against salted
  * commitments, report signatures, certificate votes against bindings and stake, the recomputed counted
