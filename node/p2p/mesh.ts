@@ -86,7 +86,7 @@ export class Mesh {
       now, host, admission,
       // A newly admitted peer: queued messages may go now, and we catch up on what it has.
       onAdmitted: (peer) => {
-        this.publisher.flush();
+        this.publisher.flush(true);
         host.later(0, () => { void this.fetcher.syncWith(peer); });
       },
     });
@@ -111,7 +111,7 @@ export class Mesh {
     node.addEventListener('connection:open', (e) => this.hello.onConnectionOpen(e.detail));
     node.addEventListener('peer:disconnect', (e) => this.members.onPeerDisconnect(e.detail.toString()));
     node.addEventListener('peer:discovery', (e) => this.dialer.onDiscovery(e.detail.id.toString()));
-    this.topics.subscribe(this.host.pubsub!, () => this.publisher.flush());
+    this.topics.subscribe(this.host.pubsub!, () => this.publisher.flush(true));
 
     this.hello.signOwnBinding();
     this.maintainTimer = setInterval(() => this.maintain(), this.opts.maintainMs);

@@ -9,7 +9,9 @@
 // hung up on, one whose hello is in flight) is tried again, with the envelope signed anew: gossipsub
 // records a message id in its seen-cache on the first publish whatever the recipients, and answers
 // every later publish of the same bytes with no recipients. Receivers de-duplicate by content hash,
-// so a re-signed envelope of a payload they already hold costs them nothing.
+// so a re-signed envelope of a payload they already hold costs them nothing. Such retries back off
+// (RETRY_BASE_MS doubling up to RETRY_MAX_MS: each one may reach non-members again) except when the
+// admitted members or the topic's subscribers change (`flush(true)`), which is when a retry can succeed.
 import type { ContentStore } from './content-store.ts';
 import type { Host } from './host.ts';
 import type { Membership } from './membership.ts';
@@ -43,6 +45,9 @@ interface OutboxItem {
   issuedAt: number;
   /** A publish of `data` was attempted: gossipsub has seen these bytes, so the next try signs anew. */
   tried: boolean;
+  /** Publishes that reached no admitted member, and the earliest time to try again without a membership change. */
+  misses: number;
+  retryAt: number;
   hash: string;
   waitUntil: number;
   deadline: number;
@@ -55,11 +60,16 @@ interface SignedOwn {
   issuedAt: number;
 }
 
+/** Backoff of a message whose publish reached no admitted member: 250 ms, doubling, at most 4 s apart. */
+export const RETRY_BASE_MS = 250;
+export const RETRY_MAX_MS = 4_000;
+
 export class Publisher {
   private readonly opts: PublisherOptions;
   private readonly c: PublisherComponents;
   private readonly outbox: OutboxItem[] = [];
   private flushing = false;
+  private changedWhileFlushing = false;
   private readonly m = { published: 0, publishExpired: 0, publishRetried: 0 };
 
   constructor(opts: PublisherOptions, components: PublisherComponents) {
@@ -142,7 +152,7 @@ export class Publisher {
     const now = this.c.now();
     return new Promise((resolve) => {
       this.outbox.push({
-        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, tried: false, hash: own.hash,
+        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, tried: false, misses: 0, retryAt: 0, hash: own.hash,
         waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve,
       });
       this.flush();
@@ -159,10 +169,17 @@ export class Publisher {
     return item.data;
   }
 
-  /** Sends queued messages to topics that have at least one admitted subscriber. */
-  flush(): void {
+  /**
+   * Sends queued messages to topics that have at least one admitted subscriber. `changed`: the admitted
+   * members or a topic's subscribers changed, so messages backing off after a miss are tried now.
+   */
+  flush(changed = false): void {
     const pubsub = this.c.host.pubsub;
-    if (this.flushing || !pubsub || this.outbox.length === 0) return;
+    if (this.flushing) {
+      this.changedWhileFlushing ||= changed;
+      return;
+    }
+    if (!pubsub || this.outbox.length === 0) return;
     this.flushing = true;
     const now = this.c.now();
     const ready = new Map<string, boolean>();
@@ -189,9 +206,15 @@ export class Publisher {
       }
       this.outbox.push(item);
     };
+    const missed = (item: OutboxItem) => {
+      this.m.publishRetried++;
+      item.misses++;
+      item.retryAt = now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(10, item.misses - 1));
+      requeue(item);
+    };
     try {
       for (const item of pending) {
-        if (now > item.deadline || !isReady(item.topic)) {
+        if (now > item.deadline || (!changed && now < item.retryAt) || !isReady(item.topic)) {
           requeue(item);
           continue;
         }
@@ -202,16 +225,18 @@ export class Publisher {
             this.m.published++;
             item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
           } else {
-            this.m.publishRetried++;
-            requeue(item);
+            missed(item);
           }
-        }, () => {
-          this.m.publishRetried++;
-          requeue(item);
-        }));
+        }, () => missed(item)));
       }
     } finally {
-      Promise.allSettled(sends).finally(() => { this.flushing = false; });
+      Promise.allSettled(sends).finally(() => {
+        this.flushing = false;
+        if (this.changedWhileFlushing) {
+          this.changedWhileFlushing = false;
+          this.flush(true);
+        }
+      });
     }
   }
 

@@ -4,7 +4,7 @@
 // is dropped from the recipients). A message is sent only when an admitted member got it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Publisher, type PublisherComponents } from '../../node/p2p/publish.ts';
+import { Publisher, RETRY_BASE_MS, RETRY_MAX_MS, type PublisherComponents } from '../../node/p2p/publish.ts';
 import { cryptoReady, ed25519SignerFromSeed } from '../../proto/signer.ts';
 import { decodeGossipEnvelope, verifyGossipEnvelope, type GossipEnvelope } from '../../proto/gossip.ts';
 import { topicFor } from '../../node/p2p/topics.ts';
@@ -100,8 +100,12 @@ describe('publish outbox (node/p2p/publish.ts)', function () {
     await settle();
     assert.equal(pubsub.publishes, 1, 'tried once: gossipsub now holds these bytes in its seen-cache');
     assert.equal(envelopes('A').length, 0);
-    clock += 200;
-    pubsub.streams.add('A');
+    pubsub.streams.add('A'); // gossipsub opens its stream: no subscription or membership event
+    clock += RETRY_BASE_MS - 1;
+    publisher.flush();
+    await settle();
+    assert.equal(pubsub.publishes, 1, 'backing off after the miss');
+    clock += 1;
     publisher.flush();
     const out = await pending;
     assert.deepEqual({ recipients: out.recipients, queued: out.queued }, { recipients: 1, queued: false });
@@ -122,14 +126,14 @@ describe('publish outbox (node/p2p/publish.ts)', function () {
     const pending = publisher.publishEnvelope('consensus', RUN, randomBytes(64));
     for (let i = 0; i < 3; i++) {
       await settle();
-      publisher.flush();
+      publisher.flush(true); // membership changed: no backoff
     }
     await settle();
     const tries = pubsub.publishes;
     assert.ok(tries >= 3, `retried (${tries} publishes)`);
     assert.equal(pubsub.seen.size, tries, 'no retry repeated bytes already published');
     pubsub.streams.add('A');
-    publisher.flush();
+    publisher.flush(true);
     assert.equal((await pending).queued, false);
     assert.ok(pubsub.topics.every((t) => t === topicFor(NETUID, 'consensus')), 'on the consensus topic');
     assert.equal(envelopes('A')[0].kind, 'consensus');
@@ -145,12 +149,50 @@ describe('publish outbox (node/p2p/publish.ts)', function () {
     assert.equal(envelopes('A').length, 0);
     pubsub.subscribers.delete('GONE');
     pubsub.streams.add('A');
-    clock += 150;
-    publisher.flush();
+    publisher.flush(true); // GONE unsubscribed: a subscription change
     const out = await pending;
     assert.equal(out.queued, false);
     assert.equal(envelopes('A').length, 1, 'the member got it');
     assert.equal(publisher.metrics().publishRetried, 1);
+  });
+
+  it('backs off while no publish reaches a member, and tries at once when the members or subscribers change', async () => {
+    pubsub.subscribers.add('A').add('PENDING');
+    pubsub.streams.add('PENDING'); // a peer whose hello is in flight gets every try
+    admitted.add('A');
+    const pending = publisher.publishEnvelope('report', RUN, randomBytes(100));
+    const start = clock;
+    while (clock - start < 30_000) {
+      await settle();
+      clock += 100;
+      publisher.flush();
+    }
+    await settle();
+    const tries = pubsub.publishes;
+    // 250, 500, 1000, 2000 ms, then every 4 s: 5 + ~7 tries in 30 s, where a try per timer tick was 300
+    assert.ok(tries >= 5 && tries <= 5 + Math.ceil(30_000 / RETRY_MAX_MS), `${tries} publishes in 30 s`);
+    assert.equal(envelopes('PENDING').length, tries);
+    publisher.flush(true);
+    await settle();
+    assert.equal(pubsub.publishes, tries + 1, 'a membership change is tried at once');
+    assert.equal((await pending).queued, true, 'its publisher was told it is queued after publishWaitMs');
+    pubsub.streams.add('A');
+    clock += 1;
+    publisher.flush(true);
+    await settle();
+    assert.equal(envelopes('A').length, 1);
+    assert.equal(publisher.metrics().published, 1);
+  });
+
+  it('a change during a flush is not lost: the flush after it runs without backoff', async () => {
+    pubsub.subscribers.add('A');
+    admitted.add('A');
+    const pending = publisher.publishEnvelope('report', RUN, randomBytes(100));
+    // the first flush is in flight (its publish has not settled) when the stream opens and a member is admitted
+    pubsub.streams.add('A');
+    publisher.flush(true);
+    assert.equal((await pending).queued, false);
+    assert.equal(pubsub.publishes, 2, 'the missed first try, then the try the change asked for');
   });
 
   it('tells the publisher it is queued after publishWaitMs and keeps trying until publishRetryMs', async () => {
