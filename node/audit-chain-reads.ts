@@ -17,7 +17,10 @@ export interface AuditWeightsQuery {
   atStart: boolean;
 }
 
-export async function auditChainWeights(client: SubtensorClient, q: AuditWeightsQuery): Promise<Pick<AuditInput, 'chainWeightsAtStart' | 'chainWeights'>> {
+/** The reads it needs: SubtensorClient's, or the lean reader's (node/chain/lean/reader.ts). */
+export type WeightsReader = Pick<SubtensorClient, 'weightsOfMany' | 'lastWeightsUpdates'>;
+
+export async function auditChainWeights(client: WeightsReader, q: AuditWeightsQuery): Promise<Pick<AuditInput, 'chainWeightsAtStart' | 'chainWeights'>> {
   const hotkeys = q.hotkeys.map((m) => m.hotkey);
   const chainWeightsAtStart: AuditInput['chainWeightsAtStart'] = [];
   if (q.atStart) {

@@ -107,10 +107,10 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
   };
 }
 
-/** CPU of loading the modules `conclave audit` imports (node/cli.ts, chain client, run-bundle client, audit), in a fresh process with the CLI's module caches (node/module-caches.ts), warm from the audit run before. */
+/** CPU of loading the modules `conclave audit` imports (node/cli.ts, its chain reader, run-bundle client, audit), in a fresh process with the CLI's module caches (node/module-caches.ts), warm from the audit run before. */
 export async function auditModuleLoad() {
   const here = fileURLToPath(new URL('../../', import.meta.url));
-  const code = `(await import(${JSON.stringify(join(here, 'node/module-caches.ts'))})).enableModuleCaches(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/client.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
+  const code = `(await import(${JSON.stringify(join(here, 'node/module-caches.ts'))})).enableModuleCaches(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/lean/reader.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
   const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', code], 120_000);
   const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
   return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
@@ -119,7 +119,9 @@ export async function auditModuleLoad() {
 /**
  * Where the audit's module-load CPU goes: each part the command loads, in its own fresh process with
  * the CLI's module caches (warm: the smallest of `tries`), less a process that loads only the CLI kit.
- * `chain_client` imports @polkadot/api and connects to `chainUrl` (metadata fetched and decorated);
+ * `chain_reader` is the audit's chain reader (node/chain/lean) connected to `chainUrl` with the runtime's
+ * metadata fetched and parsed (one read); `polkadot_api_client` is what the audit used before it, @polkadot/api
+ * imported and connected (metadata fetched and decorated), for comparison;
  * `p2p_client` is libp2p with tcp, noise and yamux (the run-bundle client of a multiaddr source);
  * `sr25519_wasm` initialises @polkadot/wasm-crypto; `audit_core` is node/audit.ts and what it imports.
  * Parts share dependencies, so they do not add up to the audit's module load.
@@ -130,7 +132,8 @@ export async function auditModuleCosts(chainUrl: string, tries = 2) {
   const prelude = `(await import(${mod('node/module-caches.ts')})).enableModuleCaches(); await import(${mod('node/cli-kit.ts')});`;
   const parts: Record<string, string> = {
     baseline: '',
-    chain_client: `const { SubtensorClient } = await import(${mod('node/chain/client.ts')}); const c = await SubtensorClient.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.close();`,
+    chain_reader: `const { LeanChainReader } = await import(${mod('node/chain/lean/reader.ts')}); const c = await LeanChainReader.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.hyperparams(${NETUID}); c.close();`,
+    polkadot_api_client: `const { SubtensorClient } = await import(${mod('node/chain/client.ts')}); const c = await SubtensorClient.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.close();`,
     p2p_client: `await import(${mod('node/p2p/run-bundle.ts')});`,
     sr25519_wasm: `await (await import(${mod('proto/signer.ts')})).cryptoReady();`,
     audit_core: `await import(${mod('node/audit.ts')});`,

@@ -3,7 +3,7 @@
 // the validators' score commitments of one run. Malformed entries are skipped with a reason.
 import { encodeAddress } from '@polkadot/util-crypto';
 import type { SubtensorClient } from './client.ts';
-import { commitmentText, parseMinerCommitment, parseScoreCommitment } from './commitments.ts';
+import { commitmentText, joinMinerRoster, scoreCommitmentsOf } from './commitments.ts';
 import type { BlockRef, CommitmentRecord, RosterEntry } from './types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -51,34 +51,11 @@ export async function readCommitments(client: SubtensorClient, netuid: number, a
 /** Miners' `<sha256>:<url>` commitments joined with the metagraph; malformed or unregistered ones skipped with a reason. */
 export async function readMinerRoster(client: SubtensorClient, netuid: number, at?: BlockRef): Promise<{ entries: RosterEntry[]; skipped: { uid: number; hotkey: string; reason: string }[] }> {
   const hash = await client.blockHash(at);
-  const [neurons, { records, skipped: bad }] = await Promise.all([client.metagraph(netuid, hash), client.commitments(netuid, hash)]);
-  const uidOf = new Map(neurons.map((n) => [n.hotkey, n]));
-  const entries: RosterEntry[] = [];
-  const skipped: { uid: number; hotkey: string; reason: string }[] = [];
-  for (const b of bad) {
-    const n = uidOf.get(b.hotkey);
-    if (n) skipped.push({ uid: n.uid, hotkey: b.hotkey, reason: b.reason });
-  }
-  for (const r of records) {
-    const n = uidOf.get(r.hotkey);
-    if (!n) continue; // deregistered hotkey: stale commitment
-    if (r.text.startsWith('conclave/')) continue; // a validator's score commitment, not a submission
-    const p = parseMinerCommitment(r.text);
-    if (!p.ok) skipped.push({ uid: n.uid, hotkey: r.hotkey, reason: p.reason });
-    else entries.push({ uid: n.uid, minerHotkey: r.hotkey, codeSha256: p.sha256, url: p.url, commitBlock: r.block });
-  }
-  entries.sort((a, b) => a.uid - b.uid);
-  skipped.sort((a, b) => a.uid - b.uid);
-  return { entries, skipped };
+  const [neurons, { records, skipped }] = await Promise.all([client.metagraph(netuid, hash), client.commitments(netuid, hash)]);
+  return joinMinerRoster(neurons, records, skipped);
 }
 
 /** Validators' `conclave/v2:<runId>:<sha256(salt || report)>` commitments for `runId` in effect at a block (hotkey -> commitment + block). */
 export async function readScoreCommitments(client: SubtensorClient, netuid: number, runId: number, at?: BlockRef): Promise<Map<string, { hash: string; block: number }>> {
-  const { records } = await client.commitments(netuid, at);
-  const out = new Map<string, { hash: string; block: number }>();
-  for (const r of records) {
-    const p = parseScoreCommitment(r.text);
-    if (p.ok && p.runId === runId) out.set(r.hotkey, { hash: p.sha256, block: r.block });
-  }
-  return out;
+  return scoreCommitmentsOf((await client.commitments(netuid, at)).records, runId);
 }

@@ -10,7 +10,7 @@
 //   - runId in decimal without leading zeros (a block number); at most 12 + 16 + 1 + 64 = 93 bytes,
 //     which fits one `Raw` field of the commitments pallet (Raw0..Raw128);
 //   - `conclave/v1:` (unsalted) commitments are refused by name.
-import { hexToU8a } from '@polkadot/util';
+import type { CommitmentRecord, Neuron, RosterEntry } from './types.ts';
 
 export const SCORE_COMMITMENT_PREFIX = 'conclave/v2:';
 const V1_PREFIX = 'conclave/v1:';
@@ -66,7 +66,9 @@ export function commitmentText(fields: unknown): Parsed<{ text: string }> {
     const [kind, value] = Object.entries((f ?? {}) as Record<string, unknown>)[0] ?? [];
     const k = (kind ?? '').toLowerCase();
     if (!(k.startsWith('raw') || k === 'bigraw') || typeof value !== 'string') return { ok: false, reason: `commitment field ${kind ?? '?'} is not raw text` };
-    parts.push(hexToU8a(value));
+    const hex = value.startsWith('0x') ? value.slice(2) : value;
+    if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return { ok: false, reason: `commitment field ${kind} is not hex` };
+    parts.push(new Uint8Array(Buffer.from(hex, 'hex')));
   }
   const total = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
@@ -85,3 +87,35 @@ export function rawCommitmentFields(text: string): { [k: string]: string }[] {
   return [{ [`Raw${bytes.length}`]: '0x' + Buffer.from(bytes).toString('hex') }];
 }
 
+
+/** Miners' `<sha256>:<url>` commitments joined with the metagraph (pure): unregistered hotkeys and validators' score commitments left out, malformed ones skipped with a reason. */
+export function joinMinerRoster(neurons: readonly Pick<Neuron, 'uid' | 'hotkey'>[], records: readonly CommitmentRecord[], bad: readonly { hotkey: string; reason: string }[]): { entries: RosterEntry[]; skipped: { uid: number; hotkey: string; reason: string }[] } {
+  const uidOf = new Map(neurons.map((n) => [n.hotkey, n]));
+  const entries: RosterEntry[] = [];
+  const skipped: { uid: number; hotkey: string; reason: string }[] = [];
+  for (const b of bad) {
+    const n = uidOf.get(b.hotkey);
+    if (n) skipped.push({ uid: n.uid, hotkey: b.hotkey, reason: b.reason });
+  }
+  for (const r of records) {
+    const n = uidOf.get(r.hotkey);
+    if (!n) continue; // deregistered hotkey: stale commitment
+    if (r.text.startsWith('conclave/')) continue; // a validator's score commitment, not a submission
+    const p = parseMinerCommitment(r.text);
+    if (!p.ok) skipped.push({ uid: n.uid, hotkey: r.hotkey, reason: p.reason });
+    else entries.push({ uid: n.uid, minerHotkey: r.hotkey, codeSha256: p.sha256, url: p.url, commitBlock: r.block });
+  }
+  entries.sort((a, b) => a.uid - b.uid);
+  skipped.sort((a, b) => a.uid - b.uid);
+  return { entries, skipped };
+}
+
+/** Validators' score commitments for `runId` among text commitments (pure): hotkey -> commitment + block. */
+export function scoreCommitmentsOf(records: readonly CommitmentRecord[], runId: number): Map<string, { hash: string; block: number }> {
+  const out = new Map<string, { hash: string; block: number }>();
+  for (const r of records) {
+    const p = parseScoreCommitment(r.text);
+    if (p.ok && p.runId === runId) out.set(r.hotkey, { hash: p.sha256, block: r.block });
+  }
+  return out;
+}

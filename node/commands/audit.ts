@@ -180,7 +180,8 @@ const command: Command = {
     const commitWindowFlag = intFlag(values['commit-window'], 'commit-window', cfg.consensus.commitWindowBlocks, { min: 1 });
     const { cryptoReady } = await import('../../proto/signer.ts');
     await cryptoReady();
-    const { SubtensorClient } = await import('../chain/client.ts');
+    // the lean reader: the audit only reads, and @polkadot/api's load and metadata decoration were most of its CPU
+    const { LeanChainReader } = await import('../chain/lean/reader.ts');
     const { auditRun, evidenceFromBundle } = await import('../audit.ts');
     const { auditChainWeights } = await import('../audit-chain-reads.ts');
     const { rulesFromConfig, membersOf } = await import('../validator/decision.ts');
@@ -201,9 +202,9 @@ const command: Command = {
       const reps = await getJson(`${source}/v1/runs/${runId}/reports`, timeoutMs, MAX_REPORTS_JSON_BYTES, REPORTS_JSON_LIMITS);
       fromApi = apiEvidence(source, run, reps);
     }
-    const client = await SubtensorClient.connect({ endpoint: values.chain ?? 'local' });
+    const client = await LeanChainReader.connect({ endpoint: values.chain ?? 'local' });
     try {
-      const genesisHash = client.api.genesisHash.toHex();
+      const genesisHash = await client.genesisHash();
       /** The certified run of `id` as the source serves it (hex), or null. */
       const certifiedRunAt = async (id: number): Promise<string | null> => {
         try {
@@ -262,7 +263,7 @@ const command: Command = {
       }
       return result.ok ? 0 : 1;
     } finally {
-      await client.close();
+      client.close();
     }
   },
 };

@@ -6,6 +6,7 @@
 // accounts are funded and the permit granted with dev_setStorage; registration is a real burned_register.
 import assert from 'node:assert/strict';
 import { SubtensorClient } from '../../node/chain/client.ts';
+import { LeanChainReader } from '../../node/chain/lean/reader.ts';
 import type { Sr25519Signer } from '../../node/chain/types.ts';
 import { startChopsticks, SPEC218, devPair, u8aToHex, type Chopsticks } from './chopsticks.ts';
 
@@ -101,5 +102,27 @@ describe('real runtime (spec 218, chopsticks): the client\'s reads and writes', 
     const lo = await client.serveAxon(signer, NETUID, { ip: '127.0.0.1', port: 30333 });
     assert.equal(lo.ok, false);
     assert.match(!lo.ok ? `${lo.error.module?.name} ${lo.error.message}` : '', /InvalidIpAddress|ServingRateLimitExceeded/);
+  });
+
+  it('the audit\'s lean reader (node/chain/lean, no @polkadot/api) reads the real runtime as the client does', async () => {
+    const lean = await LeanChainReader.connect({ endpoint: c.url });
+    try {
+      const head = await client.bestBlock();
+      assert.equal(await lean.genesisHash(), client.api.genesisHash.toHex());
+      assert.deepEqual(await lean.metagraph(NETUID, head.hash), await client.metagraph(NETUID, head.hash));
+      assert.deepEqual(await lean.hyperparams(NETUID, head.hash), await client.hyperparams(NETUID, head.hash));
+      assert.deepEqual(await lean.epochSchedule(NETUID, head.hash), await client.epochSchedule(NETUID, head.hash));
+      const [a, b] = [await lean.commitments(NETUID, head.hash), await client.commitments(NETUID, head.hash)];
+      const byHotkey = (x: { hotkey: string }, y: { hotkey: string }) => x.hotkey.localeCompare(y.hotkey);
+      assert.deepEqual([...a.records].sort(byHotkey), [...b.records].sort(byHotkey));
+      assert.ok(a.records.some((r) => r.hotkey === hot.address), 'the commitment set above is read');
+      assert.deepEqual(await lean.minerRoster(NETUID, head.hash), await client.minerRoster(NETUID, head.hash));
+      assert.deepEqual(await lean.scoreCommitments(NETUID, 42, head.hash), await client.scoreCommitments(NETUID, 42, head.hash));
+      const all = (await client.metagraph(NETUID, head.hash)).map((n) => n.hotkey);
+      assert.deepEqual(await lean.weightsOfMany(NETUID, all, head.hash), await client.weightsOfMany(NETUID, all, head.hash));
+      assert.deepEqual(await lean.lastWeightsUpdates(NETUID, all, head.hash), await client.lastWeightsUpdates(NETUID, all, head.hash));
+    } finally {
+      lean.close();
+    }
   });
 });

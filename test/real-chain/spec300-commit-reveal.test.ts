@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { SubtensorClient } from '../../node/chain/client.ts';
+import { LeanChainReader } from '../../node/chain/lean/reader.ts';
 import type { Sr25519Signer, WeightsCommit } from '../../node/chain/types.ts';
 import { startChopsticks, SPEC300, devPair, u8aToHex, type Chopsticks } from './chopsticks.ts';
 
@@ -88,6 +89,14 @@ describe('real runtime (spec 300, chopsticks): timelocked weights revealed by su
     assert.equal(beacon.period, 3);
     const can = await client.canSetWeights(netuid, hot.address);
     assert.deepEqual(can.ok && can.commitReveal, true);
+    const lean = await LeanChainReader.connect({ endpoint: c.url });
+    try {
+      assert.deepEqual(await lean.hyperparams(netuid), hp, 'the audit\'s lean reader agrees (commit-reveal, reveal period)');
+      assert.deepEqual(await lean.epochSchedule(netuid, s.block), s);
+      assert.deepEqual(await lean.metagraph(netuid), await client.metagraph(netuid));
+    } finally {
+      lean.close();
+    }
   });
 
   it('refuses plain set_weights on chain with CommitRevealEnabled, mapped to the commit-reveal kind', async () => {
