@@ -3,7 +3,7 @@
 // the validators' score commitments of one run. Malformed entries are skipped with a reason.
 import { encodeAddress } from '@polkadot/util-crypto';
 import type { SubtensorClient } from './client.ts';
-import { commitmentText, joinMinerRoster, scoreCommitmentsOf } from './commitments.ts';
+import { joinMinerRoster, newestCommitments, scoreCommitmentsOf } from './commitments.ts';
 import type { BlockRef, CommitmentRecord, RosterEntry } from './types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,35 +16,18 @@ export async function readCommitments(client: SubtensorClient, netuid: number, a
     const plainQ = client.storage(apiAt, 'commitments', 'commitmentOf');
     const revealedQ = client.storage(apiAt, 'commitments', 'revealedCommitments', true);
     const [plain, revealed] = await Promise.all([plainQ.entries(netuid), revealedQ ? revealedQ.entries(netuid) : Promise.resolve([])]);
-    const best = new Map<string, CommitmentRecord>();
-    const skipped: { hotkey: string; reason: string }[] = [];
-    for (const [k, v] of plain as [Dyn, Dyn][]) {
-      const hotkey = encodeAddress(k.args[1].toU8a(), 42);
-      const reg = v.isSome ? v.unwrap() : v;
-      const t = commitmentText(reg.info.fields.toJSON());
-      if (!t.ok) {
-        skipped.push({ hotkey, reason: t.reason });
-        continue;
-      }
-      best.set(hotkey, { hotkey, text: t.text, block: Number(reg.block.toString()), source: 'CommitmentOf' });
-    }
-    for (const [k, v] of revealed as [Dyn, Dyn][]) {
-      const hotkey = encodeAddress(k.args[1].toU8a(), 42);
-      const list = (v.isSome ? v.unwrap() : v) as Dyn[];
-      const last = list[list.length - 1];
-      if (!last) continue;
-      const block = Number(last[1].toString());
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(last[0].toU8a(true));
-      } catch {
-        skipped.push({ hotkey, reason: 'revealed commitment is not valid UTF-8' });
-        continue;
-      }
-      const prev = best.get(hotkey);
-      if (!prev || block >= prev.block) best.set(hotkey, { hotkey, text, block, source: 'RevealedCommitments' });
-    }
-    return { records: [...best.values()], skipped };
+    const hotkeyOf = (k: Dyn) => encodeAddress(k.args[1].toU8a(), 42);
+    return newestCommitments(
+      (plain as [Dyn, Dyn][]).map(([k, v]) => {
+        const reg = v.isSome ? v.unwrap() : v;
+        return { hotkey: hotkeyOf(k), fields: reg.info.fields.toJSON(), block: Number(reg.block.toString()) };
+      }),
+      (revealed as [Dyn, Dyn][]).flatMap(([k, v]) => {
+        const list = (v.isSome ? v.unwrap() : v) as Dyn[];
+        const last = list[list.length - 1];
+        return last ? [{ hotkey: hotkeyOf(k), bytes: last[0].toU8a(true) as Uint8Array, block: Number(last[1].toString()) }] : [];
+      }),
+    );
   });
 }
 

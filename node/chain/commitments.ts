@@ -119,3 +119,32 @@ export function scoreCommitmentsOf(records: readonly CommitmentRecord[], runId: 
   }
   return out;
 }
+
+/**
+ * Every text commitment by hotkey from CommitmentOf (`fields` as toJSON: [{ Raw12: '0x..' }, ...]) and
+ * RevealedCommitments (the last revealed bytes of each hotkey), the newer of the two winning (pure).
+ */
+export function newestCommitments(
+  plain: readonly { hotkey: string; fields: unknown; block: number }[],
+  revealed: readonly { hotkey: string; bytes: Uint8Array; block: number }[],
+): { records: CommitmentRecord[]; skipped: { hotkey: string; reason: string }[] } {
+  const best = new Map<string, CommitmentRecord>();
+  const skipped: { hotkey: string; reason: string }[] = [];
+  for (const p of plain) {
+    const t = commitmentText(p.fields);
+    if (!t.ok) skipped.push({ hotkey: p.hotkey, reason: t.reason });
+    else best.set(p.hotkey, { hotkey: p.hotkey, text: t.text, block: p.block, source: 'CommitmentOf' });
+  }
+  for (const r of revealed) {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(r.bytes);
+    } catch {
+      skipped.push({ hotkey: r.hotkey, reason: 'revealed commitment is not valid UTF-8' });
+      continue;
+    }
+    const prev = best.get(r.hotkey);
+    if (!prev || r.block >= prev.block) best.set(r.hotkey, { hotkey: r.hotkey, text, block: r.block, source: 'RevealedCommitments' });
+  }
+  return { records: [...best.values()], skipped };
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { blake2AsHex } from '@polkadot/util-crypto';
-import { parseMinerCommitment, formatScoreCommitment, parseScoreCommitment, commitmentText, rawCommitmentFields, MAX_RAW_FIELD } from '../../node/chain/commitments.ts';
+import { parseMinerCommitment, formatScoreCommitment, parseScoreCommitment, commitmentText, rawCommitmentFields, MAX_RAW_FIELD, newestCommitments, joinMinerRoster, scoreCommitmentsOf } from '../../node/chain/commitments.ts';
 import { normaliseWeights, ipToU128, ipFromU128 } from '../../node/chain/client.ts';
 import { resolveEndpoint } from '../../node/chain/endpoints.ts';
 import { VersionedState } from '../../node/devchain/state.ts';
@@ -53,6 +53,34 @@ describe('chain: commitment formats', () => {
     assert.equal(commitmentText([{ Sha256: '0x' + '00'.repeat(32) }]).ok, false);
     assert.equal(commitmentText([]).ok, false);
     assert.equal(commitmentText([{ Raw1: '0xff' }]).ok, false);
+    assert.equal(commitmentText([{ Raw1: '0xzz' }]).ok, false, 'not hex');
+  });
+
+  it('joins CommitmentOf and RevealedCommitments (the newer wins), then the roster and the score commitments of a run', () => {
+    const hex = (t: string) => '0x' + Buffer.from(t).toString('hex');
+    const code = 'a'.repeat(64);
+    const score = formatScoreCommitment(7, 'b'.repeat(64));
+    const { records, skipped } = newestCommitments(
+      [
+        { hotkey: 'M1', fields: [{ Raw12: hex(`${code}:http://h/1.zip`) }], block: 5 },
+        { hotkey: 'V1', fields: [{ Raw90: hex('conclave/v2:6:' + 'c'.repeat(64)) }], block: 3 },
+        { hotkey: 'V2', fields: [{ Raw90: hex(score) }], block: 9 },
+        { hotkey: 'X', fields: [{ Sha256: '0x' + '00'.repeat(32) }], block: 4 },
+      ],
+      [
+        { hotkey: 'V1', bytes: new TextEncoder().encode(score), block: 4 }, // newer than its CommitmentOf: wins
+        { hotkey: 'V2', bytes: new TextEncoder().encode('conclave/v2:1:' + 'd'.repeat(64)), block: 8 }, // older: loses
+        { hotkey: 'Y', bytes: Uint8Array.of(0xff), block: 2 },
+      ],
+    );
+    const by = new Map(records.map((r) => [r.hotkey, r]));
+    assert.deepEqual([by.get('V1')?.source, by.get('V1')?.block], ['RevealedCommitments', 4]);
+    assert.deepEqual([by.get('V2')?.source, by.get('V2')?.text], ['CommitmentOf', score]);
+    assert.deepEqual(skipped.map((s) => s.hotkey).sort(), ['X', 'Y']);
+    assert.deepEqual([...scoreCommitmentsOf(records, 7).keys()].sort(), ['V1', 'V2']);
+    const roster = joinMinerRoster([{ uid: 0, hotkey: 'V1' }, { uid: 3, hotkey: 'M1' }, { uid: 4, hotkey: 'X' }], records, skipped);
+    assert.deepEqual(roster.entries.map((e) => [e.uid, e.codeSha256, e.url]), [[3, code, 'http://h/1.zip']], 'score commitments and unregistered hotkeys are not miners');
+    assert.deepEqual(roster.skipped.map((s) => s.uid), [4]);
   });
 });
 

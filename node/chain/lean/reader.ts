@@ -8,7 +8,7 @@ import { ChainSchemaError } from '../errors.ts';
 import { resolveEndpoint } from '../endpoints.ts';
 import { ipFromU128 } from '../encoding.ts';
 import type { EpochSchedule } from '../epoch-schedule.ts';
-import { commitmentText, joinMinerRoster, scoreCommitmentsOf } from '../commitments.ts';
+import { joinMinerRoster, newestCommitments, scoreCommitmentsOf } from '../commitments.ts';
 import type { BlockRef, CommitmentRecord, Hyperparams, Neuron, RosterEntry } from '../types.ts';
 import { publicKeyHexToHotkey, hotkeyToPublicKey } from '../../../proto/signer.ts';
 import { decodeAll, encodeKeyArg, keyArgTypes, type Value } from './codec.ts';
@@ -236,39 +236,22 @@ export class LeanChainReader {
     const plainE = this.entry(md, 'Commitments', 'CommitmentOf');
     const revealedE = this.entry(md, 'Commitments', 'RevealedCommitments', true);
     const [plain, revealed] = await Promise.all([this.entries(md, hash, plainE, [netuid]), revealedE ? this.entries(md, hash, revealedE, [netuid]) : Promise.resolve([])]);
-    const best = new Map<string, CommitmentRecord>();
-    const skipped: { hotkey: string; reason: string }[] = [];
-    for (const [k, v] of plain) {
-      const hotkey = hotkeyOf(this.lastKeyBytes(plainE, k, 32));
-      const reg = v as Obj;
-      const fields = ((reg.info as Obj).fields as Value[]).map((f) => {
-        const [kind, value] = Object.entries(f as Obj)[0] ?? [];
-        return { [kind ?? '?']: value instanceof Uint8Array ? bytesToHex(value) : value };
-      });
-      const t = commitmentText(fields);
-      if (!t.ok) {
-        skipped.push({ hotkey, reason: t.reason });
-        continue;
-      }
-      best.set(hotkey, { hotkey, text: t.text, block: num(reg.block, 'Registration.block'), source: 'CommitmentOf' });
-    }
-    for (const [k, v] of revealed) {
-      const hotkey = hotkeyOf(this.lastKeyBytes(revealedE!, k, 32));
-      const list = v as Value[][];
-      const last = list[list.length - 1];
-      if (!last) continue;
-      const block = num(last[1], 'RevealedCommitments block');
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(last[0] as Uint8Array);
-      } catch {
-        skipped.push({ hotkey, reason: 'revealed commitment is not valid UTF-8' });
-        continue;
-      }
-      const prev = best.get(hotkey);
-      if (!prev || block >= prev.block) best.set(hotkey, { hotkey, text, block, source: 'RevealedCommitments' });
-    }
-    return { records: [...best.values()], skipped };
+    return newestCommitments(
+      plain.map(([k, v]) => {
+        const reg = v as Obj;
+        // the Data fields as @polkadot/api's toJSON gives them ({ Raw12: '0x..' }), which commitmentText reads
+        const fields = ((reg.info as Obj).fields as Value[]).map((f) => {
+          const [kind, value] = Object.entries(f as Obj)[0] ?? [];
+          return { [kind ?? '?']: value instanceof Uint8Array ? bytesToHex(value) : value };
+        });
+        return { hotkey: hotkeyOf(this.lastKeyBytes(plainE, k, 32)), fields, block: num(reg.block, 'Registration.block') };
+      }),
+      revealed.flatMap(([k, v]) => {
+        const list = v as Value[][];
+        const last = list[list.length - 1];
+        return last ? [{ hotkey: hotkeyOf(this.lastKeyBytes(revealedE!, k, 32)), bytes: last[0] as Uint8Array, block: num(last[1], 'RevealedCommitments block') }] : [];
+      }),
+    );
   }
 
   async minerRoster(netuid: number, at?: BlockRef): Promise<{ entries: RosterEntry[]; skipped: { uid: number; hotkey: string; reason: string }[] }> {
