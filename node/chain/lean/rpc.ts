@@ -23,6 +23,7 @@ export class JsonRpcSocket {
       let ws: WebSocket;
       try {
         ws = new WebSocket(endpoint);
+        ws.binaryType = 'arraybuffer'; // a node may answer in binary frames: read them as UTF-8 JSON too
       } catch (err) {
         reject(new RpcError(`chain ${endpoint}: ${(err as Error).message}`));
         return;
