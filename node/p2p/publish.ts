@@ -43,9 +43,7 @@ interface OutboxItem {
   payload: Uint8Array;
   data: Uint8Array;
   issuedAt: number;
-  /** A publish of `data` was attempted: gossipsub has seen these bytes, so the next try signs anew. */
-  tried: boolean;
-  /** Publishes that reached no admitted member, and the earliest time to try again without a membership change. */
+  /** Publishes that reached no admitted member (gossipsub has seen `data`: the next try signs anew), and the earliest time to try again without a membership change. */
   misses: number;
   retryAt: number;
   hash: string;
@@ -152,20 +150,19 @@ export class Publisher {
     const now = this.c.now();
     return new Promise((resolve) => {
       this.outbox.push({
-        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, tried: false, misses: 0, retryAt: 0, hash: own.hash,
+        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, misses: 0, retryAt: 0, hash: own.hash,
         waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve,
       });
       this.flush();
     });
   }
 
-  /** The bytes to publish now: the envelope as signed, or signed anew (a later issuedAt) once gossipsub has seen it. */
+  /** The bytes to publish now: the envelope as signed, or signed anew (a later issuedAt) after a miss, since gossipsub has seen those. */
   private bytesToPublish(item: OutboxItem, now: number): Uint8Array {
-    if (item.tried) {
+    if (item.misses > 0) {
       item.issuedAt = Math.max(now, item.issuedAt + 1);
       item.data = this.envelope(item.kind, item.runId, item.payload, item.issuedAt);
     }
-    item.tried = true;
     return item.data;
   }
 
