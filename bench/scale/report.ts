@@ -109,11 +109,19 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
 
 /** CPU of loading the modules `conclave audit` imports (node/cli.ts, its chain reader, run-bundle client, audit), in a fresh process with the CLI's module caches (node/module-caches.ts), warm from the audit run before. */
 export async function auditModuleLoad() {
-  const here = fileURLToPath(new URL('../../', import.meta.url));
-  const code = `(await import(${JSON.stringify(join(here, 'node/module-caches.ts'))})).enableModuleCaches(); await import(${JSON.stringify(join(here, 'node/cli-kit.ts'))}); await import(${JSON.stringify(join(here, 'node/chain/lean/reader.ts'))}); await import(${JSON.stringify(join(here, 'node/p2p/run-bundle.ts'))}); await import(${JSON.stringify(join(here, 'node/audit.ts'))}); await (await import(${JSON.stringify(join(here, 'proto/signer.ts'))})).cryptoReady();`;
+  return scriptCpuMs(`${CLI_PRELUDE} await import(${repoModule('node/chain/lean/reader.ts')}); await import(${repoModule('node/p2p/run-bundle.ts')}); await import(${repoModule('node/audit.ts')}); await (await import(${repoModule('proto/signer.ts')})).cryptoReady();`);
+}
+
+/** A repository module's absolute path as a JS string literal, for code run by scriptCpuMs. */
+const repoModule = (rel: string) => JSON.stringify(join(fileURLToPath(new URL('../../', import.meta.url)), rel));
+/** What the CLI does before a command loads: its module caches, its kit. */
+const CLI_PRELUDE = `(await import(${repoModule('node/module-caches.ts')})).enableModuleCaches(); await import(${repoModule('node/cli-kit.ts')});`;
+
+/** User + system CPU (ms) of a fresh `node` running the ES module `code`, or null when it failed. */
+async function scriptCpuMs(code: string): Promise<number | null> {
   const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', code], 120_000);
   const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
-  return m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
+  return r.status === 0 && m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null;
 }
 
 /**
@@ -127,24 +135,20 @@ export async function auditModuleLoad() {
  * Parts share dependencies, so they do not add up to the audit's module load.
  */
 export async function auditModuleCosts(chainUrl: string, tries = 2) {
-  const here = fileURLToPath(new URL('../../', import.meta.url));
-  const mod = (rel: string) => JSON.stringify(join(here, rel));
-  const prelude = `(await import(${mod('node/module-caches.ts')})).enableModuleCaches(); await import(${mod('node/cli-kit.ts')});`;
   const parts: Record<string, string> = {
     baseline: '',
-    chain_reader: `const { LeanChainReader } = await import(${mod('node/chain/lean/reader.ts')}); const c = await LeanChainReader.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.hyperparams(${NETUID}); c.close();`,
-    polkadot_api_client: `const { SubtensorClient } = await import(${mod('node/chain/client.ts')}); const c = await SubtensorClient.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.close();`,
-    p2p_client: `await import(${mod('node/p2p/run-bundle.ts')});`,
-    sr25519_wasm: `await (await import(${mod('proto/signer.ts')})).cryptoReady();`,
-    audit_core: `await import(${mod('node/audit.ts')});`,
+    chain_reader: `const { LeanChainReader } = await import(${repoModule('node/chain/lean/reader.ts')}); const c = await LeanChainReader.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.hyperparams(${NETUID}); c.close();`,
+    polkadot_api_client: `const { SubtensorClient } = await import(${repoModule('node/chain/client.ts')}); const c = await SubtensorClient.connect({ endpoint: ${JSON.stringify(chainUrl)} }); await c.close();`,
+    p2p_client: `await import(${repoModule('node/p2p/run-bundle.ts')});`,
+    sr25519_wasm: `await (await import(${repoModule('proto/signer.ts')})).cryptoReady();`,
+    audit_core: `await import(${repoModule('node/audit.ts')});`,
   };
   const cpu: Record<string, number | null> = {};
   for (const [name, code] of Object.entries(parts)) {
     let best: number | null = null;
     for (let i = 0; i < tries; i++) {
-      const r = await run('/usr/bin/time', ['-f', 'TIME %U %S', process.execPath, '--input-type=module', '-e', `${prelude} ${code} process.exit(0);`], 120_000);
-      const m = /TIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
-      if (r.status === 0 && m) best = Math.min(best ?? Infinity, Math.round((Number(m[1]) + Number(m[2])) * 1000));
+      const ms = await scriptCpuMs(`${CLI_PRELUDE} ${code} process.exit(0);`);
+      if (ms !== null) best = Math.min(best ?? Infinity, ms);
     }
     cpu[name] = best;
   }

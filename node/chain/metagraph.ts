@@ -5,12 +5,11 @@ import { blake2AsU8a, encodeAddress } from '@polkadot/util-crypto';
 import type { SubtensorClient } from './client.ts';
 import { ChainSchemaError } from './errors.ts';
 import { ipFromU128 } from './encoding.ts';
+import { rawEntries, rawValues, type RpcSend } from './raw-storage.ts';
 import type { BlockRef, Neuron } from './types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Dyn = any;
-
-const PAGE = 1000;
 
 /** Refuses a storage map whose key hashers differ from what the direct key decoding assumes. */
 function requireHashers(q: Dyn, want: string[], name: string): void {
@@ -36,6 +35,7 @@ function u64le(b: Uint8Array): bigint {
    */
 export async function readMetagraph(client: SubtensorClient, netuid: number, at?: BlockRef): Promise<Neuron[]> {
   const { apiAt, hash } = await client.at(at);
+  const send: RpcSend = (method, params) => client.send(method, params);
   return client.read(async () => {
       const keysQ = client.storage(apiAt, 'subtensorModule', 'keys');
       const stakeQ = client.storage(apiAt, 'subtensorModule', 'totalHotkeyAlpha');
@@ -45,9 +45,9 @@ export async function readMetagraph(client: SubtensorClient, netuid: number, at?
       requireHashers(stakeQ, ['Blake2_128Concat', 'Identity'], 'SubtensorModule.TotalHotkeyAlpha');
       requireHashers(axonsQ, ['Identity', 'Blake2_128Concat'], 'SubtensorModule.Axons');
       const [keyEntries, permitsRaw, axonEntries] = await Promise.all([
-        rawEntries(client, anyHex(keysQ.keyPrefix(netuid)), hash),
-        client.send('state_getStorage', [permitsQ.key(netuid), hash]) as Promise<string | null>,
-        rawEntries(client, anyHex(axonsQ.keyPrefix(netuid)), hash),
+        rawEntries(send, anyHex(keysQ.keyPrefix(netuid)), hash),
+        send<string | null>('state_getStorage', [permitsQ.key(netuid), hash]),
+        rawEntries(send, anyHex(axonsQ.keyPrefix(netuid)), hash),
       ]);
       const rows: { uid: number; hotkey: string; pk: Uint8Array }[] = [];
       for (const [k, v] of keyEntries) {
@@ -61,7 +61,7 @@ export async function readMetagraph(client: SubtensorClient, netuid: number, at?
       const prefix = anyHex(stakeQ.keyPrefix()).slice(2);
       const netLe = u8aToHex(Uint8Array.of(netuid & 255, netuid >> 8)).slice(2);
       const stakeKeys = rows.map((r) => `0x${prefix}${u8aToHex(blake2AsU8a(r.pk, 128)).slice(2)}${u8aToHex(r.pk).slice(2)}${netLe}`);
-      const stakeVals = await rawValues(client, stakeKeys, hash);
+      const stakeVals = await rawValues(send, stakeKeys, hash);
       const permits: boolean[] = permitsRaw ? (client.api.registry.createType('Vec<bool>', hexToU8a(permitsRaw)).toJSON() as boolean[]) : [];
       const axons = new Map<string, { ip: string; port: number }>();
       const axonType = client.api.registry.createLookupType(axonsQ.creator.meta.type.asMap.value);
@@ -81,27 +81,3 @@ export async function readMetagraph(client: SubtensorClient, netuid: number, at?
       });
     });
   }
-
-/** All (key, value) under a storage prefix at a block: state_getKeysPaged pages + state_queryStorageAt batches. */
-async function rawEntries(client: SubtensorClient, prefix: string, hash: string): Promise<[string, string | null][]> {
-    const keys: string[] = [];
-    let start: string | null = null;
-    for (let page = 0; page < 10_000; page++) {
-      const got = (await client.send('state_getKeysPaged', [prefix, PAGE, start, hash])) as string[];
-      keys.push(...got);
-      if (got.length < PAGE) break;
-      start = got[got.length - 1];
-    }
-    const vals = await rawValues(client, keys, hash);
-    return keys.map((k, i) => [k, vals[i]]);
-  }
-
-/** Values of `keys` at a block, in order (null = absent), PAGE keys per state_queryStorageAt. */
-async function rawValues(client: SubtensorClient, keys: string[], hash: string): Promise<(string | null)[]> {
-    const batches: Promise<{ changes: [string, string | null][] }[]>[] = [];
-    for (let i = 0; i < keys.length; i += PAGE) batches.push(client.send('state_queryStorageAt', [keys.slice(i, i + PAGE), hash]) as never);
-    const map = new Map<string, string | null>();
-    for (const res of await Promise.all(batches)) for (const set of res) for (const [k, v] of set.changes) map.set(k.toLowerCase(), v);
-    return keys.map((k) => map.get(k.toLowerCase()) ?? null);
-  }
-

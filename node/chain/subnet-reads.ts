@@ -6,6 +6,7 @@ import type { SubtensorClient } from './client.ts';
 import { ipFromU128 } from './encoding.ts';
 import type { EpochSchedule } from './epoch-schedule.ts';
 import { ChainSchemaError } from './errors.ts';
+import { HYPERPARAM_ITEMS, OPTIONAL_HYPERPARAM_ITEMS, hyperparamsFrom, type HyperparamItem } from './hyperparams.ts';
 import type { DrandBeacon } from './timelock/drand.ts';
 import type { BlockRef, Hyperparams } from './types.ts';
 
@@ -18,23 +19,21 @@ export async function readHyperparams(client: SubtensorClient, netuid: number, a
   return client.read(async () => {
     const exists = await client.storage(apiAt, 'subtensorModule', 'networksAdded')(netuid);
     if (!exists.isTrue) throw new Error(`subnet ${netuid} does not exist on ${client.endpoint}`);
-    const items = ['tempo', 'weightsSetRateLimit', 'commitRevealWeightsEnabled', 'weightsVersionKey', 'subnetworkN', 'maxAllowedUids',
-      'minAllowedWeights', 'maxWeightsLimit', 'immunityPeriod', 'maxAllowedValidators', 'kappa'];
-    const qs = items.map((i) => client.storage(apiAt, 'subtensorModule', i));
-    // read by name where present: newer runtimes replace ActivityCutoff by ActivityCutoffFactorMilli
-    const optional = ['revealPeriodEpochs', 'activityCutoffFactorMilli', 'activityCutoff'].map((i) => client.storage(apiAt, 'subtensorModule', i, true));
+    const camel = (item: string) => item[0].toLowerCase() + item.slice(1);
+    const qs = HYPERPARAM_ITEMS.map((i) => client.storage(apiAt, 'subtensorModule', camel(i)));
+    const optional = OPTIONAL_HYPERPARAM_ITEMS.map((i) => client.storage(apiAt, 'subtensorModule', camel(i), true));
     if (!optional[1] && !optional[2]) client.storage(apiAt, 'subtensorModule', 'activityCutoffFactorMilli');
-    const vals: Dyn[] = await Promise.all([...qs.map((q) => q(netuid)), ...optional.map((q) => (q ? q(netuid) : Promise.resolve(null)))]);
-    const n = (i: number) => Number(vals[i].toString());
-    const opt = (i: number) => (vals[i] === null ? null : n(i));
-    const tempo = n(0);
-    const factor = opt(12);
-    const activityCutoff = factor !== null ? Math.max(1, Math.floor((factor * tempo) / 1000)) : n(13);
-    return {
-      netuid, tempo, weightsRateLimit: n(1), commitRevealEnabled: vals[2].isTrue, weightsVersionKey: BigInt(vals[3].toString()),
-      subnetworkN: n(4), maxAllowedUids: n(5), minAllowedWeights: n(6), maxWeightsLimit: n(7), immunityPeriod: n(8),
-      maxAllowedValidators: n(9), kappa: n(10), revealPeriodEpochs: opt(11), activityCutoff, activityCutoffFactorMilli: factor,
-    };
+    const [vals, opts]: Dyn[][] = await Promise.all([Promise.all(qs.map((q) => q(netuid))), Promise.all(optional.map((q) => (q ? q(netuid) : Promise.resolve(null))))]);
+    const valueOf = (item: HyperparamItem) => vals[HYPERPARAM_ITEMS.indexOf(item)];
+    return hyperparamsFrom(netuid, {
+      int: (item) => Number(valueOf(item).toString()),
+      big: (item) => BigInt(valueOf(item).toString()),
+      flag: (item) => valueOf(item).isTrue,
+      optional: (item) => {
+        const v = opts[OPTIONAL_HYPERPARAM_ITEMS.indexOf(item)];
+        return v === null ? null : Number(v.toString());
+      },
+    });
   });
 }
 

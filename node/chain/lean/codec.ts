@@ -3,7 +3,7 @@
 // bool, str; [u8; N] and Vec<u8> as Uint8Array; a struct with named fields as an object, a one-field
 // wrapper (AccountId32, NetUid) as its field, other tuples as arrays; Option as the value or null; any
 // other enum as { Variant: value } (value null without fields).
-import type { PortableType, RuntimeMetadata } from './metadata.ts';
+import type { Field, PortableType, RuntimeMetadata } from './metadata.ts';
 import { ScaleError, ScaleReader, uintLe } from './scale.ts';
 
 export type Value = number | bigint | boolean | string | null | Uint8Array | Value[] | { [k: string]: Value };
@@ -19,6 +19,13 @@ function typeOf(md: RuntimeMetadata, id: number): PortableType {
 function isU8(md: RuntimeMetadata, id: number): boolean {
   const d = typeOf(md, id).def;
   return d.kind === 'primitive' && d.primitive === 'u8';
+}
+
+/** A struct's or variant's fields: a lone unnamed field as itself, all named as an object, else an array. */
+function decodeFields(md: RuntimeMetadata, fields: Field[], r: ScaleReader, depth: number): Value {
+  if (fields.length === 1 && fields[0].name === null) return decodeValue(md, fields[0].type, r, depth + 1);
+  if (fields.every((f) => f.name !== null)) return Object.fromEntries(fields.map((f) => [f.name!, decodeValue(md, f.type, r, depth + 1)]));
+  return fields.map((f) => decodeValue(md, f.type, r, depth + 1));
 }
 
 export function decodeValue(md: RuntimeMetadata, id: number, r: ScaleReader, depth = 0): Value {
@@ -50,20 +57,13 @@ export function decodeValue(md: RuntimeMetadata, id: number, r: ScaleReader, dep
       return Array.from({ length: d.len }, () => decodeValue(md, d.type, r, depth + 1));
     case 'tuple':
       return d.types.map((x) => decodeValue(md, x, r, depth + 1));
-    case 'composite': {
-      if (d.fields.length === 1 && d.fields[0].name === null) return decodeValue(md, d.fields[0].type, r, depth + 1);
-      if (d.fields.every((f) => f.name !== null)) return Object.fromEntries(d.fields.map((f) => [f.name!, decodeValue(md, f.type, r, depth + 1)]));
-      return d.fields.map((f) => decodeValue(md, f.type, r, depth + 1));
-    }
+    case 'composite':
+      return decodeFields(md, d.fields, r, depth);
     case 'variant': {
       const tag = r.u8();
       const v = d.variants.find((x) => x.index === tag);
       if (!v) throw new ScaleError(`${t.path.join('::') || `type #${id}`}: no variant with index ${tag}`);
-      const fields = v.fields;
-      let value: Value = null;
-      if (fields.length === 1 && fields[0].name === null) value = decodeValue(md, fields[0].type, r, depth + 1);
-      else if (fields.length > 0 && fields.every((f) => f.name !== null)) value = Object.fromEntries(fields.map((f) => [f.name!, decodeValue(md, f.type, r, depth + 1)]));
-      else if (fields.length > 0) value = fields.map((f) => decodeValue(md, f.type, r, depth + 1));
+      const value = v.fields.length > 0 ? decodeFields(md, v.fields, r, depth) : null;
       if (t.path[t.path.length - 1] === 'Option' && (v.name === 'None' || v.name === 'Some')) return v.name === 'None' ? null : value;
       return { [v.name]: value };
     }

@@ -90,9 +90,9 @@ export function hashKey(hasher: Hasher, encoded: Uint8Array): Uint8Array {
   }
 }
 
-/** Bytes of the hash that precede the encoded key in a *Concat / Identity key part; null for opaque hashers. */
-export function concatPrefixLength(hasher: Hasher): number | null {
-  return hasher === 'Blake2_128Concat' ? 16 : hasher === 'Twox64Concat' ? 8 : hasher === 'Identity' ? 0 : null;
+/** Whether a key part under `hasher` ends with the encoded key itself (*Concat, Identity), so it can be read back. */
+export function keepsKey(hasher: Hasher): boolean {
+  return hasher === 'Blake2_128Concat' || hasher === 'Twox64Concat' || hasher === 'Identity';
 }
 
 export { concat };

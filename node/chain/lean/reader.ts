@@ -10,33 +10,35 @@ import { ipFromU128 } from '../encoding.ts';
 import type { EpochSchedule } from '../epoch-schedule.ts';
 import { joinMinerRoster, newestCommitments, scoreCommitmentsOf } from '../commitments.ts';
 import type { BlockRef, CommitmentRecord, Hyperparams, Neuron, RosterEntry } from '../types.ts';
-import { publicKeyHexToHotkey, hotkeyToPublicKey } from '../../../proto/signer.ts';
+import { publicKeyToHotkey, hotkeyToPublicKey } from '../../../proto/signer.ts';
 import { decodeAll, encodeKeyArg, keyArgTypes, type Value } from './codec.ts';
-import { concat, concatPrefixLength, hashKey, twox128 } from './hashers.ts';
+import { concat, hashKey, keepsKey, twox128 } from './hashers.ts';
 import { parseMetadata, type RuntimeMetadata, type StorageEntry } from './metadata.ts';
 import { JsonRpcSocket } from './rpc.ts';
+import { HYPERPARAM_ITEMS, OPTIONAL_HYPERPARAM_ITEMS, hyperparamsFrom, type HyperparamItem } from '../hyperparams.ts';
+import { rawEntries, rawValues, type RpcSend } from '../raw-storage.ts';
 import { bytesToHex, hexToBytes } from './scale.ts';
 
-const PAGE = 1000;
 type KeyArg = number | bigint | Uint8Array;
 type Obj = { [k: string]: Value };
 
 const utf8 = new TextEncoder();
-const hotkeyOf = (pk: Uint8Array) => publicKeyHexToHotkey(Buffer.from(pk).toString('hex'));
-const num = (v: Value, what: string): number => {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
+const big = (v: Value, what: string): bigint => {
+  if (typeof v === 'number' || typeof v === 'bigint') return BigInt(v);
   throw new ChainSchemaError(`${what}: expected an integer, got ${typeof v}`);
 };
+const num = (v: Value, what: string): number => Number(big(v, what));
 
 export class LeanChainReader {
   readonly endpoint: string;
   private readonly rpc: JsonRpcSocket;
   private readonly metadata = new Map<number, Promise<RuntimeMetadata>>();
+  private readonly send: RpcSend;
 
   private constructor(endpoint: string, rpc: JsonRpcSocket) {
     this.endpoint = endpoint;
     this.rpc = rpc;
+    this.send = (method, params) => rpc.call(method, params);
   }
 
   static async connect(opts: { endpoint: string; timeoutMs?: number }): Promise<LeanChainReader> {
@@ -111,15 +113,6 @@ export class LeanChainReader {
     return decodeAll(md, e.valueType, hexToBytes(hex), `${e.pallet}.${e.name}`);
   }
 
-  /** Values of `keys` at `hash`, in order (null = absent), PAGE keys per state_queryStorageAt. */
-  private async rawValues(keys: string[], hash: string): Promise<(string | null)[]> {
-    const batches: Promise<{ changes: [string, string | null][] }[]>[] = [];
-    for (let i = 0; i < keys.length; i += PAGE) batches.push(this.rpc.call('state_queryStorageAt', [keys.slice(i, i + PAGE), hash]));
-    const map = new Map<string, string | null>();
-    for (const res of await Promise.all(batches)) for (const set of res ?? []) for (const [k, v] of set.changes) map.set(k.toLowerCase(), v);
-    return keys.map((k) => map.get(k.toLowerCase()) ?? null);
-  }
-
   /** One value of `Pallet.Item` at `hash`. */
   private async get(md: RuntimeMetadata, hash: string, e: StorageEntry, args: KeyArg[]): Promise<Value> {
     return this.decode(md, e, await this.rpc.call<string | null>('state_getStorage', [this.key(md, e, args), hash]));
@@ -127,26 +120,16 @@ export class LeanChainReader {
 
   /** Values of `e` for each key tuple, in order. */
   private async getMany(md: RuntimeMetadata, hash: string, e: StorageEntry, argsList: KeyArg[][]): Promise<Value[]> {
-    const vals = await this.rawValues(argsList.map((a) => this.key(md, e, a)), hash);
+    const vals = await rawValues(this.send, argsList.map((a) => this.key(md, e, a)), hash);
     return vals.map((v) => this.decode(md, e, v));
   }
 
   /** Every (key bytes, value) of `e` under the key prefix `args` at `hash` (absent values skipped). */
   private async entries(md: RuntimeMetadata, hash: string, e: StorageEntry, args: KeyArg[]): Promise<[Uint8Array, Value][]> {
-    const prefix = this.key(md, e, args);
-    const keys: string[] = [];
-    let start: string | null = null;
-    for (let page = 0; page < 10_000; page++) {
-      const got: string[] = await this.rpc.call<string[]>('state_getKeysPaged', [prefix, PAGE, start, hash]);
-      keys.push(...got);
-      if (got.length < PAGE) break;
-      start = got[got.length - 1];
-    }
-    const vals = await this.rawValues(keys, hash);
     const out: [Uint8Array, Value][] = [];
-    keys.forEach((k, i) => {
-      if (vals[i] !== null) out.push([hexToBytes(k), this.decode(md, e, vals[i])]);
-    });
+    for (const [k, v] of await rawEntries(this.send, this.key(md, e, args), hash)) {
+      if (v !== null) out.push([hexToBytes(k), this.decode(md, e, v)]);
+    }
     return out;
   }
 
@@ -157,7 +140,7 @@ export class LeanChainReader {
 
   /** The last key of a map key whose hasher carries it in the clear (a *Concat or Identity hasher), as bytes of `len`. */
   private lastKeyBytes(e: StorageEntry, key: Uint8Array, len: number): Uint8Array {
-    if (concatPrefixLength(e.hashers[e.hashers.length - 1]) === null) throw new ChainSchemaError(`${e.pallet}.${e.name}: its last key hasher ${e.hashers[e.hashers.length - 1]} does not keep the key readable`);
+    if (!keepsKey(e.hashers[e.hashers.length - 1])) throw new ChainSchemaError(`${e.pallet}.${e.name}: its last key hasher ${e.hashers[e.hashers.length - 1]} does not keep the key readable`);
     return key.subarray(key.length - len);
   }
 
@@ -165,22 +148,20 @@ export class LeanChainReader {
     const { md, hash } = await this.pinned(at);
     const S = 'SubtensorModule';
     if ((await this.get(md, hash, this.entry(md, S, 'NetworksAdded'), [netuid])) !== true) throw new Error(`subnet ${netuid} does not exist on ${this.endpoint}`);
-    const items = ['Tempo', 'WeightsSetRateLimit', 'CommitRevealWeightsEnabled', 'WeightsVersionKey', 'SubnetworkN', 'MaxAllowedUids',
-      'MinAllowedWeights', 'MaxWeightsLimit', 'ImmunityPeriod', 'MaxAllowedValidators', 'Kappa'].map((i) => this.entry(md, S, i));
-    // read by name where present: newer runtimes replace ActivityCutoff by ActivityCutoffFactorMilli
-    const optional = ['RevealPeriodEpochs', 'ActivityCutoffFactorMilli', 'ActivityCutoff'].map((i) => this.entry(md, S, i, true));
+    const items = HYPERPARAM_ITEMS.map((i) => this.entry(md, S, i));
+    const optional = OPTIONAL_HYPERPARAM_ITEMS.map((i) => this.entry(md, S, i, true));
     if (!optional[1] && !optional[2]) this.entry(md, S, 'ActivityCutoffFactorMilli');
-    const vals = await Promise.all([...items, ...optional].map((e) => (e ? this.get(md, hash, e, [netuid]) : Promise.resolve(null))));
-    const n = (i: number) => num(vals[i], [...items, ...optional][i]!.name);
-    const opt = (i: number) => (vals[i] === null ? null : n(i));
-    const tempo = n(0);
-    const factor = opt(12);
-    return {
-      netuid, tempo, weightsRateLimit: n(1), commitRevealEnabled: vals[2] === true, weightsVersionKey: BigInt(vals[3] as bigint | number),
-      subnetworkN: n(4), maxAllowedUids: n(5), minAllowedWeights: n(6), maxWeightsLimit: n(7), immunityPeriod: n(8),
-      maxAllowedValidators: n(9), kappa: n(10), revealPeriodEpochs: opt(11),
-      activityCutoff: factor !== null ? Math.max(1, Math.floor((factor * tempo) / 1000)) : n(13), activityCutoffFactorMilli: factor,
-    };
+    const [vals, opts] = await Promise.all([Promise.all(items.map((e) => this.get(md, hash, e, [netuid]))), Promise.all(optional.map((e) => (e ? this.get(md, hash, e, [netuid]) : null)))]);
+    const valueOf = (item: HyperparamItem) => vals[HYPERPARAM_ITEMS.indexOf(item)];
+    return hyperparamsFrom(netuid, {
+      int: (item) => num(valueOf(item), item),
+      big: (item) => big(valueOf(item), item),
+      flag: (item) => valueOf(item) === true,
+      optional: (item) => {
+        const v = opts[OPTIONAL_HYPERPARAM_ITEMS.indexOf(item)];
+        return v === null ? null : num(v, item);
+      },
+    });
   }
 
   async epochSchedule(netuid: number, at?: BlockRef): Promise<EpochSchedule> {
@@ -218,10 +199,10 @@ export class LeanChainReader {
       if (!a) continue;
       const ip = ipFromU128(BigInt(a.ip as bigint | number), num(a.ip_type, 'AxonInfo.ip_type'));
       const port = num(a.port, 'AxonInfo.port');
-      if (ip && port > 0) axons.set(hotkeyOf(this.lastKeyBytes(axonsE, k, 32)), { ip, port });
+      if (ip && port > 0) axons.set(publicKeyToHotkey(this.lastKeyBytes(axonsE, k, 32)), { ip, port });
     }
     return rows.map((r, i) => {
-      const hotkey = hotkeyOf(r.pk);
+      const hotkey = publicKeyToHotkey(r.pk);
       const sv = stakes[i];
       const n: Neuron = { uid: r.uid, hotkey, stake: sv === null ? 0n : BigInt(sv as bigint | number), validatorPermit: permits[r.uid] === true };
       const ax = axons.get(hotkey);
@@ -244,12 +225,12 @@ export class LeanChainReader {
           const [kind, value] = Object.entries(f as Obj)[0] ?? [];
           return { [kind ?? '?']: value instanceof Uint8Array ? bytesToHex(value) : value };
         });
-        return { hotkey: hotkeyOf(this.lastKeyBytes(plainE, k, 32)), fields, block: num(reg.block, 'Registration.block') };
+        return { hotkey: publicKeyToHotkey(this.lastKeyBytes(plainE, k, 32)), fields, block: num(reg.block, 'Registration.block') };
       }),
       revealed.flatMap(([k, v]) => {
         const list = v as Value[][];
         const last = list[list.length - 1];
-        return last ? [{ hotkey: hotkeyOf(this.lastKeyBytes(revealedE!, k, 32)), bytes: last[0] as Uint8Array, block: num(last[1], 'RevealedCommitments block') }] : [];
+        return last ? [{ hotkey: publicKeyToHotkey(this.lastKeyBytes(revealedE!, k, 32)), bytes: last[0] as Uint8Array, block: num(last[1], 'RevealedCommitments block') }] : [];
       }),
     );
   }

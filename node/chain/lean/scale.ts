@@ -1,5 +1,7 @@
 // SCALE, the little of it a storage reader needs (pure): a cursor over bytes with fixed-width and
 // compact integers, length-prefixed bytes and strings, and the matching encoders for storage keys.
+import { toHex } from '../../../proto/codec.ts';
+
 export class ScaleError extends Error {}
 
 export class ScaleReader {
@@ -115,5 +117,5 @@ export function hexToBytes(hex: string): Uint8Array {
 }
 
 export function bytesToHex(b: Uint8Array): string {
-  return '0x' + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  return '0x' + toHex(b);
 }
