@@ -5,6 +5,10 @@
 //   u8 version=1 | u8 kind (1 report, 2 consensus, 3 binding) | u16 netuid | u64 runId | u64 issuedAt
 //   | u32-len payload (<= MAX_GOSSIP_PAYLOAD_BYTES) | [32] node public key (ed25519)
 // Wire form: body | [64] ed25519 signature over utf8("conclave/gossip/v1") || 0x00 || body.
+// Wire form v2 (reports only): the same layout with version=2 and, as payload, the compact form of the
+// reveal against the run's roster (proto/reveal-compact.ts). The signature is the v1 signature over
+// the v1 body, canonical reveal included: v2 only encodes the same envelope, and decoding it expands
+// the reveal against the roster the report names (a receiver without that roster cannot decode it).
 // The content key of an envelope is sha256(payload) (lowercase hex): it is the gossipsub message id,
 // the duplicate-suppression key and the key of the fetch protocol, so the same report published
 // twice, or fetched after it was gossiped, is recognised as one message.
@@ -22,6 +26,7 @@
 //             | u16 count (<= MAX_FETCH_HASHES) of items: u8 item kind (1 envelope, 2 blob) | u32-len bytes
 import { CodecError, Reader, Writer, expectUint, fromHex, sha256Hex, signingBytes, toHex } from './codec.ts';
 import { MAX_BINDING_BYTES } from './binding.ts';
+import { compactReveal, expandReveal, type CompactRoster, type RosterLookup } from './reveal-compact.ts';
 import { verifyEd25519, type Ed25519Signer } from './signer.ts';
 import { MAX_FETCH_RESPONSE_BYTES, MAX_GOSSIP_PAYLOAD_BYTES, MAX_REASON_BYTES } from './frame-limits.ts';
 
@@ -91,21 +96,35 @@ export function encodeGossipEnvelope(e: GossipEnvelope): Uint8Array {
   return w.finish();
 }
 
-export function decodeGossipEnvelope(bytes: Uint8Array): GossipEnvelope {
+/** The v2 wire form of a signed report envelope: its reveal compacted against `roster` (the run's). */
+export function encodeCompactGossipEnvelope(e: GossipEnvelope, roster: CompactRoster): Uint8Array {
+  if (e.kind !== 'report') throw new CodecError(`gossip envelope v2: only reports have a compact form, not ${e.kind}`);
+  const wire = encodeGossipEnvelope({ ...e, payload: compactReveal(e.payload, roster) });
+  wire[0] = 2;
+  return wire;
+}
+
+/**
+ * Decodes a v1 envelope, or a v2 one (a compact report) by expanding its reveal against `rosters`;
+ * throws UnknownRosterError (proto/reveal-compact.ts) when the roster it names is not there.
+ */
+export function decodeGossipEnvelope(bytes: Uint8Array, rosters?: RosterLookup): GossipEnvelope {
   if (bytes.length > MAX_GOSSIP_ENVELOPE_BYTES) throw new CodecError(`gossip envelope: ${bytes.length} bytes exceed the limit of ${MAX_GOSSIP_ENVELOPE_BYTES}`);
   const r = new Reader(bytes, 'gossip envelope');
   const version = r.u8();
-  if (version !== 1) throw new CodecError(`gossip envelope: unknown version ${version} (this node speaks version 1)`);
+  if (version !== 1 && version !== 2) throw new CodecError(`gossip envelope: unknown version ${version} (this node speaks versions 1 and 2)`);
   const k = r.u8();
   const kind = GOSSIP_KINDS[k - 1];
   if (kind === undefined) throw new CodecError(`gossip envelope: unknown kind code ${k}`);
+  if (version === 2 && kind !== 'report') throw new CodecError(`gossip envelope v2: only reports have a compact form, not ${kind}`);
   const netuid = r.u16();
   const runId = r.u64();
   const issuedAt = r.u64();
-  const payload = r.bytes(MAX_GOSSIP_PAYLOAD_BYTES);
+  const wirePayload = r.bytes(MAX_GOSSIP_PAYLOAD_BYTES);
   const nodePublicKey = toHex(r.fixed(32));
   const signature = toHex(r.fixed(64));
   r.end();
+  const payload = version === 2 ? expandReveal(wirePayload, rosters ?? (() => undefined)) : wirePayload;
   return { version: 1, kind, netuid, runId, issuedAt, payload, nodePublicKey, signature };
 }
 

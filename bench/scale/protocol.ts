@@ -28,6 +28,8 @@ export interface NodeMetrics {
   connections: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Reports this node sent compact (against the run's roster, proto/reveal-compact.ts). */
+  publishedCompact: number;
   rejected: Record<string, number>;
   accepted: number;
   bannedPeers: number;

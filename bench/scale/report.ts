@@ -57,6 +57,9 @@ export function resources(net: ScaleNetwork, r: RunResult) {
     sent_mib_mean: round(mean(sent), 2), sent_mib_max: round(sent.length ? Math.max(...sent) : null, 2),
     received_mib_mean: round(mean(recv), 2), received_mib_max: round(recv.length ? Math.max(...recv) : null, 2),
     traffic_mib_mean: round(mean(total), 2), traffic_mib_max: round(total.length ? Math.max(...total) : null, 2),
+    // reports sent in the compact form, and compact frames ignored by a node that did not hold the roster
+    reports_sent_compact: p.traffic.reduce((s, t) => s + t.compact, 0),
+    reports_ignored_unknown_roster: p.traffic.reduce((s, t) => s + t.unknownRoster, 0),
     cpu_ms_per_node_mean: round(mean(p.cpuMs), 0), cpu_ms_per_node_max_worker: round(p.cpuMs.length ? Math.max(...p.cpuMs) : null, 0),
     sr25519_verifications_per_node: round(mean(p.verifies.map((v) => v.sr)), 1),
     ed25519_verifications_per_node: round(mean(p.verifies.map((v) => v.ed)), 1),

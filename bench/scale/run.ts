@@ -122,7 +122,7 @@ export function pct(xs: number[], p: number): number | null {
 /** Per-node figures of a run: traffic, CPU and verifications (worker totals shared out over its nodes), RSS. */
 export function perNode(r: RunResult, nodesPerWorker: number) {
   const beforeBy = new Map(r.before.map((w) => [w.pid, w]));
-  const traffic: { index: number; sent: number; received: number }[] = [];
+  const traffic: { index: number; sent: number; received: number; compact: number; unknownRoster: number }[] = [];
   const cpuMs: number[] = [];
   const verifies: { sr: number; ed: number }[] = [];
   const rss: number[] = [];
@@ -134,7 +134,12 @@ export function perNode(r: RunResult, nodesPerWorker: number) {
     const nb = new Map(b.nodes.map((x) => [x.index, x]));
     for (const x of w.nodes) {
       const y = nb.get(x.index);
-      if (y) traffic.push({ index: x.index, sent: x.bytesSent - y.bytesSent, received: x.bytesReceived - y.bytesReceived });
+      if (y) {
+        traffic.push({
+          index: x.index, sent: x.bytesSent - y.bytesSent, received: x.bytesReceived - y.bytesReceived, compact: x.publishedCompact - y.publishedCompact,
+          unknownRoster: (x.rejected['unknown-roster'] ?? 0) - (y.rejected['unknown-roster'] ?? 0),
+        });
+      }
     }
     const cpu = (w.cpuUserUs + w.cpuSystemUs - b.cpuUserUs - b.cpuSystemUs) / 1000 / n;
     for (let k = 0; k < n; k++) {

@@ -82,7 +82,7 @@ export class DirectDelivery {
         return Uint8Array.of(v.reason === 'duplicate' ? DIRECT_ACCEPTED : DIRECT_REFUSED);
       }
       this.m.received++;
-      this.c.topics.deliver(v, peer, 'direct', bytes);
+      this.c.topics.deliver(v, peer, 'direct');
       return Uint8Array.of(DIRECT_ACCEPTED);
     });
   }

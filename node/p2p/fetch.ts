@@ -177,10 +177,10 @@ export class FetchProtocol {
       return null;
     }
     this.m.itemsFetched++;
-    if (deliverIt) this.c.topics.deliver(v, peer, 'fetch', bytes);
+    if (deliverIt) this.c.topics.deliver(v, peer, 'fetch');
     else {
       this.c.validator.markDelivered(v.hash, this.c.now());
-      this.c.store.putEnvelope(v.hash, bytes, v.envelope.runId);
+      this.c.store.putEnvelope(v.hash, v.bytes, v.envelope.runId);
     }
     return v.envelope.payload;
   }

@@ -143,6 +143,8 @@ export interface MeshMetrics {
   publishExpired: number;
   /** Publishes that reached no admitted member (no open stream yet, or only peers being hung up on): tried again, signed anew. */
   publishRetried: number;
+  /** Reports sent in the compact form (against a roster this node holds, proto/reveal-compact.ts), each signing counted. */
+  publishedCompact: number;
   delivered: { report: number; consensus: number };
   fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number };
   /** Consensus messages sent to one member over the direct protocol, received that way, refused by the receiver, failed. */

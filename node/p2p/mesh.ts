@@ -34,6 +34,8 @@ import {
 } from './mesh-types.ts';
 import { normaliseGenesisHash, type BindingRecord } from '../../proto/binding.ts';
 import { ed25519SignerFromSeed } from '../../proto/signer.ts';
+import { CompactRosters, compactRosterOf } from '../../proto/reveal-compact.ts';
+import type { RosterEntry } from '../../proto/roster.ts';
 import type { GossipKind } from '../../proto/gossip.ts';
 
 export { HELLO_PROTOCOL } from './hello.ts';
@@ -52,6 +54,7 @@ export class Mesh {
   readonly admission: Admission;
   private readonly validator: MessageValidator;
   private readonly store = new ContentStore();
+  private readonly rosters = new CompactRosters();
   private readonly host: Host;
   private readonly members: Membership;
   private readonly dialer: Dialer;
@@ -80,7 +83,7 @@ export class Mesh {
     this.admission = new Admission({ genesisHash, netuid: opts.netuid });
     this.opts.genesisHash = genesisHash;
     const { admission, store } = this;
-    const validator = this.validator = new MessageValidator(admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs, maxReportsPerAuthorRun: this.opts.maxReportsPerAuthorRun });
+    const validator = this.validator = new MessageValidator(admission, { netuid: opts.netuid, freshnessMs: opts.freshnessMs, clockSkewMs: opts.clockSkewMs, maxReportsPerAuthorRun: this.opts.maxReportsPerAuthorRun, rosters: (h) => this.rosters.get(h) });
     const host = this.host = new Host(this.opts);
     const members = this.members = new Membership(this.opts, {
       now, host, admission,
@@ -91,7 +94,7 @@ export class Mesh {
       },
     });
     const dialer = this.dialer = new Dialer(this.opts, { host, admission, members, now });
-    const publisher = this.publisher = new Publisher(this.opts, { now, signer, host, validator, store, members });
+    const publisher = this.publisher = new Publisher(this.opts, { now, signer, host, validator, store, members, rosters: (h) => this.rosters.get(h) });
     const topics = this.topics = new GossipTopics({ netuid: this.opts.netuid, now, validator, store, admission, members, dialer });
     this.fetcher = new FetchProtocol(this.opts, { now, host, validator, store, members, topics });
     this.direct = new DirectDelivery(this.opts.fetchTimeoutMs, { now, host, validator, members, topics });
@@ -203,6 +206,20 @@ export class Mesh {
     this.validator.setCurrentRun(runId);
     const { current, previous } = this.validator.runs();
     this.store.pruneRuns([current, previous]);
+  }
+
+  /**
+   * A run's roster, as this node read it: reports that name it travel compact both ways (the miners'
+   * keys and code hashes left out, proto/reveal-compact.ts). Call it before publishing or receiving
+   * the run's reports; a compact report naming a roster not given here is ignored and fetched by hash.
+   */
+  knowRoster(entries: readonly RosterEntry[]): void {
+    this.rosters.add(compactRosterOf(entries));
+  }
+
+  /** True when `knowRoster` was given the roster with this hash (hex). */
+  knowsRoster(rosterHash: string): boolean {
+    return this.rosters.has(rosterHash);
   }
 
   /** Publishes an encoded Reveal (salt + signed score report; checked locally first). Only once the commit window closed: the reveal opens the on-chain commitment. */
@@ -349,6 +366,7 @@ export class Mesh {
       publishQueued: published.publishQueued,
       publishExpired: published.publishExpired,
       publishRetried: published.publishRetried,
+      publishedCompact: published.publishedCompact,
       delivered: this.topics.metrics(),
       fetch: this.fetcher.metrics(),
       direct: this.direct.metrics(),

@@ -1,6 +1,6 @@
 // Validation of every message that enters the mesh, gossiped or fetched (pure, clock passed in).
 //
-// Order: size cap → decode → kind/netuid → run pinning → freshness (gossip only) → duplicate →
+// Order: size cap → decode (a compact report expanded against the roster it names) → kind/netuid → run pinning → freshness (gossip only) → duplicate →
 // author admission → envelope signature (ed25519, the author's bound node key) → payload checks
 // (a reveal's sr25519 report signature, verified once and cached by hash; binding signatures and membership).
 //
@@ -13,8 +13,9 @@ import { decodeBinding, type BindingRecord } from '../../proto/binding.ts';
 import { verifySignedScoreReport } from '../../proto/score-report.ts';
 import { decodeReveal, type Reveal } from '../../proto/reveal.ts';
 import type { EquivocationProof } from '../../proto/consensus.ts';
+import { UnknownRosterError, type RosterLookup } from '../../proto/reveal-compact.ts';
 import {
-  decodeGossipEnvelope, gossipContentHash, verifyGossipEnvelope, MAX_GOSSIP_ENVELOPE_BYTES,
+  decodeGossipEnvelope, encodeGossipEnvelope, gossipContentHash, verifyGossipEnvelope, MAX_GOSSIP_ENVELOPE_BYTES,
   type GossipEnvelope, type GossipKind,
 } from '../../proto/gossip.ts';
 import { decodeMessage } from '../../proto/consensus.ts';
@@ -35,12 +36,13 @@ export const CONSENSUS_PER_SECOND = 16;
 export const REJECT_REASONS = [
   'oversize', 'decode', 'wrong-kind', 'wrong-netuid', 'wrong-run', 'stale', 'future', 'duplicate',
   'unknown-peer', 'signer-mismatch', 'bad-signature', 'bad-report-signature', 'report-mismatch',
-  'not-validator', 'bad-binding', 'binding-mismatch', 'flood',
+  'not-validator', 'bad-binding', 'binding-mismatch', 'flood', 'unknown-roster',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Verdict =
-  | { action: 'accept'; envelope: GossipEnvelope; hash: string; reveal?: Reveal; binding?: BindingRecord }
+  /** `bytes`: the envelope's canonical (v1) encoding, what is stored and served; a compact report arrives as v2. */
+  | { action: 'accept'; envelope: GossipEnvelope; bytes: Uint8Array; hash: string; reveal?: Reveal; binding?: BindingRecord }
   | { action: 'ignore' | 'reject'; reason: RejectReason; detail: string; strike: boolean; proof?: Extract<EquivocationProof, { kind: 'binding' }> };
 
 export interface ValidatorOptions {
@@ -55,6 +57,8 @@ export interface ValidatorOptions {
   signatureCacheSize?: number;
   /** Distinct reports accepted per gossip author and run (default MAX_REPORTS_PER_AUTHOR_RUN). */
   maxReportsPerAuthorRun?: number;
+  /** The rosters compact reports are expanded against (none: a compact report is ignored as unknown-roster). */
+  rosters?: RosterLookup;
 }
 
 export interface CheckContext {
@@ -106,6 +110,7 @@ export class MessageValidator {
   private readonly reportsByAuthor = new BoundedMap<string, number>(65_536);
   private readonly maxReportsPerAuthorRun: number;
   private readonly consensusRate = new PeerRateLimiter(CONSENSUS_BURST, CONSENSUS_PER_SECOND);
+  private readonly rosters: RosterLookup;
 
   constructor(admission: Admission, opts: ValidatorOptions) {
     this.admission = admission;
@@ -115,6 +120,7 @@ export class MessageValidator {
     this.clockSkewMs = opts.clockSkewMs ?? 30_000;
     this.sigCache = new BoundedMap(opts.signatureCacheSize ?? 8192);
     this.maxReportsPerAuthorRun = opts.maxReportsPerAuthorRun ?? MAX_REPORTS_PER_AUTHOR_RUN;
+    this.rosters = opts.rosters ?? (() => undefined);
     this.counters = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   }
 
@@ -154,10 +160,14 @@ export class MessageValidator {
     if (bytes.length > this.maxBytes) return this.no('reject', 'oversize', `${bytes.length} bytes exceed the cap of ${this.maxBytes}`, true);
     let env: GossipEnvelope;
     try {
-      env = decodeGossipEnvelope(bytes);
+      env = decodeGossipEnvelope(bytes, this.rosters);
     } catch (err) {
+      // a roster this node has not read (it joined late, or the author read another chain state): an
+      // honest author can send it, and the canonical reveal is fetched by hash when it is needed
+      if (err instanceof UnknownRosterError) return this.no('ignore', 'unknown-roster', err.message);
       return this.no('reject', 'decode', err instanceof CodecError ? err.message : String(err), true);
     }
+    const canonical = bytes[0] === 1 ? bytes : encodeGossipEnvelope(env);
     if (ctx.expectKind && env.kind !== ctx.expectKind) return this.no('reject', 'wrong-kind', `a ${env.kind} envelope on the ${ctx.expectKind} topic`, true);
     if (env.netuid !== this.netuid) return this.no('reject', 'wrong-netuid', `netuid ${env.netuid}, this mesh is netuid ${this.netuid}`, true);
     if (env.kind !== 'binding' && !this.runAccepted(env.runId)) {
@@ -170,7 +180,7 @@ export class MessageValidator {
     const hash = gossipContentHash(env);
     if (env.kind !== 'binding' && this.delivered.has(hash)) return this.no('ignore', 'duplicate', `content ${hash} already delivered`);
 
-    if (env.kind === 'binding') return this.checkBinding(env, hash, ctx);
+    if (env.kind === 'binding') return this.checkBinding(env, canonical, hash, ctx);
 
     // Author admission: the envelope signer must be a bound validator node (its signature, checked
     // below, is what makes it the author); where the sending peer is known to be the author (a
@@ -220,7 +230,7 @@ export class MessageValidator {
       if (!ok) return this.no('reject', 'bad-report-signature', `sr25519 signature of ${signed.report.validatorHotkey} does not verify`, true);
       if (ctx.via === 'gossip') this.reportsByAuthor.set(authorRun, (this.reportsByAuthor.get(authorRun) ?? 0) + 1);
       this.accepted++;
-      return { action: 'accept', envelope: env, hash, reveal };
+      return { action: 'accept', envelope: env, bytes: canonical, hash, reveal };
     }
     // a consensus payload must at least be a well-formed protocol message (its signatures are the
     // reducer's business): garbage in a validly signed envelope is a schema failure, not a delivery
@@ -230,10 +240,10 @@ export class MessageValidator {
       return this.no('reject', 'decode', `consensus message: ${(err as Error).message}`, true);
     }
     this.accepted++;
-    return { action: 'accept', envelope: env, hash };
+    return { action: 'accept', envelope: env, bytes: canonical, hash };
   }
 
-  private checkBinding(env: GossipEnvelope, hash: string, ctx: CheckContext): Verdict {
+  private checkBinding(env: GossipEnvelope, bytes: Uint8Array, hash: string, ctx: CheckContext): Verdict {
     let record: BindingRecord;
     try {
       record = decodeBinding(env.payload);
@@ -252,6 +262,6 @@ export class MessageValidator {
       return this.no('reject', 'bad-binding', r.detail, true);
     }
     this.accepted++;
-    return { action: 'accept', envelope: env, hash, binding: record };
+    return { action: 'accept', envelope: env, bytes, hash, binding: record };
   }
 }

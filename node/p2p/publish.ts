@@ -22,7 +22,8 @@ import { sha256Hex } from '../../proto/codec.ts';
 import { verifySignedScoreReport } from '../../proto/score-report.ts';
 import { decodeReveal } from '../../proto/reveal.ts';
 import type { Ed25519Signer } from '../../proto/signer.ts';
-import { encodeGossipEnvelope, signGossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
+import { decodeGossipEnvelope, encodeCompactGossipEnvelope, encodeGossipEnvelope, signGossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
+import { revealRosterHash, type RosterLookup } from '../../proto/reveal-compact.ts';
 
 export type PublisherOptions = Pick<ResolvedMeshOptions, 'netuid' | 'publishWaitMs' | 'publishRetryMs'>;
 
@@ -34,6 +35,8 @@ export interface PublisherComponents {
   validator: MessageValidator;
   store: ContentStore;
   members: Pick<Membership, 'isAdmitted'>;
+  /** Rosters this node holds: a report whose roster is here goes out compact (proto/reveal-compact.ts). None: every report goes as signed. */
+  rosters?: RosterLookup;
 }
 
 interface OutboxItem {
@@ -41,7 +44,9 @@ interface OutboxItem {
   kind: GossipKind;
   runId: number;
   payload: Uint8Array;
+  /** The signed envelope (v1, what is stored and served), and what goes on the topic (v2 for a report whose roster is held). */
   data: Uint8Array;
+  wire: Uint8Array;
   issuedAt: number;
   /** Publishes that reached no admitted member (gossipsub has seen `data`: the next try signs anew), and the earliest time to try again without a membership change. */
   misses: number;
@@ -68,7 +73,7 @@ export class Publisher {
   private readonly outbox: OutboxItem[] = [];
   private flushing = false;
   private changedWhileFlushing = false;
-  private readonly m = { published: 0, publishExpired: 0, publishRetried: 0 };
+  private readonly m = { published: 0, publishExpired: 0, publishRetried: 0, publishedCompact: 0 };
 
   constructor(opts: PublisherOptions, components: PublisherComponents) {
     this.opts = opts;
@@ -150,7 +155,7 @@ export class Publisher {
     const now = this.c.now();
     return new Promise((resolve) => {
       this.outbox.push({
-        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, issuedAt: own.issuedAt, misses: 0, retryAt: 0, hash: own.hash,
+        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, wire: this.wireForm(kind, own.data, payload), issuedAt: own.issuedAt, misses: 0, retryAt: 0, hash: own.hash,
         waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve,
       });
       this.flush();
@@ -162,8 +167,28 @@ export class Publisher {
     if (item.misses > 0) {
       item.issuedAt = Math.max(now, item.issuedAt + 1);
       item.data = this.envelope(item.kind, item.runId, item.payload, item.issuedAt);
+      item.wire = this.wireForm(item.kind, item.data, item.payload);
     }
-    return item.data;
+    return item.wire;
+  }
+
+  /**
+   * A report goes on the topic compacted against its roster when this node holds that roster (every
+   * validator of the run read it before evaluating); a receiver without it ignores the frame and
+   * fetches the canonical envelope by hash. Anything else goes as signed.
+   */
+  private wireForm(kind: GossipKind, data: Uint8Array, payload: Uint8Array): Uint8Array {
+    if (kind !== 'report' || !this.c.rosters) return data;
+    let wire: Uint8Array;
+    try {
+      const roster = this.c.rosters(revealRosterHash(payload));
+      if (!roster) return data;
+      wire = encodeCompactGossipEnvelope(decodeGossipEnvelope(data), roster);
+    } catch {
+      return data; // not a well-formed reveal (publishEnvelope takes any payload): peers judge it as signed
+    }
+    this.m.publishedCompact++;
+    return wire;
   }
 
   /**
@@ -242,8 +267,8 @@ export class Publisher {
     for (const item of this.outbox.splice(0)) item.resolve?.({ hash: item.hash, recipients: 0, queued: true });
   }
 
-  /** publishRetried: publishes that reached no admitted member, so the message stayed queued. */
-  metrics(): { published: number; publishQueued: number; publishExpired: number; publishRetried: number } {
-    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired, publishRetried: this.m.publishRetried };
+  /** publishRetried: publishes that reached no admitted member, so the message stayed queued; publishedCompact: reports encoded compact (each signing counts). */
+  metrics(): { published: number; publishQueued: number; publishExpired: number; publishRetried: number; publishedCompact: number } {
+    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired, publishRetried: this.m.publishRetried, publishedCompact: this.m.publishedCompact };
   }
 }

@@ -15,7 +15,8 @@ import type { GossipKind } from '../../proto/gossip.ts';
 export const GOSSIP_KINDS = ['report', 'consensus', 'binding'] as const;
 
 /**
- * Topic names carry the version of what they carry: version 3 since gossipsub frames are unsigned
+ * Topic names carry the version of what they carry: version 4 since reports travel compact (envelope
+ * v2, proto/reveal-compact.ts; a version-3 node would reject every compact frame as malformed); version 3 since gossipsub frames are unsigned
  * (StrictNoSign: the envelope's node-key signature names the author); version 2 brought reveals (salt +
  * signed report), consensus wire version 2 and v2 bindings (scoped, countersigned). A node of another
  * version subscribes to other topics and never meets this one (a StrictSign peer would reject every
@@ -23,7 +24,7 @@ export const GOSSIP_KINDS = ['report', 'consensus', 'binding'] as const;
  */
 export function topicFor(netuid: number, kind: GossipKind): string {
   const name = kind === 'report' ? 'reports' : kind === 'consensus' ? 'consensus' : 'bindings';
-  return `/conclave/${netuid}/${name}/3`;
+  return `/conclave/${netuid}/${name}/4`;
 }
 
 export interface GossipTopicsComponents {
@@ -77,19 +78,19 @@ export class GossipTopics {
       this.c.members.strike(source, v.reason, v.detail);
       return 'reject';
     }
-    this.deliver(v, this.c.admission.peerOfNodeKey(v.envelope.nodePublicKey) ?? source, 'gossip', msg.data);
+    this.deliver(v, this.c.admission.peerOfNodeKey(v.envelope.nodePublicKey) ?? source, 'gossip');
     return 'accept';
   }
 
   /** Hands an accepted message to the handlers, once per content hash; a binding only feeds the dialer. */
-  deliver(v: Extract<Verdict, { action: 'accept' }>, fromPeer: string, via: 'gossip' | 'fetch' | 'direct', envelopeBytes: Uint8Array): void {
+  deliver(v: Extract<Verdict, { action: 'accept' }>, fromPeer: string, via: 'gossip' | 'fetch' | 'direct'): void {
     const env = v.envelope;
     if (env.kind === 'binding') {
       if (v.binding) this.c.dialer.onBindingLearned(v.binding);
       return;
     }
     if (!this.c.validator.markDelivered(v.hash, this.c.now())) return;
-    this.c.store.putEnvelope(v.hash, envelopeBytes, env.runId);
+    this.c.store.putEnvelope(v.hash, v.bytes, env.runId);
     if (env.kind === 'report' && v.reveal) {
       this.m.deliveredReport++;
       const m: DeliveredReport = { hash: v.hash, reveal: v.reveal, bytes: env.payload, runId: env.runId, fromPeer, via: via === 'direct' ? 'gossip' : via };

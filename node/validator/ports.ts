@@ -107,6 +107,8 @@ export interface MeshPort {
   peerCount(): number;
   /** The run the loop is in (the mesh accepts messages of this run and the previous one). */
   setRun?(runId: number): void;
+  /** A run's roster (its hash given as the run record holds it): the mesh sends and expands that run's reports against it. */
+  knowRoster?(rosterHash: string, roster: RosterEntry[]): void;
   close(): Promise<void>;
 }
 

@@ -32,6 +32,9 @@ describe('scale: 10 validators over real libp2p, 2 processes x 5 nodes', functio
     assert.equal(figures.agreement.nodes_certifying_two, 0);
     assert.deepEqual(figures.agreement.counted, [10]);
     assert.ok(figures.resources.traffic_mib_mean! > 0, 'traffic is metered');
+    // every validator held the run's roster when it revealed: each reveal went compact, and none was refused for its roster
+    assert.ok(figures.resources.reports_sent_compact >= 10, `every reveal sent compact (${figures.resources.reports_sent_compact})`);
+    assert.equal(figures.resources.reports_ignored_unknown_roster, 0);
     // every committed reveal arrives early in the window: consensus starts then, not at the window's end
     const windowMs = net!.opts.revealWindow * net!.opts.blockMs;
     assert.ok(figures.latency_from_reveal_open.max_ms! < windowMs, `every node certified before the ${windowMs} ms reveal window closed (max ${figures.latency_from_reveal_open.max_ms} ms)`);
