@@ -30,6 +30,8 @@ export interface NodeMetrics {
   bytesReceived: number;
   /** Reports this node sent compact (against the run's roster, proto/reveal-compact.ts). */
   publishedCompact: number;
+  /** Where the bytes went (frame bytes before encryption): own gossip publishes x recipients, direct consensus sends, fetch responses served and received. */
+  parts: { published: number; directSent: number; fetchServed: number; fetchReceived: number };
   rejected: Record<string, number>;
   accepted: number;
   bannedPeers: number;

@@ -60,6 +60,13 @@ export function resources(net: ScaleNetwork, r: RunResult) {
     // reports sent in the compact form, and compact frames ignored by a node that did not hold the roster
     reports_sent_compact: p.traffic.reduce((s, t) => s + t.compact, 0),
     reports_ignored_unknown_roster: p.traffic.reduce((s, t) => s + t.unknownRoster, 0),
+    // what the sent bytes were, per node (mean MiB; frames before noise/yamux/gossipsub framing; forwarding of others' gossip not included)
+    sent_parts_mib_mean: {
+      own_gossip_publishes: round(mean(p.traffic.map((t) => t.parts.published / MiB)), 2),
+      direct_consensus: round(mean(p.traffic.map((t) => t.parts.directSent / MiB)), 2),
+      fetch_served: round(mean(p.traffic.map((t) => t.parts.fetchServed / MiB)), 2),
+    },
+    fetch_served_mib_max: round(p.traffic.length ? Math.max(...p.traffic.map((t) => t.parts.fetchServed / MiB)) : null, 2),
     cpu_ms_per_node_mean: round(mean(p.cpuMs), 0), cpu_ms_per_node_max_worker: round(p.cpuMs.length ? Math.max(...p.cpuMs) : null, 0),
     sr25519_verifications_per_node: round(mean(p.verifies.map((v) => v.sr)), 1),
     ed25519_verifications_per_node: round(mean(p.verifies.map((v) => v.ed)), 1),

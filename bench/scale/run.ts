@@ -3,7 +3,7 @@
 // normal block pace, then wait until every live node is done. Returns what each node logged about
 // the run and the workers' counters before and after it.
 import { NETUID, until, type LogEvent, type ScaleNetwork } from './network.ts';
-import type { WorkerMetrics } from './protocol.ts';
+import type { NodeMetrics, WorkerMetrics } from './protocol.ts';
 
 const ORDER = ['roster', 'evaluating', 'committing', 'committed', 'publishing', 'consensus', 'certified', 'quorum-miss', 'done', 'failed'];
 
@@ -122,7 +122,7 @@ export function pct(xs: number[], p: number): number | null {
 /** Per-node figures of a run: traffic, CPU and verifications (worker totals shared out over its nodes), RSS. */
 export function perNode(r: RunResult, nodesPerWorker: number) {
   const beforeBy = new Map(r.before.map((w) => [w.pid, w]));
-  const traffic: { index: number; sent: number; received: number; compact: number; unknownRoster: number }[] = [];
+  const traffic: { index: number; sent: number; received: number; compact: number; unknownRoster: number; parts: NodeMetrics['parts'] }[] = [];
   const cpuMs: number[] = [];
   const verifies: { sr: number; ed: number }[] = [];
   const rss: number[] = [];
@@ -138,6 +138,10 @@ export function perNode(r: RunResult, nodesPerWorker: number) {
         traffic.push({
           index: x.index, sent: x.bytesSent - y.bytesSent, received: x.bytesReceived - y.bytesReceived, compact: x.publishedCompact - y.publishedCompact,
           unknownRoster: (x.rejected['unknown-roster'] ?? 0) - (y.rejected['unknown-roster'] ?? 0),
+          parts: {
+            published: x.parts.published - y.parts.published, directSent: x.parts.directSent - y.parts.directSent,
+            fetchServed: x.parts.fetchServed - y.parts.fetchServed, fetchReceived: x.parts.fetchReceived - y.parts.fetchReceived,
+          },
         });
       }
     }

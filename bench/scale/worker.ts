@@ -92,7 +92,8 @@ function nodeMetrics(r: Running): NodeMetrics {
   const scoreOf = new Map(peers.map((p) => [p.peerId, p.gossipScore]));
   return {
     index: r.spec.index, peerId: m.peerId, admittedPeers: m.admittedPeers, connections: m.connections,
-    bytesSent: m.traffic.bytesSent, bytesReceived: m.traffic.bytesReceived, publishedCompact: m.publishedCompact, rejected: Object.fromEntries(Object.entries(m.rejected).filter(([, v]) => v > 0)),
+    bytesSent: m.traffic.bytesSent, bytesReceived: m.traffic.bytesReceived, publishedCompact: m.publishedCompact,
+    parts: { published: m.publishedBytes, directSent: m.direct.sentBytes, fetchServed: m.fetch.servedBytes, fetchReceived: m.fetch.fetchedBytes }, rejected: Object.fromEntries(Object.entries(m.rejected).filter(([, v]) => v > 0)),
     accepted: m.accepted, bannedPeers: m.disconnectsForMisbehaviour,
     meshPeers: r.node.mesh.meshPeers('report').map((p) => ({ peerId: p, score: scoreOf.get(p) ?? 0 })),
     scores: peers.map((p) => ({ peerId: p.peerId, score: p.gossipScore })),

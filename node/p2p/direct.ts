@@ -37,7 +37,7 @@ export interface DirectComponents {
 export class DirectDelivery {
   private readonly c: DirectComponents;
   private readonly timeoutMs: number;
-  private readonly m = { sent: 0, received: 0, refused: 0, failed: 0 };
+  private readonly m = { sent: 0, received: 0, refused: 0, failed: 0, sentBytes: 0, receivedBytes: 0 };
 
   constructor(timeoutMs: number, components: DirectComponents) {
     this.timeoutMs = timeoutMs;
@@ -60,6 +60,7 @@ export class DirectDelivery {
         return false;
       }
       this.m.sent++;
+      this.m.sentBytes += envelope.length;
       return true;
     } catch {
       this.m.failed++;
@@ -67,7 +68,7 @@ export class DirectDelivery {
     }
   }
 
-  metrics(): { sent: number; received: number; refused: number; failed: number } {
+  metrics(): { sent: number; received: number; refused: number; failed: number; sentBytes: number; receivedBytes: number } {
     return { ...this.m };
   }
 
@@ -82,6 +83,7 @@ export class DirectDelivery {
         return Uint8Array.of(v.reason === 'duplicate' ? DIRECT_ACCEPTED : DIRECT_REFUSED);
       }
       this.m.received++;
+      this.m.receivedBytes += bytes.length;
       this.c.topics.deliver(v, peer, 'direct');
       return Uint8Array.of(DIRECT_ACCEPTED);
     });

@@ -41,7 +41,7 @@ export class FetchProtocol {
   private readonly opts: FetchOptions;
   private readonly c: FetchComponents;
   private readonly limiter: PeerRateLimiter;
-  private readonly m = { served: 0, rateLimited: 0, requests: 0, failures: 0, itemsFetched: 0 };
+  private readonly m = { served: 0, rateLimited: 0, requests: 0, failures: 0, itemsFetched: 0, servedBytes: 0, fetchedBytes: 0 };
 
   constructor(opts: FetchOptions, components: FetchComponents) {
     this.opts = opts;
@@ -112,14 +112,17 @@ export class FetchProtocol {
   }
 
   metrics(): MeshMetrics['fetch'] {
-    return { served: this.m.served, rateLimited: this.m.rateLimited, requests: this.m.requests, failures: this.m.failures, itemsFetched: this.m.itemsFetched };
+    return { ...this.m };
   }
 
   private async serve(stream: Stream, conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString();
     await serveOnce(stream, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, this.opts.fetchTimeoutMs, (bytes) => {
-      const reply = (status: FetchResponse['status'], message: string, hashes: string[] = [], items: FetchItem[] = []) =>
-        encodeFetchResponse({ version: 1, status, message, hashes, items });
+      const reply = (status: FetchResponse['status'], message: string, hashes: string[] = [], items: FetchItem[] = []) => {
+        const frame = encodeFetchResponse({ version: 1, status, message, hashes, items });
+        this.m.servedBytes += frame.length;
+        return frame;
+      };
       if (!this.c.members.isAdmitted(peer)) return reply('unavailable', 'not admitted: present a binding of a validator hotkey first (hello protocol)');
       if (!this.limiter.take(peer, this.c.now())) {
         this.m.rateLimited++;
@@ -153,7 +156,9 @@ export class FetchProtocol {
     this.m.requests++;
     try {
       const stream = await node.dialProtocol(peerIdFromString(peer), FETCH_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) });
-      const res = decodeFetchResponse(await requestResponse(stream, encodeFetchRequest(req), MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, timeoutMs, `fetch from ${peer}`));
+      const frame = await requestResponse(stream, encodeFetchRequest(req), MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_BYTES, timeoutMs, `fetch from ${peer}`);
+      this.m.fetchedBytes += frame.length;
+      const res = decodeFetchResponse(frame);
       if (res.status !== 'ok') {
         this.m.failures++;
         return null;

@@ -145,10 +145,13 @@ export interface MeshMetrics {
   publishRetried: number;
   /** Reports sent in the compact form (against a roster this node holds, proto/reveal-compact.ts), each signing counted. */
   publishedCompact: number;
+  /** Bytes handed to gossipsub by this node's publishes, times the recipients each reached (forwarding of others' messages not included). */
+  publishedBytes: number;
   delivered: { report: number; consensus: number };
-  fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number };
+  /** servedBytes / fetchedBytes: fetch responses this node sent / received (frame bytes, before encryption). */
+  fetch: { served: number; rateLimited: number; requests: number; failures: number; itemsFetched: number; servedBytes: number; fetchedBytes: number };
   /** Consensus messages sent to one member over the direct protocol, received that way, refused by the receiver, failed. */
-  direct: { sent: number; received: number; refused: number; failed: number };
+  direct: { sent: number; received: number; refused: number; failed: number; sentBytes: number; receivedBytes: number };
   runBundle: { served: number; notFound: number; rateLimited: number; failed: number };
   disconnectsForMisbehaviour: number;
   storeSize: number;

@@ -367,6 +367,7 @@ export class Mesh {
       publishExpired: published.publishExpired,
       publishRetried: published.publishRetried,
       publishedCompact: published.publishedCompact,
+      publishedBytes: published.publishedBytes,
       delivered: this.topics.metrics(),
       fetch: this.fetcher.metrics(),
       direct: this.direct.metrics(),

@@ -73,7 +73,7 @@ export class Publisher {
   private readonly outbox: OutboxItem[] = [];
   private flushing = false;
   private changedWhileFlushing = false;
-  private readonly m = { published: 0, publishExpired: 0, publishRetried: 0, publishedCompact: 0 };
+  private readonly m = { published: 0, publishExpired: 0, publishRetried: 0, publishedCompact: 0, publishedBytes: 0 };
 
   constructor(opts: PublisherOptions, components: PublisherComponents) {
     this.opts = opts;
@@ -242,7 +242,9 @@ export class Publisher {
         }
         // gossipsub may know subscribers it holds no outbound stream to (then it sends to nobody), and
         // may still send to peers being hung up on: only an admitted recipient makes it sent
-        sends.push(pubsub.publish(item.topic, this.bytesToPublish(item, now)).then((r) => {
+        const bytes = this.bytesToPublish(item, now);
+        sends.push(pubsub.publish(item.topic, bytes).then((r) => {
+          this.m.publishedBytes += bytes.length * r.recipients.length;
           if (r.recipients.some((p) => this.c.members.isAdmitted(p.toString()))) {
             this.m.published++;
             item.resolve?.({ hash: item.hash, recipients: r.recipients.length, queued: false });
@@ -268,7 +270,8 @@ export class Publisher {
   }
 
   /** publishRetried: publishes that reached no admitted member, so the message stayed queued; publishedCompact: reports encoded compact (each signing counts). */
-  metrics(): { published: number; publishQueued: number; publishExpired: number; publishRetried: number; publishedCompact: number } {
-    return { published: this.m.published, publishQueued: this.outbox.length, publishExpired: this.m.publishExpired, publishRetried: this.m.publishRetried, publishedCompact: this.m.publishedCompact };
+  metrics(): { published: number; publishQueued: number; publishExpired: number; publishRetried: number; publishedCompact: number; publishedBytes: number } {
+    const { published, publishExpired, publishRetried, publishedCompact, publishedBytes } = this.m;
+    return { published, publishQueued: this.outbox.length, publishExpired, publishRetried, publishedCompact, publishedBytes };
   }
 }

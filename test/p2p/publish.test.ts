@@ -223,7 +223,7 @@ describe('publish outbox (node/p2p/publish.ts)', function () {
     clock += 60_001;
     publisher.flush();
     await settle();
-    assert.deepEqual(publisher.metrics(), { published: 0, publishQueued: 0, publishExpired: 1, publishRetried: 1, publishedCompact: 0 });
+    assert.deepEqual(publisher.metrics(), { published: 0, publishQueued: 0, publishExpired: 1, publishRetried: 1, publishedCompact: 0, publishedBytes: 0 });
   });
 });
 
