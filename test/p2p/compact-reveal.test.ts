@@ -195,6 +195,17 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
     assert.throws(() => encodeCompactGossipEnvelope({ ...signed, kind: 'consensus' }, dict), /only reports/);
   });
 
+  it('CompactRosters keeps the newest rosters up to its cap; adding one again makes it newest', () => {
+    const rosters = new CompactRosters(2);
+    const [r1, r2, r3] = [1, 2, 3].map((k) => compactRosterOf(rosterOf(prng(50 + k), 3)));
+    rosters.add(r1);
+    rosters.add(r2);
+    rosters.add(r1);
+    rosters.add(r3);
+    assert.deepEqual([r1, r2, r3].map((r) => rosters.has(r.hash)), [true, false, true]);
+    assert.equal(rosters.get(r3.hash), r3);
+  });
+
   describe('in the mesh (message-validator.ts, publish.ts)', () => {
     let roster: RosterEntry[];
     let dict: ReturnType<typeof compactRosterOf>;
