@@ -122,6 +122,8 @@ await withNetwork({ byzantine: Math.floor((V - 1) / 3) }, async (net) => {
       module_costs_cpu_ms: await auditModuleCosts(net.chain.url),
       ...(await auditVerifyCpu(net, firstRun, source)), load_avg: load(),
     });
+    // the same audit with the evidence read from the node's archive instead of its mesh port (no libp2p)
+    out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive')), load_avg: load() });
   }
   if (want.has('partition')) {
     const { figures } = await partitionRun(net, (net.opts.revealWindow * BLOCK_MS) + 5_000);

@@ -96,8 +96,14 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ status: 
 }
 
 /** Runs `conclave audit` of `runId` against `node`'s run bundle and the devchain; CPU and RSS from /usr/bin/time. */
-export async function auditRun(net: ScaleNetwork, runId: number, node = net.nodes.find((x) => x.role === 'honest')!) {
-  const args = [CLI, 'audit', '--run', String(runId), '--source', node.multiaddr, '--chain', net.chain.url, '--netuid', String(NETUID),
+/**
+ * `conclave audit` of `runId` as a separate process, its CPU and RSS: the evidence from `node`'s mesh port
+ * (run-bundle protocol, `via` 'multiaddr') or read from its archive directory (`via` 'archive', a read-only
+ * snapshot while the node runs); the chain from the devchain either way.
+ */
+export async function auditRun(net: ScaleNetwork, runId: number, node = net.nodes.find((x) => x.role === 'honest')!, via: 'multiaddr' | 'archive' = 'multiaddr') {
+  const evidence = via === 'multiaddr' ? ['--source', node.multiaddr] : ['--archive', join(node.dataDir, 'archive')];
+  const args = [CLI, 'audit', '--run', String(runId), ...evidence, '--chain', net.chain.url, '--netuid', String(NETUID),
     '--commit-window', String(net.opts.commitWindow), '--rules-from', node.configPath, '--json'];
   const t0 = Date.now();
   const r = await run('/usr/bin/time', ['-f', 'TIME %U %S %M', process.execPath, ...args], 180_000);
@@ -113,7 +119,7 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
     exit: r.status, ok: result.ok ?? false, failed: result.failed ?? [], checks: Array.isArray(result.checks) ? result.checks.length : 0,
     cpu_ms: m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null, max_rss_mib: m ? round(Number(m[3]) / 1024, 1) : null, wall_ms: wallMs,
     error: r.status === 0 ? undefined : (r.stderr ?? '').split('\n').filter((l) => l && !l.startsWith('TIME')).slice(-3).join(' | '),
-    source: node.multiaddr, data: join(net.dir),
+    via, source: evidence[1], data: join(net.dir),
   };
 }
 

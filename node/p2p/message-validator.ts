@@ -167,7 +167,8 @@ export class MessageValidator {
       if (err instanceof UnknownRosterError) return this.no('ignore', 'unknown-roster', err.message);
       return this.no('reject', 'decode', err instanceof CodecError ? err.message : String(err), true);
     }
-    const canonical = bytes[0] === 1 ? bytes : encodeGossipEnvelope(env);
+    // what is stored and served: the bytes as they came, or a compact report re-encoded (only once accepted)
+    const canonical = () => (bytes[0] === 1 ? bytes : encodeGossipEnvelope(env));
     if (ctx.expectKind && env.kind !== ctx.expectKind) return this.no('reject', 'wrong-kind', `a ${env.kind} envelope on the ${ctx.expectKind} topic`, true);
     if (env.netuid !== this.netuid) return this.no('reject', 'wrong-netuid', `netuid ${env.netuid}, this mesh is netuid ${this.netuid}`, true);
     if (env.kind !== 'binding' && !this.runAccepted(env.runId)) {
@@ -180,7 +181,7 @@ export class MessageValidator {
     const hash = gossipContentHash(env);
     if (env.kind !== 'binding' && this.delivered.has(hash)) return this.no('ignore', 'duplicate', `content ${hash} already delivered`);
 
-    if (env.kind === 'binding') return this.checkBinding(env, canonical, hash, ctx);
+    if (env.kind === 'binding') return this.checkBinding(env, bytes, hash, ctx);
 
     // Author admission: the envelope signer must be a bound validator node (its signature, checked
     // below, is what makes it the author); where the sending peer is known to be the author (a
@@ -230,7 +231,7 @@ export class MessageValidator {
       if (!ok) return this.no('reject', 'bad-report-signature', `sr25519 signature of ${signed.report.validatorHotkey} does not verify`, true);
       if (ctx.via === 'gossip') this.reportsByAuthor.set(authorRun, (this.reportsByAuthor.get(authorRun) ?? 0) + 1);
       this.accepted++;
-      return { action: 'accept', envelope: env, bytes: canonical, hash, reveal };
+      return { action: 'accept', envelope: env, bytes: canonical(), hash, reveal };
     }
     // a consensus payload must at least be a well-formed protocol message (its signatures are the
     // reducer's business): garbage in a validly signed envelope is a schema failure, not a delivery
@@ -240,7 +241,7 @@ export class MessageValidator {
       return this.no('reject', 'decode', `consensus message: ${(err as Error).message}`, true);
     }
     this.accepted++;
-    return { action: 'accept', envelope: env, bytes: canonical, hash };
+    return { action: 'accept', envelope: env, bytes: canonical(), hash };
   }
 
   private checkBinding(env: GossipEnvelope, bytes: Uint8Array, hash: string, ctx: CheckContext): Verdict {

@@ -45,6 +45,11 @@ describe('scale: 10 validators over real libp2p, 2 processes x 5 nodes', functio
     show('audit', { exit: a.exit, ok: a.ok, checks: a.checks, cpu_ms: a.cpu_ms, failed: a.failed, error: a.error });
     assert.equal(a.exit, 0, `audit failed: ${a.failed.join(', ')} ${a.error ?? ''}`);
     assert.equal(a.ok, true);
+    // the same run from the node's archive directory, read while the node runs
+    const b = await auditRun(net!, firstRun, undefined, 'archive');
+    show('audit from the archive', { exit: b.exit, ok: b.ok, checks: b.checks, cpu_ms: b.cpu_ms, failed: b.failed, error: b.error });
+    assert.equal(b.exit, 0, `audit failed: ${b.failed.join(', ')} ${b.error ?? ''}`);
+    assert.equal(b.checks, a.checks, 'the same checks as from the mesh port');
   });
 
   it('the 5 largest validators SIGKILLed once consensus starts resume from their stores: one decision, none certifies two', async () => {
