@@ -1,9 +1,7 @@
 // Compact reports on the wire (proto/reveal-compact.ts, envelope v2 in proto/gossip.ts): the compact
 // form is an encoding of the canonical reveal against the run's roster, never a different message.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { cryptoReady, ed25519SignerFromSeed, publicKeyToHotkey, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
-import { signBinding, type BindingRecord } from '../../proto/binding.ts';
+import { cryptoReady, publicKeyToHotkey } from '../../proto/signer.ts';
 import { CodecError, sha256Hex, toHex } from '../../proto/codec.ts';
 import { SCORE_STATUSES, signScoreReport, type ScoreEntry, type ScoreReport } from '../../proto/score-report.ts';
 import { decodeReveal, encodeReveal } from '../../proto/reveal.ts';
@@ -17,6 +15,7 @@ import {
 import { Admission } from '../../node/p2p/admission.ts';
 import { MessageValidator } from '../../node/p2p/message-validator.ts';
 import { Publisher, type PublisherComponents } from '../../node/p2p/publish.ts';
+import { boundValidator, type BoundValidator } from './identities.ts';
 
 const NOW = 1_800_000_000_000;
 const GENESIS = sha256Hex('compact-test-genesis');
@@ -70,13 +69,8 @@ function reportOver(rand: () => number, roster: RosterEntry[], hotkey: string, h
   return { version: 1, netuid: 7, runId: RUN, rosterHash: hashOf, policyHash: toHex(bytesOf(rand, 32)), hardwareClass: hw, validatorHotkey: hotkey, entries, issuedAt: NOW };
 }
 
-interface V { hot: Sr25519Signer; node: Ed25519Signer; binding: BindingRecord }
-function validator(): V {
-  const hot = sr25519SignerFromSeed(randomBytes(32));
-  const node = ed25519SignerFromSeed(randomBytes(32));
-  const binding = signBinding({ ...SCOPE, node, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, hot);
-  return { hot, node, binding };
-}
+type V = BoundValidator;
+const validator = (): V => boundValidator(SCOPE, NOW);
 
 describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => {
   let v: V;

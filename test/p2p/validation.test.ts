@@ -1,7 +1,6 @@
 // Pure parts of the mesh: wire codecs, admission registry, message validation verdicts, store, rate limit.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { cryptoReady, ed25519SignerFromSeed, sr25519SignerFromSeed, type Ed25519Signer, type Sr25519Signer } from '../../proto/signer.ts';
+import { cryptoReady } from '../../proto/signer.ts';
 import { BINDING_DOMAIN, encodeBindingBody, signBinding, encodeBinding, type BindingRecord, type UnsignedBinding } from '../../proto/binding.ts';
 import { signScoreReport, type ScoreReport, type SignedScoreReport } from '../../proto/score-report.ts';
 import { encodeReveal } from '../../proto/reveal.ts';
@@ -16,19 +15,14 @@ import { CONSENSUS_BURST, MessageValidator } from '../../node/p2p/message-valida
 import { encodeMessage, signVote } from '../../proto/consensus.ts';
 import { ContentStore } from '../../node/p2p/content-store.ts';
 import { PeerRateLimiter } from '../../node/p2p/rate-limit.ts';
+import { boundValidator, type BoundValidator } from './identities.ts';
 
 const NOW = 1_800_000_000_000;
 const GENESIS = sha256Hex('p2p-test-genesis');
 const SCOPE = { genesisHash: GENESIS, netuid: 7 };
 
-interface V { hot: Sr25519Signer; node: Ed25519Signer; binding: BindingRecord }
-
-function validator(): V {
-  const hot = sr25519SignerFromSeed(randomBytes(32));
-  const node = ed25519SignerFromSeed(randomBytes(32));
-  const binding = signBinding({ ...SCOPE, node, multiaddrs: ['/ip4/127.0.0.1/tcp/1'], issuedAt: NOW - 1000, expiresAt: NOW + 3600_000 }, hot);
-  return { hot, node, binding };
-}
+type V = BoundValidator;
+const validator = (): V => boundValidator(SCOPE, NOW);
 
 /** A reveal (salt + signed report), as the reports topic carries it. */
 function rv(signed: SignedScoreReport): Uint8Array {
