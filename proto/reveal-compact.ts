@@ -19,9 +19,9 @@
 // the canonical reveal (proto/reveal.ts), whose bytes the content hash, the commitment and every
 // signature cover. Nothing is checked here that the canonical decoder checks (order, status rules):
 // the expanded bytes go through decodeReveal like any other reveal.
-import { CodecError, Reader, Writer, fromHex, toHex } from './codec.ts';
+import { CodecError, Reader, fromHex, toHex } from './codec.ts';
 import { MAX_REVEAL_BYTES, REVEAL_VERSION, SALT_BYTES } from './reveal.ts';
-import { MAX_ENTRIES, MAX_HARDWARE_CLASS_BYTES } from './score-report.ts';
+import { ENTRY_BYTES, MAX_ENTRIES, MAX_HARDWARE_CLASS_BYTES } from './score-report.ts';
 import { hotkeyToPublicKey } from './signer.ts';
 import { rosterHash, type RosterEntry } from './roster.ts';
 
@@ -29,7 +29,6 @@ export const COMPACT_REVEAL_VERSION = 1;
 /** A compact reveal is never longer than its canonical form (a carried entry is 75 bytes at most, like a canonical one). */
 export const MAX_COMPACT_REVEAL_BYTES = MAX_REVEAL_BYTES;
 
-const CANONICAL_ENTRY_BYTES = 2 + 32 + 32 + 8 + 1;
 const SIGNATURE_BYTES = 64;
 const CARRIED = 0x80;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -83,39 +82,35 @@ export class CompactRosters {
 
 export type RosterLookup = (rosterHash: string) => CompactRoster | undefined;
 
-interface ReportLayout {
-  /** Offset of the canonical report in the reveal, and its length. */
-  start: number;
-  length: number;
-  /** Bytes of the report header (version .. validator key), from `start`. */
-  headerBytes: number;
-  count: number;
-}
+// Offsets: the canonical report inside a reveal (after version, salt and its u32 length), and inside
+// a report header its rosterHash and the u32 length of its hardware class.
+const REPORT_AT = 1 + SALT_BYTES + 4;
+const ROSTER_HASH_AT = 1 + 2 + 8;
+const HW_LENGTH_AT = ROSTER_HASH_AT + 32 + 32;
 
-/** Where the parts of a canonical reveal are (sizes only; the canonical decoder judges the content). */
-function layoutOf(reveal: Uint8Array): ReportLayout {
+/** Where the entries of a canonical reveal start, and how many (sizes only; the canonical decoder judges the content). */
+function entriesOf(reveal: Uint8Array): { at: number; count: number } {
   const r = new Reader(reveal, 'reveal');
   const version = r.u8();
   if (version !== REVEAL_VERSION) throw new CodecError(`reveal: unknown version ${version} (this node speaks version ${REVEAL_VERSION})`);
   r.fixed(SALT_BYTES);
   const length = r.u32();
-  const start = 1 + SALT_BYTES + 4;
-  if (reveal.length !== start + length + SIGNATURE_BYTES) throw new CodecError(`reveal: ${reveal.length} bytes do not hold a ${length}-byte report and its signature`);
-  const hwAt = start + 1 + 2 + 8 + 32 + 32;
-  if (length < hwAt - start + 4) throw new CodecError('reveal: report truncated before its hardware class');
-  const hw = new DataView(reveal.buffer, reveal.byteOffset + hwAt, 4).getUint32(0);
+  if (reveal.length !== REPORT_AT + length + SIGNATURE_BYTES) throw new CodecError(`reveal: ${reveal.length} bytes do not hold a ${length}-byte report and its signature`);
+  if (length < HW_LENGTH_AT + 4) throw new CodecError('reveal: report truncated before its hardware class');
+  const view = new DataView(reveal.buffer, reveal.byteOffset, reveal.byteLength);
+  const hw = view.getUint32(REPORT_AT + HW_LENGTH_AT);
   if (hw > MAX_HARDWARE_CLASS_BYTES) throw new CodecError(`reveal: hardware class of ${hw} bytes exceeds ${MAX_HARDWARE_CLASS_BYTES}`);
-  const headerBytes = hwAt - start + 4 + hw + 32;
+  const headerBytes = HW_LENGTH_AT + 4 + hw + 32;
   if (length < headerBytes + 4 + 8) throw new CodecError('reveal: report truncated in its header');
-  const count = new DataView(reveal.buffer, reveal.byteOffset + start + headerBytes, 4).getUint32(0);
+  const count = view.getUint32(REPORT_AT + headerBytes);
   if (count > MAX_ENTRIES) throw new CodecError(`reveal: ${count} entries exceed the limit of ${MAX_ENTRIES}`);
-  if (length !== headerBytes + 4 + count * CANONICAL_ENTRY_BYTES + 8) throw new CodecError(`reveal: a report of ${count} entries cannot be ${length} bytes`);
-  return { start, length, headerBytes, count };
+  if (length !== headerBytes + 4 + count * ENTRY_BYTES + 8) throw new CodecError(`reveal: a report of ${count} entries cannot be ${length} bytes`);
+  return { at: REPORT_AT + headerBytes + 4, count };
 }
 
-/** The rosterHash a canonical report header names (hex). */
+/** The rosterHash a canonical report header starting at `headerStart` names (hex). */
 function rosterHashAt(bytes: Uint8Array, headerStart: number): string {
-  return toHex(bytes.subarray(headerStart + 1 + 2 + 8, headerStart + 1 + 2 + 8 + 32));
+  return toHex(bytes.subarray(headerStart + ROSTER_HASH_AT, headerStart + ROSTER_HASH_AT + 32));
 }
 
 function bytesEqualAt(a: Uint8Array, at: number, b: Uint8Array): boolean {
@@ -123,12 +118,14 @@ function bytesEqualAt(a: Uint8Array, at: number, b: Uint8Array): boolean {
   return true;
 }
 
-function writeVarint(out: number[], v: bigint): void {
+/** Writes `v` as minimal LEB128 at `at`; returns the offset after it. */
+function writeVarint(out: Uint8Array, at: number, v: bigint): number {
   while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
+    out[at++] = Number(v & 0x7fn) | 0x80;
     v >>= 7n;
   }
-  out.push(Number(v));
+  out[at++] = Number(v);
+  return at;
 }
 
 /**
@@ -136,48 +133,41 @@ function writeVarint(out: number[], v: bigint): void {
  * different roster leaves every entry carried, which is correct, only not smaller).
  */
 export function compactReveal(reveal: Uint8Array, roster: CompactRoster): Uint8Array {
-  const L = layoutOf(reveal);
-  const named = rosterHashAt(reveal, L.start);
-  const dict = named === roster.hash ? roster.entries : new Map<number, Uint8Array>();
+  const { at, count } = entriesOf(reveal);
+  const dict = rosterHashAt(reveal, REPORT_AT) === roster.hash ? roster.entries : undefined;
   const view = new DataView(reveal.buffer, reveal.byteOffset, reveal.byteLength);
-  const out: number[] = [];
-  let o = L.start + L.headerBytes + 4;
-  const parts: Uint8Array[] = [Uint8Array.of(COMPACT_REVEAL_VERSION), reveal.subarray(1, 1 + SALT_BYTES), reveal.subarray(L.start, o)];
-  for (let i = 0; i < L.count; i++) {
+  // never longer than the reveal: no report length field, and a carried entry takes at most 75 bytes
+  const out = new Uint8Array(reveal.length);
+  out[0] = COMPACT_REVEAL_VERSION;
+  out.set(reveal.subarray(1, 1 + SALT_BYTES), 1);
+  out.set(reveal.subarray(REPORT_AT, at), 1 + SALT_BYTES); // header and entry count
+  let w = 1 + SALT_BYTES + (at - REPORT_AT);
+  let o = at;
+  for (let i = 0; i < count; i++, o += ENTRY_BYTES) {
     const uid = view.getUint16(o);
     const status = reveal[o + 74];
     if (status >= CARRIED) throw new CodecError(`reveal entry ${i}: unknown status code ${status}`);
-    const known = dict.get(uid);
+    const known = dict?.get(uid);
     const carried = known === undefined || !bytesEqualAt(reveal, o + 2, known);
-    out.length = 0;
-    out.push(uid >> 8, uid & 0xff, status | (carried ? CARRIED : 0));
-    parts.push(Uint8Array.from(out));
-    if (carried) parts.push(reveal.subarray(o + 2, o + 66));
+    out[w++] = uid >> 8;
+    out[w++] = uid & 0xff;
+    out[w++] = status | (carried ? CARRIED : 0);
+    if (carried) {
+      out.set(reveal.subarray(o + 2, o + 66), w);
+      w += 64;
+    }
     const score = view.getBigUint64(o + 66);
     if (score > MAX_SAFE) throw new CodecError(`reveal entry ${i}: score ${score} exceeds 2^53-1`);
-    out.length = 0;
-    writeVarint(out, score);
-    parts.push(Uint8Array.from(out));
-    o += CANONICAL_ENTRY_BYTES;
+    w = writeVarint(out, w, score);
   }
-  parts.push(reveal.subarray(o, o + 8), reveal.subarray(L.start + L.length));
-  const w = new Writer();
-  for (const p of parts) w.fixed(p, p.length);
-  return w.finish();
+  out.set(reveal.subarray(o), w); // issuedAt and the signature
+  return out.slice(0, w + reveal.length - o);
 }
 
 /** The rosterHash a canonical reveal's report names (hex); throws CodecError when too short to name one. */
 export function revealRosterHash(reveal: Uint8Array): string {
-  const at = 1 + SALT_BYTES + 4;
-  if (reveal.length < at + 1 + 2 + 8 + 32) throw new CodecError('reveal: truncated before its roster hash');
-  return rosterHashAt(reveal, at);
-}
-
-/** The rosterHash a compact reveal names (hex); throws CodecError when it is too short to name one. */
-export function compactRevealRoster(compact: Uint8Array): string {
-  const at = 1 + SALT_BYTES;
-  if (compact.length < at + 1 + 2 + 8 + 32) throw new CodecError('compact reveal: truncated before its roster hash');
-  return rosterHashAt(compact, at);
+  if (reveal.length < REPORT_AT + ROSTER_HASH_AT + 32) throw new CodecError('reveal: truncated before its roster hash');
+  return rosterHashAt(reveal, REPORT_AT);
 }
 
 function readVarint(r: Reader, what: string): bigint {
@@ -206,18 +196,18 @@ export function expandReveal(compact: Uint8Array, lookup: RosterLookup): Uint8Ar
   const version = r.u8();
   if (version !== COMPACT_REVEAL_VERSION) throw new CodecError(`compact reveal: unknown version ${version} (this node speaks version ${COMPACT_REVEAL_VERSION})`);
   const salt = r.fixed(SALT_BYTES);
-  const fixedHead = r.fixed(1 + 2 + 8 + 32 + 32);
+  const fixedHead = r.fixed(HW_LENGTH_AT);
   const hw = r.u32();
   if (hw > MAX_HARDWARE_CLASS_BYTES) throw new CodecError(`compact reveal: hardware class of ${hw} bytes exceeds ${MAX_HARDWARE_CLASS_BYTES}`);
   const hwBytes = r.fixed(hw);
   const validator = r.fixed(32);
   const count = r.u32();
   if (count > MAX_ENTRIES) throw new CodecError(`compact reveal: ${count} entries exceed the limit of ${MAX_ENTRIES}`);
-  const named = toHex(fixedHead.subarray(1 + 2 + 8, 1 + 2 + 8 + 32));
+  const named = rosterHashAt(fixedHead, 0);
   const roster = lookup(named);
   if (roster === undefined) throw new UnknownRosterError(named);
   const headerBytes = fixedHead.length + 4 + hw + 32;
-  const reportLength = headerBytes + 4 + count * CANONICAL_ENTRY_BYTES + 8;
+  const reportLength = headerBytes + 4 + count * ENTRY_BYTES + 8;
   const out = new Uint8Array(1 + SALT_BYTES + 4 + reportLength + SIGNATURE_BYTES);
   const view = new DataView(out.buffer);
   let o = 0;
@@ -243,7 +233,7 @@ export function expandReveal(compact: Uint8Array, lookup: RosterLookup): Uint8Ar
     }
     view.setBigUint64(o + 66, readVarint(r, where));
     out[o + 74] = tag & ~CARRIED;
-    o += CANONICAL_ENTRY_BYTES;
+    o += ENTRY_BYTES;
   }
   out.set(r.fixed(8), o); o += 8;
   out.set(r.fixed(SIGNATURE_BYTES), o);

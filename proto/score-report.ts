@@ -19,7 +19,8 @@ export const SCORE_REPORT_VERSION = 1;
 export const SCORE_SCALE = 1_000_000;
 export const MAX_ENTRIES = 4096;
 export const MAX_HARDWARE_CLASS_BYTES = 64;
-const ENTRY_BYTES = 2 + 32 + 32 + 8 + 1;
+/** One canonical entry: u16 uid | [32] miner public key | [32] codeSha256 | u64 score | u8 status. */
+export const ENTRY_BYTES = 2 + 32 + 32 + 8 + 1;
 const HEADER_BYTES = 1 + 2 + 8 + 32 + 32 + 4 + MAX_HARDWARE_CLASS_BYTES + 32 + 4 + 8;
 export const MAX_REPORT_BYTES = HEADER_BYTES + MAX_ENTRIES * ENTRY_BYTES;
 export const MAX_SIGNED_REPORT_BYTES = 4 + MAX_REPORT_BYTES + 64;

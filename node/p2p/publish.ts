@@ -22,7 +22,7 @@ import { sha256Hex } from '../../proto/codec.ts';
 import { verifySignedScoreReport } from '../../proto/score-report.ts';
 import { decodeReveal } from '../../proto/reveal.ts';
 import type { Ed25519Signer } from '../../proto/signer.ts';
-import { decodeGossipEnvelope, encodeCompactGossipEnvelope, encodeGossipEnvelope, signGossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
+import { encodeCompactGossipEnvelope, encodeGossipEnvelope, signGossipEnvelope, type GossipEnvelope, type GossipKind } from '../../proto/gossip.ts';
 import { revealRosterHash, type RosterLookup } from '../../proto/reveal-compact.ts';
 
 export type PublisherOptions = Pick<ResolvedMeshOptions, 'netuid' | 'publishWaitMs' | 'publishRetryMs'>;
@@ -44,8 +44,7 @@ interface OutboxItem {
   kind: GossipKind;
   runId: number;
   payload: Uint8Array;
-  /** The signed envelope (v1, what is stored and served), and what goes on the topic (v2 for a report whose roster is held). */
-  data: Uint8Array;
+  /** What goes on the topic: the signed envelope, or for a report whose roster is held its compact form (v2). */
   wire: Uint8Array;
   issuedAt: number;
   /** Publishes that reached no admitted member (gossipsub has seen `data`: the next try signs anew), and the earliest time to try again without a membership change. */
@@ -58,6 +57,8 @@ interface OutboxItem {
 }
 
 interface SignedOwn {
+  envelope: GossipEnvelope;
+  /** The envelope's v1 encoding: what is stored and served. */
   data: Uint8Array;
   hash: string;
   issuedAt: number;
@@ -113,7 +114,11 @@ export class Publisher {
 
   /** Signs an envelope with the node key (for publishRaw and tests). */
   envelope(kind: GossipKind, runId: number, payload: Uint8Array, issuedAt = this.c.now()): Uint8Array {
-    return encodeGossipEnvelope(signGossipEnvelope({ version: 1, kind, netuid: this.opts.netuid, runId, issuedAt, payload }, this.c.signer));
+    return encodeGossipEnvelope(this.sign(kind, runId, payload, issuedAt));
+  }
+
+  private sign(kind: GossipKind, runId: number, payload: Uint8Array, issuedAt: number): GossipEnvelope {
+    return signGossipEnvelope({ version: 1, kind, netuid: this.opts.netuid, runId, issuedAt, payload }, this.c.signer);
   }
 
   /**
@@ -141,13 +146,14 @@ export class Publisher {
   /** Signs this node's envelope; a report or consensus message is stored (fetchable) and marked delivered (its own). */
   private signOwn(kind: GossipKind, runId: number, payload: Uint8Array): SignedOwn {
     const issuedAt = this.c.now();
-    const data = this.envelope(kind, runId, payload, issuedAt);
+    const envelope = this.sign(kind, runId, payload, issuedAt);
+    const data = encodeGossipEnvelope(envelope);
     const hash = sha256Hex(payload);
     if (kind !== 'binding') {
       this.c.store.putEnvelope(hash, data, runId);
       this.c.validator.markDelivered(hash, this.c.now());
     }
-    return { data, hash, issuedAt };
+    return { envelope, data, hash, issuedAt };
   }
 
   /** Queues a signed envelope for its topic; resolves once sent, or queued past `publishWaitMs`. */
@@ -155,7 +161,7 @@ export class Publisher {
     const now = this.c.now();
     return new Promise((resolve) => {
       this.outbox.push({
-        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, data: own.data, wire: this.wireForm(kind, own.data, payload), issuedAt: own.issuedAt, misses: 0, retryAt: 0, hash: own.hash,
+        topic: topicFor(this.opts.netuid, kind), kind, runId, payload, wire: this.wireForm(own.envelope, own.data), issuedAt: own.issuedAt, misses: 0, retryAt: 0, hash: own.hash,
         waitUntil: now + this.opts.publishWaitMs, deadline: now + this.opts.publishRetryMs, resolve,
       });
       this.flush();
@@ -166,8 +172,8 @@ export class Publisher {
   private bytesToPublish(item: OutboxItem, now: number): Uint8Array {
     if (item.misses > 0) {
       item.issuedAt = Math.max(now, item.issuedAt + 1);
-      item.data = this.envelope(item.kind, item.runId, item.payload, item.issuedAt);
-      item.wire = this.wireForm(item.kind, item.data, item.payload);
+      const envelope = this.sign(item.kind, item.runId, item.payload, item.issuedAt);
+      item.wire = this.wireForm(envelope, encodeGossipEnvelope(envelope));
     }
     return item.wire;
   }
@@ -177,15 +183,15 @@ export class Publisher {
    * validator of the run read it before evaluating); a receiver without it ignores the frame and
    * fetches the canonical envelope by hash. Anything else goes as signed.
    */
-  private wireForm(kind: GossipKind, data: Uint8Array, payload: Uint8Array): Uint8Array {
-    if (kind !== 'report' || !this.c.rosters) return data;
+  private wireForm(envelope: GossipEnvelope, signed: Uint8Array): Uint8Array {
+    if (envelope.kind !== 'report' || !this.c.rosters) return signed;
     let wire: Uint8Array;
     try {
-      const roster = this.c.rosters(revealRosterHash(payload));
-      if (!roster) return data;
-      wire = encodeCompactGossipEnvelope(decodeGossipEnvelope(data), roster);
+      const roster = this.c.rosters(revealRosterHash(envelope.payload));
+      if (!roster) return signed;
+      wire = encodeCompactGossipEnvelope(envelope, roster);
     } catch {
-      return data; // not a well-formed reveal (publishEnvelope takes any payload): peers judge it as signed
+      return signed; // not a well-formed reveal (publishEnvelope takes any payload): peers judge it as signed
     }
     this.m.publishedCompact++;
     return wire;

@@ -333,12 +333,11 @@ export class Validator {
     const r = l.record;
     const x = this.ctx;
     const { commitEnd, revealEnd } = this.deadlines(r);
-    // the mesh sends and expands this run's reports against its roster (a resumed run's too)
+    // the mesh sends and expands this run's reports against its roster (resumed runs too; well before any reveal)
     if (r.rosterHash) this.d.mesh.knowRoster?.(r.rosterHash, r.roster);
     switch (r.phase) {
       case 'roster':
         await fetchRoster(x, r);
-        this.d.mesh.knowRoster?.(r.rosterHash, r.roster);
         return this.setPhase(l, 'evaluating');
       case 'evaluating':
         // the last block before the window closes: report what is done rather than miss it
