@@ -7,7 +7,7 @@ import { SCORE_STATUSES, signScoreReport, type ScoreEntry, type ScoreReport } fr
 import { decodeReveal, encodeReveal } from '../../proto/reveal.ts';
 import { rosterHash, type RosterEntry } from '../../proto/roster.ts';
 import {
-  COMPACT_REVEAL_VERSION, CompactRosters, UnknownRosterError, compactReveal, compactRosterOf, expandReveal, revealRosterHash,
+  COMPACT_REVEAL_VERSION, CompactRosters, type CompactRoster, UnknownRosterError, compactReveal, compactRosterOf, expandReveal, revealRosterHash,
 } from '../../proto/reveal-compact.ts';
 import {
   decodeGossipEnvelope, encodeCompactGossipEnvelope, encodeGossipEnvelope, gossipContentHash, signGossipEnvelope, verifyGossipEnvelope,
@@ -79,6 +79,13 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
     v = validator();
   });
 
+  /** A reveal signed by `v` over a seeded random roster of `n` miners (report seeded `seed + 1`), and that roster in compact form. */
+  function revealOver(seed: number, n: number): { dict: CompactRoster; reveal: Uint8Array } {
+    const roster = rosterOf(prng(seed), n);
+    const reveal = encodeReveal({ salt: sha256Hex('s'), signed: signScoreReport(reportOver(prng(seed + 1), roster, v.hot.hotkey), v.hot) });
+    return { dict: compactRosterOf(roster), reveal };
+  }
+
   it('expanding the compact form gives the canonical reveal byte for byte, over random rosters and reports', () => {
     for (let seed = 1; seed <= 60; seed++) {
       const rand = prng(seed);
@@ -116,10 +123,7 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
   });
 
   it('refuses what it cannot expand: an unknown roster (UnknownRosterError), a left-out uid the roster lacks, and malformed frames (CodecError)', () => {
-    const rand = prng(11);
-    const roster = rosterOf(rand, 40);
-    const dict = compactRosterOf(roster);
-    const reveal = encodeReveal({ salt: sha256Hex('s'), signed: signScoreReport(reportOver(prng(12), roster, v.hot.hotkey), v.hot) });
+    const { dict, reveal } = revealOver(11, 40);
     const compact = compactReveal(reveal, dict);
     assert.throws(() => expandReveal(compact, () => undefined), UnknownRosterError);
     // the same frame against a lookup under the same hash that lacks the left-out uids: refused, not filled with zeros
@@ -148,10 +152,8 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
   });
 
   it('mutated compact frames fail only with CodecError or UnknownRosterError, and never expand past the reveal limit', () => {
-    const rand = prng(21);
-    const roster = rosterOf(rand, 64);
-    const dict = compactRosterOf(roster);
-    const reveal = encodeReveal({ salt: sha256Hex('s'), signed: signScoreReport(reportOver(prng(22), roster, v.hot.hotkey), v.hot) });
+    const { dict, reveal } = revealOver(21, 64);
+    const rand = prng(23);
     const compact = compactReveal(reveal, dict);
     let expanded = 0;
     for (let i = 0; i < 3000; i++) {
@@ -170,9 +172,7 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
   });
 
   it('envelope v2 is the v1 envelope re-encoded: same signature, same content hash, refused for other kinds', () => {
-    const roster = rosterOf(prng(31), 100);
-    const dict = compactRosterOf(roster);
-    const reveal = encodeReveal({ salt: sha256Hex('s'), signed: signScoreReport(reportOver(prng(32), roster, v.hot.hotkey), v.hot) });
+    const { dict, reveal } = revealOver(31, 100);
     const signed = signGossipEnvelope({ version: 1, kind: 'report', netuid: 7, runId: RUN, issuedAt: NOW, payload: reveal }, v.node);
     const v1 = encodeGossipEnvelope(signed);
     const v2 = encodeCompactGossipEnvelope(signed, dict);
@@ -201,15 +201,12 @@ describe('compact reports (proto/reveal-compact.ts, gossip envelope v2)', () => 
   });
 
   describe('in the mesh (message-validator.ts, publish.ts)', () => {
-    let roster: RosterEntry[];
-    let dict: ReturnType<typeof compactRosterOf>;
+    let dict: CompactRoster;
     let reveal: Uint8Array;
     let adm: Admission;
 
     beforeEach(() => {
-      roster = rosterOf(prng(41), 128);
-      dict = compactRosterOf(roster);
-      reveal = encodeReveal({ salt: sha256Hex('s'), signed: signScoreReport(reportOver(prng(42), roster, v.hot.hotkey), v.hot) });
+      ({ dict, reveal } = revealOver(41, 128));
       adm = new Admission(SCOPE);
       adm.setValidatorSet([{ hotkey: v.hot.hotkey, stake: 10n }], NOW);
       adm.consider(v.binding, NOW);
