@@ -13,10 +13,11 @@
 //     chain at the run's start block;
 //   - the decision is recomputed (median, coverage, winner, weights, missed reveals, exclusions);
 //   - the weights each validator set for the run are read at the block they were set.
-import { decodeReveal, revealCommitment, type Reveal } from '../proto/reveal.ts';
-import { scoreReportHash, verifySignedScoreReport, type ScoreReport } from '../proto/score-report.ts';
+import { decodeRevealWithReport, reportCommitment, revealAuthorPublicKey, type Reveal } from '../proto/reveal.ts';
+import { verifyScoreReportBytes, type ScoreReport } from '../proto/score-report.ts';
+import { publicKeyHexToHotkey } from '../proto/signer.ts';
 import { decodeCertifiedRun, decisionHash, type CertifiedRun, type Decision } from '../proto/consensus.ts';
-import { fromHex, toHex } from '../proto/codec.ts';
+import { fromHex, sha256Hex, toHex } from '../proto/codec.ts';
 import { rosterHash as computeRosterHash } from '../proto/roster.ts';
 import { nativeVerifier } from '../consensus/equivocation.ts';
 import { verifyCertifiedRun } from '../consensus/prior.ts';
@@ -35,8 +36,8 @@ export interface AuditInput {
   rosterHash: string;
   policyHash: string;
   hardwareClass: string;
-  /** Reveals (salt + signed report) the source holds for the run, encoded hex. */
-  reveals: { hotkey: string; revealHex: string }[];
+  /** Reveals (salt + signed report) the source holds for the run, encoded: hex from an HTTP source, bytes from a run bundle. */
+  reveals: ({ hotkey: string; revealHex: string } | { hotkey: string; revealBytes: Uint8Array })[];
   /** The commit certificate with its voters' bindings (CertifiedRun), encoded hex. */
   certifiedRunHex: string | null;
   /** metagraph at the run's start block */
@@ -72,11 +73,11 @@ export function evidenceFromBundle(bundle: RunBundleEvidence, chainRoster: Roste
   const reveals = bundle.reports.map((bytes, i) => {
     let hotkey = `undecodable-${i}`;
     try {
-      hotkey = decodeReveal(bytes).signed.report.validatorHotkey;
+      hotkey = publicKeyHexToHotkey(revealAuthorPublicKey(bytes));
     } catch {
       // auditRun reports it as reveal-decodes:<hotkey>
     }
-    return { hotkey, revealHex: toHex(bytes) };
+    return { hotkey, revealBytes: bytes };
   });
   let ctx: { policyHash: string; hardwareClass: string } | null = null;
   if (bundle.certificate) {
@@ -89,7 +90,7 @@ export function evidenceFromBundle(bundle: RunBundleEvidence, chainRoster: Roste
   if (!ctx) {
     for (const bytes of bundle.reports) {
       try {
-        ctx = decodeReveal(bytes).signed.report;
+        ctx = decodeRevealWithReport(bytes).reveal.signed.report;
         break;
       } catch {
         // next
@@ -136,23 +137,27 @@ export function auditRun(x: AuditInput): AuditResult {
   const opening = new Map<string, { report: ScoreReport; hotkey: string }>();
   const byHotkey = new Map<string, string[]>();
   const uncommitted: AuditResult['uncommitted'] = [];
+  /** each decoded report's hash, from its canonical bytes in the reveal */
+  const hashOf = new Map<ScoreReport, string>();
   for (const r of x.reveals) {
     let reveal: Reveal;
+    let reportBytes: Uint8Array;
     try {
-      reveal = decodeReveal(fromHex(r.revealHex, undefined, 'reveal'));
+      ({ reveal, reportBytes } = decodeRevealWithReport('revealBytes' in r ? r.revealBytes : fromHex(r.revealHex, undefined, 'reveal')));
     } catch (err) {
       add(`reveal-decodes:${r.hotkey}`, false, (err as Error).message);
       continue;
     }
     const report = reveal.signed.report;
     const hk = report.validatorHotkey;
-    const hash = scoreReportHash(report);
-    const sig = verifySignedScoreReport(reveal.signed);
+    const hash = sha256Hex(reportBytes);
+    hashOf.set(report, hash);
+    const sig = verifyScoreReportBytes(reportBytes, reveal.signed.signature, hk);
     add(`report-signature:${hk}`, sig.ok, sig.ok ? undefined : sig.reason);
     add(`report-signer-is-member:${hk}`, memberSet.has(hk), memberSet.has(hk) ? undefined : 'not a permitted validator with enough stake at the run block');
     (byHotkey.get(hk) ?? byHotkey.set(hk, []).get(hk)!).push(hash);
     const c = x.commitments.get(hk);
-    const opens = c !== undefined && revealCommitment(reveal) === c.hash;
+    const opens = c !== undefined && reportCommitment(reveal.salt, reportBytes) === c.hash;
     if (!opens) uncommitted.push({ hotkey: hk, reportHash: hash, reason: c ? 'sha256(salt || report) is not the commitment on chain (another report, or a wrong salt)' : 'no commitment for this run on chain by the commit deadline' });
     if (sig.ok && opens && memberSet.has(hk)) opening.set(hash, { report, hotkey: hk });
   }
@@ -231,7 +236,7 @@ export function auditRun(x: AuditInput): AuditResult {
       const { excluded } = countingPower({ members, basis, maxMissedReveals: x.rules.maxMissedReveals });
       const out = new Set(excluded);
       const counted = d.reportHashes.map((h) => opening.get(h)).filter((o): o is { report: ScoreReport; hotkey: string } => Boolean(o) && !out.has(o!.hotkey)).map((o) => o.report);
-      const recomputed = decide(counted, members, x.roster, { netuid: x.netuid, runId: x.runId, rosterHash: x.rosterHash, policyHash: x.policyHash, hardwareClass: x.hardwareClass }, basis, x.rules, [...x.commitments.keys()]);
+      const recomputed = decide(counted, members, x.roster, { netuid: x.netuid, runId: x.runId, rosterHash: x.rosterHash, policyHash: x.policyHash, hardwareClass: x.hardwareClass }, basis, x.rules, [...x.commitments.keys()], (r) => hashOf.get(r)!);
       const same = decisionHash(recomputed) === decisionHash(d);
       add('decision-recomputes', same, same ? undefined : describeDifference(recomputed, d));
     } else add('decision-recomputes', false, 'the incumbent could not be rebuilt, so the decision cannot be recomputed');

@@ -11,7 +11,7 @@
 // (`scoreReportHash`, sha256 of the canonical report) stays the report's identifier in decisions.
 import { randomBytes } from 'node:crypto';
 import { CodecError, Reader, Writer, fromHex, sha256Hex, toHex } from './codec.ts';
-import { MAX_SIGNED_REPORT_BYTES, decodeSignedScoreReport, encodeScoreReport, encodeSignedScoreReport, type SignedScoreReport } from './score-report.ts';
+import { MAX_SIGNED_REPORT_BYTES, decodeSignedScoreReport, encodeScoreReport, encodeSignedScoreReport, scoreReportHeader, type SignedScoreReport } from './score-report.ts';
 
 export const REVEAL_VERSION = 1;
 export const SALT_BYTES = 32;
@@ -48,6 +48,42 @@ export function encodeReveal(r: Reveal): Uint8Array {
   const w = new Writer();
   w.u8(REVEAL_VERSION).fixed(fromHex(r.salt, SALT_BYTES, 'reveal salt'), SALT_BYTES).fixed(signed, signed.length);
   return w.finish();
+}
+
+/**
+ * The same bytes as encodeReveal, from a salt and a report already in its canonical signed encoding
+ * (as an archive stores it): no decode, no re-encode. The caller vouches that `signed` is canonical;
+ * a reader of the reveal decodes it strictly either way.
+ */
+export function encodeRevealBytes(saltHex: string, signed: Uint8Array): Uint8Array {
+  if (signed.length > MAX_SIGNED_REPORT_BYTES) throw new CodecError(`reveal: a signed report of ${signed.length} bytes exceeds the limit of ${MAX_SIGNED_REPORT_BYTES}`);
+  const out = new Uint8Array(1 + SALT_BYTES + signed.length);
+  out[0] = REVEAL_VERSION;
+  out.set(fromHex(saltHex, SALT_BYTES, 'reveal salt'), 1);
+  out.set(signed, 1 + SALT_BYTES);
+  return out;
+}
+
+/**
+ * decodeReveal, also handing back the canonical report bytes inside the reveal (a view, not a copy):
+ * the strict decode proves them canonical, so hashes, signature checks and the commitment can use
+ * them instead of encoding the report again.
+ */
+export function decodeRevealWithReport(bytes: Uint8Array): { reveal: Reveal; reportBytes: Uint8Array } {
+  const reveal = decodeReveal(bytes);
+  const start = 1 + SALT_BYTES + 4;
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1 + SALT_BYTES);
+  return { reveal, reportBytes: bytes.subarray(start, start + n) };
+}
+
+/** The author's sr25519 public key (hex) of reveal bytes, read from the report's header without decoding its entries. */
+export function revealAuthorPublicKey(bytes: Uint8Array): string {
+  if (bytes.length < 1 + SALT_BYTES + 4) throw new CodecError(`reveal: truncated (${bytes.length} bytes)`);
+  if (bytes[0] !== REVEAL_VERSION) throw new CodecError(`reveal: unknown version ${bytes[0]} (this node speaks version ${REVEAL_VERSION})`);
+  const start = 1 + SALT_BYTES + 4;
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1 + SALT_BYTES);
+  if (start + n + 64 !== bytes.length) throw new CodecError(`reveal: a report of ${n} bytes and a signature do not fill ${bytes.length - start} bytes`);
+  return scoreReportHeader(bytes.subarray(start, start + n)).validatorPublicKey;
 }
 
 export function decodeReveal(bytes: Uint8Array): Reveal {

@@ -195,6 +195,40 @@ export function decodeScoreReport(bytes: Uint8Array): ScoreReport {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** What `scoreReportHeader` reads: the fields that place a report (its run and author), not its entries. */
+export interface ScoreReportHeader {
+  netuid: number;
+  runId: number;
+  /** The author's sr25519 public key, 64 lowercase hex. */
+  validatorPublicKey: string;
+  entryCount: number;
+}
+
+/**
+ * The header of canonical report bytes, with the framing checked (version, hardware-class length,
+ * entry count against the total length) but no entry decoded: for stores that hand reports on as
+ * bytes (an archive serving a run's evidence) and must place them without paying a full decode.
+ * Whoever consumes the bytes still decodes them strictly.
+ */
+export function scoreReportHeader(bytes: Uint8Array): ScoreReportHeader {
+  if (bytes.length > MAX_REPORT_BYTES) throw new CodecError(`score report: ${bytes.length} bytes exceed the limit of ${MAX_REPORT_BYTES}`);
+  const r = new Reader(bytes, 'score report');
+  const version = r.u8();
+  if (version !== SCORE_REPORT_VERSION) throw new CodecError(`score report: unknown version ${version} (this node speaks version 1)`);
+  const netuid = r.u16();
+  const runId = r.u64();
+  r.fixed(64); // rosterHash, policyHash
+  const hwLength = r.u32();
+  if (hwLength < 1 || hwLength > MAX_HARDWARE_CLASS_BYTES) throw new CodecError(`score report hardwareClass: ${hwLength} bytes, expected 1..${MAX_HARDWARE_CLASS_BYTES}`);
+  r.fixed(hwLength);
+  const validatorPublicKey = toHex(r.fixed(32));
+  const entryCount = r.u32();
+  if (entryCount > MAX_ENTRIES) throw new CodecError(`score report: ${entryCount} entries exceed the limit of ${MAX_ENTRIES}`);
+  const expected = entryCount * ENTRY_BYTES + 8;
+  if (r.remaining !== expected) throw new CodecError(`score report: ${entryCount} entries announced need ${expected} more bytes, ${r.remaining} left`);
+  return { netuid, runId, validatorPublicKey, entryCount };
+}
+
 export function scoreReportHash(report: ScoreReport): string {
   return sha256Hex(encodeScoreReport(report));
 }
@@ -210,6 +244,23 @@ export function signScoreReport(report: ScoreReport, signer: Sr25519Signer): Sig
   }
   const signature = toHex(signer.sign(scoreReportSigningBytes(report)));
   return { report, signature };
+}
+
+/**
+ * verifySignedScoreReport over report bytes the caller already holds in canonical form (e.g. the slice
+ * of a strictly decoded reveal), so the report is not encoded again.
+ */
+export function verifyScoreReportBytes(reportBytes: Uint8Array, signatureHex: string, hotkey: string): VerifyResult {
+  let sig: Uint8Array;
+  try {
+    sig = fromHex(signatureHex, 64, 'signature');
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+  if (!verifySr25519(signingBytes(SCORE_REPORT_DOMAIN, reportBytes), sig, hotkey)) {
+    return { ok: false, reason: `signature does not verify for validator hotkey ${hotkey}` };
+  }
+  return { ok: true };
 }
 
 export function verifySignedScoreReport(signed: SignedScoreReport): VerifyResult {

@@ -31,7 +31,7 @@ import { migrateV1, V1_SUBLEVELS } from './migrate.ts';
 import { openReadOnly, openReadWrite, type Bin, type OpenedStore } from './open.ts';
 import { checkStoreName, jsonStore, parseJsonValue } from './json-store.ts';
 import { planReportWrites } from './report-slots.ts';
-import { decodeStoredReport, prepareEncoded, prepareReport, type Prepared } from './stored-report.ts';
+import { decodeStoredReport, prepareEncoded, prepareReport, storedReportBytes, type Prepared, type StoredReportBytes } from './stored-report.ts';
 import type { BatchOp, EquivocationProof, JsonStore, ListFilter, OpenOptions, PutOptions, PutReportResult } from './types.ts';
 
 export const ARCHIVE_FORMAT = 'conclave-archive/v2';
@@ -250,6 +250,15 @@ export class Archive {
   async reportsOfRun(run: RunRef, opts: { verify?: boolean } = {}): Promise<ListResult<SignedScoreReport>> {
     const prefix = `${runPrefix(this.resolve(run))}/`;
     return this.scan(this.reports, prefix, (key, value) => decodeStoredReport(key, `reports/${key}`, value, opts.verify ?? false), 'reports');
+  }
+
+  /**
+   * Every archived report of the run as stored bytes (ordered as reportsOfRun), each placed by its
+   * header only: for passing a run's evidence on to a reader that decodes it strictly.
+   */
+  async reportBytesOfRun(run: RunRef): Promise<ListResult<StoredReportBytes>> {
+    const prefix = `${runPrefix(this.resolve(run))}/`;
+    return this.scan(this.reports, prefix, (key, value) => storedReportBytes(key, `reports/${key}`, value), 'reports');
   }
 
   /** How many validators have a (first) report in the run; counts keys, decodes nothing. */

@@ -6,6 +6,7 @@ import {
   SCORE_REPORT_DOMAIN,
   decodeSignedScoreReport,
   encodeScoreReport,
+  scoreReportHeader,
   verifySignedScoreReport,
   type SignedScoreReport,
 } from '../../proto/score-report.ts';
@@ -99,4 +100,34 @@ export function decodeStoredReport(slot: string, key: string, value: Uint8Array,
     if (!v.ok) throw new ArchiveCorruptError(key, v.reason);
   }
   return signed;
+}
+
+/** A stored report kept as its bytes: the canonical signed encoding, the report inside it, its hash. */
+export interface StoredReportBytes {
+  value: Uint8Array;
+  reportBytes: Uint8Array;
+  /** sha256 of `reportBytes` (the report's identifier, `scoreReportHash`), hex. */
+  hash: string;
+}
+
+/**
+ * A stored report as bytes, checked against its slot from the report's header alone (framing, netuid,
+ * run, author) with no entry decoded: for handing a run's evidence on (run bundles, audits), whose
+ * reader decodes and verifies every report strictly anyway. Throws ArchiveCorruptError like
+ * decodeStoredReport for a value that is not framed as a signed report or sits in another slot.
+ */
+export function storedReportBytes(slot: string, key: string, value: Uint8Array): StoredReportBytes {
+  const reportBytes = innerReportBytes(value);
+  if (!reportBytes) throw new ArchiveCorruptError(key, `is not a signed report (${value.length} bytes; expected a u32 length, the report and a 64-byte signature)`);
+  let header;
+  try {
+    header = scoreReportHeader(reportBytes);
+  } catch (err) {
+    throw new ArchiveCorruptError(key, (err as Error).message);
+  }
+  const s = parseSlot(slot);
+  if (!s || s.netuid !== header.netuid || s.runId !== header.runId || header.validatorPublicKey !== s.pubHex) {
+    throw new ArchiveCorruptError(key, `holds the report of netuid ${header.netuid} run ${header.runId} by public key ${header.validatorPublicKey}`);
+  }
+  return { value, reportBytes, hash: sha256Hex(reportBytes) };
 }

@@ -60,9 +60,11 @@ export function decide(
   basis: IncumbentBasis,
   rules: DecisionRules,
   committed: string[] = [],
+  /** Each report's hash; a caller holding the reports' canonical bytes passes their sha256 instead of re-encoding. */
+  hashOf: (r: ScoreReport) => string = scoreReportHash,
 ): Decision {
   const power = new Map(members.map((m) => [m.hotkey, m.stake]));
-  const counted = reports.filter((r) => power.has(r.validatorHotkey)).map((r) => ({ report: r, hash: scoreReportHash(r), power: power.get(r.validatorHotkey)! }));
+  const counted = reports.filter((r) => power.has(r.validatorHotkey)).map((r) => ({ report: r, hash: hashOf(r), power: power.get(r.validatorHotkey)! }));
   return consensusDecision({ context: ctx, roster, members, threshold: rules.threshold, policy: rules.winner, basis, committed, maxMissedReveals: rules.maxMissedReveals }, counted);
 }
 

@@ -7,7 +7,7 @@
 import { fromHex, toHex } from '../../proto/codec.ts';
 import { decodeBinding, encodeBinding, type BindingRecord } from '../../proto/binding.ts';
 import { decodeCertificate, encodeCertificate, encodeCertifiedRun, type CertifiedRun } from '../../proto/consensus.ts';
-import { encodeReveal, type Reveal } from '../../proto/reveal.ts';
+import { encodeRevealBytes, type Reveal } from '../../proto/reveal.ts';
 import { scoreReportHash, type SignedScoreReport } from '../../proto/score-report.ts';
 import type { RunArchiveReader } from '../p2p/run-bundle.ts';
 
@@ -21,7 +21,8 @@ export interface EvidenceRun {
 /** The slice of node/archive.ts `Archive` this module uses (structural). */
 export interface EvidenceArchive {
   putReport(signed: SignedScoreReport, opts?: { verified?: boolean; chain?: string }): Promise<{ status: string }>;
-  reportsOfRun(run: EvidenceRun): Promise<{ items: SignedScoreReport[]; corrupt: { key: string; reason: string }[] }>;
+  /** The run's reports as stored (canonical signed bytes, the report's bytes and hash), not decoded. */
+  reportBytesOfRun(run: EvidenceRun): Promise<{ items: { value: Uint8Array; hash: string }[]; corrupt: { key: string; reason: string }[] }>;
   putCertificate(run: EvidenceRun, bytes: Uint8Array): Promise<'stored' | 'duplicate' | 'conflict'>;
   getCertificate(run: EvidenceRun): Promise<Uint8Array | undefined>;
   /** The genesis hash (64 hex) the archive reads and writes by default. */
@@ -44,15 +45,19 @@ export async function archiveReveal(archive: EvidenceArchive, reveal: Reveal, at
   return r.status;
 }
 
-/** The run's archived reports that have a salt, as encoded reveals (a report without one is not evidence of a commitment). */
+/**
+ * The run's archived reports that have a salt, as encoded reveals (a report without one is not evidence
+ * of a commitment). Built from the stored bytes, which are the canonical signed encoding, so nothing is
+ * decoded or re-encoded here: whoever reads the reveals decodes and verifies them.
+ */
 export async function revealsOfRun(archive: EvidenceArchive, run: EvidenceRun): Promise<Uint8Array[]> {
-  const list = await archive.reportsOfRun(run);
+  const list = await archive.reportBytesOfRun(run);
   const out: Uint8Array[] = [];
   const store = archive.kv('reveals');
-  for (const signed of list.items) {
-    const meta = (await store.get(revealKey(archive, run, scoreReportHash(signed.report)))) as { salt?: unknown } | undefined;
+  for (const stored of list.items) {
+    const meta = (await store.get(revealKey(archive, run, stored.hash))) as { salt?: unknown } | undefined;
     if (typeof meta?.salt !== 'string' || !/^[0-9a-f]{64}$/.test(meta.salt)) continue;
-    out.push(encodeReveal({ salt: meta.salt, signed }));
+    out.push(encodeRevealBytes(meta.salt, stored.value));
   }
   return out;
 }
