@@ -49,7 +49,7 @@ function skipDocs(r: ScaleReader): void {
 function fields(r: ScaleReader): Field[] {
   return r.vec(() => {
     const name = r.option(() => r.str());
-    const type = Number(r.compact());
+    const type = r.compactNumber();
     r.option(() => r.vecBytes()); // type name
     skipDocs(r);
     return { name, type };
@@ -70,19 +70,19 @@ function typeDef(r: ScaleReader): TypeDef {
         return { name, index, fields: f };
       }),
     };
-    case 2: return { kind: 'sequence', type: Number(r.compact()) };
+    case 2: return { kind: 'sequence', type: r.compactNumber() };
     case 3: {
       const len = r.u32();
-      return { kind: 'array', len, type: Number(r.compact()) };
+      return { kind: 'array', len, type: r.compactNumber() };
     }
-    case 4: return { kind: 'tuple', types: r.vec(() => Number(r.compact())) };
+    case 4: return { kind: 'tuple', types: r.vec(() => r.compactNumber()) };
     case 5: {
       const p = PRIMITIVES[r.u8()];
       if (!p) throw new ScaleError('metadata: unknown primitive type');
       return { kind: 'primitive', primitive: p };
     }
-    case 6: return { kind: 'compact', type: Number(r.compact()) };
-    case 7: r.compact(); r.compact(); return { kind: 'bitsequence' };
+    case 6: return { kind: 'compact', type: r.compactNumber() };
+    case 7: r.compactNumber(); r.compactNumber(); return { kind: 'bitsequence' };
     default: throw new ScaleError(`metadata: unknown type definition tag ${tag}`);
   }
 }
@@ -96,9 +96,9 @@ export function parseMetadata(bytes: Uint8Array): RuntimeMetadata {
   const types = new Map<number, PortableType>();
   const n = r.length(1);
   for (let i = 0; i < n; i++) {
-    const id = Number(r.compact());
+    const id = r.compactNumber();
     const path = r.vec(() => r.str());
-    r.vec(() => { r.vecBytes(); r.option(() => r.compact()); return 0; }); // generic params
+    r.vec(() => { r.vecBytes(); r.option(() => r.compactNumber()); return 0; }); // generic params
     const def = typeDef(r);
     skipDocs(r);
     types.set(id, { id, path, def });
@@ -117,15 +117,15 @@ export function parseMetadata(bytes: Uint8Array): RuntimeMetadata {
         let hashers: Hasher[] = [];
         let keyType: number | null = null;
         let valueType: number;
-        if (tag === 0) valueType = Number(r.compact());
+        if (tag === 0) valueType = r.compactNumber();
         else if (tag === 1) {
           hashers = r.vec(() => {
             const h = HASHERS[r.u8()];
             if (!h) throw new ScaleError(`metadata: unknown storage hasher in ${pallet}.${name}`);
             return h;
           });
-          keyType = Number(r.compact());
-          valueType = Number(r.compact());
+          keyType = r.compactNumber();
+          valueType = r.compactNumber();
         } else throw new ScaleError(`metadata: unknown storage entry type ${tag} in ${pallet}.${name}`);
         const defaultValue = new Uint8Array(r.vecBytes());
         skipDocs(r);
@@ -133,10 +133,10 @@ export function parseMetadata(bytes: Uint8Array): RuntimeMetadata {
       }
       return 0;
     });
-    r.option(() => r.compact()); // calls
-    r.option(() => r.compact()); // event
-    r.vec(() => { r.vecBytes(); r.compact(); r.vecBytes(); skipDocs(r); return 0; }); // constants
-    r.option(() => r.compact()); // error
+    r.option(() => r.compactNumber()); // calls
+    r.option(() => r.compactNumber()); // event
+    r.vec(() => { r.vecBytes(); r.compactNumber(); r.vecBytes(); skipDocs(r); return 0; }); // constants
+    r.option(() => r.compactNumber()); // error
     r.u8(); // index
     if (version === 15) skipDocs(r);
   }

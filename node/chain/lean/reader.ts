@@ -33,6 +33,7 @@ export class LeanChainReader {
   readonly endpoint: string;
   private readonly rpc: JsonRpcSocket;
   private readonly metadata = new Map<number, Promise<RuntimeMetadata>>();
+  private readonly itemPrefixes = new Map<string, Uint8Array>();
   private readonly send: RpcSend;
 
   private constructor(endpoint: string, rpc: JsonRpcSocket) {
@@ -97,9 +98,20 @@ export class LeanChainReader {
     if (e.hashers.join(',') !== want.join(',')) throw new ChainSchemaError(`${e.pallet}.${e.name} uses key hashers [${e.hashers.join(', ')}], expected [${want.join(', ')}]; this subtensor version is not supported yet`);
   }
 
+  /** twox128(pallet) ++ twox128(item), once per storage item: a lookup reads hundreds of keys of a few items. */
+  private itemPrefix(e: StorageEntry): Uint8Array {
+    const id = `${e.prefix}\u0000${e.name}`;
+    let p = this.itemPrefixes.get(id);
+    if (!p) {
+      p = concat(twox128(utf8.encode(e.prefix)), twox128(utf8.encode(e.name)));
+      this.itemPrefixes.set(id, p);
+    }
+    return p;
+  }
+
   /** The storage key of `e` for the first `args.length` of its keys (all of them: one value; fewer: a prefix). */
   private key(md: RuntimeMetadata, e: StorageEntry, args: KeyArg[]): string {
-    const parts = [twox128(utf8.encode(e.prefix)), twox128(utf8.encode(e.name))];
+    const parts = [this.itemPrefix(e)];
     if (args.length > 0) {
       if (e.keyType === null || args.length > e.hashers.length) throw new ChainSchemaError(`${e.pallet}.${e.name} takes ${e.hashers.length} key(s), ${args.length} given`);
       const types = keyArgTypes(md, e.keyType, e.hashers.length);

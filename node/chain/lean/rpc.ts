@@ -1,46 +1,36 @@
-// Substrate JSON-RPC over one WebSocket (Node's global WebSocket): request/response by id, every call
-// bounded by a timeout; a dropped connection fails the calls in flight with the endpoint named.
+// Substrate JSON-RPC over one WebSocket (./websocket.ts): request/response by id, every call bounded by
+// a timeout and every answer by MAX_RPC_MESSAGE_BYTES; a dropped connection fails the calls in flight
+// with the endpoint named.
+import { WebSocketClient } from './websocket.ts';
+
 export class RpcError extends Error {}
+
+/** Largest JSON-RPC answer read (runtime metadata is ~1–2 MB as hex; 1,000 storage values far less). */
+export const MAX_RPC_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export class JsonRpcSocket {
   readonly endpoint: string;
-  private readonly ws: WebSocket;
+  private readonly ws: WebSocketClient;
   private readonly timeoutMs: number;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private closedReason: string | null = null;
 
-  private constructor(endpoint: string, ws: WebSocket, timeoutMs: number) {
+  private constructor(endpoint: string, ws: WebSocketClient, timeoutMs: number) {
     this.endpoint = endpoint;
     this.ws = ws;
     this.timeoutMs = timeoutMs;
-    ws.addEventListener('message', (ev) => this.onMessage(ev.data));
-    ws.addEventListener('close', () => this.failAll(`connection to ${endpoint} closed`));
+    // a node may answer in binary frames: the client hands those on as UTF-8 text too
+    ws.onmessage = (text) => this.onMessage(text);
+    ws.onclose = (reason) => this.failAll(`connection to ${endpoint}: ${reason}`);
   }
 
-  static open(endpoint: string, timeoutMs: number): Promise<JsonRpcSocket> {
-    return new Promise((resolve, reject) => {
-      let ws: WebSocket;
-      try {
-        ws = new WebSocket(endpoint);
-        ws.binaryType = 'arraybuffer'; // a node may answer in binary frames: read them as UTF-8 JSON too
-      } catch (err) {
-        reject(new RpcError(`chain ${endpoint}: ${(err as Error).message}`));
-        return;
-      }
-      const timer = setTimeout(() => {
-        ws.close();
-        reject(new RpcError(`chain ${endpoint} unreachable: no WebSocket connection within ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.addEventListener('open', () => {
-        clearTimeout(timer);
-        resolve(new JsonRpcSocket(endpoint, ws, timeoutMs));
-      }, { once: true });
-      ws.addEventListener('error', () => {
-        clearTimeout(timer);
-        reject(new RpcError(`chain ${endpoint} unreachable: the WebSocket connection failed (is a subtensor node listening there?)`));
-      }, { once: true });
-    });
+  static async open(endpoint: string, timeoutMs: number): Promise<JsonRpcSocket> {
+    try {
+      return new JsonRpcSocket(endpoint, await WebSocketClient.connect(endpoint, { timeoutMs, maxMessageBytes: MAX_RPC_MESSAGE_BYTES }), timeoutMs);
+    } catch (err) {
+      throw new RpcError(`chain ${endpoint} unreachable: ${(err as Error).message} (is a subtensor node listening there?)`);
+    }
   }
 
   call<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
@@ -61,10 +51,10 @@ export class JsonRpcSocket {
     this.ws.close();
   }
 
-  private onMessage(data: unknown): void {
+  private onMessage(text: string): void {
     let msg: { id?: unknown; result?: unknown; error?: { code?: number; message?: string } };
     try {
-      msg = JSON.parse(typeof data === 'string' ? data : Buffer.from(data as ArrayBuffer).toString('utf8'));
+      msg = JSON.parse(text);
     } catch {
       return;
     }

@@ -4,6 +4,8 @@ import { toHex } from '../../../proto/codec.ts';
 
 export class ScaleError extends Error {}
 
+const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 export class ScaleReader {
   private readonly b: Uint8Array;
   private o = 0;
@@ -64,12 +66,29 @@ export class ScaleReader {
     }
   }
 
+  /** A compact integer as a number (type ids, lengths: metadata parsing reads tens of thousands); refused past 2^53-1. */
+  compactNumber(): number {
+    const first = this.b[this.o];
+    if (first === undefined) throw new ScaleError(`SCALE: compact wanted at offset ${this.o}, nothing left`);
+    switch (first & 3) {
+      case 0: this.o += 1; return first >> 2;
+      case 1: return this.u16() >>> 2;
+      case 2: return this.u32() >>> 2;
+      default: {
+        const at = this.o;
+        const v = this.compact();
+        if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ScaleError(`SCALE: compact ${v} at offset ${at} is too large here`);
+        return Number(v);
+      }
+    }
+  }
+
   /** A compact length or count, refused past what the remaining bytes could hold (a corrupt prefix). */
   length(minItemBytes = 1): number {
-    const n = this.compact();
-    const cap = minItemBytes > 0 ? BigInt(this.remaining) / BigInt(minItemBytes) : 10_000_000n;
+    const n = this.compactNumber();
+    const cap = minItemBytes > 0 ? Math.floor(this.remaining / minItemBytes) : 10_000_000;
     if (n > cap) throw new ScaleError(`SCALE: length ${n} at offset ${this.o} exceeds what the ${this.remaining} bytes left can hold`);
-    return Number(n);
+    return n;
   }
 
   vecBytes(): Uint8Array {
@@ -77,7 +96,7 @@ export class ScaleReader {
   }
 
   str(): string {
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.vecBytes());
+    return UTF8.decode(this.vecBytes());
   }
 
   bool(): boolean {
