@@ -25,13 +25,15 @@ import { reportCommitment, type Reveal } from '../../proto/reveal.ts';
 import { signBinding } from '../../proto/binding.ts';
 import { cryptoReady, ed25519SignerFromSeed } from '../../proto/signer.ts';
 import { archiveCertifiedRun, archiveReveal } from '../../node/validator/evidence.ts';
+import { buildCli } from '../../tools/build-cli.ts';
 
 const CLI = new URL('../../node/cli.ts', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const NETUID = 1;
 const COMMIT_WINDOW = 4;
 
-function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function runCli(args: string[], timeoutMs = 60_000, entry = CLI): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b) => { stdout += b; });
@@ -115,6 +117,22 @@ describe('conclave audit --archive DIR (read-only) and hostile HTTP sources', fu
     assert.match(other.stderr, /run \d+ of netuid 2 is not in the archive/);
     const both = await runCli(['audit', '--run', String(runId), '--archive', join(dir, 'archive'), '--source', 'http://127.0.0.1:1']);
     assert.equal(both.code, 2);
+  });
+
+  it('the compiled CLI (tools/build-cli.ts, what bin/conclave runs when built) audits the same run to the same result', async () => {
+    const out = join(ROOT, `.cli-build-test-audit-${process.pid}`);
+    try {
+      await buildCli({ outdir: out, ifAvailable: false });
+      const args = ['audit', '--run', String(runId), '--archive', join(dir, 'archive'), '--chain', chain.url, '--commit-window', String(COMMIT_WINDOW), '--json'];
+      const [src, built] = [await runCli(args), await runCli(args, 60_000, join(out, 'cli.js'))];
+      assert.equal(built.code, 0, `compiled audit failed: ${built.stdout}${built.stderr}`);
+      assert.equal(built.stdout, src.stdout, 'the same checks, details and decision');
+      const missing = await runCli(['audit', '--run', String(runId), '--archive', join(dir, 'archive'), '--chain', chain.url, '--netuid', '2'], 60_000, join(out, 'cli.js'));
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /run \d+ of netuid 2 is not in the archive/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it('a hostile HTTP source gets exit 1 naming the field: wrong shapes, deep nesting, endless bodies', async () => {
