@@ -124,6 +124,12 @@ await withNetwork({ byzantine: Math.floor((V - 1) / 3) }, async (net) => {
     });
     // the same audit with the evidence read from the node's archive instead of its mesh port (no libp2p)
     out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive')), load_avg: load() });
+    // what bin/conclave runs once built (`npm run build`, also run by npm ci): the compiled CLI, from
+    // each source, beside the running validators and then with them paused, as on an auditor's own machine
+    for (const via of ['multiaddr', 'archive'] as const) {
+      out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, via, { cli: 'compiled' })), load_avg: load() });
+    }
+    out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive', { cli: 'compiled', validatorsPaused: true })) });
   }
   if (want.has('partition')) {
     const { figures } = await partitionRun(net, (net.opts.revealWindow * BLOCK_MS) + 5_000);

@@ -369,6 +369,21 @@ fault = ""
     return ms.every((w) => w.nodes.every((x) => x.admittedPeers >= live - 1));
   }
 
+  /**
+   * Runs `fn` with every live worker stopped (SIGSTOP), then continues them (SIGCONT) whatever `fn`
+   * did: for measuring a process as it runs on a machine of its own (an auditor's), not beside the
+   * 64 validators sharing these 2 cores. The devchain lives in this process and keeps answering.
+   */
+  async whilePaused<T>(fn: () => Promise<T>): Promise<T> {
+    const live = this.workers.filter((w) => w.alive);
+    for (const w of live) w.proc.kill('SIGSTOP');
+    try {
+      return await fn();
+    } finally {
+      for (const w of live) w.proc.kill('SIGCONT');
+    }
+  }
+
   /** SIGKILLs worker `id` (all its nodes die at once, no shutdown). */
   kill(id: number): void {
     this.workers[id].proc.kill('SIGKILL');

@@ -15,6 +15,7 @@ import { fromHex, toHex } from '../../proto/codec.ts';
 import { fetchRunBundle } from '../../node/p2p/run-bundle.ts';
 import { membersOf, rulesFromConfig } from '../../node/validator/decision.ts';
 import { pct, perNode, type RunResult } from './run.ts';
+import { buildCli } from '../../tools/build-cli.ts';
 
 const CLI = fileURLToPath(new URL('../../node/cli.ts', import.meta.url));
 const MiB = 1024 * 1024;
@@ -101,12 +102,15 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ status: 
  * (run-bundle protocol, `via` 'multiaddr') or read from its archive directory (`via` 'archive', a read-only
  * snapshot while the node runs); the chain from the devchain either way.
  */
-export async function auditRun(net: ScaleNetwork, runId: number, node = net.nodes.find((x) => x.role === 'honest')!, via: 'multiaddr' | 'archive' = 'multiaddr') {
+export async function auditRun(net: ScaleNetwork, runId: number, node = net.nodes.find((x) => x.role === 'honest')!, via: 'multiaddr' | 'archive' = 'multiaddr',
+  opts: { cli?: 'source' | 'compiled'; validatorsPaused?: boolean } = {}) {
+  const cli = opts.cli ?? 'source';
   const evidence = via === 'multiaddr' ? ['--source', node.multiaddr] : ['--archive', join(node.dataDir, 'archive')];
-  const args = [CLI, 'audit', '--run', String(runId), ...evidence, '--chain', net.chain.url, '--netuid', String(NETUID),
+  const args = [cli === 'compiled' ? await compiledCli() : CLI, 'audit', '--run', String(runId), ...evidence, '--chain', net.chain.url, '--netuid', String(NETUID),
     '--commit-window', String(net.opts.commitWindow), '--rules-from', node.configPath, '--json'];
   const t0 = Date.now();
-  const r = await run('/usr/bin/time', ['-f', 'TIME %U %S %M', process.execPath, ...args], 180_000);
+  const audit = () => run('/usr/bin/time', ['-f', 'TIME %U %S %M', process.execPath, ...args], 180_000);
+  const r = opts.validatorsPaused ? await net.whilePaused(audit) : await audit();
   const wallMs = Date.now() - t0;
   const m = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr ?? '');
   let result: { ok?: boolean; failed?: string[]; checks?: unknown[] } = {};
@@ -119,8 +123,15 @@ export async function auditRun(net: ScaleNetwork, runId: number, node = net.node
     exit: r.status, ok: result.ok ?? false, failed: result.failed ?? [], checks: Array.isArray(result.checks) ? result.checks.length : 0,
     cpu_ms: m ? Math.round((Number(m[1]) + Number(m[2])) * 1000) : null, max_rss_mib: m ? round(Number(m[3]) / 1024, 1) : null, wall_ms: wallMs,
     error: r.status === 0 ? undefined : (r.stderr ?? '').split('\n').filter((l) => l && !l.startsWith('TIME')).slice(-3).join(' | '),
-    via, source: evidence[1], data: join(net.dir),
+    via, cli, validators_paused: opts.validatorsPaused ?? false, source: evidence[1], data: join(net.dir),
   };
+}
+
+let compiled: Promise<string> | null = null;
+/** The compiled CLI (tools/build-cli.ts into dist/, what bin/conclave runs once built), built once per bench. */
+function compiledCli(): Promise<string> {
+  compiled ??= buildCli({ outdir: fileURLToPath(new URL('../../dist', import.meta.url)), ifAvailable: false }).then((r) => join(r!.outdir, 'cli.js'));
+  return compiled;
 }
 
 /** CPU of loading the modules `conclave audit` imports (node/cli.ts, its chain reader, run-bundle client, audit), in a fresh process with the CLI's module caches (node/module-caches.ts), warm from the audit run before. */

@@ -50,6 +50,12 @@ describe('scale: 10 validators over real libp2p, 2 processes x 5 nodes', functio
     show('audit from the archive', { exit: b.exit, ok: b.ok, checks: b.checks, cpu_ms: b.cpu_ms, failed: b.failed, error: b.error });
     assert.equal(b.exit, 0, `audit failed: ${b.failed.join(', ')} ${b.error ?? ''}`);
     assert.equal(b.checks, a.checks, 'the same checks as from the mesh port');
+    // the compiled CLI (what bin/conclave runs once built), with the validators paused as on an auditor's own machine
+    const c = await auditRun(net!, firstRun, undefined, 'archive', { cli: 'compiled', validatorsPaused: true });
+    show('audit from the archive, compiled CLI, validators paused', { exit: c.exit, ok: c.ok, checks: c.checks, cpu_ms: c.cpu_ms, failed: c.failed, error: c.error });
+    assert.equal(c.exit, 0, `audit failed: ${c.failed.join(', ')} ${c.error ?? ''}`);
+    assert.equal(c.checks, a.checks);
+    assert.equal(c.cli, 'compiled');
   });
 
   it('the 5 largest validators SIGKILLed once consensus starts resume from their stores: one decision, none certifies two', async () => {
