@@ -109,9 +109,15 @@ export async function buildCli(opts: Options): Promise<{ outdir: string; files: 
 if (import.meta.main) {
   try {
     const opts = parseArgs(process.argv.slice(2));
-    const r = await buildCli(opts);
-    if (!r) process.stderr.write('build-cli: esbuild is not installed; skipped (bin/conclave runs the TypeScript sources)\n');
-    else process.stderr.write(`build-cli: ${basename(r.outdir)}/ built (${r.files} files, ${r.ms} ms)\n`);
+    try {
+      const r = await buildCli(opts);
+      if (!r) process.stderr.write('build-cli: esbuild is not installed; skipped (bin/conclave runs the TypeScript sources)\n');
+      else process.stderr.write(`build-cli: ${basename(r.outdir)}/ built (${r.files} files, ${r.ms} ms)\n`);
+    } catch (err) {
+      // an install must not fail over an optional speed-up: bin/conclave runs the sources without a build
+      if (!opts.ifAvailable) throw err;
+      process.stderr.write(`build-cli: no build (${(err as Error).message.split('\n')[0]}); bin/conclave runs the TypeScript sources\n`);
+    }
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exitCode = 1;
