@@ -168,6 +168,7 @@ describe('chain: the lean reader\'s WebSocket client', function () {
     it('handshakes, answers a JSON-RPC call sent in fragments with a ping between them, pongs, and closes cleanly', async () => {
       const fromClient: { opcode: number; payload: Buffer }[] = [];
       let request = '';
+      let earlyServer: Socket | undefined;
       const url = await listen((s, head) => {
         request = head;
         let buf = Buffer.alloc(0);
@@ -188,8 +189,10 @@ describe('chain: the lean reader\'s WebSocket client', function () {
         // the handshake answer and a first frame in one write: the client must keep the bytes after the head
         const key = /sec-websocket-key: (\S+)/i.exec(head)![1];
         s.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`), serverFrame(OP_PING, text('early'))]));
+        earlyServer = s;
       });
       const rpc = await JsonRpcSocket.open(url, 5_000);
+      assert.ok(earlyServer);
       assert.match(request, /^GET \/rpc HTTP\/1.1\r\n/);
       assert.match(request, /\r\nSec-WebSocket-Version: 13/);
       const result = await rpc.call<string>('state_getMetadata', []);
@@ -202,6 +205,23 @@ describe('chain: the lean reader\'s WebSocket client', function () {
       assert.equal(kinds.at(-1), OP_CLOSE);
       assert.equal(fromClient.at(-1)!.payload.readUInt16BE(0), 1000);
       await assert.rejects(rpc.call('system_health'), RpcError);
+    });
+
+    it('keeps a message sent with the handshake answer for the handler set after connect resolves, and a close that came first', async () => {
+      const url = await listen((s, head) => {
+        const key = /sec-websocket-key: (\S+)/i.exec(head)![1];
+        s.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`),
+          serverFrame(OP_TEXT, text('first')), serverFrame(OP_BINARY, text('second')), serverFrame(OP_CLOSE, Buffer.from([0x03, 0xe9]))]));
+      });
+      const ws = await WebSocketClient.connect(url, { timeoutMs: 5_000, maxMessageBytes: 1024 });
+      await new Promise((r) => setTimeout(r, 50));
+      const got: string[] = [];
+      ws.onmessage = (t) => got.push(t);
+      let closed = '';
+      ws.onclose = (why) => { closed = why; };
+      assert.deepEqual(got, ['first', 'second']);
+      assert.match(closed, /the server closed the connection \(1001\)/);
+      assert.throws(() => ws.send('late'), WebSocketError);
     });
 
     it('fails the calls in flight, naming the cause, when the server breaks the protocol or goes away', async () => {

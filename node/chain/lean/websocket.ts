@@ -29,11 +29,12 @@ export function acceptFor(key: string): string {
 }
 
 export class WebSocketClient {
-  /** Each whole message from the server, text or binary, as UTF-8 text. */
-  onmessage: (text: string) => void = () => {};
-  /** Once, when the connection ends for any reason (close frame, socket end, protocol error). */
-  onclose: (reason: string) => void = () => {};
   private readonly socket: Socket;
+  private messageHandler: ((text: string) => void) | null = null;
+  private closeHandler: ((reason: string) => void) | null = null;
+  /** what arrived before a handler was set (a server may send right after its handshake answer) */
+  private early: string[] = [];
+  private closedWith: string | null = null;
   private readonly decoder: ServerFrameDecoder;
   private ended = false;
 
@@ -43,7 +44,21 @@ export class WebSocketClient {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('close', () => this.end('the connection closed'));
     socket.on('error', (err) => this.end(`the connection failed: ${err.message}`));
-    if (rest.length > 0) queueMicrotask(() => this.receive(rest));
+    if (rest.length > 0) this.receive(rest);
+  }
+
+  /** Each whole message from the server, text or binary, as UTF-8 text; messages that came before it was set are handed over at once. */
+  set onmessage(fn: (text: string) => void) {
+    this.messageHandler = fn;
+    const early = this.early;
+    this.early = [];
+    for (const m of early) fn(m);
+  }
+
+  /** Once, when the connection ends for any reason (close frame, socket end, protocol error); at once if it already has. */
+  set onclose(fn: (reason: string) => void) {
+    this.closeHandler = fn;
+    if (this.closedWith !== null) fn(this.closedWith);
   }
 
   /** Opens `url` (ws:// or wss://) and completes the handshake, or rejects with the cause. */
@@ -125,7 +140,11 @@ export class WebSocketClient {
       return;
     }
     for (const ev of events) {
-      if (ev.kind === 'message') this.onmessage(ev.data.toString('utf8'));
+      if (ev.kind === 'message') {
+        const text = ev.data.toString('utf8');
+        if (this.messageHandler) this.messageHandler(text);
+        else this.early.push(text);
+      }
       else if (ev.kind === 'ping') this.socket.write(encodeClientFrame(OP_PONG, ev.data, randomBytes(4)));
       else if (ev.kind === 'close') {
         const body = Buffer.alloc(ev.code === null ? 0 : 2);
@@ -140,7 +159,8 @@ export class WebSocketClient {
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.onclose(reason);
+    this.closedWith = reason;
+    this.closeHandler?.(reason);
   }
 }
 
