@@ -9,9 +9,13 @@
 //   scale.partition   a partition into two halves that heals
 //   scale.restart     the 8 largest-stake validators SIGKILLed once consensus starts, restarted
 //   scale.byzantine   21 Byzantine validators (just under 1/3 of stake): equivocate, withhold, flood
-// All scenarios run on one network (its Byzantine roles switched on for the last run only).
+// SCALE_NETWORKS picks how the runs share networks: `per-scenario` (the default) starts a fresh network
+// for the honest runs and audit and one for each fault scenario, so each fault is measured on its own
+// and not on the CPU left over by the runs before it (2 cores for 64 nodes: a later run of one network
+// overlaps the next run's evaluation); `one` runs them all on one network, its Byzantine roles switched
+// on for the last run only.
 // Environment: SCALE_VALIDATORS (64), SCALE_MINERS (256), SCALE_PER_WORKER (8), SCALE_SCENARIOS
-// (comma list of honest,audit,partition,restart,byzantine; default all), SCALE_BLOCK_MS (1000), SCALE_TEMPO
+// (comma list of honest,audit,partition,restart,byzantine; default all), SCALE_NETWORKS (per-scenario | one), SCALE_BLOCK_MS (1000), SCALE_TEMPO
 // (360 blocks, subtensor's default tempo, of SCALE_BLOCK_MS instead of 12 s: a run must certify by its chain
 // deadline, the next run's reveal deadline, tempo + reveal window blocks after its reveal opens), SCALE_COMMIT_WINDOW (120 blocks:
 // 64 nodes evaluating and committing on 2 shared cores take about a minute; the driver fast-forwards
@@ -32,6 +36,10 @@ const TEMPO = Number(process.env.SCALE_TEMPO ?? 360);
 const COMMIT_WINDOW = Number(process.env.SCALE_COMMIT_WINDOW ?? 120);
 const ALL = ['honest', 'audit', 'partition', 'restart', 'byzantine'];
 const want = new Set((process.env.SCALE_SCENARIOS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean));
+const unknown = [...want].filter((s) => !ALL.includes(s));
+if (unknown.length) throw new Error(`SCALE_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
+const NETWORKS = process.env.SCALE_NETWORKS ?? 'per-scenario';
+if (NETWORKS !== 'per-scenario' && NETWORKS !== 'one') throw new Error(`SCALE_NETWORKS must be per-scenario or one, got ${NETWORKS}`);
 const t0 = Date.now();
 const log = (l: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}\n`);
 const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -100,47 +108,54 @@ if (want.has('honest')) {
   });
 }
 
-// 2. One network of V validators with floor((V-1)/3) Byzantine roles planned (stake just under 1/3),
-// dormant (honest) until the byzantine scenario switches them on: honest runs, audit, partition,
-// restart, then the Byzantine run.
-await withNetwork({ byzantine: Math.floor((V - 1) / 3) }, async (net) => {
-  await formation(net);
-  let firstRun: number | null = null;
-  for (const label of ['first', 'second']) {
-    if (!want.has('honest') && (label === 'second' || !want.has('audit'))) break;
-    const { r, figures } = await honestRun(net);
-    firstRun ??= r.runId;
-    out({ bench: 'scale.run', run: label, ...figures });
-  }
-  if (want.has('audit') && firstRun !== null) {
-    const source = net.nodes.find((x) => x.role === 'honest')!;
-    const proc = await auditRun(net, firstRun, source);
-    const moduleLoad = await auditModuleLoad();
-    out({
-      bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...proc, module_load_cpu_ms: moduleLoad,
-      audit_work_cpu_ms: proc.cpu_ms !== null && moduleLoad !== null ? proc.cpu_ms - moduleLoad : null,
-      module_costs_cpu_ms: await auditModuleCosts(net.chain.url),
-      ...(await auditVerifyCpu(net, firstRun, source)), load_avg: load(),
-    });
-    // the same audit with the evidence read from the node's archive instead of its mesh port (no libp2p)
-    out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive')), load_avg: load() });
-    // what bin/conclave runs once built (`npm run build`, also run by npm ci): the compiled CLI, from
-    // each source, beside the running validators and then with them paused, as on an auditor's own machine
-    for (const via of ['multiaddr', 'archive'] as const) {
-      out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, via, { cli: 'compiled' })), load_avg: load() });
+// 2. Networks of V validators with floor((V-1)/3) Byzantine roles planned (stake just under 1/3),
+// dormant (honest) until the byzantine scenario switches them on: honest runs and audit, partition,
+// restart, then the Byzantine run; on one network each (SCALE_NETWORKS=per-scenario) or all on one.
+const groups = NETWORKS === 'one'
+  ? [ALL.filter((s) => want.has(s))]
+  : [['honest', 'audit'], ['partition'], ['restart'], ['byzantine']].map((g) => g.filter((s) => want.has(s))).filter((g) => g.length > 0);
+for (const group of groups) await scenarios(new Set(group));
+
+async function scenarios(want: Set<string>): Promise<void> {
+  await withNetwork({ byzantine: Math.floor((V - 1) / 3) }, async (net) => {
+    await formation(net);
+    let firstRun: number | null = null;
+    for (const label of ['first', 'second']) {
+      if (!want.has('honest') && (label === 'second' || !want.has('audit'))) break;
+      const { r, figures } = await honestRun(net);
+      firstRun ??= r.runId;
+      out({ bench: 'scale.run', run: label, ...figures });
     }
-    out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive', { cli: 'compiled', validatorsPaused: true })) });
-  }
-  if (want.has('partition')) {
-    const { figures } = await partitionRun(net, (net.opts.revealWindow * BLOCK_MS) + 5_000);
-    out({ bench: 'scale.partition', ...figures });
-  }
-  if (want.has('restart')) {
-    const { figures } = await restartRun(net, 0);
-    out({ bench: 'scale.restart', ...figures });
-  }
-  if (want.has('byzantine')) {
-    const { figures } = await byzantineRun(net, 200, 20_000);
-    out({ bench: 'scale.byzantine', ...figures });
-  }
-});
+    if (want.has('audit') && firstRun !== null) {
+      const source = net.nodes.find((x) => x.role === 'honest')!;
+      const proc = await auditRun(net, firstRun, source);
+      const moduleLoad = await auditModuleLoad();
+      out({
+        bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...proc, module_load_cpu_ms: moduleLoad,
+        audit_work_cpu_ms: proc.cpu_ms !== null && moduleLoad !== null ? proc.cpu_ms - moduleLoad : null,
+        module_costs_cpu_ms: await auditModuleCosts(net.chain.url),
+        ...(await auditVerifyCpu(net, firstRun, source)), load_avg: load(),
+      });
+      // the same audit with the evidence read from the node's archive instead of its mesh port (no libp2p)
+      out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive')), load_avg: load() });
+      // what bin/conclave runs once built (`npm run build`, also run by npm ci): the compiled CLI, from
+      // each source, beside the running validators and then with them paused, as on an auditor's own machine
+      for (const via of ['multiaddr', 'archive'] as const) {
+        out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, via, { cli: 'compiled' })), load_avg: load() });
+      }
+      out({ bench: 'scale.audit', run_id: firstRun, validators: V, miners: M, ...(await auditRun(net, firstRun, source, 'archive', { cli: 'compiled', validatorsPaused: true })) });
+    }
+    if (want.has('partition')) {
+      const { figures } = await partitionRun(net, (net.opts.revealWindow * BLOCK_MS) + 5_000);
+      out({ bench: 'scale.partition', ...figures });
+    }
+    if (want.has('restart')) {
+      const { figures } = await restartRun(net, 0);
+      out({ bench: 'scale.restart', ...figures });
+    }
+    if (want.has('byzantine')) {
+      const { figures } = await byzantineRun(net, 200, 20_000);
+      out({ bench: 'scale.byzantine', ...figures });
+    }
+  });
+}
