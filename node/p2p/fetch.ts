@@ -42,6 +42,8 @@ export class FetchProtocol {
   private readonly c: FetchComponents;
   private readonly limiter: PeerRateLimiter;
   private readonly m = { served: 0, rateLimited: 0, requests: 0, failures: 0, itemsFetched: 0, servedBytes: 0, fetchedBytes: 0 };
+  /** content hash → the end of the sync request fetching it now */
+  private readonly fetching = new Map<string, Promise<void>>();
 
   constructor(opts: FetchOptions, components: FetchComponents) {
     this.opts = opts;
@@ -85,7 +87,10 @@ export class FetchProtocol {
     const peers = shuffled([...this.c.members.admitted()]);
     let got = 0;
     await Promise.all(Array.from({ length: Math.min(SYNC_CONCURRENCY, peers.length) }, async () => {
-      for (let p = peers.shift(); p !== undefined; p = peers.shift()) got += await this.syncWith(p);
+      for (let p = peers.shift(); p !== undefined; p = peers.shift()) {
+        const n = await this.syncWith(p); // not `got += await …`: that reads `got` before the await and loses the other workers' counts
+        got += n;
+      }
     }));
     return got;
   }
@@ -97,9 +102,31 @@ export class FetchProtocol {
       if (run === null || !this.c.members.isAdmitted(peer)) continue;
       const inv = await this.request(peer, { version: 1, op: 'inventory', netuid: this.opts.netuid, runId: run, hashes: [] });
       if (!inv) continue;
-      const missing = inv.hashes.filter((h) => !this.c.validator.isDelivered(h) && !this.c.store.has(h));
-      for (let i = 0; i < missing.length; i += MAX_FETCH_HASHES) {
-        const chunk = missing.slice(i, i + MAX_FETCH_HASHES);
+      // Syncs run side by side (SYNC_CONCURRENCY peers, and one per newly admitted peer: after a partition
+      // heals, dozens at once); each asked its peer for everything it lacked, so a reveal came several times
+      // over. A sync now fetches what no other sync is fetching, then, once those others are done, what
+      // they failed to get.
+      for (let pass = 0; pass < 2 && this.c.members.isAdmitted(peer); pass++) {
+        const missing = inv.hashes.filter((h) => !this.c.validator.isDelivered(h) && !this.c.store.has(h));
+        const elsewhere = missing.filter((h) => this.fetching.has(h)).map((h) => this.fetching.get(h)!);
+        got += await this.fetchFrom(peer, run, missing.filter((h) => !this.fetching.has(h)));
+        if (elsewhere.length === 0) break;
+        await Promise.all(elsewhere);
+      }
+    }
+    return got;
+  }
+
+  /** Fetches `hashes` of `run` from `peer`, marked as being fetched (this.fetching) until the requests end. */
+  private async fetchFrom(peer: string, run: number, hashes: string[]): Promise<number> {
+    if (hashes.length === 0) return 0;
+    let release!: () => void;
+    const done = new Promise<void>((r) => { release = r; });
+    for (const h of hashes) this.fetching.set(h, done);
+    let got = 0;
+    try {
+      for (let i = 0; i < hashes.length; i += MAX_FETCH_HASHES) {
+        const chunk = hashes.slice(i, i + MAX_FETCH_HASHES);
         const res = await this.request(peer, { version: 1, op: 'get', netuid: this.opts.netuid, runId: run, hashes: chunk });
         if (!res) break;
         for (const it of res.items) {
@@ -107,6 +134,9 @@ export class FetchProtocol {
           if (this.acceptFetched(it.bytes, peer, null, true)) got++;
         }
       }
+    } finally {
+      for (const h of hashes) if (this.fetching.get(h) === done) this.fetching.delete(h);
+      release();
     }
     return got;
   }
