@@ -23,21 +23,11 @@ import { nodeMetrics } from '../../node/metrics.ts';
 import { buildApi } from '../../node/api/routes.ts';
 import { HttpError, type ApiServer } from '../../node/api/server.ts';
 import { dashboardHandler } from '../../node/dashboard/handler.ts';
+import { prng } from '../prng.ts';
 
 const seed = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 const hex32 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Deterministic PRNG (mulberry32) so a failing run can be replayed. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FixtureValidator {
   signer: Sr25519Signer;

@@ -17,20 +17,10 @@ import { Archive, inspectDir, repairArchive } from '../../node/archive.ts';
 import { makeReport, makeSigned, validatorSigner } from '../fixtures/foundation/reports.ts';
 import { writeV1Store } from '../fixtures/foundation/v1-store.ts';
 import { CLI, OPENER, REPAIRER, assertAcked, refOf, run, validators, writer, type Acked } from '../fixtures/foundation/crash-kit.ts';
+import { prng } from '../prng.ts';
 
 const SEED = Number(process.env.CONCLAVE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** name → sha256 of every LevelDB data file of a store directory. */
 function storeHashes(storeDir: string): Map<string, string> {

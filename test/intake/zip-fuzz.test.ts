@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractZipProject, readZipProject, ZipRefusal } from '../../runtime/zip.ts';
-import { fuzzBases, mutate, prng, runZipFuzz } from './zip-fuzz.ts';
+import { fuzzBases, mutate, runZipFuzz } from './zip-fuzz.ts';
+import { prng } from '../prng.ts';
 import { pythonRead, streamRead } from './zip-oracle.ts';
 
 describe('intake: ZIP fuzzing (seeded)', function () {

@@ -3,17 +3,7 @@
 // accepted project; anything else (an exception of another type, a hang) is a bug.
 import { readZipProject, ZipRefusal } from '../../runtime/zip.ts';
 import { buildZip } from './zip-writer.ts';
-
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.ts';
 
 const TRAIN = 'def inner_steps(model, data_iterator, optimizer, num_steps, device, num_gpus=1):\n    return None\n';
 
