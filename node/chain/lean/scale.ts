@@ -53,17 +53,11 @@ export class ScaleReader {
 
   compact(): bigint {
     const first = this.b[this.o];
-    if (first === undefined) throw new ScaleError(`SCALE: compact wanted at offset ${this.o}, nothing left`);
-    switch (first & 3) {
-      case 0: this.o += 1; return BigInt(first >> 2);
-      case 1: return BigInt(this.u16() >> 2);
-      case 2: return BigInt(this.u32() >>> 2);
-      default: {
-        this.o += 1;
-        const n = (first >> 2) + 4;
-        return this.uint(n);
-      }
+    if (first !== undefined && (first & 3) === 3) {
+      this.o += 1;
+      return this.uint((first >> 2) + 4);
     }
+    return BigInt(this.compactNumber());
   }
 
   /** A compact integer as a number (type ids, lengths: metadata parsing reads tens of thousands); refused past 2^53-1. */
