@@ -11,7 +11,7 @@
 // (`scoreReportHash`, sha256 of the canonical report) stays the report's identifier in decisions.
 import { randomBytes } from 'node:crypto';
 import { CodecError, Reader, Writer, fromHex, sha256Hex, toHex } from './codec.ts';
-import { MAX_SIGNED_REPORT_BYTES, decodeSignedScoreReport, encodeScoreReport, encodeSignedScoreReport, scoreReportHeader, type SignedScoreReport } from './score-report.ts';
+import { MAX_SIGNED_REPORT_BYTES, decodeSignedScoreReport, encodeScoreReport, encodeSignedScoreReport, reportBytesOfSigned, scoreReportHeader, type SignedScoreReport } from './score-report.ts';
 
 export const REVEAL_VERSION = 1;
 export const SALT_BYTES = 32;
@@ -71,9 +71,7 @@ export function encodeRevealBytes(saltHex: string, signed: Uint8Array): Uint8Arr
  */
 export function decodeRevealWithReport(bytes: Uint8Array): { reveal: Reveal; reportBytes: Uint8Array } {
   const reveal = decodeReveal(bytes);
-  const start = 1 + SALT_BYTES + 4;
-  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1 + SALT_BYTES);
-  return { reveal, reportBytes: bytes.subarray(start, start + n) };
+  return { reveal, reportBytes: reportBytesOfSigned(bytes.subarray(1 + SALT_BYTES))! };
 }
 
 /** The author's sr25519 public key (hex) of reveal bytes, read from the report's header without decoding its entries. */

@@ -265,22 +265,21 @@ export function verifyScoreReportBytes(reportBytes: Uint8Array, signatureHex: st
 
 export function verifySignedScoreReport(signed: SignedScoreReport): VerifyResult {
   if (signed === null || typeof signed !== 'object') return { ok: false, reason: 'not a signed report object' };
-  let msg: Uint8Array;
+  let reportBytes: Uint8Array;
   try {
-    msg = scoreReportSigningBytes(signed.report);
+    reportBytes = encodeScoreReport(signed.report);
   } catch (err) {
     return { ok: false, reason: `malformed report: ${(err as Error).message}` };
   }
-  let sig: Uint8Array;
-  try {
-    sig = fromHex(signed.signature, 64, 'signature');
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  }
-  if (!verifySr25519(msg, sig, signed.report.validatorHotkey)) {
-    return { ok: false, reason: `signature does not verify for validator hotkey ${signed.report.validatorHotkey}` };
-  }
-  return { ok: true };
+  return verifyScoreReportBytes(reportBytes, signed.signature, signed.report.validatorHotkey);
+}
+
+/** The canonical report bytes inside a signed report's encoding (a view), without a full decode; undefined when the framing does not hold. */
+export function reportBytesOfSigned(signed: Uint8Array): Uint8Array | undefined {
+  if (signed.length < 4 + 64) return undefined;
+  const n = new DataView(signed.buffer, signed.byteOffset, signed.byteLength).getUint32(0);
+  if (4 + n + 64 !== signed.length) return undefined;
+  return signed.subarray(4, 4 + n);
 }
 
 export function encodeSignedScoreReport(signed: SignedScoreReport): Uint8Array {

@@ -2,7 +2,8 @@
 // and every equivocation proof from ever being overwritten. Pure: the archive reads the slots'
 // current values and the proofs already kept, then writes the planned entries in one batch.
 import { bytesEqual, toHex } from '../../proto/codec.ts';
-import { decodes, innerReportBytes, type Prepared } from './stored-report.ts';
+import { reportBytesOfSigned } from '../../proto/score-report.ts';
+import { decodes, type Prepared } from './stored-report.ts';
 import type { PutReportResult } from './types.ts';
 
 /** One planned write: a first report, an equivocation proof, or unreadable slot bytes kept aside (kv:corrupt-reports). */
@@ -26,7 +27,7 @@ export function planReportWrites(
   for (const p of prepared) {
     if (p.slot === undefined) { results.push({ status: 'invalid', reason: p.error }); continue; }
     const prev = current.get(p.slot);
-    const prevReport = prev && innerReportBytes(prev);
+    const prevReport = prev && reportBytesOfSigned(prev);
     if (!prev) {
       writes.push({ to: 'reports', key: p.slot, value: p.value });
       current.set(p.slot, p.value);

@@ -1,16 +1,17 @@
 // A signed score report as the archive stores it (the canonical signed encoding) and the checks
 // around it: preparing a report for a write (encode, verify, slot key) and decoding a stored one
 // against the slot it sits in. Pure: no store access.
-import { fromHex, sha256Hex, signingBytes, toHex } from '../../proto/codec.ts';
+import { fromHex, sha256Hex, toHex } from '../../proto/codec.ts';
 import {
-  SCORE_REPORT_DOMAIN,
   decodeSignedScoreReport,
   encodeScoreReport,
+  reportBytesOfSigned,
   scoreReportHeader,
+  verifyScoreReportBytes,
   verifySignedScoreReport,
   type SignedScoreReport,
 } from '../../proto/score-report.ts';
-import { hotkeyToPublicKey, verifySr25519 } from '../../proto/signer.ts';
+import { hotkeyToPublicKey } from '../../proto/signer.ts';
 import { ArchiveCorruptError } from './errors.ts';
 import { parseSlot, slotKey } from './keys.ts';
 
@@ -22,14 +23,6 @@ export function encodeSigned(reportBytes: Uint8Array, signature: string): Uint8A
   out.set(reportBytes, 4);
   out.set(sig, 4 + reportBytes.length);
   return out;
-}
-
-/** The canonical report bytes inside a stored signed value, without a full decode. */
-export function innerReportBytes(value: Uint8Array): Uint8Array | undefined {
-  if (value.length < 4 + 64) return undefined;
-  const n = new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0);
-  if (4 + n + 64 !== value.length) return undefined;
-  return value.subarray(4, 4 + n);
 }
 
 /** A report ready to write (its slot, canonical bytes, stored value, hash), or why it is refused. */
@@ -58,9 +51,10 @@ export function prepareReport(s: SignedScoreReport, chain: string, verified: boo
 export function prepareEncoded(bytes: Uint8Array, chain: string, verified: boolean): Prepared {
   try {
     const signed = decodeSignedScoreReport(bytes);
-    const reportBytes = innerReportBytes(bytes)!;
-    if (!verified && !verifySr25519(signingBytes(SCORE_REPORT_DOMAIN, reportBytes), fromHex(signed.signature, 64, 'signature'), signed.report.validatorHotkey)) {
-      return { error: `signature does not verify for validator hotkey ${signed.report.validatorHotkey}` };
+    const reportBytes = reportBytesOfSigned(bytes)!;
+    if (!verified) {
+      const v = verifyScoreReportBytes(reportBytes, signed.signature, signed.report.validatorHotkey);
+      if (!v.ok) return { error: v.reason };
     }
     const slot = slotKey({ chain, netuid: signed.report.netuid, runId: signed.report.runId }, signed.report.validatorHotkey);
     return { slot, reportBytes, value: bytes, hash: sha256Hex(reportBytes) };
@@ -117,7 +111,7 @@ export interface StoredReportBytes {
  * decodeStoredReport for a value that is not framed as a signed report or sits in another slot.
  */
 export function storedReportBytes(slot: string, key: string, value: Uint8Array): StoredReportBytes {
-  const reportBytes = innerReportBytes(value);
+  const reportBytes = reportBytesOfSigned(value);
   if (!reportBytes) throw new ArchiveCorruptError(key, `is not a signed report (${value.length} bytes; expected a u32 length, the report and a 64-byte signature)`);
   let header;
   try {
