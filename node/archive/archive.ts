@@ -17,6 +17,9 @@
 // batch. Reads never trust stored bytes: a value that does not decode, or does not match its key,
 // is reported as corrupt while the rest stays readable. Stored proofs and first reports are never
 // overwritten.
+// Why one file of ~400 lines: every method here goes through this class's one database handle, write
+// queue and corrupt-entry reporting (scan); what stands on its own (encoding, keys, slot decisions,
+// layout, migration, JSON stores) is already in the files listed above.
 import { bytesEqual, fromHex } from '../../proto/codec.ts';
 import { certificateRunOf } from '../../proto/consensus.ts';
 import type { SignedScoreReport } from '../../proto/score-report.ts';
